@@ -1,0 +1,129 @@
+//! `POST /anomaly_detection`: validate a batch, score it with every detector, and answer in
+//! the exact shape of API.md.
+
+use super::request::{self, ValidLog};
+use super::{ApiError, AppState};
+use crate::detect::Scored;
+use crate::event::Event;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Batches at least this big are scored on the blocking pool, so a large batch never stalls
+/// the runtime's workers; smaller ones are cheaper to score in place.
+const BLOCKING_BATCH: usize = 256;
+
+/// The response body.
+#[derive(Serialize, Debug)]
+pub struct Response {
+    total_logs: usize,
+    anomalies_detected: usize,
+    anomaly_details: Vec<Detail>,
+    prediction_time: String,
+}
+
+/// One anomalous log.
+#[derive(Serialize, Debug)]
+pub struct Detail {
+    timestamp: String,
+    ip: String,
+    method: String,
+    url: String,
+    status_code: u16,
+    anomaly_score: f32,
+    /// Position of the log in the request.
+    index: usize,
+    /// The detector that gave the score.
+    detector: String,
+    /// Why it is anomalous, in the detector's words.
+    reason: String,
+}
+
+pub async fn detect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Response>, ApiError> {
+    let started = Instant::now();
+    require_json(&headers)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(
+                "body_too_large",
+                format!("the body is over the {} byte limit (api.max_body_bytes): split the batch", state.settings.max_body_bytes),
+            )
+        } else {
+            ApiError::new(rejection.status(), "bad_body", rejection.body_text())
+        }
+    })?;
+    let logs = request::decode(&body, state.settings.max_batch_logs)?;
+
+    let (logs, scored) = score(&state, logs).await?;
+    let total_logs = logs.len();
+    let anomaly_details: Vec<Detail> = logs
+        .into_iter()
+        .zip(scored)
+        .enumerate()
+        .filter(|(_, (_, s))| s.anomalous)
+        .map(|(index, (log, s))| Detail {
+            timestamp: log.timestamp,
+            ip: log.event.ip,
+            method: log.event.method,
+            url: log.event.url,
+            status_code: log.event.status_code,
+            anomaly_score: s.score,
+            index,
+            detector: state.detectors.name(s.detector).to_owned(),
+            reason: s.reason,
+        })
+        .collect();
+    Ok(Json(Response {
+        total_logs,
+        anomalies_detected: anomaly_details.len(),
+        anomaly_details,
+        prediction_time: format!("{:.6}", started.elapsed().as_secs_f64()),
+    }))
+}
+
+/// 415 unless the body is declared JSON.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        let got = if content_type.is_empty() { "none".to_owned() } else { format!("{content_type:?}") };
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type is {got}; send the logs as JSON with Content-Type: application/json"),
+        ))
+    }
+}
+
+/// Score with every detector, off the runtime for big batches. A detector failure is the
+/// agent's fault, not the client's: 503 with the plugin's error.
+async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, Vec<Scored>), ApiError> {
+    let unavailable = |e: crate::detect::PluginError| {
+        tracing::error!(error = %e, "scoring failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "detector_unavailable", format!("scoring failed: {e}; retry the request"))
+    };
+    let detectors = state.detectors.clone();
+    let run = move |logs: Vec<ValidLog>| {
+        let events: Vec<&Event> = logs.iter().map(|l| &l.event).collect();
+        let scored = detectors.score(&events);
+        (logs, scored)
+    };
+    let (logs, scored) = if logs.len() >= BLOCKING_BATCH {
+        tokio::task::spawn_blocking(move || run(logs)).await.map_err(|e| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "detector_unavailable", format!("scoring was interrupted: {e}"))
+        })?
+    } else {
+        run(logs)
+    };
+    Ok((logs, scored.map_err(unavailable)?))
+}

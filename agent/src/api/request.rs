@@ -1,0 +1,166 @@
+//! Decoding and validating a `POST /anomaly_detection` body: every rejection names the log
+//! index and field, says what was expected, and maps to the status API.md gives it.
+
+use super::ApiError;
+use crate::event::Event;
+use serde::Deserialize;
+use serde_json::error::Category;
+use std::net::IpAddr;
+
+/// Largest response size we believe a single request produced (1 TiB).
+const MAX_BYTES_SENT: i64 = 1 << 40;
+/// Longest URL accepted, in bytes.
+const MAX_URL_BYTES: usize = 16 * 1024;
+/// Longest user agent accepted, in bytes.
+const MAX_USER_AGENT_BYTES: usize = 8 * 1024;
+/// Longest method accepted.
+const MAX_METHOD_BYTES: usize = 32;
+/// Problems listed in one error answer at most.
+const MAX_DETAILS: usize = 20;
+
+#[derive(Deserialize)]
+struct Body {
+    logs: Vec<LogIn>,
+}
+
+/// One log as the API receives it: the seven fields of API.md, all required. Numbers are
+/// taken as i64 so an out-of-range value gets our message, not a generic type error.
+#[derive(Deserialize)]
+pub struct LogIn {
+    pub ip: String,
+    pub timestamp: String,
+    pub method: String,
+    pub url: String,
+    pub status_code: i64,
+    pub bytes_sent: i64,
+    pub user_agent: String,
+}
+
+/// A validated log: the event to score and the timestamp text to echo back.
+pub struct ValidLog {
+    pub event: Event,
+    pub timestamp: String,
+}
+
+/// Decode and validate a body; `max_logs` is the configured batch limit.
+pub fn decode(body: &[u8], max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed: Body = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
+    de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON object: {e}")))?;
+
+    let logs = parsed.logs;
+    if logs.is_empty() {
+        return Err(ApiError::unprocessable("empty_batch", "`logs` is empty: send at least one log"));
+    }
+    if logs.len() > max_logs {
+        return Err(ApiError::too_large(
+            "too_many_logs",
+            format!("{} logs in one request; the limit is {max_logs} (api.max_batch_logs): split the batch", logs.len()),
+        ));
+    }
+
+    let mut problems = Vec::new();
+    let mut valid = Vec::with_capacity(logs.len());
+    for (i, log) in logs.into_iter().enumerate() {
+        match validate(i, log) {
+            Ok(v) => valid.push(v),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    match problems.first() {
+        None => Ok(valid),
+        Some((code, first)) => {
+            let count = problems.len();
+            let mut error = ApiError::unprocessable(code, if count > 1 { format!("{first} (and {} more problems)", count - 1) } else { first.clone() });
+            if count > 1 {
+                error.details = problems.into_iter().take(MAX_DETAILS).map(|(_, m)| m).collect();
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Map a serde error to 400 (not JSON at all) or 422 (JSON of the wrong shape), with the path.
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    let (line, column) = (inner.line(), inner.column());
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::malformed_json(format!(
+            "the body is not valid JSON (line {line}, column {column}): {inner}; send {{\"logs\": [...]}}"
+        )),
+        Category::Data => {
+            let text = inner.to_string();
+            let text = text.split(" at line ").next().unwrap_or(&text);
+            let code = if text.starts_with("missing field") { "missing_field" } else { "wrong_type" };
+            let field = if path == "." { "request body".to_owned() } else { path };
+            let expected = expected_for(&field);
+            ApiError::unprocessable(code, format!("{field}: {text}{expected}"))
+        }
+    }
+}
+
+/// A hint of the expected form for a field path like `logs[3].status_code`.
+fn expected_for(path: &str) -> &'static str {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    match field {
+        "status_code" => " (expected an integer HTTP status, 100-599)",
+        "bytes_sent" => " (expected a non-negative integer)",
+        "ip" | "timestamp" | "method" | "url" | "user_agent" => " (expected a string)",
+        "logs" => " (expected an array of log objects)",
+        _ => "",
+    }
+}
+
+type Problem = (&'static str, String);
+
+fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
+    let at = |field: &str| format!("logs[{i}].{field}");
+    for (field, value) in [("ip", &log.ip), ("timestamp", &log.timestamp), ("method", &log.method), ("url", &log.url), ("user_agent", &log.user_agent)] {
+        if let Some(pos) = value.find(|c: char| c.is_control()) {
+            let c = value[pos..].chars().next().unwrap_or_default();
+            return Err(("control_character", format!("{}: control character {:?} at byte {pos}; escape or remove it", at(field), c)));
+        }
+    }
+    if log.ip.parse::<IpAddr>().is_err() {
+        return Err(("invalid_value", format!("{}: {:?} is not an IP address (expected e.g. 192.0.2.1 or 2001:db8::1)", at("ip"), log.ip)));
+    }
+    let timestamp_ms = log
+        .timestamp
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| ("invalid_value", format!("{}: {:?} is not an RFC 3339 time (expected e.g. 2025-04-01T12:34:56Z)", at("timestamp"), log.timestamp)))?
+        .as_millisecond();
+    if log.method.is_empty() || log.method.len() > MAX_METHOD_BYTES || !log.method.bytes().all(is_token_byte) {
+        return Err(("invalid_value", format!("{}: {:?} is not an HTTP method (expected a token like GET, at most {MAX_METHOD_BYTES} characters)", at("method"), log.method)));
+    }
+    if log.url.is_empty() || log.url.len() > MAX_URL_BYTES {
+        return Err(("invalid_value", format!("{}: must be 1 to {MAX_URL_BYTES} bytes, got {}", at("url"), log.url.len())));
+    }
+    if !(100..=599).contains(&log.status_code) {
+        return Err(("invalid_value", format!("{}: {} is outside 100-599", at("status_code"), log.status_code)));
+    }
+    if !(0..=MAX_BYTES_SENT).contains(&log.bytes_sent) {
+        return Err(("invalid_value", format!("{}: {} is outside 0-{MAX_BYTES_SENT} (1 TiB)", at("bytes_sent"), log.bytes_sent)));
+    }
+    if log.user_agent.len() > MAX_USER_AGENT_BYTES {
+        return Err(("invalid_value", format!("{}: longer than {MAX_USER_AGENT_BYTES} bytes", at("user_agent"))));
+    }
+    Ok(ValidLog {
+        event: Event {
+            timestamp_ms,
+            ip: log.ip,
+            method: log.method,
+            url: log.url,
+            status_code: log.status_code as u16,
+            bytes_sent: log.bytes_sent as u64,
+            user_agent: log.user_agent,
+            raw: String::new(),
+        },
+        timestamp: log.timestamp,
+    })
+}
+
+/// RFC 9110 token characters.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

@@ -1,0 +1,49 @@
+//! The agent's TOML configuration: the raw serde form users write (`raw`), its validation
+//! into the form the running code uses (`resolve`), and the errors that point at the exact
+//! line, column and field (`error`). Running code only ever sees a resolved [`Config`].
+
+mod error;
+mod raw;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use raw::{ApiConfig, DetectorConfig, LimitsConfig, RawConfig};
+pub use resolve::{ApiSettings, Config, DetectorSpec, PluginLimits, PluginSource};
+
+use std::path::Path;
+
+/// The shipped default config (`configs/vigil.toml`), used when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/vigil.toml");
+
+/// The name the default config reports in messages.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded configs/vigil.toml>";
+
+impl Config {
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::whole_file(
+                path.display().to_string(),
+                format!("cannot read the config file: {e}"),
+                "check the path given to --config",
+            ))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The embedded default config. Relative plugin paths resolve against the current directory.
+    pub fn embedded_default() -> Config {
+        Config::parse(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, Path::new("."))
+            .expect("the shipped configs/vigil.toml is valid (checked by config::tests)")
+    }
+
+    /// Parse and validate config text; `file` names it in errors, `base` resolves relative paths.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))?;
+        resolve::resolve(raw, file, text, base)
+    }
+}

@@ -1,0 +1,182 @@
+//! Validation: turns a [`RawConfig`] into the checked [`Config`] the running code uses, and
+//! collects every problem with its location rather than stopping at the first.
+
+use super::error::{ConfigError, ConfigErrors};
+use super::raw::{DetectorConfig, RawConfig};
+use crate::detect::builtin;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// A validated config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the agent keeps its data.
+    pub data_dir: PathBuf,
+    /// API settings.
+    pub api: ApiSettings,
+    /// Detectors, in config order.
+    pub detectors: Vec<DetectorSpec>,
+}
+
+/// Validated `[api]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// Listen address.
+    pub address: SocketAddr,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Most logs in one request.
+    pub max_batch_logs: usize,
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginSource {
+    /// Embedded in the binary, by name.
+    Builtin(&'static str),
+    /// A `.wasm` component file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin(name) => write!(f, "builtin:{name}"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Validated sandbox limits of one plugin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PluginLimits {
+    /// Linear memory cap, bytes.
+    pub max_memory_bytes: usize,
+    /// Deadline of one call.
+    pub call_timeout: Duration,
+}
+
+/// A validated `[[detectors]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorSpec {
+    /// Name from config, if any (the plugin's own name is used otherwise).
+    pub name: Option<String>,
+    /// Where the component comes from.
+    pub source: PluginSource,
+    /// Anomaly threshold in [0, 1].
+    pub threshold: f64,
+    /// Sandbox limits.
+    pub limits: PluginLimits,
+    /// The plugin's config table as JSON text.
+    pub config_json: String,
+}
+
+const MAX_MEMORY_MIB: u64 = 16 * 1024;
+const MAX_CALL_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+/// Collects problems while walking the raw config.
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn error<T>(&mut self, value: &Spanned<T>, field: impl Into<String>, message: String, hint: &str) {
+        let span = value.span();
+        // Defaults carry an empty span: they have no place in the file.
+        let span = (span.start != span.end).then_some(span);
+        self.errors.push(ConfigError::at(self.file, self.text, span, field, message).hint(hint));
+    }
+
+    fn range(&mut self, value: &Spanned<u64>, field: &str, min: u64, max: u64, unit: &str) -> u64 {
+        let v = *value.get_ref();
+        if v < min || v > max {
+            self.error(value, field, format!("must be between {min} and {max} {unit}, got {v}"), "pick a value in range");
+        }
+        v
+    }
+}
+
+pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Result<Config, ConfigErrors> {
+    let mut check = Checker { file, text, errors: Vec::new() };
+
+    let address = match raw.api.address.get_ref().parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => {
+            let got = raw.api.address.get_ref().clone();
+            check.error(&raw.api.address, "api.address", format!("{got:?} is not a host:port socket address"), "write it like \"127.0.0.1:8420\" or \"[::1]:8420\"");
+            SocketAddr::from(([127, 0, 0, 1], 8420))
+        }
+    };
+    let max_body_bytes = check.range(&raw.api.max_body_bytes, "api.max_body_bytes", 1024, 1 << 30, "bytes") as usize;
+    let max_batch_logs = check.range(&raw.api.max_batch_logs, "api.max_batch_logs", 1, 1_000_000, "logs") as usize;
+
+    if raw.detectors.is_empty() {
+        check.errors.push(
+            ConfigError::at(file, text, None, "detectors", "at least one detector is needed")
+                .hint("add [[detectors]] with plugin = \"builtin:isolation-forest\""),
+        );
+    }
+    let detectors = raw
+        .detectors
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, d)| resolve_detector(&mut check, i, d, base))
+        .collect();
+
+    if check.errors.is_empty() {
+        Ok(Config { data_dir: raw.data_dir, api: ApiSettings { address, max_body_bytes, max_batch_logs }, detectors })
+    } else {
+        Err(ConfigErrors(check.errors))
+    }
+}
+
+fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base: &Path) -> Option<DetectorSpec> {
+    let at = |field: &str| format!("detectors[{i}].{field}");
+    let before = check.errors.len();
+
+    let plugin = raw.plugin.get_ref();
+    let source = if let Some(name) = plugin.strip_prefix("builtin:") {
+        match builtin::lookup(name) {
+            Some((name, _)) => PluginSource::Builtin(name),
+            None => {
+                let known = builtin::names().join(", ");
+                check.error(&raw.plugin, at("plugin"), format!("no builtin plugin named {name:?}"), &format!("the builtin plugins are: {known}"));
+                PluginSource::Builtin("")
+            }
+        }
+    } else {
+        let path = base.join(plugin);
+        if !path.is_file() {
+            check.error(
+                &raw.plugin,
+                at("plugin"),
+                format!("no such plugin file {}", path.display()),
+                "give the path of a .wasm component (relative to the config file) or builtin:isolation-forest",
+            );
+        }
+        PluginSource::File(path)
+    };
+
+    let threshold = *raw.threshold.get_ref();
+    if !(0.0..=1.0).contains(&threshold) {
+        check.error(&raw.threshold, at("threshold"), format!("must be between 0 and 1, got {threshold}"), "scores are in [0, 1]; 0.6 is a good start");
+    }
+    let memory_mib = check.range(&raw.limits.max_memory_mib, &at("limits.max_memory_mib"), 1, MAX_MEMORY_MIB, "MiB");
+    let timeout_ms = check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"), 1, MAX_CALL_TIMEOUT_MS, "ms");
+    let config_json = serde_json::to_string(&raw.config).expect("a TOML table is always valid JSON");
+
+    (check.errors.len() == before).then(|| DetectorSpec {
+        name: raw.name,
+        source,
+        threshold,
+        limits: PluginLimits {
+            max_memory_bytes: (memory_mib * 1024 * 1024) as usize,
+            call_timeout: Duration::from_millis(timeout_ms),
+        },
+        config_json,
+    })
+}

@@ -1,0 +1,91 @@
+use super::*;
+use std::path::Path;
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, "test.toml", Path::new("."))
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no configs found in {}", dir.display());
+}
+
+#[test]
+fn empty_file_gives_the_documented_defaults() {
+    let config = parse("").unwrap();
+    assert_eq!(config.api.address.to_string(), "127.0.0.1:8420");
+    assert_eq!(config.data_dir, Path::new("./vigil-data"));
+    assert_eq!(config.detectors.len(), 1);
+    assert_eq!(config.detectors[0].source, PluginSource::Builtin("isolation-forest"));
+    assert_eq!(config.detectors[0].threshold, 0.6);
+}
+
+#[test]
+fn embedded_default_matches_empty_file_defaults() {
+    let embedded = Config::embedded_default();
+    let empty = parse("").unwrap();
+    assert_eq!(embedded.api, empty.api);
+    assert_eq!(embedded.detectors[0].source, empty.detectors[0].source);
+}
+
+#[test]
+fn unknown_field_is_rejected_with_line_and_column() {
+    let err = parse("data_dir = \"x\"\n[api]\nadress = \"127.0.0.1:1\"\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!((e.line, e.column), (Some(3), Some(1)));
+    assert!(e.message.contains("unknown field `adress`"), "{}", e.message);
+    assert!(e.message.contains("address"), "lists the accepted fields: {}", e.message);
+}
+
+#[test]
+fn toml_syntax_error_points_at_the_line() {
+    let err = parse("[api\naddress = 1\n").unwrap_err();
+    assert_eq!(err.0[0].line, Some(1));
+    assert!(err.to_string().starts_with("test.toml:1:"), "{err}");
+}
+
+#[test]
+fn threshold_out_of_range_names_field_and_value() {
+    let err = parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\nthreshold = 1.5\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!(e.field, "detectors[0].threshold");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("1.5"), "{}", e.message);
+}
+
+#[test]
+fn missing_plugin_file_is_reported_with_a_hint() {
+    let err = parse("[[detectors]]\nplugin = \"nope/missing.wasm\"\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!(e.field, "detectors[0].plugin");
+    assert!(e.message.contains("missing.wasm"));
+    assert!(e.hint.as_deref().unwrap().contains(".wasm"));
+}
+
+#[test]
+fn unknown_builtin_lists_the_known_ones() {
+    let err = parse("[[detectors]]\nplugin = \"builtin:isolation-frost\"\n").unwrap_err();
+    assert!(err.0[0].hint.as_deref().unwrap().contains("isolation-forest"));
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let err = parse("[api]\naddress = \"nowhere\"\nmax_batch_logs = 0\n").unwrap_err();
+    let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["api.address", "api.max_batch_logs"]);
+}
+
+#[test]
+fn plugin_config_table_is_passed_as_json() {
+    let config = parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\ntrees = 50\n").unwrap();
+    assert_eq!(config.detectors[0].config_json, r#"{"trees":50}"#);
+}

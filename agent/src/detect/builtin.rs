@@ -1,0 +1,16 @@
+//! Plugins embedded in the binary, selected with `plugin = "builtin:<name>"`. The build script
+//! compiles them for wasm32-wasip2 and places them in `OUT_DIR`.
+
+const ISOLATION_FOREST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/isolation_forest.wasm"));
+
+const BUILTINS: &[(&str, &[u8])] = &[("isolation-forest", ISOLATION_FOREST)];
+
+/// The embedded component named `name`, with its name as a static string.
+pub fn lookup(name: &str) -> Option<(&'static str, &'static [u8])> {
+    BUILTINS.iter().find(|(n, _)| *n == name).copied()
+}
+
+/// Names of every embedded plugin.
+pub fn names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|(n, _)| *n).collect()
+}

@@ -1,0 +1,24 @@
+//! What can go wrong with a plugin, worded for the operator.
+
+/// A plugin failed to load or to answer a call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginError {
+    /// The component could not be read, compiled or cached.
+    #[error("plugin {source_name}: cannot load component: {message}")]
+    Load { source_name: String, message: String },
+    /// The component does not export the `vigil:plugin/detector@0.1.0` world.
+    #[error(
+        "plugin {source_name}: does not implement the detector world of vigil:plugin@{expected}: {message} \
+         (hint: rebuild it against vigil-plugin-sdk {expected})"
+    )]
+    Interface { source_name: String, expected: &'static str, message: String },
+    /// The plugin refused its config.
+    #[error("plugin {plugin}: config refused: {message}")]
+    Config { plugin: String, message: String },
+    /// The plugin trapped, ran out of time or memory, or returned an error.
+    #[error("plugin {plugin}: {call} failed: {message}")]
+    Call { plugin: String, call: &'static str, message: String },
+    /// The plugin answered with something that breaks the contract.
+    #[error("plugin {plugin}: {call} returned bad output: {message}")]
+    BadOutput { plugin: String, call: &'static str, message: String },
+}

@@ -1,0 +1,219 @@
+//! One sandboxed detector instance: its own wasmtime `Store` with a memory cap, a deadline on
+//! every call, no filesystem, network or environment, and stderr captured for error reports.
+
+use super::bindings::{self, Detector, DetectorPre};
+use super::engine::{EPOCH_TICK, PluginEngine, PluginState};
+use super::error::PluginError;
+use crate::config::{DetectorSpec, PluginLimits, PluginSource};
+use crate::event::Event;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// Most bytes of a plugin's stderr kept for error messages.
+const STDERR_CAPACITY: usize = 16 * 1024;
+
+/// A detector's judgement of one event, as the host keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Anomaly score in [0, 1].
+    pub score: f32,
+    /// Why, when the plugin says.
+    pub reason: String,
+}
+
+/// A running detector plugin instance.
+pub struct DetectorHost {
+    name: String,
+    version: String,
+    source: String,
+    pre: DetectorPre<PluginState>,
+    limits: PluginLimits,
+    threshold: f64,
+    config_json: String,
+    store: Store<PluginState>,
+    instance: Detector,
+    stderr: MemoryOutputPipe,
+}
+
+impl DetectorHost {
+    /// Load, instantiate and configure the detector described by `spec`.
+    pub fn start(engine: &PluginEngine, spec: &DetectorSpec) -> Result<Self, PluginError> {
+        let source = spec.source.to_string();
+        let pre = match &spec.source {
+            PluginSource::Builtin(name) => {
+                let (_, bytes) = super::builtin::lookup(name)
+                    .ok_or_else(|| PluginError::Load { source_name: source.clone(), message: "no such builtin".into() })?;
+                engine.prepare(&source, bytes)?
+            }
+            PluginSource::File(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| PluginError::Load { source_name: source.clone(), message: e.to_string() })?;
+                engine.prepare(&source, &bytes)?
+            }
+        };
+        let (store, instance, stderr) = instantiate(&engine.engine, &pre, &spec.limits, &source)?;
+        let mut host = DetectorHost {
+            name: source.clone(),
+            version: String::new(),
+            source,
+            pre,
+            limits: spec.limits,
+            threshold: spec.threshold,
+            config_json: spec.config_json.clone(),
+            store,
+            instance,
+            stderr,
+        };
+        host.configure()?;
+        if let Some(name) = &spec.name {
+            host.name = name.clone();
+        }
+        Ok(host)
+    }
+
+    /// Ask the fresh instance who it is and hand it its config.
+    fn configure(&mut self) -> Result<(), PluginError> {
+        let info = self.guarded("info", |d, s| d.call_info(s))?;
+        if self.name == self.source {
+            self.name = info.name;
+        }
+        self.version = info.version;
+        let settings = bindings::Settings { threshold: self.threshold as f32 };
+        let config = self.config_json.clone();
+        self.guarded("configure", |d, s| d.call_configure(s, &config, settings))?
+            .map_err(|message| PluginError::Config { plugin: self.name.clone(), message })
+    }
+
+    /// Plugin name (from config, else from the plugin).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Plugin version, as the plugin reports it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Where the component came from (`builtin:...` or a path).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The anomaly threshold from config.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// Score a batch: one verdict per event, checked against the contract.
+    pub fn score<E: AsRef<Event>>(&mut self, events: &[E]) -> Result<Vec<Verdict>, PluginError> {
+        let batch: Vec<bindings::Event<'_>> = events.iter().map(|e| e.as_ref().as_wit()).collect();
+        let verdicts = self
+            .guarded("score", |d, s| d.call_score(s, &batch))?
+            .map_err(|message| self.call_error("score", message))?;
+        if verdicts.len() != events.len() {
+            return Err(self.bad_output("score", format!("{} verdicts for {} events", verdicts.len(), events.len())));
+        }
+        if let Some(i) = verdicts.iter().position(|v| !(0.0..=1.0).contains(&v.score)) {
+            return Err(self.bad_output("score", format!("score {} for event {i} is outside [0, 1]", verdicts[i].score)));
+        }
+        Ok(verdicts.into_iter().map(|v| Verdict { score: v.score, reason: v.reason }).collect())
+    }
+
+    /// Train on a batch presumed normal.
+    pub fn train<E: AsRef<Event>>(&mut self, events: &[E]) -> Result<(), PluginError> {
+        let batch: Vec<bindings::Event<'_>> = events.iter().map(|e| e.as_ref().as_wit()).collect();
+        self.guarded("train", |d, s| d.call_train(s, &batch))?.map_err(|m| self.call_error("train", m))
+    }
+
+    /// The plugin's learned state.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
+        self.guarded("snapshot", |d, s| d.call_snapshot(s))
+    }
+
+    /// Restore a state from [`DetectorHost::snapshot`].
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
+        self.guarded("restore", |d, s| d.call_restore(s, state))?.map_err(|m| self.call_error("restore", m))
+    }
+
+    /// Run one call under the deadline. A trap leaves the instance unusable, so it is replaced
+    /// by a fresh, configured one before the error is returned (its learned state is lost
+    /// until snapshots are restored on restart).
+    fn guarded<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&Detector, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let ticks = self.limits.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
+        self.store.set_epoch_deadline(ticks);
+        match f(&self.instance, &mut self.store) {
+            Ok(r) => Ok(r),
+            Err(trap) => {
+                let mut message = format!("{trap:#}");
+                if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
+                    message = match kind {
+                        wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
+                        other => format!("trapped: {other}"),
+                    };
+                }
+                let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned();
+                if !stderr.is_empty() {
+                    message.push_str(&format!("; plugin stderr: {stderr}"));
+                }
+                let error = self.call_error(call, message);
+                self.reinstantiate();
+                Err(error)
+            }
+        }
+    }
+
+    fn reinstantiate(&mut self) {
+        // Built through the same path as the first instance; an error here leaves the old,
+        // poisoned instance, whose next call fails again and retries this.
+        let engine = self.store.engine().clone();
+        match instantiate(&engine, &self.pre, &self.limits, &self.source) {
+            Ok((store, instance, stderr)) => {
+                self.store = store;
+                self.instance = instance;
+                self.stderr = stderr;
+                if let Err(e) = self.configure() {
+                    tracing::error!(plugin = %self.name, error = %e, "restarted plugin refused its config");
+                }
+            }
+            Err(e) => tracing::error!(plugin = %self.name, error = %e, "cannot restart plugin"),
+        }
+    }
+
+    fn call_error(&self, call: &'static str, message: String) -> PluginError {
+        PluginError::Call { plugin: self.name.clone(), call, message }
+    }
+
+    fn bad_output(&self, call: &'static str, message: String) -> PluginError {
+        PluginError::BadOutput { plugin: self.name.clone(), call, message }
+    }
+}
+
+/// A new store with the limits and an empty WASI context, and the detector instantiated in it.
+fn instantiate(
+    engine: &wasmtime::Engine,
+    pre: &DetectorPre<PluginState>,
+    limits: &PluginLimits,
+    source: &str,
+) -> Result<(Store<PluginState>, Detector, MemoryOutputPipe), PluginError> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+    // Nothing is granted: no preopened dirs, no env, no args, no sockets, no stdin/stdout.
+    let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+    let state = PluginState {
+        wasi,
+        table: ResourceTable::new(),
+        limits: StoreLimitsBuilder::new().memory_size(limits.max_memory_bytes).trap_on_grow_failure(true).build(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
+    Ok((store, instance, stderr))
+}

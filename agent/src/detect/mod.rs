@@ -1,0 +1,18 @@
+//! The detector plugin host: one wasmtime [`PluginEngine`] for the process, one sandboxed
+//! [`DetectorHost`] per configured detector, and the [`DetectorSet`] that scores a batch with
+//! every detector. Plugins are always called per batch, never per event.
+
+mod bindings;
+pub mod builtin;
+mod cache;
+mod engine;
+mod error;
+mod host;
+mod set;
+#[cfg(test)]
+mod tests;
+
+pub use engine::PluginEngine;
+pub use error::PluginError;
+pub use host::{DetectorHost, Verdict};
+pub use set::{DetectorSet, DetectorStatus, Scored};

@@ -1,0 +1,28 @@
+//! The one event model every source produces and every plugin sees.
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub timestamp_ms: i64,
+    /// Client address as text.
+    pub ip: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request target (path and query).
+    pub url: String,
+    /// HTTP status, 100-599 (0 for non-access logs).
+    pub status_code: u16,
+    /// Response size in bytes.
+    pub bytes_sent: u64,
+    /// User-Agent.
+    pub user_agent: String,
+    /// The original line, for file sources.
+    pub raw: String,
+}
+
+impl AsRef<Event> for Event {
+    fn as_ref(&self) -> &Event {
+        self
+    }
+}

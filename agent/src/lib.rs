@@ -1,0 +1,19 @@
+//! Vigil: a sidecar log agent that scores every event for anomalies with WebAssembly plugins.
+//!
+//! The modules follow the data flow:
+//! - [`config`]: the TOML config, parsed raw and resolved into a validated [`Config`].
+//! - [`event`]: the one event model every source produces and every plugin sees.
+//! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
+//! - [`api`]: the HTTP API of `API.md` (`/`, `/health`, `/anomaly_detection`, `/chat`).
+//! - [`server`]: starting the agent from a config and stopping it on a signal.
+//!
+//! `main.rs` only parses the command line and calls [`run`].
+
+pub mod api;
+pub mod config;
+pub mod detect;
+pub mod event;
+mod server;
+
+pub use config::Config;
+pub use server::{Agent, RunError, run};

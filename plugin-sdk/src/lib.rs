@@ -1,0 +1,183 @@
+//! The Vigil plugin SDK: everything a detector author imports.
+//!
+//! A detector is a type that implements [`Detector`] and is exported with
+//! [`export_detector!`]. The SDK owns the WIT boundary (`wit/vigil.wit`, package
+//! `vigil:plugin@0.1.0`), the plugin's state between calls and the decoding of its config;
+//! the author writes plain Rust over plain types.
+//!
+//! ```ignore
+//! use vigil_plugin_sdk::prelude::*;
+//!
+//! #[derive(Default, serde::Deserialize)]
+//! struct Config { limit: u64 }
+//!
+//! struct BigResponses { limit: u64 }
+//!
+//! impl Detector for BigResponses {
+//!     type Config = Config;
+//!     const NAME: &'static str = "big-responses";
+//!     const VERSION: &'static str = "0.1.0";
+//!     fn new(config: Config, _: &Settings) -> Result<Self, String> { Ok(Self { limit: config.limit }) }
+//!     fn score(&mut self, batch: &[Event]) -> Result<Vec<Verdict>, String> {
+//!         Ok(batch.iter().map(|e| if e.bytes_sent > self.limit {
+//!             Verdict::new(1.0, "response larger than the limit")
+//!         } else {
+//!             Verdict::normal()
+//!         }).collect())
+//!     }
+//! }
+//!
+//! export_detector!(BigResponses);
+//! ```
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "detector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_detector_world",
+        default_bindings_module: "vigil_plugin_sdk::bindings",
+    });
+}
+
+pub use bindings::vigil::plugin::types::{Event, PluginInfo, Settings, Verdict};
+
+/// The WIT package version this SDK speaks; the agent refuses components built for another.
+pub const INTERFACE_VERSION: &str = "0.1.0";
+
+/// What a plugin author imports: `use vigil_plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Detector, Event, Settings, Verdict, export_detector};
+}
+
+/// A detector plugin: scores batches of events for anomalies.
+///
+/// Every method but [`Detector::new`] and [`Detector::score`] has a default, so the smallest
+/// detector is a constructor and a scoring function.
+pub trait Detector: Sized + 'static {
+    /// The plugin's config table from the agent's TOML, decoded from JSON.
+    type Config: serde::de::DeserializeOwned;
+    /// Plugin name, shown in `/api/v1/plugins` and logs.
+    const NAME: &'static str;
+    /// Plugin version.
+    const VERSION: &'static str;
+
+    /// Build the detector from its config table and the agent's settings (the anomaly
+    /// threshold). An error refuses the config with that message.
+    fn new(config: Self::Config, settings: &Settings) -> Result<Self, String>;
+
+    /// Learn from a batch presumed normal. Default: learn nothing.
+    fn train(&mut self, _batch: &[Event]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Score a batch: exactly one verdict per event, in order.
+    fn score(&mut self, batch: &[Event]) -> Result<Vec<Verdict>, String>;
+
+    /// The learned state as bytes. Default: nothing to keep.
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restore a state produced by [`Detector::snapshot`]. Default: ignore it.
+    fn restore(&mut self, _state: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Verdict {
+    /// A verdict with a score (clamped into [0, 1]; NaN becomes 0) and a reason.
+    pub fn new(score: f32, reason: impl Into<String>) -> Self {
+        let score = if score.is_nan() { 0.0 } else { score.clamp(0.0, 1.0) };
+        Verdict { score, reason: reason.into() }
+    }
+
+    /// An unremarkable event: score 0, no reason.
+    pub fn normal() -> Self {
+        Verdict { score: 0.0, reason: String::new() }
+    }
+}
+
+/// Glue used by [`export_detector!`]; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+    use std::any::Any;
+    use std::cell::RefCell;
+
+    thread_local! {
+        // A component instance is single-threaded and holds exactly one detector.
+        static DETECTOR: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    }
+
+    fn with<D: Detector, R>(f: impl FnOnce(&mut D) -> Result<R, String>) -> Result<R, String> {
+        DETECTOR.with_borrow_mut(|slot| match slot.as_mut().and_then(|d| d.downcast_mut::<D>()) {
+            Some(detector) => f(detector),
+            None => Err(format!("{}: called before configure", D::NAME)),
+        })
+    }
+
+    pub fn info<D: Detector>() -> PluginInfo {
+        PluginInfo { name: D::NAME.to_owned(), version: D::VERSION.to_owned() }
+    }
+
+    pub fn configure<D: Detector>(config: &str, settings: &Settings) -> Result<(), String> {
+        let mut de = serde_json::Deserializer::from_str(config);
+        let config = D::Config::deserialize(&mut de)
+            .map_err(|e| format!("{} config: {e}", D::NAME))?;
+        let detector = D::new(config, settings)?;
+        DETECTOR.set(Some(Box::new(detector)));
+        Ok(())
+    }
+
+    pub fn train<D: Detector>(batch: &[Event]) -> Result<(), String> {
+        with::<D, _>(|d| d.train(batch))
+    }
+
+    pub fn score<D: Detector>(batch: &[Event]) -> Result<Vec<Verdict>, String> {
+        with::<D, _>(|d| d.score(batch))
+    }
+
+    pub fn snapshot<D: Detector>() -> Vec<u8> {
+        with::<D, _>(|d| Ok(d.snapshot())).unwrap_or_default()
+    }
+
+    pub fn restore<D: Detector>(state: &[u8]) -> Result<(), String> {
+        with::<D, _>(|d| d.restore(state))
+    }
+
+    use serde::Deserialize;
+}
+
+/// Export a [`Detector`] implementation as the component's `detector` world.
+#[macro_export]
+macro_rules! export_detector {
+    ($detector:ty) => {
+        #[doc(hidden)]
+        pub struct __VigilDetectorExport;
+
+        impl $crate::bindings::Guest for __VigilDetectorExport {
+            fn info() -> $crate::PluginInfo {
+                $crate::__private::info::<$detector>()
+            }
+            fn configure(config: String, settings: $crate::Settings) -> Result<(), String> {
+                $crate::__private::configure::<$detector>(&config, &settings)
+            }
+            fn train(batch: Vec<$crate::Event>) -> Result<(), String> {
+                $crate::__private::train::<$detector>(&batch)
+            }
+            fn score(batch: Vec<$crate::Event>) -> Result<Vec<$crate::Verdict>, String> {
+                $crate::__private::score::<$detector>(&batch)
+            }
+            fn snapshot() -> Vec<u8> {
+                $crate::__private::snapshot::<$detector>()
+            }
+            fn restore(state: Vec<u8>) -> Result<(), String> {
+                $crate::__private::restore::<$detector>(&state)
+            }
+        }
+
+        $crate::bindings::__export_detector_world!(__VigilDetectorExport);
+    };
+}
