@@ -14,6 +14,8 @@ pub mod config;
 pub mod detect;
 pub mod event;
 mod server;
+#[cfg(test)]
+mod testing;
 
 pub use config::Config;
 pub use server::{Agent, RunError, run};

@@ -1,0 +1,7 @@
+//! End-to-end tests: they start the real `vigil` binary on 127.0.0.1 (port 0) and talk to it
+//! over a real socket.
+
+mod agent;
+mod cli;
+mod http;
+mod scoring;

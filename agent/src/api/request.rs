@@ -44,6 +44,10 @@ pub struct ValidLog {
 
 /// Decode and validate a body; `max_logs` is the configured batch limit.
 pub fn decode(body: &[u8], max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        return Err(ApiError::unprocessable("wrong_type", "request body: expected a JSON object {\"logs\": [...]}"));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed: Body = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
     de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON object: {e}")))?;

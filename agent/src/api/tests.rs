@@ -1,0 +1,310 @@
+//! Handler tests over the router, without a socket: every field of every response and every
+//! error class of API.md.
+
+use super::{AppState, router};
+use crate::config::ApiSettings;
+use crate::testing::constant_detectors;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use tower::ServiceExt;
+
+fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
+    router(AppState {
+        detectors: Arc::new(constant_detectors(score, threshold)),
+        settings: Arc::new(ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes, max_batch_logs }),
+        started: Instant::now(),
+    })
+}
+
+fn app() -> axum::Router {
+    app_with(0.85, 0.5, 1 << 20, 100)
+}
+
+async fn send(app: axum::Router, method: &str, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        request = request.header("content-type", ct);
+    }
+    let response = app.oneshot(request.body(body.into()).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
+}
+
+async fn detect(app: axum::Router, body: impl Into<Body>) -> (StatusCode, Value) {
+    send(app, "POST", "/anomaly_detection", Some("application/json"), body).await
+}
+
+fn log() -> Value {
+    json!({
+        "ip": "192.168.1.1",
+        "timestamp": "2025-04-01T12:34:56Z",
+        "method": "GET",
+        "url": "/api/v1/data",
+        "status_code": 200,
+        "bytes_sent": 500,
+        "user_agent": "Mozilla/5.0"
+    })
+}
+
+fn with(field: &str, value: Value) -> Value {
+    let mut log = log();
+    log[field] = value;
+    json!({ "logs": [log] })
+}
+
+/// Asserts an error answer: status, code, and that the message names `mentions`.
+fn assert_error(answer: (StatusCode, Value), status: StatusCode, code: &str, mentions: &str) {
+    let (got, body) = answer;
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().expect("message is a string");
+    assert!(message.contains(mentions), "message {message:?} should mention {mentions:?}");
+}
+
+#[tokio::test]
+async fn root_says_the_server_is_running() {
+    let (status, body) = send(app(), "GET", "/", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Vigil log management server is running");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn health_is_healthy_with_a_utc_timestamp_and_detector_states() {
+    let (status, body) = send(app(), "GET", "/health", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "healthy");
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(timestamp.ends_with('Z'), "{timestamp}");
+    let parsed: jiff::Timestamp = timestamp.parse().unwrap();
+    assert!((jiff::Timestamp::now() - parsed).get_seconds().abs() < 60);
+    assert!(body["uptime_seconds"].is_u64());
+    assert_eq!(body["detectors"][0]["name"], "constant-score");
+    assert_eq!(body["detectors"][0]["failures"], 0);
+}
+
+#[tokio::test]
+async fn anomaly_detection_answers_every_field_of_the_contract() {
+    let mut second = log();
+    second["ip"] = json!("2001:db8::7");
+    second["method"] = json!("POST");
+    second["url"] = json!("/login?next=/");
+    second["status_code"] = json!(503);
+    second["timestamp"] = json!("2025-04-01T14:34:56+02:00");
+    let (status, body) = detect(app(), json!({ "logs": [log(), second] }).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total_logs"], 2);
+    assert_eq!(body["anomalies_detected"], 2);
+    let details = body["anomaly_details"].as_array().unwrap();
+    assert_eq!(details.len(), 2);
+    let d = &details[1];
+    assert_eq!(d["timestamp"], "2025-04-01T14:34:56+02:00");
+    assert_eq!(d["ip"], "2001:db8::7");
+    assert_eq!(d["method"], "POST");
+    assert_eq!(d["url"], "/login?next=/");
+    assert_eq!(d["status_code"], 503);
+    assert_eq!(d["anomaly_score"], 0.85);
+    assert_eq!(d["index"], 1);
+    assert_eq!(d["detector"], "constant-score");
+    assert_eq!(d["reason"], "constant-score fixture");
+    let time = body["prediction_time"].as_str().expect("prediction_time is a string");
+    let seconds: f64 = time.parse().expect("prediction_time holds a decimal number");
+    assert!((0.0..10.0).contains(&seconds), "{time}");
+}
+
+#[tokio::test]
+async fn logs_under_the_threshold_are_counted_but_not_listed() {
+    let app = app_with(0.3, 0.5, 1 << 20, 100);
+    let (status, body) = detect(app, json!({ "logs": [log(), log(), log()] }).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total_logs"], 3);
+    assert_eq!(body["anomalies_detected"], 0);
+    assert_eq!(body["anomaly_details"], json!([]));
+}
+
+#[tokio::test]
+async fn a_score_equal_to_the_threshold_is_an_anomaly() {
+    let (_, body) = detect(app_with(0.5, 0.5, 1 << 20, 100), json!({ "logs": [log()] }).to_string()).await;
+    assert_eq!(body["anomalies_detected"], 1);
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    assert_error(detect(app(), "{\"logs\": [").await, StatusCode::BAD_REQUEST, "malformed_json", "not valid JSON");
+    assert_error(detect(app(), "logs=1").await, StatusCode::BAD_REQUEST, "malformed_json", "line 1");
+    assert_error(detect(app(), "").await, StatusCode::BAD_REQUEST, "malformed_json", "not valid JSON");
+    let trailing = format!("{} x", json!({ "logs": [log()] }));
+    assert_error(detect(app(), trailing).await, StatusCode::BAD_REQUEST, "malformed_json", "trailing");
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_400() {
+    assert_error(detect(app(), &b"{\"logs\": \"\xff\"}"[..]).await, StatusCode::BAD_REQUEST, "malformed_json", "JSON");
+}
+
+#[tokio::test]
+async fn wrong_types_are_422_naming_index_and_field() {
+    let cases = [
+        ("status_code", json!("200"), "logs[0].status_code"),
+        ("status_code", json!(200.5), "100-599"),
+        ("bytes_sent", json!("500"), "logs[0].bytes_sent"),
+        ("ip", json!(192), "logs[0].ip"),
+        ("user_agent", json!(null), "logs[0].user_agent"),
+        ("url", json!(["/"]), "logs[0].url"),
+    ];
+    for (field, value, mentions) in cases {
+        assert_error(detect(app(), with(field, value).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", mentions);
+    }
+    assert_error(detect(app(), r#"{"logs": {}}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", "logs");
+    assert_error(detect(app(), r#"[1, 2]"#).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", "request body");
+    assert_error(detect(app(), r#"{"logs": [7]}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", "logs[0]");
+}
+
+#[tokio::test]
+async fn missing_fields_are_422_naming_the_field() {
+    for field in ["ip", "timestamp", "method", "url", "status_code", "bytes_sent", "user_agent"] {
+        let mut log = log();
+        log.as_object_mut().unwrap().remove(field);
+        let answer = detect(app(), json!({ "logs": [log] }).to_string()).await;
+        assert_error(answer, StatusCode::UNPROCESSABLE_ENTITY, "missing_field", field);
+    }
+    assert_error(detect(app(), "{}").await, StatusCode::UNPROCESSABLE_ENTITY, "missing_field", "logs");
+}
+
+#[tokio::test]
+async fn negative_and_absurd_numbers_are_422() {
+    let cases = [
+        ("bytes_sent", json!(-1), "logs[0].bytes_sent"),
+        ("bytes_sent", json!(1_u64 << 50), "1 TiB"),
+        ("bytes_sent", json!(1e300), "logs[0].bytes_sent"),
+        ("status_code", json!(-200), "outside 100-599"),
+        ("status_code", json!(u64::MAX), "logs[0].status_code"),
+    ];
+    for (field, value, mentions) in cases {
+        let (status, body) = detect(app(), with(field, value).to_string()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(mentions), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn status_codes_outside_100_to_599_are_422() {
+    for code in [0, 99, 600, 1000] {
+        assert_error(detect(app(), with("status_code", json!(code)).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "outside 100-599");
+    }
+    for code in [100, 599] {
+        assert_eq!(detect(app(), with("status_code", json!(code)).to_string()).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn control_characters_are_422_naming_the_field() {
+    for field in ["url", "user_agent", "method", "ip", "timestamp"] {
+        let mut log = log();
+        let text = log[field].as_str().unwrap().to_owned();
+        log[field] = json!(format!("{text}\u{0}x"));
+        let answer = detect(app(), json!({ "logs": [log] }).to_string()).await;
+        assert_error(answer, StatusCode::UNPROCESSABLE_ENTITY, "control_character", &format!("logs[0].{field}"));
+    }
+    let answer = detect(app(), with("user_agent", json!("evil\r\nX-Injected: 1")).to_string()).await;
+    assert_error(answer, StatusCode::UNPROCESSABLE_ENTITY, "control_character", "'\\r'");
+}
+
+#[tokio::test]
+async fn invalid_values_are_422_with_the_expected_form() {
+    let cases = [
+        ("ip", json!("not-an-ip"), "not an IP address"),
+        ("ip", json!(""), "not an IP address"),
+        ("timestamp", json!("yesterday"), "RFC 3339"),
+        ("timestamp", json!("2025-04-01 12:34:56"), "RFC 3339"),
+        ("method", json!(""), "HTTP method"),
+        ("method", json!("GE T"), "HTTP method"),
+        ("url", json!(""), "logs[0].url"),
+        ("url", json!("/".repeat(20_000)), "logs[0].url"),
+        ("user_agent", json!("a".repeat(10_000)), "logs[0].user_agent"),
+    ];
+    for (field, value, mentions) in cases {
+        assert_error(detect(app(), with(field, value).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", mentions);
+    }
+}
+
+#[tokio::test]
+async fn every_bad_log_is_listed_with_its_index() {
+    let mut bad = log();
+    bad["status_code"] = json!(700);
+    let (status, body) = detect(app(), json!({ "logs": [log(), bad.clone(), log(), bad] }).to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["message"].as_str().unwrap().contains("logs[1].status_code"));
+    assert!(body["message"].as_str().unwrap().contains("1 more"));
+    let details: Vec<&str> = body["details"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert_eq!(details.len(), 2);
+    assert!(details[1].starts_with("logs[3].status_code"));
+}
+
+#[tokio::test]
+async fn empty_batch_is_422() {
+    assert_error(detect(app(), r#"{"logs": []}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", "at least one log");
+}
+
+#[tokio::test]
+async fn too_many_logs_is_413_naming_the_limit() {
+    let app = app_with(0.85, 0.5, 1 << 20, 3);
+    let body = json!({ "logs": [log(), log(), log(), log()] }).to_string();
+    assert_error(detect(app, body).await, StatusCode::PAYLOAD_TOO_LARGE, "too_many_logs", "api.max_batch_logs");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = app_with(0.85, 0.5, 2048, 1000);
+    let logs: Vec<Value> = (0..40).map(|_| log()).collect();
+    let body = json!({ "logs": logs }).to_string();
+    assert!(body.len() > 2048);
+    assert_error(detect(app, body).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "api.max_body_bytes");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_415() {
+    let body = json!({ "logs": [log()] }).to_string();
+    let answer = send(app(), "POST", "/anomaly_detection", Some("text/plain"), body.clone()).await;
+    assert_error(answer, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "application/json");
+    let answer = send(app(), "POST", "/anomaly_detection", None, body.clone()).await;
+    assert_error(answer, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "none");
+    let answer = send(app(), "POST", "/anomaly_detection", Some("application/json; charset=utf-8"), body).await;
+    assert_eq!(answer.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_fields_in_a_log_are_ignored() {
+    let mut log = log();
+    log["referer"] = json!("https://example.com/");
+    let (status, body) = detect(app(), json!({ "logs": [log] }).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn chat_is_a_clear_503_until_it_is_built() {
+    let answer = send(app(), "POST", "/chat", Some("application/json"), r#"{"query":"hi"}"#).await;
+    assert_error(answer, StatusCode::SERVICE_UNAVAILABLE, "chat_unavailable", "/chat");
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_json() {
+    assert_error(send(app(), "GET", "/nope", None, Body::empty()).await, StatusCode::NOT_FOUND, "not_found", "/nope");
+    assert_error(send(app(), "GET", "/anomaly_detection", None, Body::empty()).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "GET");
+}
+
+#[tokio::test]
+async fn the_agent_keeps_answering_after_bad_input() {
+    let app = app();
+    assert_eq!(detect(app.clone(), "{").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(detect(app.clone(), with("status_code", json!(9999)).to_string()).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = detect(app, json!({ "logs": [log()] }).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["anomalies_detected"], 1);
+}

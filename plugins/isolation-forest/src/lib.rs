@@ -1,0 +1,2 @@
+mod forest;
+mod rng;

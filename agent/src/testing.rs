@@ -1,0 +1,39 @@
+//! Shared helpers for the crate's unit tests: the fixture plugins the build script compiles,
+//! and ready-made detector sets.
+
+use crate::config::{DetectorSpec, PluginLimits, PluginSource};
+use crate::detect::{DetectorSet, PluginEngine};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Path of a fixture or default plugin compiled by the build script, by package name.
+pub fn plugin_path(package: &str) -> PathBuf {
+    PathBuf::from(env!("VIGIL_TEST_PLUGIN_DIR")).join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// One engine for all tests, with a per-process cache so each fixture compiles once.
+pub fn engine() -> &'static PluginEngine {
+    static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let cache = std::env::temp_dir().join(format!("vigil-test-cache-{}", std::process::id()));
+        PluginEngine::new(Some(&cache)).expect("test engine")
+    })
+}
+
+/// A detector spec with default limits.
+pub fn spec(source: PluginSource, threshold: f64, config_json: &str) -> DetectorSpec {
+    DetectorSpec {
+        name: None,
+        source,
+        threshold,
+        limits: PluginLimits { max_memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5) },
+        config_json: config_json.to_owned(),
+    }
+}
+
+/// Detectors made of the constant-score fixture giving `score`.
+pub fn constant_detectors(score: f32, threshold: f64) -> DetectorSet {
+    let source = PluginSource::File(plugin_path("vigil-fixture-constant-score"));
+    DetectorSet::start(engine(), &[spec(source, threshold, &format!(r#"{{"score":{score}}}"#))]).expect("fixture starts")
+}

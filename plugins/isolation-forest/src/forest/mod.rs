@@ -1,0 +1,207 @@
+//! The Isolation Forest (Liu, Ting, Zhou 2008) as plain Rust over fixed-width points.
+//!
+//! Owns growing the forest (whole, or one tree at a time so a retrain can be spread over many
+//! calls) and scoring batches. Knows nothing of events, features or the SDK; a point is just
+//! [`POINT_WIDTH`] floats of which the first `dims` are used. Points must never hold NaN.
+//!
+//! Trees are flat arrays (see [`tree`]), all trees of the forest in one `Vec`, so a lookup
+//! is `depth` branchless steps and a batch is scored tree-major over cache-sized chunks: one
+//! tree and a chunk of points stay in L1 while every point of the chunk walks it.
+
+mod path_length;
+mod tree;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::SplitMix64;
+use path_length::{average_path_length, height_limit};
+use tree::{Split, TreeGrower};
+
+/// Width of a point. Sixteen, not the number of features: indexing with `feature & 15`
+/// needs no bounds check, and a point is exactly one 64-byte cache line.
+pub const POINT_WIDTH: usize = 16;
+
+/// One observation as the forest sees it.
+pub type Point = [f32; POINT_WIDTH];
+
+/// The largest supported sub-sample; its trees are 12 levels deep.
+pub const MAX_SAMPLE_SIZE: usize = 4096;
+
+/// Points scored together against one tree before moving to the next: 256 points are 16 KiB,
+/// which leaves room in L1 for the tree itself.
+const CHUNK: usize = 256;
+
+/// How a forest is grown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForestShape {
+    /// Number of trees.
+    pub trees: usize,
+    /// Points drawn (without replacement) to grow each tree, at most [`MAX_SAMPLE_SIZE`].
+    pub sample_size: usize,
+    /// Leading coordinates of a point that the trees split on, at most [`POINT_WIDTH`].
+    pub dims: usize,
+}
+
+/// A grown forest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    shape: ForestShape,
+    /// Sub-sample actually used: `sample_size`, or fewer when fewer points were given.
+    psi: usize,
+    /// Height limit ceil(log2(psi)): every lookup takes exactly this many steps.
+    depth: u32,
+    /// `trees × (2^depth - 1)` internal nodes, tree after tree.
+    splits: Vec<Split>,
+    /// `trees × 2^depth` path lengths h(x), tree after tree.
+    leaves: Vec<f32>,
+}
+
+impl Forest {
+    /// Grow every tree from `points`.
+    pub fn fit(shape: ForestShape, points: &[Point], rng: &mut SplitMix64) -> Self {
+        assert!(shape.dims <= POINT_WIDTH && shape.sample_size <= MAX_SAMPLE_SIZE);
+        let psi = shape.sample_size.min(points.len());
+        let depth = height_limit(psi);
+        let (internal, leaves) = ((1usize << depth) - 1, 1usize << depth);
+        let mut forest = Forest {
+            shape,
+            psi,
+            depth,
+            splits: vec![tree::ALWAYS_LEFT; shape.trees * internal],
+            leaves: vec![0.0; shape.trees * leaves],
+        };
+        let mut order: Vec<u32> = (0..points.len() as u32).collect();
+        for t in 0..shape.trees {
+            forest.grow_tree(t, points, &mut order, rng);
+        }
+        forest
+    }
+
+    /// Whether [`Forest::replace_tree`] may be used with `available` points: replacing trees
+    /// one by one is only sound while every tree is grown on the same sub-sample size.
+    pub fn accepts_replacement_from(&self, available: usize) -> bool {
+        self.shape.sample_size.min(available) == self.psi
+    }
+
+    /// Regrow tree `t` from a fresh sub-sample of `points`, leaving the others untouched.
+    pub fn replace_tree(&mut self, t: usize, points: &[Point], rng: &mut SplitMix64) {
+        assert!(self.accepts_replacement_from(points.len()) && t < self.shape.trees);
+        let mut order: Vec<u32> = (0..points.len() as u32).collect();
+        self.grow_tree(t, points, &mut order, rng);
+    }
+
+    fn grow_tree(&mut self, t: usize, points: &[Point], order: &mut [u32], rng: &mut SplitMix64) {
+        // Partial Fisher–Yates: the first psi entries become a uniform sample without
+        // replacement. `order` carries over between trees, which keeps it uniform.
+        for i in 0..self.psi {
+            let j = i + rng.below((order.len() - i) as u64) as usize;
+            order.swap(i, j);
+        }
+        let mut members = order[..self.psi].to_vec();
+        let (internal, leaves) = (self.internal_nodes(), self.internal_nodes() + 1);
+        TreeGrower {
+            points,
+            dims: self.shape.dims,
+            depth: self.depth,
+            splits: &mut self.splits[t * internal..(t + 1) * internal],
+            leaves: &mut self.leaves[t * leaves..(t + 1) * leaves],
+            rng,
+        }
+        .grow(&mut members);
+    }
+
+    /// The shape the forest was grown with.
+    pub fn shape(&self) -> ForestShape {
+        self.shape
+    }
+
+    fn internal_nodes(&self) -> usize {
+        (1usize << self.depth) - 1
+    }
+
+    /// Anomaly scores s = 2^(-E(h) / c(psi)) in [0, 1], one per point, written to `scores`.
+    ///
+    /// With fewer than two training points there is nothing to compare against, and every
+    /// point gets 0.5 (the score of a point whose depth is exactly average).
+    pub fn score_into(&self, points: &[Point], scores: &mut [f32]) {
+        assert_eq!(points.len(), scores.len());
+        let normaliser = self.shape.trees as f64 * average_path_length(self.psi);
+        if normaliser <= 0.0 {
+            scores.fill(0.5);
+            return;
+        }
+        let inverse = (1.0 / normaliser) as f32;
+        for (chunk, out) in points.chunks(CHUNK).zip(scores.chunks_mut(CHUNK)) {
+            out.fill(0.0);
+            self.sum_path_lengths(chunk, out);
+            for s in out.iter_mut() {
+                *s = (-*s * inverse).exp2().clamp(0.0, 1.0);
+            }
+        }
+    }
+
+    /// Adds every tree's h(x) to `sums`, tree-major. Trees are visited in order, so the sum
+    /// (and so the score) of a point never depends on the batch it came in.
+    fn sum_path_lengths(&self, points: &[Point], sums: &mut [f32]) {
+        // A constant depth lets the compiler unroll the walk completely.
+        match self.depth {
+            0 => self.walk_all::<0>(points, sums),
+            1 => self.walk_all::<1>(points, sums),
+            2 => self.walk_all::<2>(points, sums),
+            3 => self.walk_all::<3>(points, sums),
+            4 => self.walk_all::<4>(points, sums),
+            5 => self.walk_all::<5>(points, sums),
+            6 => self.walk_all::<6>(points, sums),
+            7 => self.walk_all::<7>(points, sums),
+            8 => self.walk_all::<8>(points, sums),
+            9 => self.walk_all::<9>(points, sums),
+            10 => self.walk_all::<10>(points, sums),
+            11 => self.walk_all::<11>(points, sums),
+            12 => self.walk_all::<12>(points, sums),
+            depth => unreachable!("depth {depth} exceeds the supported sample size"),
+        }
+    }
+
+    fn walk_all<const DEPTH: u32>(&self, points: &[Point], sums: &mut [f32]) {
+        let internal = (1usize << DEPTH) - 1;
+        let per_tree_leaves = internal + 1;
+        for t in 0..self.shape.trees {
+            let splits = &self.splits[t * internal..][..internal];
+            let leaves = &self.leaves[t * per_tree_leaves..][..per_tree_leaves];
+            for (sum, point) in sums.iter_mut().zip(points) {
+                let mut node = 0usize;
+                for _ in 0..DEPTH {
+                    let split = splits[node];
+                    let right = point[split.feature as usize & (POINT_WIDTH - 1)] > split.threshold;
+                    node = 2 * node + 1 + usize::from(right);
+                }
+                *sum += leaves[node - internal];
+            }
+        }
+    }
+
+    /// Check a forest decoded from outside (a snapshot) before it is ever walked.
+    pub fn validate(&self) -> Result<(), String> {
+        let ForestShape { trees, sample_size, dims } = self.shape;
+        if dims > POINT_WIDTH || !(2..=MAX_SAMPLE_SIZE).contains(&sample_size) {
+            return Err(format!("forest: impossible shape {:?}", self.shape));
+        }
+        if self.psi > sample_size || self.depth != height_limit(self.psi) {
+            return Err(format!("forest: depth {} does not match sub-sample {}", self.depth, self.psi));
+        }
+        let internal = self.internal_nodes();
+        if self.splits.len() != trees * internal || self.leaves.len() != trees * (internal + 1) {
+            return Err("forest: node arrays do not match the tree count and depth".to_owned());
+        }
+        if self.splits.iter().any(|s| s.feature as usize >= dims.max(1) || s.threshold.is_nan()) {
+            return Err("forest: a split names an unknown feature or has no threshold".to_owned());
+        }
+        if self.leaves.iter().any(|h| !h.is_finite() || *h < 0.0) {
+            return Err("forest: a leaf holds an invalid path length".to_owned());
+        }
+        Ok(())
+    }
+}

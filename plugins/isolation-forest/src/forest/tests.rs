@@ -1,0 +1,142 @@
+use super::*;
+
+const SHAPE: ForestShape = ForestShape { trees: 100, sample_size: 256, dims: 3 };
+
+fn point(values: &[f32]) -> Point {
+    let mut p = [0.0; POINT_WIDTH];
+    p[..values.len()].copy_from_slice(values);
+    p
+}
+
+/// A tight cluster around (10, 20, 30): the sum of a few uniforms is bell-shaped enough.
+fn cluster(n: usize, seed: u64) -> Vec<Point> {
+    let mut rng = SplitMix64::new(seed);
+    let mut bell = |centre: f32| centre + (0..4).map(|_| rng.next_f32() - 0.5).sum::<f32>();
+    (0..n).map(|_| point(&[bell(10.0), bell(20.0), bell(30.0)])).collect()
+}
+
+fn scores(forest: &Forest, points: &[Point]) -> Vec<f32> {
+    let mut out = vec![0.0; points.len()];
+    forest.score_into(points, &mut out);
+    out
+}
+
+#[test]
+fn obvious_outlier_scores_higher_than_the_bulk() {
+    let data = cluster(2000, 1);
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(9));
+    let mut bulk = scores(&forest, &data);
+    bulk.sort_by(f32::total_cmp);
+    let outlier = scores(&forest, &[point(&[60.0, -20.0, 90.0])])[0];
+    let bulk_mean = bulk.iter().sum::<f32>() / bulk.len() as f32;
+    let bulk_p99 = bulk[bulk.len() * 99 / 100];
+    assert!(outlier > 0.65, "outlier scored {outlier}");
+    assert!(bulk_mean < 0.5, "bulk mean {bulk_mean}");
+    // The most extreme training points sit at the cluster's edge and are isolated almost as
+    // fast as an out-of-range point, so compare against the 99th percentile, not the max.
+    assert!(outlier > bulk_p99, "outlier {outlier}, bulk p99 {bulk_p99}");
+}
+
+#[test]
+fn identical_training_points_give_finite_scores() {
+    let data = vec![point(&[1.0, 1.0, 1.0]); 500];
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
+    let probes = [point(&[1.0, 1.0, 1.0]), point(&[5.0, -3.0, 1e30])];
+    for s in scores(&forest, &probes) {
+        assert!(s.is_finite() && (0.0..=1.0).contains(&s), "score {s}");
+    }
+}
+
+#[test]
+fn same_seed_grows_identical_forests_and_another_seed_does_not() {
+    let data = cluster(1000, 2);
+    let a = Forest::fit(SHAPE, &data, &mut SplitMix64::new(5));
+    let b = Forest::fit(SHAPE, &data, &mut SplitMix64::new(5));
+    let c = Forest::fit(SHAPE, &data, &mut SplitMix64::new(6));
+    assert_eq!(a, b);
+    assert_ne!(a.splits, c.splits);
+    let probe = cluster(100, 3);
+    let (sa, sb) = (scores(&a, &probe), scores(&b, &probe));
+    assert!(sa.iter().zip(&sb).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
+
+#[test]
+fn serialised_forest_scores_bit_identically() {
+    let data = cluster(800, 4);
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(11));
+    let bytes = postcard::to_stdvec(&forest).unwrap();
+    let restored: Forest = postcard::from_bytes(&bytes).unwrap();
+    restored.validate().unwrap();
+    let probe = cluster(300, 5);
+    let (before, after) = (scores(&forest, &probe), scores(&restored, &probe));
+    assert!(before.iter().zip(&after).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
+
+#[test]
+fn scores_stay_in_the_unit_interval() {
+    let data = cluster(600, 6);
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(3));
+    let mut rng = SplitMix64::new(8);
+    let wild: Vec<Point> = (0..2000)
+        .map(|_| point(&[rng.next_f32() * 1e6 - 5e5, rng.next_f32(), -rng.next_f32() * 1e9]))
+        .collect();
+    assert!(scores(&forest, &wild).iter().all(|s| (0.0..=1.0).contains(s)));
+}
+
+#[test]
+fn tiny_training_sets_do_not_panic_or_produce_nan() {
+    let probe = [point(&[0.0, 0.0, 0.0]), point(&[100.0, 1.0, 2.0])];
+    for n in 0..=3 {
+        let data: Vec<Point> = (0..n).map(|i| point(&[i as f32, 0.0, 0.0])).collect();
+        let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
+        forest.validate().unwrap();
+        for s in scores(&forest, &probe) {
+            assert!((0.0..=1.0).contains(&s), "{n} points gave {s}");
+        }
+    }
+}
+
+#[test]
+fn batch_split_does_not_change_scores() {
+    let data = cluster(1000, 7);
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(2));
+    let probe = cluster(700, 8);
+    let whole = scores(&forest, &probe);
+    let one_by_one: Vec<f32> = probe.iter().map(|p| scores(&forest, &[*p])[0]).collect();
+    assert_eq!(whole, one_by_one);
+}
+
+#[test]
+fn replacing_a_tree_changes_only_that_tree() {
+    let data = cluster(1000, 9);
+    let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(4));
+    let before = forest.clone();
+    assert!(forest.accepts_replacement_from(data.len()));
+    forest.replace_tree(3, &cluster(1000, 10), &mut SplitMix64::new(99));
+    let internal = before.internal_nodes();
+    let changed: Vec<usize> = (0..SHAPE.trees)
+        .filter(|t| forest.splits[t * internal..][..internal] != before.splits[t * internal..][..internal])
+        .collect();
+    assert_eq!(changed, vec![3]);
+    assert!(!forest.accepts_replacement_from(100), "a smaller sub-sample needs a full fit");
+}
+
+#[test]
+fn path_lengths_match_the_paper_on_two_points() {
+    // Two distinct points: the root separates them, each leaf is depth 1 + c(1) = 1, so
+    // E(h) = c(2) = 1 and every score is exactly 0.5.
+    let data = [point(&[0.0, 0.0, 0.0]), point(&[1.0, 1.0, 1.0])];
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
+    assert_eq!(scores(&forest, &data), vec![0.5, 0.5]);
+}
+
+#[test]
+fn corrupt_forest_is_rejected() {
+    let data = cluster(300, 11);
+    let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
+    forest.splits[0].feature = 40;
+    assert!(forest.validate().unwrap_err().contains("unknown feature"));
+    let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
+    forest.leaves.pop();
+    assert!(forest.validate().is_err());
+}
