@@ -11,7 +11,7 @@ use std::process::Command;
 const EMBEDDED: &[(&str, &str)] = &[("vigil-isolation-forest", "isolation_forest.wasm")];
 
 /// Fixture plugins the tests load by path (tiny; built alongside, never embedded).
-const FIXTURES: &[&str] = &["vigil-fixture-constant-score"];
+const FIXTURES: &[&str] = &["vigil-fixture-constant-score", "vigil-fixture-misbehave"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -1,1 +1,142 @@
-fn main(){}
+//! Load test of `POST /anomaly_detection` over loopback: starts the real `vigil` binary with
+//! the default Isolation Forest and drives it with concurrent keep-alive HTTP/1.1 clients.
+//! Reports logs/s at batch 1,000 and requests/s with p50/p99 latency at batch 1.
+//! Run: `cargo bench -p vigil --bench http_load` (options: `-- --seconds 10 --connections 4`).
+
+#[path = "common/traffic.rs"]
+mod traffic;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use traffic::{Record, Traffic};
+
+fn body(records: &[Record]) -> Bytes {
+    let logs: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            let ts = jiff::Timestamp::from_millisecond(r.timestamp_ms).unwrap().to_string();
+            serde_json::json!({
+                "ip": r.ip, "timestamp": ts, "method": r.method, "url": r.url,
+                "status_code": r.status_code, "bytes_sent": r.bytes_sent, "user_agent": r.user_agent,
+            })
+        })
+        .collect();
+    Bytes::from(serde_json::json!({ "logs": logs }).to_string())
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_agent(dir: &std::path::Path) -> (Server, SocketAddr) {
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\nmax_batch_logs = 10000\n[[detectors]]\nplugin = \"builtin:isolation-forest\"\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(&config)
+        .env("VIGIL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting vigil");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("vigil exited before listening").unwrap();
+        if let Some(a) = line.split("listening on http://").nth(1) {
+            break a.trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), addr)
+}
+
+/// One keep-alive connection sending `body` in a loop until `until`; returns latencies.
+async fn client(addr: SocketAddr, body: Bytes, until: Instant) -> Vec<Duration> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut latencies = Vec::new();
+    while Instant::now() < until {
+        let request = Request::post("/anomaly_detection")
+            .header("host", addr.to_string())
+            .header("content-type", "application/json")
+            .body(Full::new(body.clone()))
+            .unwrap();
+        let started = Instant::now();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let answer = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&answer));
+        latencies.push(started.elapsed());
+    }
+    latencies
+}
+
+async fn run(addr: SocketAddr, body: Bytes, connections: usize, seconds: u64) -> (Vec<Duration>, Duration) {
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(client(addr, body.clone(), until))).collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (all, started.elapsed())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: u64| {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let seconds = arg("--seconds", 10);
+    let connections = arg("--connections", 4) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = start_agent(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+
+    let mut traffic = Traffic::new(11);
+    let warmup = body(&traffic.records(5_000));
+    let batch_1000 = body(&traffic.records(1_000));
+    let batch_1 = body(&traffic.records(1));
+
+    runtime.block_on(async {
+        run(addr, warmup, 1, 1).await;
+        let (lat, elapsed) = run(addr, batch_1000, connections, seconds).await;
+        let logs = lat.len() as f64 * 1000.0 / elapsed.as_secs_f64();
+        println!("batch 1000: {connections} connections, {} requests in {:.1} s: {logs:.0} logs/s", lat.len(), elapsed.as_secs_f64());
+
+        let (mut lat, elapsed) = run(addr, batch_1, connections, seconds).await;
+        lat.sort();
+        println!(
+            "batch 1:    {connections} connections, {} requests in {:.1} s: {:.0} req/s, p50 {:?}, p99 {:?}",
+            lat.len(),
+            elapsed.as_secs_f64(),
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.99)
+        );
+    });
+}

@@ -1,1 +1,88 @@
-fn main(){}
+//! Isolation Forest scoring throughput: the default plugin as a .wasm component through the
+//! agent's plugin host, and the same Rust code called natively, at batches of 1, 1,000 and
+//! 10,000 events. Run: `cargo bench -p vigil --bench scoring`.
+
+#[path = "common/traffic.rs"]
+mod traffic;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::time::Duration;
+use traffic::{Record, Traffic};
+use vigil::config::{DetectorSpec, PluginLimits, PluginSource};
+use vigil::detect::{DetectorHost, PluginEngine};
+use vigil::event::Event;
+use vigil_isolation_forest::IsolationForestDetector;
+use vigil_plugin_sdk::{Detector, Settings};
+
+const TRAINING: usize = 10_000;
+const BATCHES: [usize; 3] = [1, 1_000, 10_000];
+
+fn host_event(r: &Record) -> Event {
+    Event {
+        timestamp_ms: r.timestamp_ms,
+        ip: r.ip.clone(),
+        method: r.method.to_owned(),
+        url: r.url.clone(),
+        status_code: r.status_code,
+        bytes_sent: r.bytes_sent,
+        user_agent: r.user_agent.to_owned(),
+        raw: String::new(),
+    }
+}
+
+fn sdk_event(r: &Record) -> vigil_plugin_sdk::Event {
+    vigil_plugin_sdk::Event {
+        timestamp_ms: r.timestamp_ms,
+        ip: r.ip.clone(),
+        method: r.method.to_owned(),
+        url: r.url.clone(),
+        status_code: r.status_code,
+        bytes_sent: r.bytes_sent,
+        user_agent: r.user_agent.to_owned(),
+        raw: String::new(),
+    }
+}
+
+fn scoring(c: &mut Criterion) {
+    let mut traffic = Traffic::new(7);
+    let training = traffic.records(TRAINING);
+    let scoring = traffic.records(*BATCHES.last().unwrap());
+
+    let engine = PluginEngine::new(None).expect("engine");
+    let spec = DetectorSpec {
+        name: None,
+        source: PluginSource::Builtin("isolation-forest"),
+        threshold: 0.6,
+        limits: PluginLimits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(30) },
+        config_json: "{}".into(),
+    };
+    let mut wasm = DetectorHost::start(&engine, &spec).expect("builtin plugin starts");
+    let host_training: Vec<Event> = training.iter().map(host_event).collect();
+    wasm.train(&host_training).expect("wasm train");
+
+    let settings = Settings { threshold: 0.6 };
+    let mut native = IsolationForestDetector::new(serde_json::from_str("{}").unwrap(), &settings).expect("native detector");
+    let sdk_training: Vec<_> = training.iter().map(sdk_event).collect();
+    native.train(&sdk_training).expect("native train");
+
+    let mut group = c.benchmark_group("isolation_forest_score");
+    for &n in &BATCHES {
+        group.throughput(Throughput::Elements(n as u64));
+        let host_batch: Vec<Event> = scoring[..n].iter().map(host_event).collect();
+        let sdk_batch: Vec<_> = scoring[..n].iter().map(sdk_event).collect();
+        group.bench_with_input(BenchmarkId::new("wasm", n), &host_batch, |b, batch| {
+            b.iter(|| wasm.score(batch).expect("wasm score"))
+        });
+        group.bench_with_input(BenchmarkId::new("native", n), &sdk_batch, |b, batch| {
+            b.iter(|| native.score(batch).expect("native score"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(2));
+    targets = scoring
+}
+criterion_main!(benches);

@@ -9,7 +9,7 @@ use crate::config::DetectorSpec;
 use crate::event::Event;
 use serde::Serialize;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The combined judgement of one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,8 @@ struct Slot {
     threshold: f64,
     calls: AtomicU64,
     failures: AtomicU64,
+    /// Whether the most recent call failed.
+    failing: AtomicBool,
     last_error: Mutex<Option<String>>,
 }
 
@@ -46,6 +48,8 @@ pub struct DetectorStatus {
     pub source: String,
     /// Anomaly threshold.
     pub threshold: f64,
+    /// `ready`, or `failing` while its most recent call failed.
+    pub state: &'static str,
     /// Score calls made.
     pub calls: u64,
     /// Calls that failed.
@@ -74,6 +78,7 @@ impl DetectorSet {
                     host: Mutex::new(host),
                     calls: AtomicU64::new(0),
                     failures: AtomicU64::new(0),
+                    failing: AtomicBool::new(false),
                     last_error: Mutex::new(None),
                 })
             })
@@ -95,6 +100,7 @@ impl DetectorSet {
         for (index, slot) in self.slots.iter().enumerate() {
             slot.calls.fetch_add(1, Ordering::Relaxed);
             let result = slot.host.lock().unwrap_or_else(|p| p.into_inner()).score(events);
+            slot.failing.store(result.is_err(), Ordering::Relaxed);
             let verdicts = result.inspect_err(|e| {
                 slot.failures.fetch_add(1, Ordering::Relaxed);
                 *slot.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
@@ -120,6 +126,7 @@ impl DetectorSet {
                 version: s.version.clone(),
                 source: s.source.clone(),
                 threshold: s.threshold,
+                state: if s.failing.load(Ordering::Relaxed) { "failing" } else { "ready" },
                 calls: s.calls.load(Ordering::Relaxed),
                 failures: s.failures.load(Ordering::Relaxed),
                 last_error: s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
