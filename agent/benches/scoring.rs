@@ -26,7 +26,7 @@ fn host_event(r: &Record) -> Event {
         status_code: r.status_code,
         bytes_sent: r.bytes_sent,
         user_agent: r.user_agent.to_owned(),
-        raw: String::new(),
+        ..Event::default()
     }
 }
 

@@ -17,8 +17,16 @@ pub struct Event {
     pub bytes_sent: u64,
     /// User-Agent.
     pub user_agent: String,
-    /// The original line, for file sources.
+    /// The original line, for file sources; empty for structured input.
     pub raw: String,
+    /// Where the event came from: `api`, `ws`, or `file:<path>`.
+    pub source: String,
+    /// Referer header, when the source has it.
+    pub referer: Option<String>,
+    /// Time taken to serve the request, in milliseconds, when the source has it.
+    pub latency_ms: Option<f64>,
+    /// Further fields the source carried (JSON lines' unmapped keys, regex groups).
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AsRef<Event> for Event {

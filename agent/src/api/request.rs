@@ -158,7 +158,8 @@ fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
             status_code: log.status_code as u16,
             bytes_sent: log.bytes_sent as u64,
             user_agent: log.user_agent,
-            raw: String::new(),
+            source: "api".to_owned(),
+            ..Event::default()
         },
         timestamp: log.timestamp,
     })
