@@ -77,6 +77,12 @@ impl IpWindowTable {
         }
     }
 
+    /// Number of slots, fixed at creation.
+    #[cfg(test)]
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Check a table decoded from a snapshot against the size and window it must have.
     pub fn validate(&self, slots: usize, window_secs: u32) -> Result<(), String> {
         if self.slots.len() != slots || self.window_ms != i64::from(window_secs) * 1000 {

@@ -53,6 +53,12 @@ impl RarityCounter {
         rarity
     }
 
+    /// Number of counters, fixed at creation.
+    #[cfg(test)]
+    pub fn cells(&self) -> usize {
+        self.counters.len()
+    }
+
     fn halve(&mut self) {
         self.counters.iter_mut().for_each(|c| *c /= 2);
         self.total /= 2;

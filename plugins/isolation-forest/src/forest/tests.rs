@@ -140,3 +140,28 @@ fn corrupt_forest_is_rejected() {
     forest.leaves.pop();
     assert!(forest.validate().is_err());
 }
+
+/// Forest-only throughput, for tuning the walk: `cargo test --release -p
+/// vigil-isolation-forest forest_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn forest_throughput() {
+    let shape = ForestShape { trees: 100, sample_size: 256, dims: 11 };
+    let mut rng = SplitMix64::new(1);
+    let data: Vec<Point> = (0..20_000)
+        .map(|_| {
+            let mut p = [0.0; POINT_WIDTH];
+            p[..11].iter_mut().for_each(|v| *v = rng.next_f32());
+            p
+        })
+        .collect();
+    let forest = Forest::fit(shape, &data[..4096], &mut rng);
+    let mut out = vec![0.0; data.len()];
+    forest.score_into(&data, &mut out);
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        forest.score_into(std::hint::black_box(&data), &mut out);
+    }
+    let ns = start.elapsed().as_nanos() as f64 / (10 * data.len()) as f64;
+    println!("forest: {ns:.0} ns/point, {:.2} ns/node visit", ns / (100.0 * 8.0));
+}
