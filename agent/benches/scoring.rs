@@ -12,7 +12,7 @@ use vigil::config::{DetectorSpec, PluginLimits, PluginSource};
 use vigil::detect::{DetectorHost, PluginEngine};
 use vigil::event::Event;
 use vigil_isolation_forest::IsolationForestDetector;
-use vigil_plugin_sdk::{Detector, Settings};
+use vigil_plugin_sdk::{Detector, OwnedEvent, Settings, borrow_all};
 
 const TRAINING: usize = 10_000;
 const BATCHES: [usize; 3] = [1, 1_000, 10_000];
@@ -30,8 +30,8 @@ fn host_event(r: &Record) -> Event {
     }
 }
 
-fn sdk_event(r: &Record) -> vigil_plugin_sdk::Event {
-    vigil_plugin_sdk::Event {
+fn sdk_event(r: &Record) -> OwnedEvent {
+    OwnedEvent {
         timestamp_ms: r.timestamp_ms,
         ip: r.ip.clone(),
         method: r.method.to_owned(),
@@ -51,30 +51,50 @@ fn scoring(c: &mut Criterion) {
     let engine = PluginEngine::new(None).expect("engine");
     let spec = DetectorSpec {
         name: None,
-        source: PluginSource::Builtin("isolation-forest"),
+        // VIGIL_BENCH_PLUGIN=path.wasm benchmarks another build of the plugin (an unstripped
+        // one for `perf`, say) in place of the embedded one.
+        source: std::env::var_os("VIGIL_BENCH_PLUGIN").map_or(PluginSource::Builtin("isolation-forest"), |p| PluginSource::File(p.into())),
         threshold: 0.6,
         limits: PluginLimits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(30) },
         config_json: "{}".into(),
     };
-    let mut wasm = DetectorHost::start(&engine, &spec).expect("builtin plugin starts");
+    let mut wasm = DetectorHost::start(&engine, &spec.clone()).expect("builtin plugin starts");
     let host_training: Vec<Event> = training.iter().map(host_event).collect();
     wasm.train(&host_training).expect("wasm train");
 
     let settings = Settings { threshold: 0.6 };
     let mut native = IsolationForestDetector::new(serde_json::from_str("{}").unwrap(), &settings).expect("native detector");
     let sdk_training: Vec<_> = training.iter().map(sdk_event).collect();
-    native.train(&sdk_training).expect("native train");
+    native.train(&borrow_all(&sdk_training)).expect("native train");
 
     let mut group = c.benchmark_group("isolation_forest_score");
     for &n in &BATCHES {
         group.throughput(Throughput::Elements(n as u64));
         let host_batch: Vec<Event> = scoring[..n].iter().map(host_event).collect();
-        let sdk_batch: Vec<_> = scoring[..n].iter().map(sdk_event).collect();
+        let sdk_owned: Vec<_> = scoring[..n].iter().map(sdk_event).collect();
+        let sdk_batch = borrow_all(&sdk_owned);
         group.bench_with_input(BenchmarkId::new("wasm", n), &host_batch, |b, batch| {
             b.iter(|| wasm.score(batch).expect("wasm score"))
         });
         group.bench_with_input(BenchmarkId::new("native", n), &sdk_batch, |b, batch| {
             b.iter(|| native.score(batch).expect("native score"))
+        });
+    }
+    group.finish();
+
+    // The boundary alone: a component that only answers a constant score per event.
+    let constant = DetectorSpec {
+        source: PluginSource::File(format!("{}/vigil_fixture_constant_score.wasm", env!("VIGIL_TEST_PLUGIN_DIR")).into()),
+        config_json: r#"{"score":0.5}"#.into(),
+        ..spec
+    };
+    let mut boundary = DetectorHost::start(&engine, &constant).expect("fixture starts");
+    let mut group = c.benchmark_group("wasm_boundary");
+    for &n in &BATCHES {
+        group.throughput(Throughput::Elements(n as u64));
+        let host_batch: Vec<Event> = scoring[..n].iter().map(host_event).collect();
+        group.bench_with_input(BenchmarkId::new("constant_score", n), &host_batch, |b, batch| {
+            b.iter(|| boundary.score(batch).expect("fixture score"))
         });
     }
     group.finish();

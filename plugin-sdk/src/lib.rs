@@ -18,7 +18,7 @@
 //!     const NAME: &'static str = "big-responses";
 //!     const VERSION: &'static str = "0.1.0";
 //!     fn new(config: Config, _: &Settings) -> Result<Self, String> { Ok(Self { limit: config.limit }) }
-//!     fn score(&mut self, batch: &[Event]) -> Result<Vec<Verdict>, String> {
+//!     fn score(&mut self, batch: &[Event<'_>]) -> Result<Vec<Verdict>, String> {
 //!         Ok(batch.iter().map(|e| if e.bytes_sent > self.limit {
 //!             Verdict::new(1.0, "response larger than the limit")
 //!         } else {
@@ -41,14 +41,17 @@ pub mod bindings {
     });
 }
 
-pub use bindings::vigil::plugin::types::{Event, PluginInfo, Settings, Verdict};
+mod event;
+
+pub use bindings::vigil::plugin::types::{PluginInfo, Settings};
+pub use event::{Event, OwnedEvent, Verdict, borrow_all};
 
 /// The WIT package version this SDK speaks; the agent refuses components built for another.
 pub const INTERFACE_VERSION: &str = "0.1.0";
 
 /// What a plugin author imports: `use vigil_plugin_sdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Detector, Event, Settings, Verdict, export_detector};
+    pub use crate::{Detector, Event, OwnedEvent, Settings, Verdict, export_detector};
 }
 
 /// A detector plugin: scores batches of events for anomalies.
@@ -68,12 +71,12 @@ pub trait Detector: Sized + 'static {
     fn new(config: Self::Config, settings: &Settings) -> Result<Self, String>;
 
     /// Learn from a batch presumed normal. Default: learn nothing.
-    fn train(&mut self, _batch: &[Event]) -> Result<(), String> {
+    fn train(&mut self, _batch: &[Event<'_>]) -> Result<(), String> {
         Ok(())
     }
 
     /// Score a batch: exactly one verdict per event, in order.
-    fn score(&mut self, batch: &[Event]) -> Result<Vec<Verdict>, String>;
+    fn score(&mut self, batch: &[Event<'_>]) -> Result<Vec<Verdict>, String>;
 
     /// The learned state as bytes. Default: nothing to keep.
     fn snapshot(&self) -> Vec<u8> {
@@ -86,23 +89,11 @@ pub trait Detector: Sized + 'static {
     }
 }
 
-impl Verdict {
-    /// A verdict with a score (clamped into [0, 1]; NaN becomes 0) and a reason.
-    pub fn new(score: f32, reason: impl Into<String>) -> Self {
-        let score = if score.is_nan() { 0.0 } else { score.clamp(0.0, 1.0) };
-        Verdict { score, reason: reason.into() }
-    }
-
-    /// An unremarkable event: score 0, no reason.
-    pub fn normal() -> Self {
-        Verdict { score: 0.0, reason: String::new() }
-    }
-}
-
 /// Glue used by [`export_detector!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     use super::*;
+    use crate::bindings::vigil::plugin::types::{Batch, Verdicts};
     use std::any::Any;
     use std::cell::RefCell;
 
@@ -131,12 +122,18 @@ pub mod __private {
         Ok(())
     }
 
-    pub fn train<D: Detector>(batch: &[Event]) -> Result<(), String> {
-        with::<D, _>(|d| d.train(batch))
+    pub fn train<D: Detector>(batch: &Batch) -> Result<(), String> {
+        let events = event::decode(batch)?;
+        with::<D, _>(|d| d.train(&events))
     }
 
-    pub fn score<D: Detector>(batch: &[Event]) -> Result<Vec<Verdict>, String> {
-        with::<D, _>(|d| d.score(batch))
+    pub fn score<D: Detector>(batch: &Batch) -> Result<Verdicts, String> {
+        let events = event::decode(batch)?;
+        let verdicts = with::<D, _>(|d| d.score(&events))?;
+        if verdicts.len() != events.len() {
+            return Err(format!("{}: {} verdicts for {} events", D::NAME, verdicts.len(), events.len()));
+        }
+        Ok(event::encode(verdicts))
     }
 
     pub fn snapshot<D: Detector>() -> Vec<u8> {
@@ -164,10 +161,12 @@ macro_rules! export_detector {
             fn configure(config: String, settings: $crate::Settings) -> Result<(), String> {
                 $crate::__private::configure::<$detector>(&config, &settings)
             }
-            fn train(batch: Vec<$crate::Event>) -> Result<(), String> {
+            fn train(batch: $crate::bindings::vigil::plugin::types::Batch) -> Result<(), String> {
                 $crate::__private::train::<$detector>(&batch)
             }
-            fn score(batch: Vec<$crate::Event>) -> Result<Vec<$crate::Verdict>, String> {
+            fn score(
+                batch: $crate::bindings::vigil::plugin::types::Batch,
+            ) -> Result<$crate::bindings::vigil::plugin::types::Verdicts, String> {
                 $crate::__private::score::<$detector>(&batch)
             }
             fn snapshot() -> Vec<u8> {

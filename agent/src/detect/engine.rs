@@ -45,6 +45,10 @@ impl PluginEngine {
         // Plugins are called synchronously; without this, every call pays for the
         // component-model concurrency machinery that WASI's async feature switches on.
         config.concurrency_support(false);
+        // `VIGIL_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf` can name plugin functions.
+        if std::env::var_os("VIGIL_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| load_err(e.to_string()))?;
         start_epoch_clock(&engine);
 

@@ -1,6 +1,7 @@
 //! One sandboxed detector instance: its own wasmtime `Store` with a memory cap, a deadline on
 //! every call, no filesystem, network or environment, and stderr captured for error reports.
 
+use super::batch::EncodedBatch;
 use super::bindings::{self, Detector, DetectorPre};
 use super::engine::{EPOCH_TICK, PluginEngine, PluginState};
 use super::error::PluginError;
@@ -106,25 +107,36 @@ impl DetectorHost {
         self.threshold
     }
 
-    /// Score a batch: one verdict per event, checked against the contract.
+    /// Score events: one verdict per event, checked against the contract.
     pub fn score<E: AsRef<Event>>(&mut self, events: &[E]) -> Result<Vec<Verdict>, PluginError> {
-        let batch: Vec<bindings::Event<'_>> = events.iter().map(|e| e.as_ref().as_wit()).collect();
-        let verdicts = self
-            .guarded("score", |d, s| d.call_score(s, &batch))?
-            .map_err(|message| self.call_error("score", message))?;
-        if verdicts.len() != events.len() {
-            return Err(self.bad_output("score", format!("{} verdicts for {} events", verdicts.len(), events.len())));
-        }
-        if let Some(i) = verdicts.iter().position(|v| !(0.0..=1.0).contains(&v.score)) {
-            return Err(self.bad_output("score", format!("score {} for event {i} is outside [0, 1]", verdicts[i].score)));
-        }
-        Ok(verdicts.into_iter().map(|v| Verdict { score: v.score, reason: v.reason }).collect())
+        self.score_encoded(&EncodedBatch::encode(events)?)
     }
 
-    /// Train on a batch presumed normal.
+    /// Score an encoded batch (encoded once for every detector of a set).
+    pub fn score_encoded(&mut self, batch: &EncodedBatch) -> Result<Vec<Verdict>, PluginError> {
+        let out = self
+            .guarded("score", |d, s| d.call_score(s, batch.as_wit()))?
+            .map_err(|message| self.call_error("score", message))?;
+        if out.scores.len() != batch.len() {
+            return Err(self.bad_output("score", format!("{} verdicts for {} events", out.scores.len(), batch.len())));
+        }
+        if let Some(i) = out.scores.iter().position(|s| !(0.0..=1.0).contains(s)) {
+            return Err(self.bad_output("score", format!("score {} for event {i} is outside [0, 1]", out.scores[i])));
+        }
+        let mut verdicts: Vec<Verdict> = out.scores.into_iter().map(|score| Verdict { score, reason: String::new() }).collect();
+        for reason in out.reasons {
+            let Some(verdict) = verdicts.get_mut(reason.index as usize) else {
+                return Err(self.bad_output("score", format!("a reason for event {} of {}", reason.index, batch.len())));
+            };
+            verdict.reason = reason.text;
+        }
+        Ok(verdicts)
+    }
+
+    /// Train on events presumed normal.
     pub fn train<E: AsRef<Event>>(&mut self, events: &[E]) -> Result<(), PluginError> {
-        let batch: Vec<bindings::Event<'_>> = events.iter().map(|e| e.as_ref().as_wit()).collect();
-        self.guarded("train", |d, s| d.call_train(s, &batch))?.map_err(|m| self.call_error("train", m))
+        let batch = EncodedBatch::encode(events)?;
+        self.guarded("train", |d, s| d.call_train(s, batch.as_wit()))?.map_err(|m| self.call_error("train", m))
     }
 
     /// The plugin's learned state.

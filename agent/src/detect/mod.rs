@@ -2,6 +2,7 @@
 //! [`DetectorHost`] per configured detector, and the [`DetectorSet`] that scores a batch with
 //! every detector. Plugins are always called per batch, never per event.
 
+mod batch;
 mod bindings;
 pub mod builtin;
 mod cache;
@@ -12,6 +13,7 @@ mod set;
 #[cfg(test)]
 mod tests;
 
+pub use batch::EncodedBatch;
 pub use engine::PluginEngine;
 pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};

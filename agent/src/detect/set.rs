@@ -2,6 +2,7 @@
 //! highest any detector gives it, and it is an anomaly when some detector's score reaches
 //! that detector's threshold.
 
+use super::batch::EncodedBatch;
 use super::engine::PluginEngine;
 use super::error::PluginError;
 use super::host::DetectorHost;
@@ -93,13 +94,14 @@ impl DetectorSet {
 
     /// Score a batch with every detector. Blocking: call it off the async runtime for big batches.
     pub fn score<E: AsRef<Event>>(&self, events: &[E]) -> Result<Vec<Scored>, PluginError> {
+        let batch = EncodedBatch::encode(events)?;
         let mut combined: Vec<Scored> = events
             .iter()
             .map(|_| Scored { score: 0.0, anomalous: false, detector: 0, reason: String::new() })
             .collect();
         for (index, slot) in self.slots.iter().enumerate() {
             slot.calls.fetch_add(1, Ordering::Relaxed);
-            let result = slot.host.lock().unwrap_or_else(|p| p.into_inner()).score(events);
+            let result = slot.host.lock().unwrap_or_else(|p| p.into_inner()).score_encoded(&batch);
             slot.failing.store(result.is_err(), Ordering::Relaxed);
             let verdicts = result.inspect_err(|e| {
                 slot.failures.fetch_add(1, Ordering::Relaxed);

@@ -1,11 +1,12 @@
 use super::*;
+use vigil_plugin_sdk::{OwnedEvent, borrow_all};
 use crate::rng::SplitMix64;
 
 const T0: i64 = 1_700_000_000_000;
 const THRESHOLD: f32 = 0.6;
 
 /// Ordinary browsing: a few hundred IPs, common pages, 200s with the odd 304 and 404.
-fn normal_event(rng: &mut SplitMix64, ts: i64) -> Event {
+fn normal_event(rng: &mut SplitMix64, ts: i64) -> OwnedEvent {
     const PAGES: [&str; 6] = ["/", "/index.html", "/static/app.js", "/static/site.css", "/api/items?page=2", "/blog/2024/post"];
     const AGENTS: [&str; 3] = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "Mozilla/5.0 (Macintosh) Safari/605.1", "Mozilla/5.0 (Windows NT 10.0) Chrome/126.0"];
     let status = match rng.below(20) {
@@ -13,7 +14,7 @@ fn normal_event(rng: &mut SplitMix64, ts: i64) -> Event {
         1 | 2 => 304,
         _ => 200,
     };
-    Event {
+    OwnedEvent {
         timestamp_ms: ts,
         ip: format!("10.0.{}.{}", rng.below(2), rng.below(200)),
         method: if rng.below(10) == 0 { "POST" } else { "GET" }.to_owned(),
@@ -25,8 +26,8 @@ fn normal_event(rng: &mut SplitMix64, ts: i64) -> Event {
     }
 }
 
-fn attack_event(ts: i64) -> Event {
-    Event {
+fn attack_event(ts: i64) -> OwnedEvent {
+    OwnedEvent {
         timestamp_ms: ts,
         ip: "203.0.113.66".to_owned(),
         method: "PROPFIND".to_owned(),
@@ -38,7 +39,7 @@ fn attack_event(ts: i64) -> Event {
     }
 }
 
-fn traffic(seed: u64, n: usize, start: i64) -> Vec<Event> {
+fn traffic(seed: u64, n: usize, start: i64) -> Vec<OwnedEvent> {
     let mut rng = SplitMix64::new(seed);
     (0..n).map(|i| normal_event(&mut rng, start + i as i64 * 20)).collect()
 }
@@ -56,7 +57,7 @@ fn first_batch_is_scored_against_itself_and_the_attack_stands_out() {
     let mut d = detector(Config::default());
     let mut batch = traffic(1, 2_000, T0);
     batch.push(attack_event(T0 + 40_000));
-    let verdicts = d.score(&batch).unwrap();
+    let verdicts = d.score(&borrow_all(&batch)).unwrap();
     assert_eq!(verdicts.len(), batch.len());
     let attack = verdicts.last().unwrap();
     let normal_max = verdicts[..2_000].iter().map(|v| v.score).fold(0.0, f32::max);
@@ -71,21 +72,21 @@ fn first_batch_is_scored_against_itself_and_the_attack_stands_out() {
 #[test]
 fn a_lone_first_event_is_reported_as_learning() {
     let mut d = detector(Config::default());
-    let verdicts = d.score(&traffic(2, 1, T0)).unwrap();
+    let verdicts = d.score(&borrow_all(&traffic(2, 1, T0))).unwrap();
     assert_eq!((verdicts[0].score, verdicts[0].reason.as_str()), (0.0, crate::model::LEARNING_REASON));
-    let next = d.score(&traffic(3, 1, T0 + 10)).unwrap();
+    let next = d.score(&borrow_all(&traffic(3, 1, T0 + 10))).unwrap();
     assert_ne!(next[0].reason, crate::model::LEARNING_REASON, "two events are enough to start");
     assert!((0.0..=1.0).contains(&next[0].score));
-    assert!(d.score(&[]).unwrap().is_empty());
+    assert!(d.score(&borrow_all(&[])).unwrap().is_empty());
 }
 
 #[test]
 fn trained_detector_flags_the_attack_in_a_small_batch() {
     let mut d = detector(Config::default());
-    d.train(&traffic(4, 5_000, T0)).unwrap();
+    d.train(&borrow_all(&traffic(4, 5_000, T0))).unwrap();
     let mut batch = traffic(5, 20, T0 + 200_000);
     batch.insert(7, attack_event(T0 + 200_100));
-    let verdicts = d.score(&batch).unwrap();
+    let verdicts = d.score(&borrow_all(&batch)).unwrap();
     assert!(verdicts[7].score >= THRESHOLD, "attack scored {}", verdicts[7].score);
     assert!(verdicts.iter().enumerate().all(|(i, v)| i == 7 || v.score < verdicts[7].score));
 }
@@ -95,11 +96,11 @@ fn same_config_and_events_give_identical_verdicts() {
     let (mut a, mut b) = (detector(Config::default()), detector(Config::default()));
     let events = traffic(6, 3_000, T0);
     for chunk in events.chunks(500) {
-        assert_eq!(bits(&a.score(chunk).unwrap()), bits(&b.score(chunk).unwrap()));
+        assert_eq!(bits(&a.score(&borrow_all(chunk)).unwrap()), bits(&b.score(&borrow_all(chunk)).unwrap()));
     }
     let mut other = detector(Config { seed: 99, ..Config::default() });
     let first = traffic(6, 1_000, T0);
-    assert_ne!(bits(&other.score(&first).unwrap()), bits(&detector(Config::default()).score(&first).unwrap()));
+    assert_ne!(bits(&other.score(&borrow_all(&first)).unwrap()), bits(&detector(Config::default()).score(&borrow_all(&first)).unwrap()));
 }
 
 #[test]
@@ -107,9 +108,9 @@ fn snapshot_then_restore_scores_bit_identically() {
     // A short retrain period so the snapshot is taken in the middle of a rolling retrain.
     let config = || Config { warmup: 500, retrain_every: 2_000, ..Config::default() };
     let mut original = detector(config());
-    original.train(&traffic(7, 1_000, T0)).unwrap();
+    original.train(&borrow_all(&traffic(7, 1_000, T0))).unwrap();
     for chunk in traffic(8, 2_300, T0 + 100_000).chunks(100) {
-        original.score(chunk).unwrap();
+        original.score(&borrow_all(chunk)).unwrap();
     }
     assert!(original.model.retrain_progress().is_some_and(|n| n > 0 && n < 100));
     let bytes = original.snapshot();
@@ -119,7 +120,7 @@ fn snapshot_then_restore_scores_bit_identically() {
     let mut following = traffic(9, 3_000, T0 + 200_000);
     following.push(attack_event(T0 + 260_000));
     for chunk in following.chunks(250) {
-        assert_eq!(bits(&original.score(chunk).unwrap()), bits(&restored.score(chunk).unwrap()));
+        assert_eq!(bits(&original.score(&borrow_all(chunk)).unwrap()), bits(&restored.score(&borrow_all(chunk)).unwrap()));
     }
     assert_eq!(original.snapshot(), restored.snapshot());
 }
@@ -127,7 +128,7 @@ fn snapshot_then_restore_scores_bit_identically() {
 #[test]
 fn restore_refuses_garbage_and_other_configs() {
     let mut d = detector(Config::default());
-    d.train(&traffic(10, 300, T0)).unwrap();
+    d.train(&borrow_all(&traffic(10, 300, T0))).unwrap();
     let good = d.snapshot();
 
     let err = d.restore(b"definitely not a snapshot").unwrap_err();
@@ -153,12 +154,12 @@ fn restore_refuses_garbage_and_other_configs() {
 fn warmup_learns_every_batch_then_keeps_anomalies_out() {
     let mut d = detector(Config { warmup: 1_000, ..Config::default() });
     for chunk in traffic(11, 1_000, T0).chunks(10) {
-        d.score(chunk).unwrap();
+        d.score(&borrow_all(chunk)).unwrap();
     }
     assert_eq!(d.model.reservoir_fill(), (1_000, 1_000), "every warm-up event is learned");
     let mut batch = traffic(12, 99, T0 + 50_000);
     batch.push(attack_event(T0 + 52_000));
-    let verdicts = d.score(&batch).unwrap();
+    let verdicts = d.score(&borrow_all(&batch)).unwrap();
     let anomalies = verdicts.iter().filter(|v| v.score >= THRESHOLD).count();
     assert!(anomalies >= 1);
     assert_eq!(d.model.reservoir_fill().1, 1_100 - anomalies as u64);
@@ -167,10 +168,10 @@ fn warmup_learns_every_batch_then_keeps_anomalies_out() {
 #[test]
 fn retrain_is_spread_over_many_calls() {
     let mut d = detector(Config { warmup: 100, retrain_every: 1_000, ..Config::default() });
-    d.train(&traffic(13, 2_000, T0)).unwrap();
+    d.train(&borrow_all(&traffic(13, 2_000, T0))).unwrap();
     let mut progress = Vec::new();
     for chunk in traffic(14, 1_600, T0 + 100_000).chunks(20) {
-        d.score(chunk).unwrap();
+        d.score(&borrow_all(chunk)).unwrap();
         progress.push(d.model.retrain_progress());
     }
     // Starts after 1_000 events, regrows 100 trees over the next 500: 4 per 20-event call.
@@ -187,7 +188,7 @@ fn state_size_stays_flat_with_millions_of_keys_in_view() {
     let mut rng = SplitMix64::new(15);
     let mut sizes = Vec::new();
     for round in 0..3 {
-        let batch: Vec<Event> = (0..20_000)
+        let batch: Vec<OwnedEvent> = (0..20_000)
             .map(|i| {
                 let mut e = normal_event(&mut rng, T0 + (round * 20_000 + i) * 5);
                 e.ip = format!("172.{}.{}.{}", round, i / 256 % 256, i % 256);
@@ -195,7 +196,7 @@ fn state_size_stays_flat_with_millions_of_keys_in_view() {
                 e
             })
             .collect();
-        d.score(&batch).unwrap();
+        d.score(&borrow_all(&batch)).unwrap();
         sizes.push(d.snapshot().len());
     }
     // The reservoir is full from the first round on; later rounds only change counter values.

@@ -2,16 +2,16 @@ use super::*;
 
 const T0: i64 = 1_700_000_000_000;
 
-fn event(ip: &str, method: &str, url: &str, status: u16, bytes: u64, ua: &str, ts: i64) -> Event {
+fn event<'a>(ip: &'a str, method: &'a str, url: &'a str, status: u16, bytes: u64, ua: &'a str, ts: i64) -> Event<'a> {
     Event {
         timestamp_ms: ts,
-        ip: ip.to_owned(),
-        method: method.to_owned(),
-        url: url.to_owned(),
+        ip,
+        method,
+        url,
         status_code: status,
         bytes_sent: bytes,
-        user_agent: ua.to_owned(),
-        raw: String::new(),
+        user_agent: ua,
+        raw: "",
     }
 }
 

@@ -1,0 +1,42 @@
+//! `[pipeline]`: batching and queue sizes.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `[pipeline]` as written in the config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Most events scored and committed together.
+    #[serde(default = "default_batch_events")]
+    pub batch_events: usize,
+    /// Longest an event waits for its batch to fill, in milliseconds.
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// Submissions queued before submitters wait (backpressure).
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig { batch_events: default_batch_events(), batch_wait_ms: default_batch_wait_ms(), queue: default_queue() }
+    }
+}
+
+impl PipelineConfig {
+    /// The batch wait as a duration.
+    pub fn batch_wait(&self) -> Duration {
+        Duration::from_millis(self.batch_wait_ms)
+    }
+}
+
+fn default_batch_events() -> usize {
+    4096
+}
+fn default_batch_wait_ms() -> u64 {
+    100
+}
+fn default_queue() -> usize {
+    64
+}

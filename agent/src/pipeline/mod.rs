@@ -1,0 +1,17 @@
+//! The pipeline between sources and the store: bounded queues, batching by size or time,
+//! scoring with the detectors, and one store commit per batch that also records the source
+//! positions the batch covers. Submitters wait for room in the queue (backpressure reaches
+//! the sources) and, when they ask, for the commit itself (WebSocket acks, API answers).
+//! Committed anomalies and ack summaries go out on the monitor channel (`/ws`).
+
+mod config;
+mod monitor;
+mod stages;
+mod submission;
+#[cfg(test)]
+mod tests;
+
+pub use config::PipelineConfig;
+pub use monitor::{Monitor, MonitorMessage};
+pub use stages::{Pipeline, PipelineStats, PipelineTasks};
+pub use submission::{Accepted, AnomalyNotice, PipelineError, Submission};

@@ -1,0 +1,51 @@
+//! The monitor channel behind `/ws`: anomalies from every source, ack summaries and periodic
+//! stats, each pre-serialized once and shared by every client. A slow client never slows the
+//! pipeline: the channel is bounded and a lagging client is told how many messages it missed.
+
+use super::submission::AnomalyNotice;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Messages kept for slow clients before they start missing some.
+const CAPACITY: usize = 4096;
+
+/// One `/ws` message.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MonitorMessage {
+    /// An anomalous event was committed.
+    Anomaly(AnomalyNotice),
+    /// A batch was committed.
+    Ack { source: String, count: usize, first_id: Option<i64>, last_id: Option<i64>, anomalies: usize },
+    /// Periodic counters.
+    Stats(serde_json::Value),
+}
+
+/// Sends to every `/ws` client.
+#[derive(Clone)]
+pub struct Monitor {
+    tx: broadcast::Sender<Arc<str>>,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor { tx: broadcast::channel(CAPACITY).0 }
+    }
+}
+
+impl Monitor {
+    /// Publish a message; without subscribers it goes nowhere, at no cost beyond serializing.
+    pub fn publish(&self, message: &MonitorMessage) {
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        let text: Arc<str> = serde_json::to_string(message).expect("monitor messages serialize").into();
+        let _ = self.tx.send(text);
+    }
+
+    /// A new client's receiver.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,280 @@
+//! The two stages: the scorer gathers submissions into a batch (by size or time) and scores
+//! what is not scored yet; the committer writes each batch in one transaction, then answers
+//! the submitters and tells the monitor. Both are tokio tasks that run their blocking work
+//! (wasm calls, SQLite) on the blocking pool, so scoring batch N+1 overlaps committing N.
+
+use super::config::PipelineConfig;
+use super::monitor::{Monitor, MonitorMessage};
+use super::submission::{Accepted, AnomalyNotice, PipelineError, Submission};
+use crate::detect::{DetectorSet, Scored};
+use crate::store::{Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Batches between the scorer and the committer: one being committed, one ready.
+const SCORED_QUEUE: usize = 2;
+/// Longest pause between retries of a failed commit.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Counters for `/api/v1/stats`.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Events handed to the pipeline.
+    pub submitted: AtomicU64,
+    /// Events committed to the store.
+    pub committed: AtomicU64,
+    /// Anomalies committed.
+    pub anomalies: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Batches whose scoring failed (their events are stored unscored).
+    pub score_failures: AtomicU64,
+    /// Commit attempts that failed and were retried.
+    pub commit_failures: AtomicU64,
+}
+
+/// The handle sources submit to; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    tx: mpsc::Sender<Submission>,
+    monitor: Monitor,
+    stats: Arc<PipelineStats>,
+}
+
+/// The running stages; `join` waits until everything submitted is committed.
+pub struct PipelineTasks {
+    scorer: JoinHandle<()>,
+    committer: JoinHandle<()>,
+}
+
+impl PipelineTasks {
+    /// Wait for the stages to drain and stop (after every `Pipeline` handle is dropped).
+    pub async fn join(self) {
+        let _ = self.scorer.await;
+        let _ = self.committer.await;
+    }
+}
+
+/// A batch on its way to the store.
+struct ScoredBatch {
+    submissions: Vec<Submission>,
+    scores: Vec<Option<Scored>>,
+}
+
+impl Pipeline {
+    /// Start the stages on the current tokio runtime.
+    pub fn start(config: &PipelineConfig, detectors: Arc<DetectorSet>, store: Arc<Store>, monitor: Monitor) -> (Pipeline, PipelineTasks) {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let (scored_tx, scored_rx) = mpsc::channel(SCORED_QUEUE);
+        let stats = Arc::new(PipelineStats::default());
+        let scorer = tokio::spawn(score_stage(rx, scored_tx, detectors.clone(), config.clone(), stats.clone()));
+        let committer = tokio::spawn(commit_stage(scored_rx, store, detectors, monitor.clone(), stats.clone()));
+        (Pipeline { tx, monitor, stats }, PipelineTasks { scorer, committer })
+    }
+
+    /// Queue a submission, waiting while the queue is full.
+    pub async fn submit(&self, submission: Submission) -> Result<(), PipelineError> {
+        let events = submission.events.len() as u64;
+        self.tx.send(submission).await.map_err(|_| PipelineError::Closed)?;
+        self.stats.submitted.fetch_add(events, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Queue a submission from a thread outside the runtime (the file tailer), blocking while
+    /// the queue is full.
+    pub fn submit_blocking(&self, submission: Submission) -> Result<(), PipelineError> {
+        let events = submission.events.len() as u64;
+        self.tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
+        self.stats.submitted.fetch_add(events, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Submissions waiting in the queue.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// The monitor channel.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+}
+
+async fn score_stage(
+    mut rx: mpsc::Receiver<Submission>,
+    tx: mpsc::Sender<ScoredBatch>,
+    detectors: Arc<DetectorSet>,
+    config: PipelineConfig,
+    stats: Arc<PipelineStats>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut events = first.events.len();
+        let mut submissions = vec![first];
+        let deadline = Instant::now() + config.batch_wait();
+        while events < config.batch_events {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(next)) => {
+                    events += next.events.len();
+                    submissions.push(next);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let detectors = detectors.clone();
+        let stats = stats.clone();
+        let scored = tokio::task::spawn_blocking(move || score(&detectors, submissions, &stats)).await;
+        match scored {
+            Ok(batch) => {
+                if tx.send(batch).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scoring task panicked; its batch is lost"),
+        }
+    }
+}
+
+/// Score every submission that is not scored yet, all in one call per detector.
+fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &PipelineStats) -> ScoredBatch {
+    let unscored: Vec<&crate::event::Event> = submissions.iter().filter(|s| s.scored.is_none()).flat_map(|s| &s.events).collect();
+    let mut fresh = if unscored.is_empty() {
+        Vec::new()
+    } else {
+        match detectors.score(&unscored) {
+            Ok(scores) => scores.into_iter().map(Some).collect(),
+            Err(e) => {
+                // The events are still stored, unscored: losing them would be worse.
+                stats.score_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, events = unscored.len(), "scoring failed; storing the batch unscored");
+                vec![None; unscored.len()]
+            }
+        }
+    }
+    .into_iter();
+    let mut submissions = submissions;
+    let scores = submissions
+        .iter_mut()
+        .flat_map(|s| match s.scored.take() {
+            Some(scored) => scored.into_iter().map(Some).collect::<Vec<_>>(),
+            None => fresh.by_ref().take(s.events.len()).collect(),
+        })
+        .collect();
+    ScoredBatch { submissions, scores }
+}
+
+async fn commit_stage(
+    mut rx: mpsc::Receiver<ScoredBatch>,
+    store: Arc<Store>,
+    detectors: Arc<DetectorSet>,
+    monitor: Monitor,
+    stats: Arc<PipelineStats>,
+) {
+    while let Some(batch) = rx.recv().await {
+        let ScoredBatch { mut submissions, scores } = batch;
+        let mut commit = CommitBatch::default();
+        let mut spans = Vec::with_capacity(submissions.len());
+        let mut checkpoints: Vec<Checkpoint> = Vec::new();
+        let mut scores = scores.into_iter();
+        for submission in &mut submissions {
+            let start = commit.events.len();
+            for event in std::mem::take(&mut submission.events) {
+                let scored = scores.next().flatten();
+                if let Some(s) = scored.as_ref().filter(|s| s.anomalous) {
+                    commit.anomalies.push(NewAnomaly {
+                        event_index: commit.events.len(),
+                        detector: detectors.name(s.detector).to_owned(),
+                        score: s.score,
+                        reason: s.reason.clone(),
+                    });
+                }
+                commit.events.push(ScoredEvent { event, anomaly_score: scored.map(|s| s.score) });
+            }
+            spans.push(start..commit.events.len());
+            for checkpoint in submission.checkpoints.drain(..) {
+                // Later positions of the same file supersede earlier ones.
+                checkpoints.retain(|c| c.key != checkpoint.key);
+                checkpoints.push(checkpoint);
+            }
+        }
+        commit.checkpoints = checkpoints;
+
+        let (commit, first_id) = commit_with_retry(&store, commit, &stats).await;
+        stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
+        stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        answer(&commit, first_id, submissions, spans, &monitor);
+    }
+}
+
+/// Commit, retrying with backoff until it works: a failing disk delays events, never drops
+/// them (the queue fills and the sources wait).
+async fn commit_with_retry(store: &Arc<Store>, commit: CommitBatch, stats: &PipelineStats) -> (CommitBatch, i64) {
+    let mut commit = commit;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let store = store.clone();
+        let (returned, result) = tokio::task::spawn_blocking(move || {
+            let result = store.commit(&commit);
+            (commit, result)
+        })
+        .await
+        .expect("the commit task does not panic");
+        commit = returned;
+        match result {
+            Ok(done) => return (commit, done.ids.map_or(0, |ids| *ids.start())),
+            Err(e) => {
+                stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, retry_in = ?backoff, "commit failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Tell each submitter what it got, and the monitor what was committed.
+fn answer(commit: &CommitBatch, first_id: i64, submissions: Vec<Submission>, spans: Vec<std::ops::Range<usize>>, monitor: &Monitor) {
+    let notice = |a: &NewAnomaly| {
+        let e = &commit.events[a.event_index].event;
+        AnomalyNotice {
+            id: first_id + a.event_index as i64,
+            timestamp: jiff::Timestamp::from_millisecond(e.timestamp_ms).map(|t| t.to_string()).unwrap_or_default(),
+            ip: e.ip.clone(),
+            method: e.method.clone(),
+            url: e.url.clone(),
+            status_code: e.status_code,
+            anomaly_score: a.score,
+            detector: a.detector.clone(),
+            reason: a.reason.clone(),
+            source: e.source.clone(),
+        }
+    };
+    for (submission, span) in submissions.into_iter().zip(spans) {
+        let anomalies: Vec<AnomalyNotice> = commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).map(notice).collect();
+        let ids = (!span.is_empty()).then(|| first_id + span.start as i64..=first_id + span.end as i64 - 1);
+        if !span.is_empty() {
+            for anomaly in &anomalies {
+                monitor.publish(&MonitorMessage::Anomaly(anomaly.clone()));
+            }
+            monitor.publish(&MonitorMessage::Ack {
+                source: commit.events[span.start].event.source.clone(),
+                count: span.len(),
+                first_id: ids.as_ref().map(|r| *r.start()),
+                last_id: ids.as_ref().map(|r| *r.end()),
+                anomalies: anomalies.len(),
+            });
+        }
+        if let Some(reply) = submission.reply {
+            let _ = reply.send(Ok(Accepted { ids, anomalies }));
+        }
+    }
+}

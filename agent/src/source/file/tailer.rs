@@ -1,0 +1,240 @@
+//! The tailer: scans the globs, tells new files from renamed, copied and truncated ones by
+//! inode and fingerprint, reads each followed file, and returns new lines with the position
+//! that covers them.
+
+use super::config::{FileSourceConfig, StartAt};
+use super::fingerprint::Fingerprint;
+use super::tailed::{LineRead, TailedFile};
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a file whose path is gone is kept open after its last byte was read: a writer
+/// that has not reopened its log yet (nginx before USR1) may still append to it.
+const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// How many positions of files no longer followed (truncated or gone) are remembered, so a
+/// copy of one (copytruncate) or its return under the globs is not read twice.
+const RETIRED_POSITIONS: usize = 256;
+
+/// How far a file has been read: stored with the events it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// Stable name of the file (from its first fingerprint).
+    pub key: String,
+    /// The file's first bytes, as far as known.
+    pub fingerprint: Vec<u8>,
+    /// Bytes handed out as lines.
+    pub offset: u64,
+}
+
+/// New lines of one file and the position right after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileLines {
+    /// The path the file had when read.
+    pub path: PathBuf,
+    /// The lines, in file order (may be empty: a position to record).
+    pub lines: Vec<LineRead>,
+    /// Where reading stands after these lines.
+    pub position: Position,
+}
+
+/// Counters for `/api/v1/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TailerStats {
+    /// Files followed now.
+    pub files: usize,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines cut at the length limit.
+    pub truncated: u64,
+    /// Truncations and rewrites noticed (copytruncate).
+    pub truncations: u64,
+    /// Read errors (the file is retried on the next poll).
+    pub errors: u64,
+}
+
+/// Follows the files of one file source.
+pub struct Tailer {
+    config: FileSourceConfig,
+    exclude: Vec<glob::Pattern>,
+    files: Vec<TailedFile>,
+    /// Checkpoints from the store not yet matched to a file.
+    restored: Vec<Position>,
+    /// Positions of content read earlier that no followed file holds any more.
+    retired: Vec<Position>,
+    first_scan: bool,
+    gone_since: Vec<(String, Instant)>,
+    stats: TailerStats,
+}
+
+impl Tailer {
+    /// A tailer that resumes from `checkpoints` (positions committed earlier).
+    pub fn new(config: FileSourceConfig, checkpoints: Vec<Position>) -> Result<Tailer, glob::PatternError> {
+        for pattern in &config.include {
+            glob::Pattern::new(pattern)?;
+        }
+        let exclude = config.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
+        Ok(Tailer { config, exclude, files: Vec::new(), restored: checkpoints, retired: Vec::new(), first_scan: true, gone_since: Vec::new(), stats: TailerStats::default() })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TailerStats {
+        TailerStats { files: self.files.len(), ..self.stats }
+    }
+
+    /// Scan for files, read what is new, and return it.
+    pub fn poll(&mut self, now: Instant) -> Vec<FileLines> {
+        let mut out = Vec::new();
+        self.scan(&mut out);
+        self.read_all(now, &mut out);
+        out
+    }
+
+    fn scan(&mut self, out: &mut Vec<FileLines>) {
+        for file in &mut self.files {
+            file.detached = true;
+        }
+        for path in self.matching_paths() {
+            let Ok(file) = File::open(&path) else { continue };
+            let Ok(meta) = file.metadata() else { continue };
+            let ino = (meta.dev(), meta.ino());
+            if let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) {
+                known.path = path;
+                known.detached = false;
+                continue;
+            }
+            let Ok(fingerprint) = Fingerprint::read(&file, self.config.fingerprint_bytes) else { continue };
+            if fingerprint.is_empty() {
+                continue; // nothing to identify it by yet
+            }
+            // The same first bytes under another inode: a copy (copytruncate) of a file we
+            // follow; its lines are read from the original.
+            if self.files.iter().any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint)) {
+                continue;
+            }
+            let tailed = self.start_following(path, file, ino, fingerprint, meta.len());
+            out.push(FileLines { path: tailed.path.clone(), lines: Vec::new(), position: position(&tailed) });
+            self.files.push(tailed);
+        }
+        self.first_scan = false;
+    }
+
+    fn start_following(&mut self, path: PathBuf, file: File, ino: (u64, u64), fingerprint: Fingerprint, len: u64) -> TailedFile {
+        let restored = longest_prefix(&self.restored, &fingerprint);
+        let retired = longest_prefix(&self.retired, &fingerprint);
+        let (key, offset) = match (restored, retired) {
+            (Some(i), _) => {
+                let checkpoint = self.restored.swap_remove(i);
+                // A checkpoint past the end means the file was truncated while we were away.
+                (checkpoint.key, if checkpoint.offset <= len { checkpoint.offset } else { 0 })
+            }
+            // Content we read before under another file (a copytruncate copy): only what
+            // goes beyond what was read is new.
+            (None, Some(i)) => {
+                let seen = self.retired.swap_remove(i);
+                (self.unique_key(&fingerprint), if seen.offset <= len { seen.offset } else { 0 })
+            }
+            (None, None) => {
+                let offset = if self.first_scan && self.config.start_at == StartAt::End { len } else { 0 };
+                (self.unique_key(&fingerprint), offset)
+            }
+        };
+        TailedFile::new(key, path, file, ino, fingerprint, offset)
+    }
+
+    fn unique_key(&self, fingerprint: &Fingerprint) -> String {
+        let base = fingerprint.key();
+        let taken = |k: &str| self.files.iter().any(|f| f.key == k) || self.restored.iter().any(|c| c.key == k);
+        (0..).map(|n| if n == 0 { base.clone() } else { format!("{base}-{n}") }).find(|k| !taken(k)).expect("an unused key")
+    }
+
+    fn matching_paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
+            .config
+            .include
+            .iter()
+            .filter_map(|p| glob::glob(p).ok())
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file() && !self.exclude.iter().any(|x| x.matches_path(p)))
+            .collect();
+        // Oldest rotated files first, so their remaining lines come before the new file's.
+        paths.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        paths.dedup();
+        paths
+    }
+
+    fn read_all(&mut self, now: Instant, out: &mut Vec<FileLines>) {
+        let config = &self.config;
+        let mut finished = Vec::new();
+        for (i, file) in self.files.iter_mut().enumerate() {
+            let before = position(file);
+            match file.check_truncation(config.fingerprint_bytes) {
+                Ok(true) => {
+                    self.stats.truncations += 1;
+                    retire(&mut self.retired, before);
+                }
+                Ok(false) => {}
+                Err(_) => {
+                    self.stats.errors += 1;
+                    continue;
+                }
+            }
+            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now) {
+                Ok(read) => read,
+                Err(_) => {
+                    self.stats.errors += 1;
+                    continue;
+                }
+            };
+            self.stats.lines += read.lines.len() as u64;
+            self.stats.truncated += read.truncated;
+            if !read.lines.is_empty() {
+                out.push(FileLines { path: file.path.clone(), lines: read.lines, position: position(file) });
+            }
+            let drained = file.detached && read.at_eof && !file.has_pending();
+            let gone = self.gone_since.iter().position(|(k, _)| *k == file.key);
+            match (drained, gone) {
+                (true, None) => self.gone_since.push((file.key.clone(), now)),
+                (true, Some(g)) if now.duration_since(self.gone_since[g].1) >= ROTATE_WAIT => finished.push(i),
+                (false, Some(g)) => {
+                    self.gone_since.swap_remove(g);
+                }
+                _ => {}
+            }
+        }
+        for i in finished.into_iter().rev() {
+            let file = self.files.swap_remove(i);
+            self.gone_since.retain(|(k, _)| *k != file.key);
+            retire(&mut self.retired, position(&file));
+        }
+    }
+}
+
+/// Index of the position whose fingerprint is the longest prefix of `fingerprint`.
+fn longest_prefix(positions: &[Position], fingerprint: &Fingerprint) -> Option<usize> {
+    positions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.fingerprint.is_empty() && fingerprint.0.starts_with(&p.fingerprint))
+        .max_by_key(|(_, p)| p.fingerprint.len())
+        .map(|(i, _)| i)
+}
+
+fn retire(retired: &mut Vec<Position>, position: Position) {
+    if retired.len() == RETIRED_POSITIONS {
+        retired.remove(0);
+    }
+    retired.push(position);
+}
+
+fn position(file: &TailedFile) -> Position {
+    Position { key: file.key.clone(), fingerprint: file.fingerprint.0.clone(), offset: file.offset }
+}
+
+/// Lines handed out so far, for tests and callers that only need the text.
+pub fn texts(batches: &[FileLines]) -> Vec<String> {
+    batches.iter().flat_map(|b| b.lines.iter().map(|l| l.text.clone())).collect()
+}

@@ -1,0 +1,226 @@
+//! The tailer against real files on disk, rotated the ways logrotate and friends do it.
+
+use super::*;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn config(dir: &Path, start_at: StartAt) -> FileSourceConfig {
+    FileSourceConfig {
+        include: vec![format!("{}/access.log*", dir.display())],
+        start_at,
+        fingerprint_bytes: 64,
+        ..FileSourceConfig::default()
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+fn poll(t: &mut Tailer) -> Vec<String> {
+    texts(&t.poll(Instant::now()))
+}
+
+fn lines(range: std::ops::Range<usize>) -> String {
+    range.map(|i| format!("line number {i:05}\n")).collect()
+}
+
+fn expected(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("line number {i:05}")).collect()
+}
+
+#[test]
+fn existing_file_starts_at_the_end_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, &lines(0..3));
+    let mut t = Tailer::new(config(dir.path(), StartAt::End), vec![]).unwrap();
+    assert!(poll(&mut t).is_empty());
+    append(&log, &lines(3..5));
+    assert_eq!(poll(&mut t), expected(3..5));
+}
+
+#[test]
+fn start_at_beginning_reads_existing_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("access.log"), &lines(0..3));
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    assert_eq!(poll(&mut t), expected(0..3));
+}
+
+#[test]
+fn late_appearing_file_is_read_from_its_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tailer::new(config(dir.path(), StartAt::End), vec![]).unwrap();
+    assert!(poll(&mut t).is_empty());
+    append(&dir.path().join("access.log"), &lines(0..4));
+    assert_eq!(poll(&mut t), expected(0..4));
+}
+
+#[test]
+fn a_line_split_across_two_writes_is_read_once_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, "first line\nsecond ha");
+    assert_eq!(poll(&mut t), ["first line"]);
+    append(&log, "lf of the line\n");
+    assert_eq!(poll(&mut t), ["second half of the line"]);
+}
+
+#[test]
+fn a_partial_last_line_is_flushed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, "no newline yet");
+    let now = Instant::now();
+    assert!(texts(&t.poll(now)).is_empty());
+    let later = now + Duration::from_secs(2);
+    let batches = t.poll(later);
+    assert_eq!(texts(&batches), ["no newline yet"]);
+    assert_eq!(batches.last().unwrap().position.offset, 14);
+}
+
+#[test]
+fn overlong_lines_are_truncated_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.max_line_bytes = 10;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    append(&dir.path().join("access.log"), &format!("{}\nshort\n", "x".repeat(100)));
+    let batches = t.poll(Instant::now());
+    let lines: Vec<_> = batches.iter().flat_map(|b| b.lines.clone()).collect();
+    assert_eq!(lines[0], LineRead { text: "x".repeat(10), truncated: true });
+    assert_eq!(lines[1], LineRead { text: "short".into(), truncated: false });
+    assert_eq!(t.stats().truncated, 1);
+    assert_eq!(batches.last().unwrap().position.offset, 107);
+}
+
+#[test]
+fn rename_and_create_rotation_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, &lines(0..3));
+    let mut seen = poll(&mut t);
+    append(&log, &lines(3..5)); // written, not yet read
+    fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    append(&log, &lines(5..8));
+    seen.extend(poll(&mut t));
+    append(&dir.path().join("access.log.1"), &lines(8..9)); // a writer that has not reopened yet
+    append(&log, &lines(9..10));
+    seen.extend(poll(&mut t));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected(0..10));
+}
+
+#[test]
+fn rotated_file_is_read_to_the_end_even_when_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.include = vec![log.display().to_string()]; // no wildcard: the rotated name is not followed
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    append(&log, &lines(0..2));
+    let mut seen = poll(&mut t);
+    append(&log, &lines(2..4));
+    fs::rename(&log, dir.path().join("old.log")).unwrap();
+    fs::remove_file(dir.path().join("old.log")).unwrap();
+    append(&log, &lines(4..6));
+    seen.extend(poll(&mut t));
+    seen.sort();
+    assert_eq!(seen, expected(0..6));
+}
+
+#[test]
+fn copytruncate_rotation_restarts_at_zero_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, &lines(0..5));
+    let mut seen = poll(&mut t);
+    fs::copy(&log, dir.path().join("access.log.1")).unwrap();
+    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    append(&log, "after truncation 1\n");
+    seen.extend(poll(&mut t));
+    append(&log, "after truncation 2\n");
+    seen.extend(poll(&mut t));
+    let mut want = expected(0..5);
+    want.extend(["after truncation 1".to_owned(), "after truncation 2".to_owned()]);
+    assert_eq!(seen, want, "the copy is not read again");
+    assert_eq!(t.stats().truncations, 1);
+}
+
+#[test]
+fn delete_and_recreate_is_followed_as_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, &lines(0..3));
+    let mut seen = poll(&mut t);
+    fs::remove_file(&log).unwrap();
+    append(&log, &lines(3..6));
+    seen.extend(poll(&mut t));
+    assert_eq!(seen, expected(0..6));
+}
+
+#[test]
+fn resuming_from_a_checkpoint_neither_repeats_nor_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, &lines(0..4));
+    let mut first = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    let batches = first.poll(Instant::now());
+    assert_eq!(texts(&batches), expected(0..4));
+    let checkpoint = batches.last().unwrap().position.clone();
+    drop(first);
+
+    append(&log, &lines(4..7));
+    // start_at = end must not apply to a file a checkpoint covers.
+    let mut second = Tailer::new(config(dir.path(), StartAt::End), vec![checkpoint.clone()]).unwrap();
+    let batches = second.poll(Instant::now());
+    assert_eq!(texts(&batches), expected(4..7));
+    assert_eq!(batches[0].position.key, checkpoint.key, "the file keeps its key");
+}
+
+#[test]
+fn a_file_renamed_while_the_agent_was_down_resumes_under_its_new_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, &lines(0..2));
+    let mut first = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    let checkpoint = first.poll(Instant::now()).last().unwrap().position.clone();
+    drop(first);
+    append(&log, &lines(2..3));
+    fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    append(&log, &lines(3..4));
+    let mut second = Tailer::new(config(dir.path(), StartAt::End), vec![checkpoint]).unwrap();
+    let mut seen = poll(&mut second);
+    seen.sort();
+    // The new access.log appeared while the agent was down and is not covered by a
+    // checkpoint: start_at = end applies to it (like the OpenTelemetry filelog receiver).
+    assert_eq!(seen, expected(2..3));
+}
+
+#[test]
+fn excluded_files_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.exclude = vec![format!("{}/*.gz", dir.path().display())];
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    append(&dir.path().join("access.log.2.gz"), "compressed\n");
+    append(&dir.path().join("access.log"), "plain\n");
+    assert_eq!(poll(&mut t), ["plain"]);
+}
+
+#[test]
+fn crlf_line_endings_are_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&dir.path().join("access.log"), "windows line\r\n");
+    assert_eq!(poll(&mut t), ["windows line"]);
+}

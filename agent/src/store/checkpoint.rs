@@ -1,0 +1,64 @@
+//! Source read positions. A file tailer resumes from the checkpoint committed with the last
+//! events it read, so a restart neither loses nor repeats a line. Retention never deletes them.
+
+use super::connection::Store;
+use super::error::StoreError;
+use rusqlite::OptionalExtension;
+
+/// How far a source has been read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Checkpoint {
+    /// The source's key, e.g. `file:/var/log/nginx/access.log`; not empty.
+    pub key: String,
+    /// Identifies the file the offset belongs to (a hash of its first bytes, or its inode),
+    /// so a rotated or truncated file is not resumed at a stale offset.
+    pub fingerprint: u64,
+    /// Bytes read and committed; reading resumes here.
+    pub offset: u64,
+}
+
+/// A checkpoint with the time it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCheckpoint {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// When it was committed, in milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+}
+
+const SELECT: &str = "SELECT key, fingerprint, byte_offset, updated_ms FROM checkpoints";
+
+impl Store {
+    /// The committed checkpoint of source `key`, if any.
+    pub fn checkpoint(&self, key: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let err = self.error("read a checkpoint");
+        let reader = self.reader()?;
+        let mut stmt = reader
+            .prepare_cached(&format!("{SELECT} WHERE key = ?1"))
+            .map_err(&err)?;
+        let saved = stmt.query_row([key], read_row).optional().map_err(&err)?;
+        Ok(saved.map(|s| s.checkpoint))
+    }
+
+    /// Every committed checkpoint, ordered by key.
+    pub fn checkpoints(&self) -> Result<Vec<SavedCheckpoint>, StoreError> {
+        let err = self.error("read the checkpoints");
+        let reader = self.reader()?;
+        let mut stmt = reader
+            .prepare_cached(&format!("{SELECT} ORDER BY key"))
+            .map_err(&err)?;
+        let rows = stmt.query_map([], read_row).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+}
+
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedCheckpoint> {
+    Ok(SavedCheckpoint {
+        checkpoint: Checkpoint {
+            key: row.get(0)?,
+            fingerprint: row.get::<_, i64>(1)? as u64,
+            offset: row.get::<_, i64>(2)? as u64,
+        },
+        updated_ms: row.get(3)?,
+    })
+}

@@ -1,0 +1,148 @@
+//! The `[store]` section as users write it, and the checks that run before the store opens.
+
+use super::error::StoreError;
+use serde::Deserialize;
+
+/// `[store]`: where events, anomalies and file checkpoints are kept, and for how long.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Which store keeps the data. `embedded` (the default) is one SQLite file, `vigil.db`,
+    /// in `data_dir`; it needs no server.
+    #[serde(default)]
+    pub kind: StoreKind,
+    /// Events older than this many days are deleted, with their anomalies. 0 keeps them
+    /// until `max_size_mib` is reached.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Largest size of the data in `vigil.db`, in MiB; past it the oldest events are deleted.
+    /// 0 means no size limit.
+    #[serde(default = "default_max_size_mib")]
+    pub max_size_mib: u64,
+    /// Read connections kept open for queries (1 to 64); queries beyond this many at once
+    /// open a connection of their own for the time of the query.
+    #[serde(default = "default_read_connections")]
+    pub read_connections: usize,
+    /// Page cache of the writer connection, in MiB. A larger cache keeps the indexes of a
+    /// busy store in memory and speeds up commits.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u64,
+    /// How long a statement waits for a lock held by another connection before it fails,
+    /// in milliseconds.
+    #[serde(default = "default_busy_timeout_ms")]
+    pub busy_timeout_ms: u64,
+    /// Events deleted per retention transaction; smaller chunks block commits for less time.
+    #[serde(default = "default_retention_chunk")]
+    pub retention_chunk: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            kind: StoreKind::default(),
+            retention_days: default_retention_days(),
+            max_size_mib: default_max_size_mib(),
+            read_connections: default_read_connections(),
+            cache_mib: default_cache_mib(),
+            busy_timeout_ms: default_busy_timeout_ms(),
+            retention_chunk: default_retention_chunk(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Check the values serde cannot; [`Store::open`](super::Store::open) calls this first.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let bad = |field: &'static str, message: String| Err(StoreError::Config { field, message });
+        if !(1..=64).contains(&self.read_connections) {
+            return bad(
+                "read_connections",
+                format!("{} is out of range; give 1 to 64", self.read_connections),
+            );
+        }
+        if self.cache_mib == 0 || self.cache_mib > 65_536 {
+            return bad(
+                "cache_mib",
+                format!("{} is out of range; give 1 to 65536 (MiB)", self.cache_mib),
+            );
+        }
+        if self.busy_timeout_ms > 600_000 {
+            return bad(
+                "busy_timeout_ms",
+                format!(
+                    "{} is over 10 minutes; give at most 600000",
+                    self.busy_timeout_ms
+                ),
+            );
+        }
+        if !(100..=1_000_000).contains(&self.retention_chunk) {
+            return bad(
+                "retention_chunk",
+                format!(
+                    "{} is out of range; give 100 to 1000000",
+                    self.retention_chunk
+                ),
+            );
+        }
+        if self.retention_days > 36_500 {
+            return bad(
+                "retention_days",
+                format!(
+                    "{} is over 100 years; give 0 (no age limit) or fewer days",
+                    self.retention_days
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The size limit in bytes, if any.
+    pub fn max_size_bytes(&self) -> Option<u64> {
+        (self.max_size_mib > 0).then(|| self.max_size_mib.saturating_mul(1024 * 1024))
+    }
+}
+
+/// The store backends. Only the embedded one exists yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StoreKind {
+    /// SQLite in the data directory.
+    #[default]
+    Embedded,
+}
+
+impl TryFrom<String> for StoreKind {
+    type Error = String;
+
+    fn try_from(kind: String) -> Result<Self, Self::Error> {
+        match kind.as_str() {
+            "embedded" => Ok(StoreKind::Embedded),
+            "chroma" => Err(
+                "kind = \"chroma\" is not supported by this version yet; use kind = \"embedded\""
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown store kind {other:?}; the supported kind is \"embedded\""
+            )),
+        }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    7
+}
+fn default_max_size_mib() -> u64 {
+    1024
+}
+fn default_read_connections() -> usize {
+    4
+}
+fn default_cache_mib() -> u64 {
+    64
+}
+fn default_busy_timeout_ms() -> u64 {
+    5_000
+}
+fn default_retention_chunk() -> usize {
+    10_000
+}

@@ -1,0 +1,170 @@
+//! The [`Store`] handle: one writer connection behind a mutex, a small pool of read-only
+//! connections for queries, and the lock file that keeps a second agent off the same database.
+//!
+//! Every method blocks on SQLite; async callers run them in `spawn_blocking`. The handle is
+//! `Send + Sync` and meant to be shared in an `Arc`. WAL mode lets queries run on their read
+//! connections while a commit is in progress: they see the database as of their start.
+
+use super::config::StoreConfig;
+use super::error::StoreError;
+use super::schema;
+use super::wal::WalCheckpointer;
+use rusqlite::{Connection, OptionalExtension};
+use std::fs::{File, TryLockError};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "vigil.db";
+
+/// The embedded store: one SQLite database, `vigil.db`, in the data directory.
+pub struct Store {
+    path: PathBuf,
+    pub(crate) config: StoreConfig,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    /// Declared before the lock so it stops before the lock is released.
+    _wal: WalCheckpointer,
+    /// Held (with an OS file lock) for as long as the store is open.
+    _lock: File,
+}
+
+/// The only connection that writes, and the next event id it will assign.
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) next_id: i64,
+}
+
+impl Store {
+    /// Open (creating if needed) `vigil.db` in `data_dir`, migrate its schema and take the
+    /// data directory's lock; fails with [`StoreError::Locked`] if another process has it.
+    pub fn open(data_dir: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        config.validate()?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            what: "create the data directory",
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let lock = take_lock(&path.with_extension("db.lock"))?;
+        let conn = schema::open_writer(&path, config)?;
+        let next_id = next_event_id(&conn)
+            .map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
+        let wal = WalCheckpointer::start(&path, config)?;
+        Ok(Store {
+            path,
+            config: config.clone(),
+            writer: Mutex::new(Writer { conn, next_id }),
+            readers: Mutex::new(Vec::new()),
+            _wal: wal,
+            _lock: lock,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The config the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The writer, waiting for the commit or retention step that holds it. A panic while it
+    /// was held left no transaction open (dropping one rolls it back), so poison is ignored.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A read connection from the pool, or a new one when all pooled ones are busy.
+    pub(crate) fn reader(&self) -> Result<Reader<'_>, StoreError> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => schema::open_reader(&self.path, &self.config)?,
+        };
+        Ok(Reader {
+            store: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Wrap a SQLite error with what was being done and this store's path.
+    pub(crate) fn error(
+        &self,
+        operation: &'static str,
+    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| StoreError::sqlite(operation, &self.path, e)
+    }
+}
+
+/// A read connection on loan; it goes back to the pool when dropped, if the pool has room.
+pub(crate) struct Reader<'a> {
+    store: &'a Store,
+    conn: Option<Connection>,
+}
+
+impl Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut pool = self.store.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < self.store.config.read_connections {
+                pool.push(conn);
+            }
+        }
+    }
+}
+
+/// Lock `path` for this process; SQLite alone would let two agents interleave their writes.
+fn take_lock(path: &Path) -> Result<File, StoreError> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| StoreError::Io {
+            what: "open the lock file",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+            what: "lock",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// One past the highest id ever assigned: ids are never reused, even after retention empties
+/// the table.
+fn next_event_id(conn: &Connection) -> rusqlite::Result<i64> {
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'next_event_id'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(1);
+    let max: Option<i64> = conn.query_row("SELECT max(id) FROM events", [], |row| row.get(0))?;
+    Ok(recorded.max(max.unwrap_or(0) + 1))
+}

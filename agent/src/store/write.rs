@@ -1,0 +1,216 @@
+//! The commit: one transaction per batch that inserts the batch's events with their scores,
+//! the anomalies among them and the checkpoints that cover them. This is the exactly-once
+//! boundary: the events and the source offset after them land together or not at all.
+
+use super::checkpoint::Checkpoint;
+use super::connection::Store;
+use super::error::StoreError;
+use crate::event::Event;
+use rusqlite::TransactionBehavior;
+use std::ops::RangeInclusive;
+
+/// One event with the score the detectors gave it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoredEvent {
+    /// The event.
+    pub event: Event,
+    /// Highest detector score in [0, 1]; `None` when the event was not scored.
+    pub anomaly_score: Option<f32>,
+}
+
+/// An anomaly found among a batch's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAnomaly {
+    /// Index of the anomalous event in [`CommitBatch::events`].
+    pub event_index: usize,
+    /// Name of the detector that flagged it.
+    pub detector: String,
+    /// That detector's score, in [0, 1].
+    pub score: f32,
+    /// That detector's reason.
+    pub reason: String,
+}
+
+/// What one commit writes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommitBatch {
+    /// The events, in order; they get consecutive ids in this order.
+    pub events: Vec<ScoredEvent>,
+    /// The anomalies among `events`.
+    pub anomalies: Vec<NewAnomaly>,
+    /// Source read positions that cover `events` (for a file: the offset after its last line).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The ids given to the batch's events, `first..=last`; `None` for a batch without events.
+    pub ids: Option<RangeInclusive<i64>>,
+    /// Anomalies written.
+    pub anomalies: usize,
+    /// Checkpoints written.
+    pub checkpoints: usize,
+}
+
+const INSERT_EVENT: &str = "INSERT INTO events (id, timestamp_ms, ip, method, url, status_code, bytes_sent, \
+     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+const INSERT_ANOMALY: &str = "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+     byte_offset = excluded.byte_offset, updated_ms = excluded.updated_ms";
+const ADD_SOURCE_COUNT: &str = "INSERT INTO source_counts (source, events) VALUES (?1, ?2) \
+     ON CONFLICT(source) DO UPDATE SET events = events + excluded.events";
+const SET_NEXT_ID: &str = "UPDATE meta SET value = ?1 WHERE key = 'next_event_id'";
+
+impl Store {
+    /// Write `batch` in one transaction and return the ids its events got. On error nothing
+    /// of the batch is written and no id is used up.
+    pub fn commit(&self, batch: &CommitBatch) -> Result<Committed, StoreError> {
+        let count = batch.events.len();
+        let mut anomalous = vec![false; count];
+        for (n, anomaly) in batch.anomalies.iter().enumerate() {
+            match anomalous.get_mut(anomaly.event_index) {
+                Some(flag) => *flag = true,
+                None => {
+                    return Err(StoreError::InvalidBatch(format!(
+                        "anomalies[{n}] names event {} but the batch has {count} events",
+                        anomaly.event_index
+                    )));
+                }
+            }
+        }
+        if count == 0 && batch.checkpoints.is_empty() {
+            return Ok(Committed {
+                ids: None,
+                anomalies: 0,
+                checkpoints: 0,
+            });
+        }
+        let per_source = count_per_source(&batch.events);
+        let now = unix_ms();
+        let err = self.error("commit a batch");
+
+        let mut guard = self.writer();
+        let writer = &mut *guard;
+        let first = writer.next_id;
+        let next = first + count as i64;
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        {
+            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(&err)?;
+            let mut fields_json = Vec::new();
+            for (i, scored) in batch.events.iter().enumerate() {
+                let e = &scored.event;
+                let fields = if e.fields.is_empty() {
+                    None
+                } else {
+                    fields_json.clear();
+                    serde_json::to_writer(&mut fields_json, &e.fields).map_err(|json| {
+                        StoreError::InvalidBatch(format!(
+                            "events[{i}].fields cannot be written as JSON: {json}"
+                        ))
+                    })?;
+                    Some(std::str::from_utf8(&fields_json).expect("serde_json writes UTF-8"))
+                };
+                // Bound one by one: no parameter slice to build, no count check per row.
+                insert
+                    .raw_bind_parameter(1, first + i as i64)
+                    .map_err(&err)?;
+                insert.raw_bind_parameter(2, e.timestamp_ms).map_err(&err)?;
+                insert.raw_bind_parameter(3, e.ip.as_str()).map_err(&err)?;
+                insert
+                    .raw_bind_parameter(4, e.method.as_str())
+                    .map_err(&err)?;
+                insert.raw_bind_parameter(5, e.url.as_str()).map_err(&err)?;
+                insert.raw_bind_parameter(6, e.status_code).map_err(&err)?;
+                insert
+                    .raw_bind_parameter(7, i64::try_from(e.bytes_sent).unwrap_or(i64::MAX))
+                    .map_err(&err)?;
+                insert
+                    .raw_bind_parameter(8, e.user_agent.as_str())
+                    .map_err(&err)?;
+                insert.raw_bind_parameter(9, e.raw.as_str()).map_err(&err)?;
+                insert
+                    .raw_bind_parameter(10, e.source.as_str())
+                    .map_err(&err)?;
+                insert
+                    .raw_bind_parameter(11, e.referer.as_deref())
+                    .map_err(&err)?;
+                insert.raw_bind_parameter(12, e.latency_ms).map_err(&err)?;
+                insert.raw_bind_parameter(13, fields).map_err(&err)?;
+                insert
+                    .raw_bind_parameter(14, scored.anomaly_score.map(f64::from))
+                    .map_err(&err)?;
+                insert.raw_bind_parameter(15, anomalous[i]).map_err(&err)?;
+                insert.raw_bind_parameter(16, now).map_err(&err)?;
+                insert.raw_execute().map_err(&err)?;
+            }
+            let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;
+            for anomaly in &batch.anomalies {
+                let event = &batch.events[anomaly.event_index].event;
+                let id = first + anomaly.event_index as i64;
+                let params = (
+                    id,
+                    &anomaly.detector,
+                    f64::from(anomaly.score),
+                    &anomaly.reason,
+                    event.timestamp_ms,
+                );
+                insert.execute(params).map_err(&err)?;
+            }
+            let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
+            for checkpoint in &batch.checkpoints {
+                // Stored as SQLite's signed 64-bit integers: the fingerprint bit for bit; an
+                // offset past i64::MAX turns negative and is refused by the table's CHECK.
+                let params = (
+                    &checkpoint.key,
+                    checkpoint.fingerprint as i64,
+                    checkpoint.offset as i64,
+                    now,
+                );
+                upsert.execute(params).map_err(&err)?;
+            }
+            let mut add = tx.prepare_cached(ADD_SOURCE_COUNT).map_err(&err)?;
+            for (source, events) in &per_source {
+                add.execute((source, *events as i64)).map_err(&err)?;
+            }
+            tx.prepare_cached(SET_NEXT_ID)
+                .map_err(&err)?
+                .execute([next])
+                .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)?;
+        writer.next_id = next;
+        Ok(Committed {
+            ids: (count > 0).then(|| first..=next - 1),
+            anomalies: batch.anomalies.len(),
+            checkpoints: batch.checkpoints.len(),
+        })
+    }
+}
+
+/// Events per source in the batch. A batch usually comes from one or a few sources, so a
+/// short list beats a hash map.
+fn count_per_source(events: &[ScoredEvent]) -> Vec<(&str, u64)> {
+    let mut counts: Vec<(&str, u64)> = Vec::new();
+    for scored in events {
+        let source = scored.event.source.as_str();
+        match counts.iter_mut().find(|(s, _)| *s == source) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((source, 1)),
+        }
+    }
+    counts
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
