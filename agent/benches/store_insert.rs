@@ -100,7 +100,7 @@ fn run_store(total: usize, batch_size: usize) -> Run {
         }
         batch.checkpoints.push(Checkpoint {
             key: SOURCE.into(),
-            fingerprint: 0x5eed_f00d,
+            fingerprint: b"203.0.113.9 - - [01/Apr/2025:00:00:00 +0000]".to_vec(),
             offset,
         });
         let started = Instant::now();

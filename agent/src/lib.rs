@@ -2,11 +2,13 @@
 //!
 //! The modules follow the data flow:
 //! - [`config`]: the TOML config, parsed raw and resolved into a validated [`Config`].
-//! - [`event`]: the one event model every source produces and every plugin sees.
+//! - [`source`]: where events come from; `file` tails log files through rotation.
 //! - [`parse`]: a source's line formats (combined, common, json, regex, raw) into events.
+//! - [`event`]: the one event model every source produces and every plugin sees.
+//! - [`pipeline`]: bounded queues and batching from sources through detection to the store.
 //! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
 //! - [`store`]: the embedded SQLite store; events, anomalies and checkpoints commit together.
-//! - [`api`]: the HTTP API of `API.md` (`/`, `/health`, `/anomaly_detection`, `/chat`).
+//! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
 //! `main.rs` only parses the command line and calls [`run`].
@@ -16,6 +18,7 @@ pub mod config;
 pub mod detect;
 pub mod event;
 pub mod parse;
+pub mod pipeline;
 mod server;
 pub mod source;
 pub mod store;

@@ -37,3 +37,26 @@ pub fn constant_detectors(score: f32, threshold: f64) -> DetectorSet {
     let source = PluginSource::File(plugin_path("vigil-fixture-constant-score"));
     DetectorSet::start(engine(), &[spec(source, threshold, &format!(r#"{{"score":{score}}}"#))]).expect("fixture starts")
 }
+
+/// A fresh store in a directory that outlives the test (the OS cleans its temp dir).
+pub fn store() -> std::sync::Arc<crate::store::Store> {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    std::sync::Arc::new(crate::store::Store::open(&dir, &crate::store::StoreConfig::default()).expect("store opens"))
+}
+
+/// A complete API state over `detectors` and `settings`, with its own store and pipeline.
+/// Call inside a tokio runtime.
+pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -> crate::api::AppState {
+    let detectors = std::sync::Arc::new(detectors);
+    let store = store();
+    let (pipeline, _tasks) = crate::pipeline::Pipeline::start(&Default::default(), detectors.clone(), store.clone(), Default::default());
+    crate::api::AppState {
+        detectors,
+        settings: std::sync::Arc::new(settings),
+        pipeline,
+        store,
+        sources: Default::default(),
+        rejected: Default::default(),
+        started: std::time::Instant::now(),
+    }
+}

@@ -5,6 +5,7 @@ use super::request::{self, ValidLog};
 use super::{ApiError, AppState};
 use crate::detect::Scored;
 use crate::event::Event;
+use crate::pipeline::Submission;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -37,6 +38,8 @@ pub struct Detail {
     anomaly_score: f32,
     /// Position of the log in the request.
     index: usize,
+    /// Id of the stored event.
+    id: Option<i64>,
     /// The detector that gave the score.
     detector: String,
     /// Why it is anomalous, in the detector's words.
@@ -60,27 +63,36 @@ pub async fn detect(
             ApiError::new(rejection.status(), "bad_body", rejection.body_text())
         }
     })?;
-    let logs = request::decode(&body, state.settings.max_batch_logs)?;
+    let logs = request::decode(&body, state.settings.max_batch_logs).inspect_err(|_| {
+        state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })?;
 
     let (logs, scored) = score(&state, logs).await?;
     let total_logs = logs.len();
-    let anomaly_details: Vec<Detail> = logs
-        .into_iter()
-        .zip(scored)
+    let mut anomaly_details: Vec<Detail> = logs
+        .iter()
+        .zip(&scored)
         .enumerate()
         .filter(|(_, (_, s))| s.anomalous)
         .map(|(index, (log, s))| Detail {
-            timestamp: log.timestamp,
-            ip: log.event.ip,
-            method: log.event.method,
-            url: log.event.url,
+            timestamp: log.timestamp.clone(),
+            ip: log.event.ip.clone(),
+            method: log.event.method.clone(),
+            url: log.event.url.clone(),
             status_code: log.event.status_code,
             anomaly_score: s.score,
             index,
+            id: None,
             detector: state.detectors.name(s.detector).to_owned(),
-            reason: s.reason,
+            reason: s.reason.clone(),
         })
         .collect();
+    let events = logs.into_iter().map(|l| l.event).collect();
+    if let Some(ids) = store(&state, events, scored).await? {
+        for detail in &mut anomaly_details {
+            detail.id = Some(ids.start() + detail.index as i64);
+        }
+    }
     Ok(Json(Response {
         total_logs,
         anomalies_detected: anomaly_details.len(),
@@ -126,4 +138,17 @@ async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, 
         run(logs)
     };
     Ok((logs, scored.map_err(unavailable)?))
+}
+
+/// Ingest the scored logs like any other source, and wait until they are committed: what the
+/// API answered for is never lost.
+async fn store(state: &AppState, events: Vec<Event>, scored: Vec<Scored>) -> Result<Option<std::ops::RangeInclusive<i64>>, ApiError> {
+    let submission = Submission { events, scored: Some(scored), checkpoints: Vec::new(), reply: None };
+    let (submission, reply) = submission.with_reply();
+    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the agent is shutting down; resend to the restarted agent");
+    state.pipeline.submit(submission).await.map_err(|_| unavailable())?;
+    match reply.await {
+        Ok(Ok(accepted)) => Ok(accepted.ids),
+        _ => Err(unavailable()),
+    }
 }

@@ -1,21 +1,28 @@
-//! The HTTP API of `../shared/API.md`: routes, shared state, and the JSON error type. Every
-//! answer is JSON, including 404, 405 and every rejection of bad input.
+//! The HTTP and WebSocket API of `../shared/API.md`: routes, shared state, auth, and the JSON
+//! error type. Every answer is JSON, including 401, 404, 405 and every rejection of bad input.
 
 mod anomaly;
+mod auth;
 mod error;
 mod info;
+mod query;
 mod request;
 #[cfg(test)]
 mod tests;
+mod ws;
 
 pub use error::ApiError;
 
 use crate::config::ApiSettings;
 use crate::detect::DetectorSet;
+use crate::pipeline::Pipeline;
+use crate::source::SourceRegistry;
+use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 /// What every handler can reach.
@@ -23,8 +30,16 @@ use std::time::Instant;
 pub struct AppState {
     /// The running detectors.
     pub detectors: Arc<DetectorSet>,
-    /// API limits.
+    /// API limits and token.
     pub settings: Arc<ApiSettings>,
+    /// Where accepted events go to be stored.
+    pub pipeline: Pipeline,
+    /// The store, for queries.
+    pub store: Arc<Store>,
+    /// Live counters of the sources.
+    pub sources: SourceRegistry,
+    /// Requests and frames refused as bad input since start.
+    pub rejected: Arc<AtomicU64>,
     /// When the agent started.
     pub started: Instant,
 }
@@ -37,8 +52,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(info::health))
         .route("/chat", post(info::chat))
         .route("/anomaly_detection", post(anomaly::detect))
+        .route("/api/v1/stats", get(query::stats))
+        .route("/api/v1/logs", get(query::logs))
+        .route("/api/v1/anomalies", get(query::anomalies))
+        .route("/ws", any(ws::monitor))
+        .route("/ws/application", any(ws::application))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

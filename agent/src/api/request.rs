@@ -52,7 +52,25 @@ pub fn decode(body: &[u8], max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
     let parsed: Body = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
     de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON object: {e}")))?;
 
-    let logs = parsed.logs;
+    validate_all(parsed.logs, max_logs)
+}
+
+/// Decode a `/ws/application` text frame: one log object, or an array of them.
+pub fn decode_frame(text: &str, max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let logs = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_path_to_error::deserialize::<_, Vec<LogIn>>(&mut de).map_err(shape_error)?,
+        Some(b'{') => vec![serde_path_to_error::deserialize::<_, LogIn>(&mut de).map_err(shape_error)?],
+        _ if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            return Err(ApiError::unprocessable("wrong_type", "frame: expected a log object or an array of log objects"));
+        }
+        _ => return Err(ApiError::malformed_json("the frame is not valid JSON; send a log object or an array of them")),
+    };
+    de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON value: {e}")))?;
+    validate_all(logs, max_logs)
+}
+
+fn validate_all(logs: Vec<LogIn>, max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
     if logs.is_empty() {
         return Err(ApiError::unprocessable("empty_batch", "`logs` is empty: send at least one log"));
     }

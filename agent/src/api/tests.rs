@@ -1,23 +1,18 @@
 //! Handler tests over the router, without a socket: every field of every response and every
 //! error class of API.md.
 
-use super::{AppState, router};
+use super::router;
 use crate::config::ApiSettings;
-use crate::testing::constant_detectors;
+use crate::testing::{app_state, constant_detectors};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Instant;
 use tower::ServiceExt;
 
 fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
-    router(AppState {
-        detectors: Arc::new(constant_detectors(score, threshold)),
-        settings: Arc::new(ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes, max_batch_logs }),
-        started: Instant::now(),
-    })
+    let settings = ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes, max_batch_logs, token: None };
+    router(app_state(constant_detectors(score, threshold), settings))
 }
 
 fn app() -> axum::Router {

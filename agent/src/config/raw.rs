@@ -3,6 +3,9 @@
 
 use serde::Deserialize;
 use std::path::PathBuf;
+use crate::pipeline::PipelineConfig;
+use crate::source::SourceConfig;
+use crate::store::StoreConfig;
 use toml::Spanned;
 
 /// The whole config file.
@@ -18,6 +21,15 @@ pub struct RawConfig {
     /// Anomaly detectors; every event is scored by each of them.
     #[serde(default = "default_detectors")]
     pub detectors: Vec<DetectorConfig>,
+    /// Log sources (files to tail). WebSocket and HTTP ingest are always on.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Where events, anomalies and checkpoints are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Batching and queues between sources and the store.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
 }
 
 /// `[api]`: where the API listens and what it accepts.
@@ -30,9 +42,13 @@ pub struct ApiConfig {
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: Spanned<u64>,
-    /// Most logs accepted in one `/anomaly_detection` request; more get 413.
+    /// Most logs accepted in one `/anomaly_detection` request or WebSocket frame; more get 413.
     #[serde(default = "default_max_batch_logs")]
     pub max_batch_logs: Spanned<u64>,
+    /// When set, ingest, `/chat`, `/api/v1/*` and both WebSockets need
+    /// `Authorization: Bearer <token>` (WebSockets may use `?token=`); `/` and `/health` stay open.
+    #[serde(default)]
+    pub token: Option<Spanned<String>>,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +57,7 @@ impl Default for ApiConfig {
             address: default_address(),
             max_body_bytes: default_max_body_bytes(),
             max_batch_logs: default_max_batch_logs(),
+            token: None,
         }
     }
 }

@@ -4,6 +4,11 @@
 use super::error::{ConfigError, ConfigErrors};
 use super::raw::{DetectorConfig, RawConfig};
 use crate::detect::builtin;
+use crate::pipeline::PipelineConfig;
+use crate::source::config::SourceConfig;
+use crate::source::SourceSpec;
+use crate::source::file::FileSourceConfig;
+use crate::store::StoreConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +23,12 @@ pub struct Config {
     pub api: ApiSettings,
     /// Detectors, in config order.
     pub detectors: Vec<DetectorSpec>,
+    /// File sources.
+    pub sources: Vec<SourceSpec>,
+    /// Store settings.
+    pub store: StoreConfig,
+    /// Pipeline settings.
+    pub pipeline: PipelineConfig,
 }
 
 /// Validated `[api]`.
@@ -29,6 +40,8 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Most logs in one request.
     pub max_batch_logs: usize,
+    /// Bearer token required on everything but `/` and `/health`, when set.
+    pub token: Option<String>,
 }
 
 /// Where a plugin's component comes from.
@@ -113,6 +126,29 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     };
     let max_body_bytes = check.range(&raw.api.max_body_bytes, "api.max_body_bytes", 1024, 1 << 30, "bytes") as usize;
     let max_batch_logs = check.range(&raw.api.max_batch_logs, "api.max_batch_logs", 1, 1_000_000, "logs") as usize;
+    let token = raw.api.token.as_ref().map(|t| {
+        if t.get_ref().len() < 16 || t.get_ref().chars().any(|c| c.is_whitespace() || c.is_control()) {
+            check.error(t, "api.token", "must be at least 16 characters, without spaces".to_owned(), "generate one with `openssl rand -hex 32`");
+        }
+        t.get_ref().clone()
+    });
+    if let Err(e) = raw.store.validate() {
+        check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
+    }
+    if raw.pipeline.batch_events == 0 || raw.pipeline.queue == 0 {
+        check.errors.push(ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1").hint("the defaults are 4096 and 64"));
+    }
+    let sources = raw
+        .sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| resolve_source(&mut check, i, s))
+        .collect::<Vec<_>>();
+    for (i, s) in sources.iter().enumerate() {
+        if sources[..i].iter().any(|o: &SourceSpec| o.name == s.name) {
+            check.errors.push(ConfigError::at(file, text, None, format!("sources[{i}].name"), format!("{:?} is used by another source", s.name)).hint("give each source its own name"));
+        }
+    }
 
     if raw.detectors.is_empty() {
         check.errors.push(
@@ -128,10 +164,58 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         .collect();
 
     if check.errors.is_empty() {
-        Ok(Config { data_dir: raw.data_dir, api: ApiSettings { address, max_body_bytes, max_batch_logs }, detectors })
+        Ok(Config {
+            data_dir: raw.data_dir,
+            api: ApiSettings { address, max_body_bytes, max_batch_logs, token },
+            detectors,
+            sources,
+            store: raw.store,
+            pipeline: raw.pipeline,
+        })
     } else {
         Err(ConfigErrors(check.errors))
     }
+}
+
+fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Option<SourceSpec> {
+    let before = check.errors.len();
+    let mut fail = |field: &str, message: String, hint: &str| {
+        check.errors.push(ConfigError::at(check.file, check.text, None, format!("sources[{i}].{field}"), message).hint(hint));
+    };
+    if raw.include.is_empty() {
+        fail("include", "no files to follow".into(), "add a glob like \"/var/log/nginx/access.log*\"");
+    }
+    for (field, patterns) in [("include", &raw.include), ("exclude", &raw.exclude)] {
+        for p in patterns {
+            if let Err(e) = glob::Pattern::new(p) {
+                fail(field, format!("{p:?} is not a valid glob: {e}"), "use *, ? and [...] wildcards");
+            }
+        }
+    }
+    if raw.max_line_bytes < 64 || raw.poll_interval_ms == 0 {
+        fail("max_line_bytes", "max_line_bytes must be at least 64 and poll_interval_ms at least 1".into(), "the defaults are 65536 and 250");
+    }
+    let parser = match raw.parse_config().build() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            fail("format", e.to_string(), "see the parser options in the README");
+            None
+        }
+    };
+    let parser = parser.filter(|_| check.errors.len() == before)?;
+    Some(SourceSpec {
+        name: raw.name.clone().unwrap_or_else(|| format!("file{i}")),
+        file: FileSourceConfig {
+            include: raw.include.clone(),
+            exclude: raw.exclude.clone(),
+            start_at: raw.start_at,
+            max_line_bytes: raw.max_line_bytes,
+            partial_line_timeout: Duration::from_millis(raw.partial_line_timeout_ms),
+            ..FileSourceConfig::default()
+        },
+        parser,
+        poll_interval: Duration::from_millis(raw.poll_interval_ms),
+    })
 }
 
 fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base: &Path) -> Option<DetectorSpec> {

@@ -10,9 +10,9 @@ use rusqlite::OptionalExtension;
 pub struct Checkpoint {
     /// The source's key, e.g. `file:/var/log/nginx/access.log`; not empty.
     pub key: String,
-    /// Identifies the file the offset belongs to (a hash of its first bytes, or its inode),
-    /// so a rotated or truncated file is not resumed at a stale offset.
-    pub fingerprint: u64,
+    /// Identifies the file the offset belongs to (its first bytes, as far as read), so a
+    /// rotated or truncated file is not resumed at a stale offset.
+    pub fingerprint: Vec<u8>,
     /// Bytes read and committed; reading resumes here.
     pub offset: u64,
 }
@@ -56,7 +56,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedCheckpoint> {
     Ok(SavedCheckpoint {
         checkpoint: Checkpoint {
             key: row.get(0)?,
-            fingerprint: row.get::<_, i64>(1)? as u64,
+            fingerprint: row.get::<_, Vec<u8>>(1)?,
             offset: row.get::<_, i64>(2)? as u64,
         },
         updated_ms: row.get(3)?,

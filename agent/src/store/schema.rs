@@ -54,7 +54,7 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE checkpoints (
         key         TEXT    PRIMARY KEY NOT NULL CHECK (length(key) > 0),
-        fingerprint INTEGER NOT NULL,
+        fingerprint BLOB NOT NULL,
         byte_offset INTEGER NOT NULL CHECK (byte_offset >= 0),
         updated_ms  INTEGER NOT NULL
     ) WITHOUT ROWID;

@@ -44,7 +44,7 @@ fn batch(events: Vec<Event>) -> CommitBatch {
 fn checkpoint(key: &str, offset: u64) -> Checkpoint {
     Checkpoint {
         key: key.into(),
-        fingerprint: 0xdead_beef_0000_0001,
+        fingerprint: b"203.0.113.9 - - [22/Dec/2016".to_vec(),
         offset,
     }
 }
@@ -345,7 +345,7 @@ fn fixture() -> Fixture {
                 "{} \"{} {}\" {} ua={}",
                 e.ip, e.method, e.url, e.status_code, e.user_agent
             );
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 b.anomalies.push(NewAnomaly {
                     event_index: i as usize,
                     detector: "if".into(),
@@ -952,7 +952,7 @@ fn unicode_and_control_characters_round_trip() {
     }];
     b.checkpoints = vec![Checkpoint {
         key: "file:/tmp/ünïcode\u{1}.log".into(),
-        fingerprint: u64::MAX,
+        fingerprint: vec![0xff, 0x00, 0xfe],
         offset: 0,
     }];
     store.commit(&b).unwrap();
@@ -973,7 +973,7 @@ fn unicode_and_control_characters_round_trip() {
             .unwrap()
             .unwrap()
             .fingerprint,
-        u64::MAX
+        vec![0xff, 0x00, 0xfe]
     );
     assert_eq!(
         ids(&store

@@ -164,11 +164,10 @@ impl Store {
             }
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
             for checkpoint in &batch.checkpoints {
-                // Stored as SQLite's signed 64-bit integers: the fingerprint bit for bit; an
-                // offset past i64::MAX turns negative and is refused by the table's CHECK.
+                // An offset past i64::MAX turns negative and is refused by the table's CHECK.
                 let params = (
                     &checkpoint.key,
-                    checkpoint.fingerprint as i64,
+                    &checkpoint.fingerprint,
                     checkpoint.offset as i64,
                     now,
                 );

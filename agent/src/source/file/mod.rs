@@ -8,6 +8,7 @@
 
 mod config;
 mod fingerprint;
+mod runner;
 mod tailed;
 mod tailer;
 #[cfg(test)]
@@ -15,5 +16,6 @@ mod tests;
 
 pub use config::{FileSourceConfig, StartAt};
 pub use fingerprint::Fingerprint;
+pub use runner::{FileSource, checkpoint_key};
 pub use tailed::LineRead;
 pub use tailer::{FileLines, Position, Tailer, TailerStats, texts};

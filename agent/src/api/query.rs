@@ -1,0 +1,169 @@
+//! `GET /api/v1/stats`, `/api/v1/logs` and `/api/v1/anomalies`: what the agent has counted
+//! and stored, with filters. Query parameters are checked, and a bad one is a 400 that names
+//! it.
+
+use super::{ApiError, AppState};
+use crate::store::{LogQuery, MAX_LIMIT, StatusFilter, StoredEvent};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+/// Query parameters of the log endpoints, as text: parsed by hand to name the bad one.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogParams {
+    from: Option<String>,
+    to: Option<String>,
+    ip: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    limit: Option<String>,
+    before_id: Option<String>,
+    /// Checked by the auth layer; allowed here so `?token=` does not fail the query.
+    #[serde(rename = "token")]
+    _token: Option<String>,
+}
+
+fn bad(param: &str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{param}: {message}"))
+}
+
+fn time(param: &str, value: &Option<String>) -> Result<Option<i64>, ApiError> {
+    value
+        .as_deref()
+        .map(|v| {
+            v.parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .map_err(|_| bad(param, format!("{v:?} is not an RFC 3339 time (e.g. 2025-04-01T12:00:00Z)")))
+        })
+        .transpose()
+}
+
+impl LogParams {
+    fn resolve(&self, anomalies_only: bool) -> Result<LogQuery, ApiError> {
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| {
+                let class = s.strip_suffix("xx").or_else(|| s.strip_suffix("XX"));
+                match class {
+                    Some(c) => c.parse::<u8>().ok().filter(|c| (1..=5).contains(c)).map(StatusFilter::Class),
+                    None => s.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusFilter::Exact),
+                }
+                .ok_or_else(|| bad("status", format!("{s:?} is neither a status 100-599 nor a class like 5xx")))
+            })
+            .transpose()?;
+        let limit = self
+            .limit
+            .as_deref()
+            .map(|l| l.parse::<usize>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)).ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{MAX_LIMIT}"))))
+            .transpose()?;
+        let before_id = self
+            .before_id
+            .as_deref()
+            .map(|b| b.parse::<i64>().map_err(|_| bad("before_id", format!("{b:?} is not an id"))))
+            .transpose()?;
+        Ok(LogQuery {
+            from_ms: time("from", &self.from)?,
+            to_ms: time("to", &self.to)?,
+            ip: self.ip.clone(),
+            status,
+            q: self.q.clone().filter(|q| !q.is_empty()),
+            limit,
+            anomalies_only,
+            before_id,
+        })
+    }
+}
+
+fn event_json(stored: &StoredEvent) -> Value {
+    let e = &stored.event;
+    json!({
+        "id": stored.id,
+        "timestamp": jiff::Timestamp::from_millisecond(e.timestamp_ms).map(|t| t.to_string()).unwrap_or_default(),
+        "ip": e.ip,
+        "method": e.method,
+        "url": e.url,
+        "status_code": e.status_code,
+        "bytes_sent": e.bytes_sent,
+        "user_agent": e.user_agent,
+        "referer": e.referer,
+        "latency_ms": e.latency_ms,
+        "source": e.source,
+        "raw": e.raw,
+        "fields": e.fields,
+        "anomaly_score": stored.anomaly_score,
+        "anomalous": stored.anomalous,
+    })
+}
+
+fn query_failed(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "store query failed");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the store could not answer: {e}; retry shortly"))
+}
+
+fn params(query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<LogParams, ApiError> {
+    query.map(|Query(p)| p).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{}; the parameters are from, to, ip, status, q, limit, before_id", e.body_text()))
+    })
+}
+
+pub async fn logs(State(state): State<AppState>, query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let query = params(query)?.resolve(false)?;
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.logs(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
+    let next = rows.last().map(|r| r.id);
+    Ok(Json(json!({ "logs": rows.iter().map(event_json).collect::<Vec<_>>(), "next_before_id": next })))
+}
+
+pub async fn anomalies(State(state): State<AppState>, query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let query = params(query)?.resolve(true)?;
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.anomalies(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
+    let next = rows.last().map(|r| r.id);
+    let anomalies: Vec<Value> = rows
+        .iter()
+        .map(|a| {
+            let mut v = event_json(&a.event);
+            v["anomaly_id"] = json!(a.id);
+            v["detector"] = json!(a.detector);
+            v["reason"] = json!(a.reason);
+            v["anomaly_score"] = json!(a.score);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "anomalies": anomalies, "next_before_id": next })))
+}
+
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    let counts = tokio::task::spawn_blocking(move || store.counts()).await.map_err(query_failed)?.map_err(query_failed)?;
+    let p = state.pipeline.stats();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let rejected = state.rejected.load(Ordering::Relaxed);
+    Ok(Json(json!({
+        "events_total": load(&p.committed),
+        "anomalies_total": load(&p.anomalies),
+        "rejected_total": rejected,
+        "since_start": {
+            "submitted": load(&p.submitted),
+            "committed": load(&p.committed),
+            "anomalies": load(&p.anomalies),
+            "batches": load(&p.batches),
+            "score_failures": load(&p.score_failures),
+            "commit_failures": load(&p.commit_failures),
+            "rejected": rejected,
+        },
+        "store": {
+            "events": counts.events,
+            "anomalies": counts.anomalies,
+            "bytes_on_disk": counts.bytes_on_disk,
+            "per_source": counts.per_source.iter().map(|(s, n)| json!({ "source": s, "events": n })).collect::<Vec<_>>(),
+        },
+        "sources": state.sources.snapshot(),
+        "queues": { "pipeline": state.pipeline.queue_depth() },
+    })))
+}

@@ -1,0 +1,183 @@
+//! The two WebSockets. `/ws/application` takes logs (an object or an array per text frame),
+//! acknowledges each frame after its events are committed and then sends the anomalies among
+//! them; a bad frame gets an error message and the connection stays open. `/ws` streams
+//! anomalies from every source, ack summaries and stats to dashboards; a slow dashboard
+//! misses messages (and is told how many) rather than slowing ingestion.
+
+use super::request::{self, ValidLog};
+use super::{ApiError, AppState};
+use crate::pipeline::{Accepted, PipelineError, Submission};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::response::Response;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Frames of one connection waiting for their commit before the connection stops reading.
+const MAX_IN_FLIGHT: usize = 64;
+
+pub async fn application(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let limit = state.settings.max_body_bytes;
+    upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| ingest(socket, state))
+}
+
+pub async fn monitor(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, state))
+}
+
+/// What the writer half sends, in order.
+enum Outgoing {
+    /// A frame's commit to wait for, then acknowledge.
+    Pending(oneshot::Receiver<Result<Accepted, PipelineError>>),
+    /// Something to say right away (an error about a frame).
+    Now(String),
+    /// Close with a code and reason.
+    Close(u16, String),
+}
+
+async fn ingest(socket: WebSocket, state: AppState) {
+    let (sink, mut stream) = futures_split(socket);
+    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_acks(sink, rx));
+    let max_logs = state.settings.max_batch_logs;
+    while let Some(message) = stream.recv().await {
+        let outgoing = match message {
+            Ok(Message::Text(text)) => match request::decode_frame(&text, max_logs) {
+                Ok(logs) => match submit(&state, logs).await {
+                    Ok(pending) => Outgoing::Pending(pending),
+                    Err(e) => Outgoing::Close(close_code::AWAY, e.to_string()),
+                },
+                Err(e) => Outgoing::Now(error_json(&e)),
+            },
+            Ok(Message::Binary(_)) => Outgoing::Now(error_json(&ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "binary_frame",
+                "binary frames are not accepted: send each log (or an array of logs) as JSON in a text frame",
+            ))),
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Err(e) => {
+                // Oversized or broken frames end the connection, with a close frame that says why.
+                let _ = tx.send(Outgoing::Close(close_code::SIZE, format!("frame refused: {e}"))).await;
+                break;
+            }
+        };
+        let closing = matches!(outgoing, Outgoing::Close(..));
+        // Waits while MAX_IN_FLIGHT frames are uncommitted: the connection stops reading.
+        if tx.send(outgoing).await.is_err() || closing {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+async fn submit(state: &AppState, logs: Vec<ValidLog>) -> Result<oneshot::Receiver<Result<Accepted, PipelineError>>, PipelineError> {
+    let events = logs
+        .into_iter()
+        .map(|l| {
+            let mut event = l.event;
+            event.source = "ws".to_owned();
+            event
+        })
+        .collect();
+    let (submission, reply) = Submission::events(events).with_reply();
+    state.pipeline.submit(submission).await?;
+    Ok(reply)
+}
+
+async fn write_acks(mut sink: WsSink, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(outgoing) = rx.recv().await {
+        let sent = match outgoing {
+            Outgoing::Now(text) => sink.send(text).await,
+            Outgoing::Close(code, reason) => {
+                let _ = sink.close(code, reason).await;
+                return;
+            }
+            Outgoing::Pending(reply) => match reply.await {
+                Ok(Ok(accepted)) => send_ack(&mut sink, accepted).await,
+                // Not committed (shutting down): say so; the client resends to the next agent.
+                Ok(Err(_)) | Err(_) => {
+                    let _ = sink.close(close_code::AWAY, PipelineError::Closed.to_string()).await;
+                    return;
+                }
+            },
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send_ack(sink: &mut WsSink, accepted: Accepted) -> Result<(), axum::Error> {
+    let (first_id, last_id) = accepted.ids.as_ref().map_or((None, None), |r| (Some(*r.start()), Some(*r.end())));
+    let count = accepted.ids.as_ref().map_or(0, |r| (r.end() - r.start() + 1) as usize);
+    let ack = json!({ "type": "ack", "count": count, "first_id": first_id, "last_id": last_id, "anomalies": accepted.anomalies.len() });
+    sink.send(ack.to_string()).await?;
+    for anomaly in accepted.anomalies {
+        let mut message = serde_json::to_value(&anomaly).expect("notices serialize");
+        message["type"] = json!("anomaly");
+        sink.send(message.to_string()).await?;
+    }
+    Ok(())
+}
+
+fn error_json(e: &ApiError) -> String {
+    json!({ "type": "error", "error": e.code, "message": e.message, "details": e.details }).to_string()
+}
+
+async fn stream_monitor(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = futures_split(socket);
+    let mut updates = state.pipeline.monitor().subscribe();
+    loop {
+        tokio::select! {
+            update = updates.recv() => {
+                let sent = match update {
+                    Ok(text) => sink.send(text.to_string()).await,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        sink.send(json!({ "type": "lagged", "missed": missed }).to_string()).await
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+            incoming = stream.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {} // dashboards have nothing to say; ignore
+            }
+        }
+    }
+    let _ = sink.close(close_code::AWAY, "the agent is shutting down".into()).await;
+}
+
+/// The sending half of a socket.
+struct WsSink(futures_util::stream::SplitSink<WebSocket, Message>);
+/// The receiving half of a socket.
+struct WsStream(futures_util::stream::SplitStream<WebSocket>);
+
+fn futures_split(socket: WebSocket) -> (WsSink, WsStream) {
+    use futures_util::StreamExt;
+    let (sink, stream) = socket.split();
+    (WsSink(sink), WsStream(stream))
+}
+
+impl WsSink {
+    async fn send(&mut self, text: String) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.0.send(Message::Text(Utf8Bytes::from(text))).await
+    }
+
+    async fn close(&mut self, code: u16, reason: String) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.0.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))).await
+    }
+}
+
+impl WsStream {
+    async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        use futures_util::StreamExt;
+        self.0.next().await
+    }
+}

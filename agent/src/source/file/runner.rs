@@ -1,0 +1,127 @@
+//! Runs a [`Tailer`] on its own thread: woken by file-system notifications (notify) with a
+//! polling fallback, it parses what the tailer read and hands it to the pipeline with the
+//! positions that cover it. `submit_blocking` waits while the pipeline is full, so a slow
+//! store stops the reading rather than growing a queue.
+
+use super::tailer::{FileLines, Position, Tailer};
+use crate::event::Event;
+use crate::parse::Parser;
+use crate::pipeline::{Pipeline, Submission};
+use crate::source::{SourceRegistry, SourceSpec};
+use crate::store::Checkpoint;
+use notify::Watcher;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A running file source.
+pub struct FileSource {
+    stop: Arc<AtomicBool>,
+    wake: mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl FileSource {
+    /// Start following `spec`'s files from `checkpoints` (this source's committed positions).
+    pub fn start(spec: SourceSpec, checkpoints: Vec<Position>, pipeline: Pipeline, registry: SourceRegistry) -> Result<FileSource, glob::PatternError> {
+        let tailer = Tailer::new(spec.file.clone(), checkpoints)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::channel();
+        let watcher = watch(&spec.file.include, wake.clone());
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("vigil-source-{}", spec.name))
+            .spawn(move || run(spec, tailer, pipeline, registry, thread_stop, woken))
+            .expect("spawning a source thread");
+        Ok(FileSource { stop, wake, thread: Some(thread), _watcher: watcher })
+    }
+
+    /// Stop after the current poll; everything read so far is submitted first.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.wake.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Watch the directories the globs start in; any change wakes the source. Without a
+/// watcher (unsupported file system, too many watches) polling alone still works.
+fn watch(include: &[String], wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |_event| {
+        let _ = wake.send(());
+    })
+    .ok()?;
+    for pattern in include {
+        let dir = glob_root(pattern);
+        if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch; polling only");
+        }
+    }
+    Some(watcher)
+}
+
+/// The directory part of a glob before its first wildcard.
+fn glob_root(pattern: &str) -> PathBuf {
+    let literal: PathBuf = Path::new(pattern).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '['])).collect();
+    if literal.as_os_str() == pattern { literal.parent().map(Path::to_path_buf).unwrap_or_default() } else { literal }
+}
+
+fn run(spec: SourceSpec, mut tailer: Tailer, pipeline: Pipeline, registry: SourceRegistry, stop: Arc<AtomicBool>, woken: mpsc::Receiver<()>) {
+    let mut parse_errors = 0u64;
+    loop {
+        let batches = tailer.poll(Instant::now());
+        let busy = batches.iter().any(|b| !b.lines.is_empty());
+        for batch in batches {
+            let submission = submission(&spec.name, &spec.parser, batch, &mut parse_errors);
+            if pipeline.submit_blocking(submission).is_err() {
+                return; // the pipeline is gone: shutting down
+            }
+        }
+        let stats = tailer.stats();
+        registry.set(
+            &spec.name,
+            json!({ "type": "file", "files": stats.files, "lines": stats.lines, "truncated_lines": stats.truncated,
+                    "parse_errors": parse_errors, "truncations": stats.truncations, "read_errors": stats.errors }),
+        );
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if !busy {
+            // Sleep until a notification or the poll interval, then drain extra wake-ups.
+            let _ = woken.recv_timeout(spec.poll_interval);
+            while woken.try_recv().is_ok() {}
+        }
+    }
+}
+
+fn submission(source: &str, parser: &Parser, batch: FileLines, parse_errors: &mut u64) -> Submission {
+    let name = format!("file:{source}");
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let events: Vec<Event> = batch
+        .lines
+        .iter()
+        .map(|line| {
+            let parsed = parser.parse(&line.text, &name);
+            *parse_errors += u64::from(parsed.error.is_some());
+            let mut event = parsed.event;
+            if event.timestamp_ms == 0 {
+                event.timestamp_ms = now_ms; // no time in the line: arrival time
+            }
+            event
+        })
+        .collect();
+    let checkpoint = Checkpoint { key: checkpoint_key(source, &batch.position.key), fingerprint: batch.position.fingerprint, offset: batch.position.offset };
+    Submission { events, scored: None, checkpoints: vec![checkpoint], reply: None }
+}
+
+/// The store key of a file of a source.
+pub fn checkpoint_key(source: &str, file_key: &str) -> String {
+    format!("{source}/{file_key}")
+}
