@@ -5,3 +5,4 @@ mod agent;
 mod cli;
 mod http;
 mod scoring;
+mod ws;

@@ -1,0 +1,175 @@
+//! The WebSockets with a real client over a real socket.
+
+use crate::agent::{Agent, plugin_path};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn constant_agent(dir: &std::path::Path, score: f32, extra: &str) -> Agent {
+    let fixture = plugin_path("vigil-fixture-constant-score");
+    Agent::start(dir, &format!("{extra}\n[[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = {score}\n", fixture.display().to_string()))
+}
+
+async fn connect(agent: &Agent, path: &str) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{}{path}", agent.addr)).await.expect("websocket connects").0
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a message within 10 s").expect("socket open").unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+fn log(i: usize) -> Value {
+    json!({ "ip": "198.51.100.7", "timestamp": "2025-04-01T12:34:56Z", "method": "GET", "url": format!("/item/{i}"),
+            "status_code": 200, "bytes_sent": 10, "user_agent": "test" })
+}
+
+#[tokio::test]
+async fn application_frames_are_acknowledged_after_commit_then_anomalies_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.9, "");
+    let mut ws = connect(&agent, "/ws/application").await;
+    ws.send(Message::text(json!([log(1), log(2)]).to_string())).await.unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["type"], "ack");
+    assert_eq!((ack["count"].as_u64(), ack["first_id"].as_i64(), ack["last_id"].as_i64()), (Some(2), Some(1), Some(2)));
+    let anomaly = next_json(&mut ws).await;
+    assert_eq!((anomaly["type"].as_str(), anomaly["id"].as_i64(), anomaly["url"].as_str()), (Some("anomaly"), Some(1), Some("/item/1")));
+    assert_eq!(anomaly["anomaly_score"].as_f64().map(|s| (s * 100.0).round()), Some(90.0));
+    assert_eq!(next_json(&mut ws).await["url"], "/item/2");
+    // The ack came after the commit: the events are queryable now.
+    let (_, body) = crate::http::request(agent.addr, "GET", "/api/v1/logs?limit=10", None);
+    assert_eq!(body["logs"].as_array().unwrap().len(), 2);
+    // A single object per frame works too.
+    ws.send(Message::text(log(3).to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["first_id"], 3);
+}
+
+#[tokio::test]
+async fn bad_frames_get_an_error_and_the_connection_stays_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.1, "");
+    let mut ws = connect(&agent, "/ws/application").await;
+    ws.send(Message::text("{not json")).await.unwrap();
+    let e = next_json(&mut ws).await;
+    assert_eq!((e["type"].as_str(), e["error"].as_str()), (Some("error"), Some("malformed_json")));
+    let mut bad = log(1);
+    bad["status_code"] = json!(999);
+    ws.send(Message::text(json!([log(0), bad]).to_string())).await.unwrap();
+    let e = next_json(&mut ws).await;
+    assert_eq!(e["error"], "invalid_value");
+    assert!(e["message"].as_str().unwrap().contains("[1].status_code"), "{e}");
+    ws.send(Message::binary(vec![0u8, 159, 146, 150])).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["error"], "binary_frame");
+    ws.send(Message::text("[]")).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["error"], "empty_batch");
+    // Still open and working.
+    ws.send(Message::text(log(5).to_string())).await.unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!((ack["type"].as_str(), ack["count"].as_u64()), (Some("ack"), Some(1)));
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_with_a_close_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.1, "");
+    let mut ws = connect(&agent, "/ws/application").await;
+    let huge = format!("[{}]", vec![log(0).to_string(); 200_000].join(","));
+    assert!(huge.len() > 16 << 20);
+    let _ = ws.send(Message::text(huge)).await;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an answer within 10 s") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break None,
+        }
+    };
+    if let Some(frame) = closed {
+        assert_eq!(u16::from(frame.code), 1009, "message too big");
+    }
+    // The agent is unharmed.
+    let (status, _) = crate::http::request(agent.addr, "GET", "/health", None);
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.9, "");
+    let mut monitor_a = connect(&agent, "/ws").await;
+    let mut monitor_b = connect(&agent, "/ws").await;
+    let mut app = connect(&agent, "/ws/application").await;
+    app.send(Message::text(log(1).to_string())).await.unwrap();
+    let _ = next_json(&mut app).await;
+    let body = json!({ "logs": [log(2)] });
+    let (status, _) = crate::http::request(agent.addr, "POST", "/anomaly_detection", Some(&body));
+    assert_eq!(status, 200);
+    for monitor in [&mut monitor_a, &mut monitor_b] {
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let m = next_json(monitor).await;
+            if m["type"] != "stats" {
+                seen.push((m["type"].as_str().unwrap().to_owned(), m["source"].as_str().unwrap_or_default().to_owned()));
+            }
+        }
+        assert_eq!(seen, [("anomaly".into(), "ws".into()), ("ack".into(), "ws".into()), ("anomaly".into(), "api".into()), ("ack".into(), "api".into())]);
+    }
+}
+
+#[tokio::test]
+async fn a_slow_monitor_is_told_what_it_missed_and_ingestion_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.9, "");
+    let mut slow = connect(&agent, "/ws").await; // never reads while we ingest
+    let mut app = connect(&agent, "/ws/application").await;
+    let batch = json!((0..500).map(log).collect::<Vec<_>>()).to_string();
+    for _ in 0..20 {
+        app.send(Message::text(batch.clone())).await.unwrap();
+    }
+    let mut acked = 0;
+    while acked < 20 {
+        if next_json(&mut app).await["type"] == "ack" {
+            acked += 1;
+        }
+    }
+    // 10,000 anomalies and 20 acks went out; the monitor's buffer holds 4,096.
+    let mut lagged = None;
+    for _ in 0..5_000 {
+        let m = next_json(&mut slow).await;
+        if m["type"] == "lagged" {
+            lagged = m["missed"].as_u64();
+            break;
+        }
+    }
+    assert!(lagged.is_some_and(|n| n > 0), "the slow monitor was told it missed messages");
+}
+
+#[tokio::test]
+async fn with_a_token_the_sockets_and_queries_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.1, "");
+    drop(agent);
+    let token = "0123456789abcdef0123";
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = plugin_path("vigil-fixture-constant-score");
+    let agent = Agent::start_with_api(
+        dir.path(),
+        &format!("token = \"{token}\"\n"),
+        &format!("[[detectors]]\nplugin = {:?}\n[detectors.config]\nscore = 0.1\n", fixture.display().to_string()),
+    );
+    assert!(tokio_tungstenite::connect_async(format!("ws://{}/ws", agent.addr)).await.is_err(), "refused without a token");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/application?token={token}", agent.addr)).await.unwrap();
+    ws.send(Message::text(log(1).to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "ack");
+    let (status, body) = crate::http::request(agent.addr, "GET", "/api/v1/stats", None);
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    let (status, _) = crate::http::request(agent.addr, "GET", "/health", None);
+    assert_eq!(status, 200);
+}
