@@ -68,18 +68,22 @@ fn start_agent(dir: &std::path::Path) -> (Server, SocketAddr) {
     (Server(child), addr)
 }
 
-/// One keep-alive connection sending `body` in a loop until `until`; returns latencies.
-async fn client(addr: SocketAddr, body: Bytes, until: Instant) -> Vec<Duration> {
+/// One keep-alive connection sending batches of `batch` fresh events (time moving forward, as
+/// in real traffic) until `until`; returns latencies.
+async fn client(addr: SocketAddr, seed: u64, batch: usize, until: Instant) -> Vec<Duration> {
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut traffic = Traffic::starting_at(seed, now_ms);
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
     let mut latencies = Vec::new();
     while Instant::now() < until {
+        let body = body(&traffic.records(batch));
         let request = Request::post("/anomaly_detection")
             .header("host", addr.to_string())
             .header("content-type", "application/json")
-            .body(Full::new(body.clone()))
+            .body(Full::new(body))
             .unwrap();
         let started = Instant::now();
         let response = sender.send_request(request).await.unwrap();
@@ -91,10 +95,10 @@ async fn client(addr: SocketAddr, body: Bytes, until: Instant) -> Vec<Duration> 
     latencies
 }
 
-async fn run(addr: SocketAddr, body: Bytes, connections: usize, seconds: u64) -> (Vec<Duration>, Duration) {
+async fn run(addr: SocketAddr, batch: usize, connections: usize, seconds: u64) -> (Vec<Duration>, Duration) {
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(client(addr, body.clone(), until))).collect();
+    let tasks: Vec<_> = (0..connections).map(|c| tokio::spawn(client(addr, 11 + c as u64, batch, until))).collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
@@ -117,18 +121,13 @@ fn main() {
     let (_server, addr) = start_agent(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
 
-    let mut traffic = Traffic::new(11);
-    let warmup = body(&traffic.records(5_000));
-    let batch_1000 = body(&traffic.records(1_000));
-    let batch_1 = body(&traffic.records(1));
-
     runtime.block_on(async {
-        run(addr, warmup, 1, 1).await;
-        let (lat, elapsed) = run(addr, batch_1000, connections, seconds).await;
+        run(addr, 5_000, 1, 1).await;
+        let (lat, elapsed) = run(addr, 1_000, connections, seconds).await;
         let logs = lat.len() as f64 * 1000.0 / elapsed.as_secs_f64();
         println!("batch 1000: {connections} connections, {} requests in {:.1} s: {logs:.0} logs/s", lat.len(), elapsed.as_secs_f64());
 
-        let (mut lat, elapsed) = run(addr, batch_1, connections, seconds).await;
+        let (mut lat, elapsed) = run(addr, 1, connections, seconds).await;
         lat.sort();
         println!(
             "batch 1:    {connections} connections, {} requests in {:.1} s: {:.0} req/s, p50 {:?}, p99 {:?}",

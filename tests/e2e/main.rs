@@ -5,4 +5,5 @@ mod agent;
 mod cli;
 mod http;
 mod scoring;
+mod tail;
 mod ws;

@@ -29,8 +29,15 @@ pub struct Traffic {
 }
 
 impl Traffic {
+    #[allow(dead_code)] // not every benchmark needs it
     pub fn new(seed: u64) -> Self {
         Traffic { state: seed | 1, clock_ms: 1_743_510_896_000 }
+    }
+
+    /// Traffic whose clock starts at `clock_ms` (and moves forward from there).
+    #[allow(dead_code)] // not every benchmark needs it
+    pub fn starting_at(seed: u64, clock_ms: i64) -> Self {
+        Traffic { state: seed | 1, clock_ms }
     }
 
     fn next(&mut self) -> u64 {

@@ -10,7 +10,9 @@ pub struct PipelineConfig {
     /// Most events scored and committed together.
     #[serde(default = "default_batch_events")]
     pub batch_events: usize,
-    /// Longest an event waits for its batch to fill, in milliseconds.
+    /// Longest an event waits for more events to fill its batch, in milliseconds. 0 (the
+    /// default) takes whatever is queued at once: batches still fill under load, and an idle
+    /// agent acknowledges without delay.
     #[serde(default = "default_batch_wait_ms")]
     pub batch_wait_ms: u64,
     /// Submissions queued before submitters wait (backpressure).
@@ -35,7 +37,7 @@ fn default_batch_events() -> usize {
     4096
 }
 fn default_batch_wait_ms() -> u64 {
-    100
+    0
 }
 fn default_queue() -> usize {
     64

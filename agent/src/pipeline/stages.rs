@@ -119,15 +119,20 @@ async fn score_stage(
     while let Some(first) = rx.recv().await {
         let mut events = first.events.len();
         let mut submissions = vec![first];
+        // Take what is already queued; wait for more only up to `batch_wait` (0: never). Under
+        // load the queue fills while the previous batch is scored and committed, so batches
+        // grow by themselves, and an idle agent answers without delay.
         let deadline = Instant::now() + config.batch_wait();
         while events < config.batch_events {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(next)) => {
-                    events += next.events.len();
-                    submissions.push(next);
-                }
-                Ok(None) | Err(_) => break,
-            }
+            let next = match rx.try_recv() {
+                Ok(next) => Some(next),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if config.batch_wait_ms == 0 => None,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten(),
+            };
+            let Some(next) = next else { break };
+            events += next.events.len();
+            submissions.push(next);
         }
         let detectors = detectors.clone();
         let stats = stats.clone();

@@ -1,0 +1,150 @@
+//! The file source end to end: a real file written while the real agent tails it, rotated,
+//! and the agent killed with SIGKILL at random moments; in the end every line is stored
+//! exactly once.
+
+use crate::agent::Agent;
+use crate::http::request;
+use std::collections::BTreeSet;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn line(n: usize) -> String {
+    format!("10.1.{}.{} - - [25/Nov/2026:10:00:{:02} +0000] \"GET /line/{n} HTTP/1.1\" 200 {} \"-\" \"kill-test\"\n", n / 250 % 250, n % 250, n % 60, 100 + n % 900)
+}
+
+fn source_config(dir: &Path) -> String {
+    format!(
+        "[[sources]]\ntype = \"file\"\nname = \"web\"\ninclude = [\"{}/logs/access.log*\"]\nformat = \"combined\"\nstart_at = \"beginning\"\npoll_interval_ms = 50\n",
+        dir.display()
+    )
+}
+
+/// Every line number stored, through the API's paging.
+fn stored_lines(agent: &Agent) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut before = String::new();
+    loop {
+        let (status, body) = request(agent.addr, "GET", &format!("/api/v1/logs?limit=10000{before}"), None);
+        assert_eq!(status, 200, "{body}");
+        let page = body["logs"].as_array().unwrap();
+        if page.is_empty() {
+            return lines;
+        }
+        for log in page {
+            let url = log["url"].as_str().unwrap();
+            lines.push(url.strip_prefix("/line/").unwrap_or_else(|| panic!("unexpected url {url}")).parse().unwrap());
+        }
+        before = format!("&before_id={}", body["next_before_id"]);
+    }
+}
+
+fn stored_count(agent: &Agent) -> u64 {
+    let (_, body) = request(agent.addr, "GET", "/api/v1/stats", None);
+    body["store"]["events"].as_u64().unwrap()
+}
+
+fn wait_for_count(agent: &Agent, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stored_count(agent) < want {
+        assert!(Instant::now() < deadline, "only {} of {want} lines stored after 120 s", stored_count(agent));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A small deterministic generator for the kill moments; the seed is printed on failure.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_repeats_no_line_even_across_rotation() {
+    const LINES: usize = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("kill test seed: {seed}");
+    let config = source_config(dir.path());
+
+    let writer_logs = logs.clone();
+    let writer = std::thread::spawn(move || {
+        let path = writer_logs.join("access.log");
+        let mut file = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        for chunk in (0..LINES).collect::<Vec<_>>().chunks(500) {
+            if chunk[0] == LINES / 2 {
+                // Rename + create rotation halfway, like logrotate without copytruncate.
+                std::fs::rename(&path, writer_logs.join("access.log.1")).unwrap();
+                file = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+            }
+            let text: String = chunk.iter().map(|&n| line(n)).collect();
+            file.write_all(text.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+
+    let mut agent = Agent::start(dir.path(), &config);
+    for kill in 0..3 {
+        std::thread::sleep(Duration::from_millis(300 + next(&mut seed) % 1200));
+        eprintln!("kill {kill}: {} lines stored so far", stored_count(&agent));
+        drop(agent); // SIGKILL, by PID
+        agent = Agent::start(dir.path(), &config);
+    }
+    writer.join().unwrap();
+    wait_for_count(&agent, LINES as u64);
+    std::thread::sleep(Duration::from_millis(500)); // nothing more may arrive
+
+    let mut lines = stored_lines(&agent);
+    assert_eq!(lines.len(), LINES, "every line stored once (seed {seed})");
+    lines.sort_unstable();
+    let distinct: BTreeSet<_> = lines.iter().copied().collect();
+    assert_eq!(distinct.len(), LINES, "no line stored twice (seed {seed})");
+    assert_eq!((lines[0], lines[LINES - 1]), (0, LINES - 1));
+}
+
+#[test]
+fn rotations_under_the_real_tailer_keep_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+    let append = |n: std::ops::Range<usize>| {
+        let mut f = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        f.write_all(n.map(line).collect::<String>().as_bytes()).unwrap();
+    };
+    let agent = Agent::start(dir.path(), &source_config(dir.path()));
+    append(0..100);
+    wait_for_count(&agent, 100);
+    // rename + create
+    std::fs::rename(&path, logs.join("access.log.1")).unwrap();
+    append(100..200);
+    wait_for_count(&agent, 200);
+    // copytruncate: copy, then truncate in place
+    std::fs::copy(&path, logs.join("access.log.2")).unwrap();
+    OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+    append(200..300);
+    wait_for_count(&agent, 300);
+    // delete + re-create
+    std::fs::remove_file(&path).unwrap();
+    append(300..400);
+    wait_for_count(&agent, 400);
+    // a line split across two writes
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    let whole = line(400);
+    f.write_all(&whole.as_bytes()[..20]).unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    f.write_all(&whole.as_bytes()[20..]).unwrap();
+    // a file appearing later under the glob
+    std::fs::write(logs.join("access.log.new"), line(401)).unwrap();
+    wait_for_count(&agent, 402);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut lines = stored_lines(&agent);
+    lines.sort_unstable();
+    assert_eq!(lines, (0..402).collect::<Vec<_>>());
+}
