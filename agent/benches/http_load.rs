@@ -3,6 +3,8 @@
 //! Reports logs/s at batch 1,000 and requests/s with p50/p99 latency at batch 1.
 //! Run: `cargo bench -p vigil --bench http_load` (options: `-- --seconds 10 --connections 4`).
 
+#[path = "common/agent.rs"]
+mod agent;
 #[path = "common/traffic.rs"]
 mod traffic;
 
@@ -10,9 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use traffic::{Record, Traffic};
 
@@ -28,44 +28,6 @@ fn body(records: &[Record]) -> Bytes {
         })
         .collect();
     Bytes::from(serde_json::json!({ "logs": logs }).to_string())
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_agent(dir: &std::path::Path) -> (Server, SocketAddr) {
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\nmax_batch_logs = 10000\n[[detectors]]\nplugin = \"builtin:isolation-forest\"\n",
-            dir.join("data").display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--config")
-        .arg(&config)
-        .env("VIGIL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting vigil");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("vigil exited before listening").unwrap();
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), addr)
 }
 
 /// One keep-alive connection sending batches of `batch` fresh events (time moving forward, as
@@ -118,7 +80,7 @@ fn main() {
     let seconds = arg("--seconds", 10);
     let connections = arg("--connections", 4) as usize;
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr) = start_agent(dir.path());
+    let (_server, addr) = agent::start_agent(dir.path(), "");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
 
     runtime.block_on(async {

@@ -71,6 +71,8 @@ fn sigkill_at_random_moments_loses_and_repeats_no_line_even_across_rotation() {
     eprintln!("kill test seed: {seed}");
     let config = source_config(dir.path());
 
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = written.clone();
     let writer_logs = logs.clone();
     let writer = std::thread::spawn(move || {
         let path = writer_logs.join("access.log");
@@ -83,14 +85,20 @@ fn sigkill_at_random_moments_loses_and_repeats_no_line_even_across_rotation() {
             }
             let text: String = chunk.iter().map(|&n| line(n)).collect();
             file.write_all(text.as_bytes()).unwrap();
-            std::thread::sleep(Duration::from_millis(2));
+            progress.store(chunk[chunk.len() - 1] + 1, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
         }
     });
 
     let mut agent = Agent::start(dir.path(), &config);
+    // One kill at a random point of each third of the writing, so every kill hits a running
+    // ingest (the rotation happens halfway, between the second and third).
     for kill in 0..3 {
-        std::thread::sleep(Duration::from_millis(300 + next(&mut seed) % 1200));
-        eprintln!("kill {kill}: {} lines stored so far", stored_count(&agent));
+        let target = kill * LINES / 3 + (next(&mut seed) as usize % (LINES / 3));
+        while written.load(std::sync::atomic::Ordering::Relaxed) < target {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!("kill {kill}: {target} lines written, {} stored", stored_count(&agent));
         drop(agent); // SIGKILL, by PID
         agent = Agent::start(dir.path(), &config);
     }

@@ -303,3 +303,106 @@ async fn the_agent_keeps_answering_after_bad_input() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["anomalies_detected"], 1);
 }
+
+async fn get(app: axum::Router, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method("GET").uri(path);
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn logs_with(specs: &[(&str, i64)]) -> String {
+    let logs: Vec<Value> = specs
+        .iter()
+        .map(|(ip, status)| {
+            let mut l = log();
+            l["ip"] = json!(ip);
+            l["status_code"] = json!(status);
+            l
+        })
+        .collect();
+    json!({ "logs": logs }).to_string()
+}
+
+#[tokio::test]
+async fn stats_count_what_was_ingested_and_rejected() {
+    let app = app_with(0.3, 0.5, 1 << 20, 100);
+    detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 500), ("10.0.0.3", 404)])).await;
+    detect(app.clone(), "{").await;
+    let (status, body) = get(app, "/api/v1/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["events_total"], 3);
+    assert_eq!(body["anomalies_total"], 0);
+    assert_eq!(body["rejected_total"], 1);
+    assert_eq!(body["store"]["events"], 3);
+    assert_eq!(body["store"]["per_source"][0], json!({ "source": "api", "events": 3 }));
+    assert!(body["queues"]["pipeline"].is_u64());
+}
+
+#[tokio::test]
+async fn logs_are_filtered_newest_first_and_paged() {
+    let app = app_with(0.3, 0.5, 1 << 20, 100);
+    detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 500), ("10.0.0.1", 503), ("10.0.0.3", 404)])).await;
+    let (_, body) = get(app.clone(), "/api/v1/logs?status=5xx", None).await;
+    let ips: Vec<&str> = body["logs"].as_array().unwrap().iter().map(|l| l["ip"].as_str().unwrap()).collect();
+    assert_eq!(ips, ["10.0.0.1", "10.0.0.2"], "5xx only, newest first");
+    let (_, body) = get(app.clone(), "/api/v1/logs?ip=10.0.0.1&status=200", None).await;
+    assert_eq!(body["logs"].as_array().unwrap().len(), 1);
+    let first = &body["logs"][0];
+    assert_eq!((first["id"].as_i64(), first["anomaly_score"].as_f64().map(|s| (s * 10.0).round())), (Some(1), Some(3.0)));
+    let (_, page) = get(app.clone(), "/api/v1/logs?limit=3", None).await;
+    assert_eq!(page["logs"].as_array().unwrap().len(), 3);
+    let (_, rest) = get(app.clone(), &format!("/api/v1/logs?limit=3&before_id={}", page["next_before_id"]), None).await;
+    assert_eq!(rest["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["logs"][0]["id"], 1);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_the_parameter() {
+    for (query, mentions) in [("status=6xx", "status"), ("status=abc", "status"), ("limit=0", "limit"), ("from=yesterday", "from"), ("colour=red", "colour")] {
+        let (status, body) = get(app(), &format!("/api/v1/logs?{query}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["error"], "invalid_parameter");
+        assert!(body["message"].as_str().unwrap().contains(mentions), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn anomalies_lists_only_the_anomalous_with_detector_and_reason() {
+    let app = app_with(0.85, 0.5, 1 << 20, 100);
+    detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 500)])).await;
+    let (status, body) = get(app, "/api/v1/anomalies?status=500", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = body["anomalies"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0]["ip"].as_str(), list[0]["detector"].as_str()), (Some("10.0.0.2"), Some("constant-score")));
+    assert_eq!(list[0]["reason"], "constant-score fixture");
+}
+
+#[tokio::test]
+async fn a_token_guards_everything_but_root_and_health() {
+    let token = "0123456789abcdef0123";
+    let settings = ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: Some(token.into()) };
+    let app = router(app_state(constant_detectors(0.3, 0.5), settings));
+    let (status, body) = get(app.clone(), "/api/v1/stats", None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    let (status, _) = get(app.clone(), "/api/v1/stats", Some("wrong-token-wrong-token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(app.clone(), "/api/v1/stats", Some(token)).await.0, StatusCode::OK);
+    assert_eq!(get(app.clone(), &format!("/api/v1/logs?token={token}"), None).await.0, StatusCode::OK);
+    assert_eq!(get(app.clone(), "/", None).await.0, StatusCode::OK);
+    assert_eq!(get(app.clone(), "/health", None).await.0, StatusCode::OK);
+    let answer = send(app, "POST", "/anomaly_detection", Some("application/json"), json!({ "logs": [log()] }).to_string()).await;
+    assert_eq!(answer.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn anomaly_details_carry_the_stored_event_id() {
+    let (_, body) = detect(app(), json!({ "logs": [log(), log()] }).to_string()).await;
+    assert_eq!(body["anomaly_details"][0]["id"], 1);
+    assert_eq!(body["anomaly_details"][1]["id"], 2);
+}

@@ -1,0 +1,80 @@
+//! The whole ingest path on a generated combined-format log of 5,000,000 lines: the real
+//! agent tails the file, parses, scores with the default Isolation Forest (wasm) and commits
+//! to SQLite; measured from start until the store holds every line.
+//! Run: `cargo bench -p vigil --bench file_pipeline -- --lines 5000000`.
+//! The floor (a raw batched SQLite insert of the same rows) is `--bench store_insert`.
+
+#[path = "common/agent.rs"]
+mod agent;
+#[path = "common/traffic.rs"]
+mod traffic;
+
+use std::io::{BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use traffic::Traffic;
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+fn stored(addr: SocketAddr) -> u64 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET /api/v1/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    json["store"]["events"].as_u64().unwrap()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let lines: u64 = args.iter().position(|a| a == "--lines").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+    let mut traffic = Traffic::new(3);
+    for _ in 0..lines {
+        let r = traffic.record();
+        let t = jiff::Timestamp::from_millisecond(r.timestamp_ms).unwrap().to_zoned(jiff::tz::TimeZone::UTC);
+        writeln!(
+            out,
+            "{} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"{} {} HTTP/1.1\" {} {} \"-\" \"{}\"",
+            r.ip, t.day(), MONTHS[t.month() as usize - 1], t.year(), t.hour(), t.minute(), t.second(),
+            r.method, r.url, r.status_code, r.bytes_sent, r.user_agent
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!("generated {lines} lines ({:.0} MiB) in {:.1} s", bytes as f64 / 1048576.0, started.elapsed().as_secs_f64());
+
+    let source = format!(
+        "[[sources]]\ntype = \"file\"\nname = \"bench\"\ninclude = [\"{}\"]\nformat = \"combined\"\nstart_at = \"beginning\"\n",
+        path.display()
+    );
+    let started = Instant::now();
+    let (_server, addr) = agent::start_agent(dir.path(), &source);
+    let mut last = (Instant::now(), 0);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let n = stored(addr);
+        if last.0.elapsed() >= Duration::from_secs(5) {
+            println!("  {n} stored after {:.0} s", started.elapsed().as_secs_f64());
+            last = (Instant::now(), n);
+        }
+        if n >= lines {
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "file -> parse -> score (wasm IF) -> commit: {lines} lines in {secs:.1} s: {:.0} lines/s, {:.1} MiB/s",
+        lines as f64 / secs,
+        bytes as f64 / 1048576.0 / secs
+    );
+}
