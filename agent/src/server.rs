@@ -89,6 +89,7 @@ impl Agent {
             store,
             sources: registry,
             rejected: Arc::new(AtomicU64::new(0)),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             started: Instant::now(),
         };
         Ok(Agent { listener, state, tasks, sources })
@@ -108,6 +109,12 @@ impl Agent {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
         let Agent { listener, state, tasks, sources } = self;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let closing = state.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // WebSockets are not requests that end by themselves: tell them to close.
+            closing.send_replace(true);
+        };
         let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(RunError::Serve);
         housekeeping.abort();
         let _ = housekeeping.await;

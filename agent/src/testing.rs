@@ -57,6 +57,7 @@ pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -
         store,
         sources: Default::default(),
         rejected: Default::default(),
+        shutdown: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         started: std::time::Instant::now(),
     }
 }

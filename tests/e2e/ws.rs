@@ -173,3 +173,27 @@ async fn with_a_token_the_sockets_and_queries_need_it() {
     let (status, _) = crate::http::request(agent.addr, "GET", "/health", None);
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn sigterm_with_open_sockets_drains_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.1, "");
+    let mut monitor = connect(&agent, "/ws").await;
+    let mut app = connect(&agent, "/ws/application").await;
+    app.send(Message::text(log(1).to_string())).await.unwrap();
+    assert_eq!(next_json(&mut app).await["type"], "ack");
+    let status = tokio::task::spawn_blocking(move || agent.terminate()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    // Both sockets were closed by the agent, not left hanging.
+    for socket in [&mut monitor, &mut app] {
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(m)) = socket.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "socket still open after the agent exited");
+    }
+}

@@ -40,6 +40,8 @@ pub struct AppState {
     pub sources: SourceRegistry,
     /// Requests and frames refused as bad input since start.
     pub rejected: Arc<AtomicU64>,
+    /// Turns true when the agent is shutting down: long-lived WebSockets close then.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     /// When the agent started.
     pub started: Instant,
 }

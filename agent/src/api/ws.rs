@@ -40,7 +40,19 @@ async fn ingest(socket: WebSocket, state: AppState) {
     let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_acks(sink, rx));
     let max_logs = state.settings.max_batch_logs;
-    while let Some(message) = stream.recv().await {
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        let message = tokio::select! {
+            message = stream.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            _ = closing(&mut shutdown) => {
+                // Frames already read are acknowledged first: the writer works in order.
+                let _ = tx.send(Outgoing::Close(close_code::AWAY, "the agent is shutting down".into())).await;
+                break;
+            }
+        };
         let outgoing = match message {
             Ok(Message::Text(text)) => match request::decode_frame(&text, max_logs) {
                 Ok(logs) => match submit(&state, logs).await {
@@ -129,8 +141,10 @@ fn error_json(e: &ApiError) -> String {
 async fn stream_monitor(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = futures_split(socket);
     let mut updates = state.pipeline.monitor().subscribe();
+    let mut shutdown = state.shutdown.subscribe();
     loop {
         tokio::select! {
+            _ = closing(&mut shutdown) => break,
             update = updates.recv() => {
                 let sent = match update {
                     Ok(text) => sink.send(text.to_string()).await,
@@ -180,4 +194,10 @@ impl WsStream {
         use futures_util::StreamExt;
         self.0.next().await
     }
+}
+
+/// Resolves when the agent starts shutting down.
+async fn closing(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: drop it here, not across the caller's await.
+    let _ = shutdown.wait_for(|closing| *closing).await.map(|_| ());
 }
