@@ -211,6 +211,7 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
             start_at: raw.start_at,
             max_line_bytes: raw.max_line_bytes,
             partial_line_timeout: Duration::from_millis(raw.partial_line_timeout_ms),
+            gzip: raw.gzip,
             ..FileSourceConfig::default()
         },
         parser,

@@ -32,6 +32,8 @@ pub struct FileSourceConfig {
     pub fingerprint_bytes: usize,
     /// Most bytes read from one file in one poll, so one busy file cannot starve the others.
     pub read_chunk_bytes: usize,
+    /// Whether `.gz` files matching the globs (rotated and compressed) are read.
+    pub gzip: bool,
 }
 
 impl Default for FileSourceConfig {
@@ -44,6 +46,7 @@ impl Default for FileSourceConfig {
             partial_line_timeout: Duration::from_secs(1),
             fingerprint_bytes: 1000,
             read_chunk_bytes: 1 << 20,
+            gzip: false,
         }
     }
 }

@@ -3,11 +3,14 @@
 //! fingerprint of its first bytes rather than by its path, and reports, with every group of
 //! lines, the position (fingerprint and offset) that covers them.
 //!
+//! Rotated files compressed with gzip are read once, whole, when `gzip` is on.
+//!
 //! The [`Tailer`] is synchronous and deterministic: each `poll` scans, reads and returns what
 //! is new. The runner drives it from notify events with a polling fallback.
 
 mod config;
 mod fingerprint;
+mod gzip;
 mod runner;
 mod tailed;
 mod tailer;

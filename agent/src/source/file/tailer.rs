@@ -4,6 +4,8 @@
 
 use super::config::{FileSourceConfig, StartAt};
 use super::fingerprint::Fingerprint;
+use super::gzip;
+use std::collections::HashSet;
 use super::tailed::{LineRead, TailedFile};
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
@@ -66,6 +68,8 @@ pub struct Tailer {
     retired: Vec<Position>,
     first_scan: bool,
     gone_since: Vec<(String, Instant)>,
+    /// Compressed files already read (by device and inode): they never change.
+    gz_done: HashSet<(u64, u64)>,
     stats: TailerStats,
 }
 
@@ -76,7 +80,7 @@ impl Tailer {
             glob::Pattern::new(pattern)?;
         }
         let exclude = config.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
-        Ok(Tailer { config, exclude, files: Vec::new(), restored: checkpoints, retired: Vec::new(), first_scan: true, gone_since: Vec::new(), stats: TailerStats::default() })
+        Ok(Tailer { config, exclude, files: Vec::new(), restored: checkpoints, retired: Vec::new(), first_scan: true, gone_since: Vec::new(), gz_done: HashSet::new(), stats: TailerStats::default() })
     }
 
     /// Counters so far.
@@ -100,6 +104,12 @@ impl Tailer {
             let Ok(file) = File::open(&path) else { continue };
             let Ok(meta) = file.metadata() else { continue };
             let ino = (meta.dev(), meta.ino());
+            if path.extension().is_some_and(|e| e == "gz") {
+                if self.config.gzip && self.gz_done.insert(ino) {
+                    self.read_gz(path, out);
+                }
+                continue;
+            }
             if let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) {
                 known.path = path;
                 known.detached = false;
@@ -119,6 +129,39 @@ impl Tailer {
             self.files.push(tailed);
         }
         self.first_scan = false;
+    }
+
+    /// Read a compressed file once, from where the same content was read up to before.
+    fn read_gz(&mut self, path: PathBuf, out: &mut Vec<FileLines>) {
+        let Ok(fingerprint) = gzip::fingerprint(&path, self.config.fingerprint_bytes) else {
+            self.stats.errors += 1;
+            return;
+        };
+        // Empty, or the same content as a file still followed (compressed without delaycompress):
+        // its lines come from the open file.
+        if fingerprint.is_empty() || self.files.iter().any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint)) {
+            return;
+        }
+        let (key, from) = match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
+            (Some(i), _) => {
+                let checkpoint = self.restored.swap_remove(i);
+                (checkpoint.key, checkpoint.offset)
+            }
+            (None, Some(i)) => (self.unique_key(&fingerprint), self.retired[i].offset),
+            // An archive already there at start, under start_at = end: history, not news.
+            (None, None) if self.first_scan && self.config.start_at == StartAt::End => (self.unique_key(&fingerprint), u64::MAX),
+            (None, None) => (self.unique_key(&fingerprint), 0),
+        };
+        match gzip::read_from(&path, from, self.config.max_line_bytes) {
+            Ok((lines, end, truncated)) => {
+                self.stats.lines += lines.len() as u64;
+                self.stats.truncated += truncated;
+                let position = Position { key, fingerprint: fingerprint.0, offset: end };
+                retire(&mut self.retired, position.clone());
+                out.push(FileLines { path, lines, position });
+            }
+            Err(_) => self.stats.errors += 1,
+        }
     }
 
     fn start_following(&mut self, path: PathBuf, file: File, ino: (u64, u64), fingerprint: Fingerprint, len: u64) -> TailedFile {

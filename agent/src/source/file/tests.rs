@@ -224,3 +224,53 @@ fn crlf_line_endings_are_stripped() {
     append(&dir.path().join("access.log"), "windows line\r\n");
     assert_eq!(poll(&mut t), ["windows line"]);
 }
+
+fn gzip_file(path: &Path, text: &str) {
+    let mut encoder = flate2::write::GzEncoder::new(fs::File::create(path).unwrap(), flate2::Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap();
+}
+
+#[test]
+fn a_compressed_rotation_adds_only_what_was_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    append(&log, &lines(0..3));
+    let mut seen = poll(&mut t);
+    // Rotated and compressed before its last lines were read (no delaycompress).
+    append(&log, &lines(3..5));
+    let content = fs::read_to_string(&log).unwrap();
+    fs::remove_file(&log).unwrap();
+    gzip_file(&dir.path().join("access.log.1.gz"), &content);
+    append(&log, &lines(5..6));
+    seen.extend(poll(&mut t));
+    seen.extend(poll(&mut t));
+    seen.sort();
+    assert_eq!(seen, expected(0..6));
+}
+
+#[test]
+fn a_new_compressed_file_is_read_once_whole_and_gz_is_off_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    let mut off = Tailer::new(c.clone(), vec![]).unwrap();
+    c.gzip = true;
+    let mut on = Tailer::new(c, vec![]).unwrap();
+    gzip_file(&dir.path().join("access.log.3.gz"), &lines(0..4));
+    assert_eq!(poll(&mut on), expected(0..4));
+    assert!(poll(&mut on).is_empty(), "read once");
+    assert!(poll(&mut off).is_empty());
+}
+
+#[test]
+fn archives_present_at_start_are_skipped_under_start_at_end() {
+    let dir = tempfile::tempdir().unwrap();
+    gzip_file(&dir.path().join("access.log.3.gz"), &lines(0..4));
+    let mut c = config(dir.path(), StartAt::End);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    assert!(poll(&mut t).is_empty());
+}
