@@ -357,12 +357,13 @@ impl Traffic {
         };
         let user_agent = USER_AGENTS[(self.unit() * self.unit() * 8.0) as usize];
         let referer = (self.below(10) < 6).then(|| REFERERS[self.below(4) as usize].to_owned());
-        let latency_ms = Some(0.2 + self.unit() * self.unit() * 800.0);
+        let latency = 0.2 + self.unit() * self.unit() * 800.0;
+        let latency_ms = Some(latency);
         let raw = format!(
             "{ip} - - [{}] \"{method} {url} HTTP/1.1\" {status_code} {bytes_sent} \"{}\" \"{user_agent}\" {:.3}",
             clf_time(self.timestamp_ms),
             referer.as_deref().unwrap_or("-"),
-            latency_ms.unwrap_or(0.0) / 1000.0,
+            latency / 1000.0,
         );
         // About one event in 200 scores as an anomaly.
         let score = if self.below(200) == 0 {

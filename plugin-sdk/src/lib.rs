@@ -31,6 +31,7 @@
 //! ```
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated code
 pub mod bindings {
     wit_bindgen::generate!({
         world: "detector",

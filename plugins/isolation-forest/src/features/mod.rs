@@ -113,7 +113,7 @@ impl FeatureExtractor {
 
     /// The point for `event`, updating the rarity and window state with it.
     pub fn extract(&mut self, event: &Event) -> Point {
-        let shape = url::measure(&event.url);
+        let shape = url::measure(event.url);
         let is_error = (400..600).contains(&event.status_code);
         let ip = self.ips.record(hash_bytes(event.ip.as_bytes()), event.timestamp_ms, is_error);
         let hour = event.timestamp_ms.div_euclid(MS_PER_HOUR).rem_euclid(24);
