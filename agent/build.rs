@@ -46,8 +46,21 @@ fn build_plugins(workspace: &Path, target_dir: &Path, packages: &[&str]) {
     // target and profile, and would invalidate the nested build's cache on every change).
     for (key, _) in env::vars_os() {
         let Some(key) = key.to_str() else { continue };
-        let leaks = ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "TARGET", "HOST", "PROFILE", "OPT_LEVEL", "DEBUG", "CARGO_MAKEFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"]
-            .contains(&key)
+        let leaks = [
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+            "TARGET",
+            "HOST",
+            "PROFILE",
+            "OPT_LEVEL",
+            "DEBUG",
+            "CARGO_MAKEFLAGS",
+            "RUSTC_WRAPPER",
+            "RUSTC_WORKSPACE_WRAPPER",
+        ]
+        .contains(&key)
             || ["CARGO_PROFILE_", "CARGO_CFG_", "CARGO_FEATURE_"].iter().any(|p| key.starts_with(p));
         if leaks {
             cmd.env_remove(key);

@@ -28,7 +28,12 @@ fn stored(addr: SocketAddr) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let lines: u64 = args.iter().position(|a| a == "--lines").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let lines: u64 = args
+        .iter()
+        .position(|a| a == "--lines")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
@@ -43,15 +48,29 @@ fn main() {
         writeln!(
             out,
             "{} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"{} {} HTTP/1.1\" {} {} \"-\" \"{}\"",
-            r.ip, t.day(), MONTHS[t.month() as usize - 1], t.year(), t.hour(), t.minute(), t.second(),
-            r.method, r.url, r.status_code, r.bytes_sent, r.user_agent
+            r.ip,
+            t.day(),
+            MONTHS[t.month() as usize - 1],
+            t.year(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            r.method,
+            r.url,
+            r.status_code,
+            r.bytes_sent,
+            r.user_agent
         )
         .unwrap();
     }
     out.flush().unwrap();
     drop(out);
     let bytes = std::fs::metadata(&path).unwrap().len();
-    println!("generated {lines} lines ({:.0} MiB) in {:.1} s", bytes as f64 / 1048576.0, started.elapsed().as_secs_f64());
+    println!(
+        "generated {lines} lines ({:.0} MiB) in {:.1} s",
+        bytes as f64 / 1048576.0,
+        started.elapsed().as_secs_f64()
+    );
 
     let source = format!(
         "[[sources]]\ntype = \"file\"\nname = \"bench\"\ninclude = [\"{}\"]\nformat = \"combined\"\nstart_at = \"beginning\"\n",

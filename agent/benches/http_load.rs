@@ -75,7 +75,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let seconds = arg("--seconds", 10);
     let connections = arg("--connections", 4) as usize;
@@ -87,7 +91,11 @@ fn main() {
         run(addr, 5_000, 1, 1).await;
         let (lat, elapsed) = run(addr, 1_000, connections, seconds).await;
         let logs = lat.len() as f64 * 1000.0 / elapsed.as_secs_f64();
-        println!("batch 1000: {connections} connections, {} requests in {:.1} s: {logs:.0} logs/s", lat.len(), elapsed.as_secs_f64());
+        println!(
+            "batch 1000: {connections} connections, {} requests in {:.1} s: {logs:.0} logs/s",
+            lat.len(),
+            elapsed.as_secs_f64()
+        );
 
         let (mut lat, elapsed) = run(addr, 1, connections, seconds).await;
         lat.sort();

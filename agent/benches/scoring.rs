@@ -53,7 +53,8 @@ fn scoring(c: &mut Criterion) {
         name: None,
         // VIGIL_BENCH_PLUGIN=path.wasm benchmarks another build of the plugin (an unstripped
         // one for `perf`, say) in place of the embedded one.
-        source: std::env::var_os("VIGIL_BENCH_PLUGIN").map_or(PluginSource::Builtin("isolation-forest"), |p| PluginSource::File(p.into())),
+        source: std::env::var_os("VIGIL_BENCH_PLUGIN")
+            .map_or(PluginSource::Builtin("isolation-forest"), |p| PluginSource::File(p.into())),
         threshold: 0.6,
         limits: PluginLimits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(30) },
         config_json: "{}".into(),
@@ -63,7 +64,8 @@ fn scoring(c: &mut Criterion) {
     wasm.train(&host_training).expect("wasm train");
 
     let settings = Settings { threshold: 0.6 };
-    let mut native = IsolationForestDetector::new(serde_json::from_str("{}").unwrap(), &settings).expect("native detector");
+    let mut native =
+        IsolationForestDetector::new(serde_json::from_str("{}").unwrap(), &settings).expect("native detector");
     let sdk_training: Vec<_> = training.iter().map(sdk_event).collect();
     native.train(&borrow_all(&sdk_training)).expect("native train");
 
@@ -97,7 +99,9 @@ fn scoring(c: &mut Criterion) {
 
     // The boundary alone: a component that only answers a constant score per event.
     let constant = DetectorSpec {
-        source: PluginSource::File(format!("{}/vigil_fixture_constant_score.wasm", env!("VIGIL_TEST_PLUGIN_DIR")).into()),
+        source: PluginSource::File(
+            format!("{}/vigil_fixture_constant_score.wasm", env!("VIGIL_TEST_PLUGIN_DIR")).into(),
+        ),
         config_json: r#"{"score":0.5}"#.into(),
         ..spec
     };

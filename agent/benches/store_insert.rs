@@ -9,9 +9,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::{Duration, Instant};
 use vigil::event::Event;
-use vigil::store::{
-    Checkpoint, CommitBatch, LogQuery, NewAnomaly, ScoredEvent, StatusFilter, Store, StoreConfig,
-};
+use vigil::store::{Checkpoint, CommitBatch, LogQuery, NewAnomaly, ScoredEvent, StatusFilter, Store, StoreConfig};
 
 const BATCHES: [usize; 2] = [1_000, 10_000];
 const SOURCE: &str = "file:/var/log/nginx/access.log";
@@ -31,9 +29,7 @@ fn parse_events() -> usize {
     let mut i = 1;
     while i < args.len() {
         if args[i] == "--events" {
-            let value = args
-                .get(i + 1)
-                .and_then(|v| v.replace('_', "").parse().ok());
+            let value = args.get(i + 1).and_then(|v| v.replace('_', "").parse().ok());
             events = value.unwrap_or_else(|| panic!("--events takes a number of events"));
             i += 1;
         }
@@ -69,13 +65,7 @@ fn run_store(total: usize, batch_size: usize) -> Run {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = Store::open(dir.path(), &StoreConfig::default()).expect("open the store");
     let mut traffic = Traffic::new(7);
-    let mut run = Run {
-        events: 0,
-        raw_bytes: 0,
-        elapsed: Duration::ZERO,
-        slowest_batch: Duration::ZERO,
-        db_bytes: 0,
-    };
+    let mut run = Run { events: 0, raw_bytes: 0, elapsed: Duration::ZERO, slowest_batch: Duration::ZERO, db_bytes: 0 };
     let mut offset = 0u64;
     while run.events < total {
         let n = batch_size.min(total - run.events);
@@ -86,17 +76,9 @@ fn run_store(total: usize, batch_size: usize) -> Run {
             run.raw_bytes += event.raw.len() as u64 + 1;
             if score >= 0.9 {
                 let reason = format!("rare url {} for {}", event.url, event.ip);
-                batch.anomalies.push(NewAnomaly {
-                    event_index: i,
-                    detector: "isolation-forest".into(),
-                    score,
-                    reason,
-                });
+                batch.anomalies.push(NewAnomaly { event_index: i, detector: "isolation-forest".into(), score, reason });
             }
-            batch.events.push(ScoredEvent {
-                event,
-                anomaly_score: Some(score),
-            });
+            batch.events.push(ScoredEvent { event, anomaly_score: Some(score) });
         }
         batch.checkpoints.push(Checkpoint {
             key: SOURCE.into(),
@@ -121,69 +103,21 @@ fn run_store(total: usize, batch_size: usize) -> Run {
 /// What the `/api/v1/logs` filters cost on the store just filled: the unindexed ones (`ip`,
 /// a status class, `q`) walk the time index until `limit` rows match.
 fn time_queries(store: &Store) {
-    println!(
-        "  queries on the store just filled (batch {} run):",
-        BATCHES[BATCHES.len() - 1]
-    );
+    println!("  queries on the store just filled (batch {} run):", BATCHES[BATCHES.len() - 1]);
     let queries = [
         ("newest 100", LogQuery::default()),
-        (
-            "status=404",
-            LogQuery {
-                status: Some(StatusFilter::Exact(404)),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "status=5xx",
-            LogQuery {
-                status: Some(StatusFilter::Class(5)),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "ip=frequent client",
-            LogQuery {
-                ip: Some(client_ip(0)),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "ip=rare client",
-            LogQuery {
-                ip: Some(client_ip(49_999)),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "q=Googlebot",
-            LogQuery {
-                q: Some("googlebot".into()),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "q=absent (full scan)",
-            LogQuery {
-                q: Some("no-such-text".into()),
-                ..LogQuery::default()
-            },
-        ),
-        (
-            "anomalies only",
-            LogQuery {
-                anomalies_only: true,
-                ..LogQuery::default()
-            },
-        ),
+        ("status=404", LogQuery { status: Some(StatusFilter::Exact(404)), ..LogQuery::default() }),
+        ("status=5xx", LogQuery { status: Some(StatusFilter::Class(5)), ..LogQuery::default() }),
+        ("ip=frequent client", LogQuery { ip: Some(client_ip(0)), ..LogQuery::default() }),
+        ("ip=rare client", LogQuery { ip: Some(client_ip(49_999)), ..LogQuery::default() }),
+        ("q=Googlebot", LogQuery { q: Some("googlebot".into()), ..LogQuery::default() }),
+        ("q=absent (full scan)", LogQuery { q: Some("no-such-text".into()), ..LogQuery::default() }),
+        ("anomalies only", LogQuery { anomalies_only: true, ..LogQuery::default() }),
     ];
     for (name, query) in queries {
         let started = Instant::now();
         let rows = store.logs(&query).expect("query").len();
-        println!(
-            "  query {name:<22} {rows:>4} rows in {:>8.1} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
+        println!("  query {name:<22} {rows:>4} rows in {:>8.1} ms", started.elapsed().as_secs_f64() * 1e3);
     }
     let started = Instant::now();
     let counts = store.counts().expect("counts");
@@ -207,24 +141,13 @@ fn run_floor(total: usize, batch_size: usize) -> Run {
     )
     .expect("create the floor table");
     let mut traffic = Traffic::new(7);
-    let mut run = Run {
-        events: 0,
-        raw_bytes: 0,
-        elapsed: Duration::ZERO,
-        slowest_batch: Duration::ZERO,
-        db_bytes: 0,
-    };
+    let mut run = Run { events: 0, raw_bytes: 0, elapsed: Duration::ZERO, slowest_batch: Duration::ZERO, db_bytes: 0 };
     while run.events < total {
         let n = batch_size.min(total - run.events);
         let batch: Vec<(Event, f32)> = (0..n).map(|_| traffic.next_event()).collect();
-        run.raw_bytes += batch
-            .iter()
-            .map(|(e, _)| e.raw.len() as u64 + 1)
-            .sum::<u64>();
+        run.raw_bytes += batch.iter().map(|(e, _)| e.raw.len() as u64 + 1).sum::<u64>();
         let started = Instant::now();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .expect("begin");
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
         {
             let mut insert = tx
                 .prepare_cached(
@@ -279,23 +202,14 @@ const USER_AGENTS: [&str; 8] = [
     "python-requests/2.31.0",
     "Go-http-client/1.1",
 ];
-const REFERERS: [&str; 4] = [
-    "https://shop.example.com/",
-    "https://www.google.com/",
-    "https://shop.example.com/cart",
-    "https://t.co/x1y2z3",
-];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const REFERERS: [&str; 4] =
+    ["https://shop.example.com/", "https://www.google.com/", "https://shop.example.com/cart", "https://t.co/x1y2z3"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 impl Traffic {
     fn new(seed: u64) -> Self {
         // 2025-04-01T00:00:00Z
-        Traffic {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            timestamp_ms: 1_743_465_600_000,
-        }
+        Traffic { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, timestamp_ms: 1_743_465_600_000 }
     }
 
     fn next(&mut self) -> u64 {
@@ -330,11 +244,7 @@ impl Traffic {
             0..3 => format!("/api/v1/products/{}", self.below(20_000)),
             3..5 => format!("/static/js/app.{:08x}.js", self.below(16)),
             5 => format!("/images/p/{}.jpg", self.below(5_000)),
-            6 => format!(
-                "/search?q=item{}&page={}",
-                self.below(1_000),
-                1 + self.below(5)
-            ),
+            6 => format!("/search?q=item{}&page={}", self.below(1_000), 1 + self.below(5)),
             7 => "/".to_owned(),
             8 => format!("/api/v1/users/{}/orders", self.below(100_000)),
             _ => "/cart".to_owned(),
@@ -350,11 +260,7 @@ impl Traffic {
             993..997 => 502,
             _ => 401,
         };
-        let bytes_sent = if status_code == 304 {
-            0
-        } else {
-            200 + self.below(60_000)
-        };
+        let bytes_sent = if status_code == 304 { 0 } else { 200 + self.below(60_000) };
         let user_agent = USER_AGENTS[(self.unit() * self.unit() * 8.0) as usize];
         let referer = (self.below(10) < 6).then(|| REFERERS[self.below(4) as usize].to_owned());
         let latency = 0.2 + self.unit() * self.unit() * 800.0;
@@ -366,11 +272,7 @@ impl Traffic {
             latency / 1000.0,
         );
         // About one event in 200 scores as an anomaly.
-        let score = if self.below(200) == 0 {
-            0.9 + self.unit() as f32 * 0.1
-        } else {
-            self.unit() as f32 * 0.6
-        };
+        let score = if self.below(200) == 0 { 0.9 + self.unit() as f32 * 0.1 } else { self.unit() as f32 * 0.6 };
         let event = Event {
             timestamp_ms: self.timestamp_ms,
             ip,
@@ -392,13 +294,7 @@ impl Traffic {
 /// The address of client number `client`.
 fn client_ip(client: u64) -> String {
     let h = client.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!(
-        "{}.{}.{}.{}",
-        11 + (h >> 56) % 200,
-        (h >> 48) & 255,
-        (h >> 40) & 255,
-        1 + (h >> 32) % 254
-    )
+    format!("{}.{}.{}.{}", 11 + (h >> 56) % 200, (h >> 48) & 255, (h >> 40) & 255, 1 + (h >> 32) % 254)
 }
 
 /// `01/Apr/2025:12:34:56 +0000` for a Unix time in milliseconds.

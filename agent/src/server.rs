@@ -7,8 +7,8 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::detect::{DetectorSet, PluginEngine, PluginError};
 use crate::pipeline::{MonitorMessage, Pipeline, PipelineTasks};
-use crate::source::file::{FileSource, Position, checkpoint_key};
 use crate::source::SourceRegistry;
+use crate::source::file::{FileSource, Position, checkpoint_key};
 use crate::store::{Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,7 +57,8 @@ impl Agent {
     /// Load plugins, open the store, start the pipeline and the sources, bind the listener.
     pub async fn start(config: &Config) -> Result<Agent, RunError> {
         let data_dir = &config.data_dir;
-        std::fs::create_dir_all(data_dir).map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
         let engine = PluginEngine::new(Some(&data_dir.join("plugin-cache")))?;
         let detectors = Arc::new(DetectorSet::start(&engine, &config.detectors)?);
         let store = Arc::new(Store::open(data_dir, &config.store)?);
@@ -72,7 +73,11 @@ impl Agent {
                 .iter()
                 .filter_map(|s| {
                     let key = s.checkpoint.key.strip_prefix(&prefix)?;
-                    Some(Position { key: key.to_owned(), fingerprint: s.checkpoint.fingerprint.clone(), offset: s.checkpoint.offset })
+                    Some(Position {
+                        key: key.to_owned(),
+                        fingerprint: s.checkpoint.fingerprint.clone(),
+                        offset: s.checkpoint.offset,
+                    })
                 })
                 .collect();
             let source = FileSource::start(spec.clone(), positions, pipeline.clone(), registry.clone())
@@ -115,11 +120,14 @@ impl Agent {
             // WebSockets are not requests that end by themselves: tell them to close.
             closing.send_replace(true);
         };
-        let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(RunError::Serve);
+        let served =
+            axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(RunError::Serve);
         housekeeping.abort();
         let _ = housekeeping.await;
         // Sources submit from their own threads; stopping them drops their pipeline handles.
-        tokio::task::spawn_blocking(move || sources.into_iter().for_each(FileSource::stop)).await.expect("stopping sources");
+        tokio::task::spawn_blocking(move || sources.into_iter().for_each(FileSource::stop))
+            .await
+            .expect("stopping sources");
         tasks.join().await;
         served
     }

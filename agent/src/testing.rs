@@ -35,7 +35,8 @@ pub fn spec(source: PluginSource, threshold: f64, config_json: &str) -> Detector
 /// Detectors made of the constant-score fixture giving `score`.
 pub fn constant_detectors(score: f32, threshold: f64) -> DetectorSet {
     let source = PluginSource::File(plugin_path("vigil-fixture-constant-score"));
-    DetectorSet::start(engine(), &[spec(source, threshold, &format!(r#"{{"score":{score}}}"#))]).expect("fixture starts")
+    DetectorSet::start(engine(), &[spec(source, threshold, &format!(r#"{{"score":{score}}}"#))])
+        .expect("fixture starts")
 }
 
 /// A fresh store in a directory that outlives the test (the OS cleans its temp dir).
@@ -49,7 +50,8 @@ pub fn store() -> std::sync::Arc<crate::store::Store> {
 pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -> crate::api::AppState {
     let detectors = std::sync::Arc::new(detectors);
     let store = store();
-    let (pipeline, _tasks) = crate::pipeline::Pipeline::start(&Default::default(), detectors.clone(), store.clone(), Default::default());
+    let (pipeline, _tasks) =
+        crate::pipeline::Pipeline::start(&Default::default(), detectors.clone(), store.clone(), Default::default());
     crate::api::AppState {
         detectors,
         settings: std::sync::Arc::new(settings),

@@ -98,7 +98,8 @@ pub(crate) fn decode(batch: &Batch) -> Result<Vec<Event<'_>>, String> {
     let mut start = 0usize;
     let mut next = |end: u32| -> Result<&str, String> {
         let end = end as usize;
-        let s = batch.text.get(start..end).ok_or_else(|| format!("malformed batch: string ends at {end} after {start}"))?;
+        let s =
+            batch.text.get(start..end).ok_or_else(|| format!("malformed batch: string ends at {end} after {start}"))?;
         start = end;
         Ok(s)
     };

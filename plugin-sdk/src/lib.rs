@@ -116,8 +116,7 @@ pub mod __private {
 
     pub fn configure<D: Detector>(config: &str, settings: &Settings) -> Result<(), String> {
         let mut de = serde_json::Deserializer::from_str(config);
-        let config = D::Config::deserialize(&mut de)
-            .map_err(|e| format!("{} config: {e}", D::NAME))?;
+        let config = D::Config::deserialize(&mut de).map_err(|e| format!("{} config: {e}", D::NAME))?;
         let detector = D::new(config, settings)?;
         DETECTOR.set(Some(Box::new(detector)));
         Ok(())

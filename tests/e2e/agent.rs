@@ -33,7 +33,8 @@ impl Agent {
     pub fn start_with_api(dir: &Path, api: &str, config: &str) -> Agent {
         let path = dir.join("vigil.toml");
         let data_dir = dir.join("data");
-        let text = format!("data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{api}{config}", data_dir.display().to_string());
+        let text =
+            format!("data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{api}{config}", data_dir.display().to_string());
         std::fs::write(&path, text).unwrap();
         let mut child = Command::new(binary())
             .arg("--config")

@@ -53,7 +53,11 @@ fn validate_reports_a_plugin_that_refuses_its_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     let fixture = plugin_path("vigil-fixture-constant-score");
-    std::fs::write(&path, format!("[[detectors]]\nplugin = {:?}\n[detectors.config]\nscor = 1\n", fixture.display().to_string())).unwrap();
+    std::fs::write(
+        &path,
+        format!("[[detectors]]\nplugin = {:?}\n[detectors.config]\nscor = 1\n", fixture.display().to_string()),
+    )
+    .unwrap();
     let (code, _, stderr) = vigil(&["validate", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("config refused") && stderr.contains("scor"), "{stderr}");
@@ -65,7 +69,11 @@ fn a_taken_port_is_a_clear_start_up_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     let data = dir.path().join("data");
-    std::fs::write(&path, format!("data_dir = {:?}\n[api]\naddress = \"{}\"\n", data.display().to_string(), taken.local_addr().unwrap())).unwrap();
+    std::fs::write(
+        &path,
+        format!("data_dir = {:?}\n[api]\naddress = \"{}\"\n", data.display().to_string(), taken.local_addr().unwrap()),
+    )
+    .unwrap();
     let (code, _, stderr) = vigil(&["--config", path.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot listen") && stderr.contains("api.address"), "{stderr}");

@@ -20,10 +20,14 @@ fn log(i: usize, url: &str, status: u16, bytes: u64) -> Value {
 fn wasm_component_configured_by_path_decides_the_score() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = plugin_path("vigil-fixture-constant-score");
-    let config = format!("[[detectors]]\nplugin = {:?}\nthreshold = 0.4\n[detectors.config]\nscore = 0.4242\n", fixture.display().to_string());
+    let config = format!(
+        "[[detectors]]\nplugin = {:?}\nthreshold = 0.4\n[detectors.config]\nscore = 0.4242\n",
+        fixture.display().to_string()
+    );
     let agent = Agent::start(dir.path(), &config);
 
-    let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": [log(1, "/", 200, 10)] })));
+    let (status, body) =
+        request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": [log(1, "/", 200, 10)] })));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["anomalies_detected"], 1);
     assert_eq!(body["anomaly_details"][0]["anomaly_score"], 0.4242);
@@ -36,13 +40,19 @@ fn builtin_isolation_forest_scores_an_obvious_outlier_above_the_bulk() {
     // Threshold 0 lists every log with its score.
     let agent = Agent::start(dir.path(), "[[detectors]]\nplugin = \"builtin:isolation-forest\"\nthreshold = 0.0\n");
 
-    let normal: Vec<Value> = (0..1000).map(|i| log(i, &format!("/products/{}", i % 40), 200, 2000 + (i as u64 % 300))).collect();
+    let normal: Vec<Value> =
+        (0..1000).map(|i| log(i, &format!("/products/{}", i % 40), 200, 2000 + (i as u64 % 300))).collect();
     let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": normal })));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["total_logs"], 1000);
 
     let mut batch: Vec<Value> = (0..20).map(|i| log(i, &format!("/products/{}", i % 40), 200, 2100)).collect();
-    batch.push(log(7, "/cgi-bin/../../../../etc/passwd?cmd=%27%3B%20cat%20%2Fetc%2Fshadow%3B%27&x=1&y=2&z=3", 500, 987_654_321));
+    batch.push(log(
+        7,
+        "/cgi-bin/../../../../etc/passwd?cmd=%27%3B%20cat%20%2Fetc%2Fshadow%3B%27&x=1&y=2&z=3",
+        500,
+        987_654_321,
+    ));
     let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": batch })));
     assert_eq!(status, 200, "{body}");
     let details = body["anomaly_details"].as_array().unwrap();

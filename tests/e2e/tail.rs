@@ -11,7 +11,13 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn line(n: usize) -> String {
-    format!("10.1.{}.{} - - [25/Nov/2026:10:00:{:02} +0000] \"GET /line/{n} HTTP/1.1\" 200 {} \"-\" \"kill-test\"\n", n / 250 % 250, n % 250, n % 60, 100 + n % 900)
+    format!(
+        "10.1.{}.{} - - [25/Nov/2026:10:00:{:02} +0000] \"GET /line/{n} HTTP/1.1\" 200 {} \"-\" \"kill-test\"\n",
+        n / 250 % 250,
+        n % 250,
+        n % 60,
+        100 + n % 900
+    )
 }
 
 fn source_config(dir: &Path) -> String {

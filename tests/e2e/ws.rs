@@ -10,7 +10,13 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 fn constant_agent(dir: &std::path::Path, score: f32, extra: &str) -> Agent {
     let fixture = plugin_path("vigil-fixture-constant-score");
-    Agent::start(dir, &format!("{extra}\n[[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = {score}\n", fixture.display().to_string()))
+    Agent::start(
+        dir,
+        &format!(
+            "{extra}\n[[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = {score}\n",
+            fixture.display().to_string()
+        ),
+    )
 }
 
 async fn connect(agent: &Agent, path: &str) -> Socket {
@@ -19,7 +25,11 @@ async fn connect(agent: &Agent, path: &str) -> Socket {
 
 async fn next_json(socket: &mut Socket) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a message within 10 s").expect("socket open").unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .unwrap();
         if let Message::Text(text) = message {
             return serde_json::from_str(&text).unwrap();
         }
@@ -41,7 +51,10 @@ async fn application_frames_are_acknowledged_after_commit_then_anomalies_follow(
     assert_eq!(ack["type"], "ack");
     assert_eq!((ack["count"].as_u64(), ack["first_id"].as_i64(), ack["last_id"].as_i64()), (Some(2), Some(1), Some(2)));
     let anomaly = next_json(&mut ws).await;
-    assert_eq!((anomaly["type"].as_str(), anomaly["id"].as_i64(), anomaly["url"].as_str()), (Some("anomaly"), Some(1), Some("/item/1")));
+    assert_eq!(
+        (anomaly["type"].as_str(), anomaly["id"].as_i64(), anomaly["url"].as_str()),
+        (Some("anomaly"), Some(1), Some("/item/1"))
+    );
     assert_eq!(anomaly["anomaly_score"].as_f64().map(|s| (s * 100.0).round()), Some(90.0));
     assert_eq!(next_json(&mut ws).await["url"], "/item/2");
     // The ack came after the commit: the events are queryable now.
@@ -74,6 +87,9 @@ async fn bad_frames_get_an_error_and_the_connection_stays_open() {
     ws.send(Message::text(log(5).to_string())).await.unwrap();
     let ack = next_json(&mut ws).await;
     assert_eq!((ack["type"].as_str(), ack["count"].as_u64()), (Some("ack"), Some(1)));
+    // Every refused frame is counted.
+    let (_, stats) = crate::http::request(agent.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(stats["rejected_total"], 4);
 }
 
 #[tokio::test]
@@ -116,10 +132,21 @@ async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
         while seen.len() < 4 {
             let m = next_json(monitor).await;
             if m["type"] != "stats" {
-                seen.push((m["type"].as_str().unwrap().to_owned(), m["source"].as_str().unwrap_or_default().to_owned()));
+                seen.push((
+                    m["type"].as_str().unwrap().to_owned(),
+                    m["source"].as_str().unwrap_or_default().to_owned(),
+                ));
             }
         }
-        assert_eq!(seen, [("anomaly".into(), "ws".into()), ("ack".into(), "ws".into()), ("anomaly".into(), "api".into()), ("ack".into(), "api".into())]);
+        assert_eq!(
+            seen,
+            [
+                ("anomaly".into(), "ws".into()),
+                ("ack".into(), "ws".into()),
+                ("anomaly".into(), "api".into()),
+                ("ack".into(), "api".into())
+            ]
+        );
     }
 }
 
@@ -164,8 +191,12 @@ async fn with_a_token_the_sockets_and_queries_need_it() {
         &format!("token = \"{token}\"\n"),
         &format!("[[detectors]]\nplugin = {:?}\n[detectors.config]\nscore = 0.1\n", fixture.display().to_string()),
     );
-    assert!(tokio_tungstenite::connect_async(format!("ws://{}/ws", agent.addr)).await.is_err(), "refused without a token");
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/application?token={token}", agent.addr)).await.unwrap();
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", agent.addr)).await.is_err(),
+        "refused without a token"
+    );
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/application?token={token}", agent.addr)).await.unwrap();
     ws.send(Message::text(log(1).to_string())).await.unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "ack");
     let (status, body) = crate::http::request(agent.addr, "GET", "/api/v1/stats", None);

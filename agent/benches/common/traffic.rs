@@ -13,7 +13,18 @@ pub struct Record {
     pub user_agent: &'static str,
 }
 
-const PATHS: &[&str] = &["/", "/products", "/products/42", "/cart", "/checkout", "/api/v1/items", "/search", "/login", "/static/app.js", "/static/style.css"];
+const PATHS: &[&str] = &[
+    "/",
+    "/products",
+    "/products/42",
+    "/cart",
+    "/checkout",
+    "/api/v1/items",
+    "/search",
+    "/login",
+    "/static/app.js",
+    "/static/style.css",
+];
 const AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",

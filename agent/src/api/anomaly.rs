@@ -57,7 +57,10 @@ pub async fn detect(
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(
                 "body_too_large",
-                format!("the body is over the {} byte limit (api.max_body_bytes): split the batch", state.settings.max_body_bytes),
+                format!(
+                    "the body is over the {} byte limit (api.max_body_bytes): split the batch",
+                    state.settings.max_body_bytes
+                ),
             )
         } else {
             ApiError::new(rejection.status(), "bad_body", rejection.body_text())
@@ -122,7 +125,11 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, Vec<Scored>), ApiError> {
     let unavailable = |e: crate::detect::PluginError| {
         tracing::error!(error = %e, "scoring failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "detector_unavailable", format!("scoring failed: {e}; retry the request"))
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "detector_unavailable",
+            format!("scoring failed: {e}; retry the request"),
+        )
     };
     let detectors = state.detectors.clone();
     let run = move |logs: Vec<ValidLog>| {
@@ -132,7 +139,11 @@ async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, 
     };
     let (logs, scored) = if logs.len() >= BLOCKING_BATCH {
         tokio::task::spawn_blocking(move || run(logs)).await.map_err(|e| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "detector_unavailable", format!("scoring was interrupted: {e}"))
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "detector_unavailable",
+                format!("scoring was interrupted: {e}"),
+            )
         })?
     } else {
         run(logs)
@@ -142,10 +153,20 @@ async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, 
 
 /// Ingest the scored logs like any other source, and wait until they are committed: what the
 /// API answered for is never lost.
-async fn store(state: &AppState, events: Vec<Event>, scored: Vec<Scored>) -> Result<Option<std::ops::RangeInclusive<i64>>, ApiError> {
+async fn store(
+    state: &AppState,
+    events: Vec<Event>,
+    scored: Vec<Scored>,
+) -> Result<Option<std::ops::RangeInclusive<i64>>, ApiError> {
     let submission = Submission { events, scored: Some(scored), checkpoints: Vec::new(), reply: None };
     let (submission, reply) = submission.with_reply();
-    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the agent is shutting down; resend to the restarted agent");
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the agent is shutting down; resend to the restarted agent",
+        )
+    };
     state.pipeline.submit(submission).await.map_err(|_| unavailable())?;
     match reply.await {
         Ok(Ok(accepted)) => Ok(accepted.ids),

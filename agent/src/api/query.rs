@@ -59,7 +59,12 @@ impl LogParams {
         let limit = self
             .limit
             .as_deref()
-            .map(|l| l.parse::<usize>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)).ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{MAX_LIMIT}"))))
+            .map(|l| {
+                l.parse::<usize>()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{MAX_LIMIT}")))
+            })
             .transpose()?;
         let before_id = self
             .before_id
@@ -102,27 +107,45 @@ fn event_json(stored: &StoredEvent) -> Value {
 
 fn query_failed(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "store query failed");
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the store could not answer: {e}; retry shortly"))
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        format!("the store could not answer: {e}; retry shortly"),
+    )
 }
 
 fn params(query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<LogParams, ApiError> {
     query.map(|Query(p)| p).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{}; the parameters are from, to, ip, status, q, limit, before_id", e.body_text()))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("{}; the parameters are from, to, ip, status, q, limit, before_id", e.body_text()),
+        )
     })
 }
 
-pub async fn logs(State(state): State<AppState>, query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn logs(
+    State(state): State<AppState>,
+    query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let query = params(query)?.resolve(false)?;
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.logs(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
+    let rows =
+        tokio::task::spawn_blocking(move || store.logs(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
     let next = rows.last().map(|r| r.id);
     Ok(Json(json!({ "logs": rows.iter().map(event_json).collect::<Vec<_>>(), "next_before_id": next })))
 }
 
-pub async fn anomalies(State(state): State<AppState>, query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn anomalies(
+    State(state): State<AppState>,
+    query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let query = params(query)?.resolve(true)?;
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.anomalies(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
+    let rows = tokio::task::spawn_blocking(move || store.anomalies(&query))
+        .await
+        .map_err(query_failed)?
+        .map_err(query_failed)?;
     let next = rows.last().map(|r| r.id);
     let anomalies: Vec<Value> = rows
         .iter()
@@ -140,7 +163,8 @@ pub async fn anomalies(State(state): State<AppState>, query: Result<Query<LogPar
 
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let store = state.store.clone();
-    let counts = tokio::task::spawn_blocking(move || store.counts()).await.map_err(query_failed)?.map_err(query_failed)?;
+    let counts =
+        tokio::task::spawn_blocking(move || store.counts()).await.map_err(query_failed)?.map_err(query_failed)?;
     let p = state.pipeline.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let rejected = state.rejected.load(Ordering::Relaxed);

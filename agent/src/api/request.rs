@@ -62,9 +62,14 @@ pub fn decode_frame(text: &str, max_logs: usize) -> Result<Vec<ValidLog>, ApiErr
         Some(b'[') => serde_path_to_error::deserialize::<_, Vec<LogIn>>(&mut de).map_err(shape_error)?,
         Some(b'{') => vec![serde_path_to_error::deserialize::<_, LogIn>(&mut de).map_err(shape_error)?],
         _ if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
-            return Err(ApiError::unprocessable("wrong_type", "frame: expected a log object or an array of log objects"));
+            return Err(ApiError::unprocessable(
+                "wrong_type",
+                "frame: expected a log object or an array of log objects",
+            ));
         }
-        _ => return Err(ApiError::malformed_json("the frame is not valid JSON; send a log object or an array of them")),
+        _ => {
+            return Err(ApiError::malformed_json("the frame is not valid JSON; send a log object or an array of them"));
+        }
     };
     de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON value: {e}")))?;
     validate_all(logs, max_logs)
@@ -77,7 +82,10 @@ fn validate_all(logs: Vec<LogIn>, max_logs: usize) -> Result<Vec<ValidLog>, ApiE
     if logs.len() > max_logs {
         return Err(ApiError::too_large(
             "too_many_logs",
-            format!("{} logs in one request; the limit is {max_logs} (api.max_batch_logs): split the batch", logs.len()),
+            format!(
+                "{} logs in one request; the limit is {max_logs} (api.max_batch_logs): split the batch",
+                logs.len()
+            ),
         ));
     }
 
@@ -93,7 +101,10 @@ fn validate_all(logs: Vec<LogIn>, max_logs: usize) -> Result<Vec<ValidLog>, ApiE
         None => Ok(valid),
         Some((code, first)) => {
             let count = problems.len();
-            let mut error = ApiError::unprocessable(code, if count > 1 { format!("{first} (and {} more problems)", count - 1) } else { first.clone() });
+            let mut error = ApiError::unprocessable(
+                code,
+                if count > 1 { format!("{first} (and {} more problems)", count - 1) } else { first.clone() },
+            );
             if count > 1 {
                 error.details = problems.into_iter().take(MAX_DETAILS).map(|(_, m)| m).collect();
             }
@@ -138,31 +149,65 @@ type Problem = (&'static str, String);
 
 fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
     let at = |field: &str| format!("logs[{i}].{field}");
-    for (field, value) in [("ip", &log.ip), ("timestamp", &log.timestamp), ("method", &log.method), ("url", &log.url), ("user_agent", &log.user_agent)] {
+    for (field, value) in [
+        ("ip", &log.ip),
+        ("timestamp", &log.timestamp),
+        ("method", &log.method),
+        ("url", &log.url),
+        ("user_agent", &log.user_agent),
+    ] {
         if let Some(pos) = value.find(|c: char| c.is_control()) {
             let c = value[pos..].chars().next().unwrap_or_default();
-            return Err(("control_character", format!("{}: control character {:?} at byte {pos}; escape or remove it", at(field), c)));
+            return Err((
+                "control_character",
+                format!("{}: control character {:?} at byte {pos}; escape or remove it", at(field), c),
+            ));
         }
     }
     if log.ip.parse::<IpAddr>().is_err() {
-        return Err(("invalid_value", format!("{}: {:?} is not an IP address (expected e.g. 192.0.2.1 or 2001:db8::1)", at("ip"), log.ip)));
+        return Err((
+            "invalid_value",
+            format!("{}: {:?} is not an IP address (expected e.g. 192.0.2.1 or 2001:db8::1)", at("ip"), log.ip),
+        ));
     }
     let timestamp_ms = log
         .timestamp
         .parse::<jiff::Timestamp>()
-        .map_err(|_| ("invalid_value", format!("{}: {:?} is not an RFC 3339 time (expected e.g. 2025-04-01T12:34:56Z)", at("timestamp"), log.timestamp)))?
+        .map_err(|_| {
+            (
+                "invalid_value",
+                format!(
+                    "{}: {:?} is not an RFC 3339 time (expected e.g. 2025-04-01T12:34:56Z)",
+                    at("timestamp"),
+                    log.timestamp
+                ),
+            )
+        })?
         .as_millisecond();
     if log.method.is_empty() || log.method.len() > MAX_METHOD_BYTES || !log.method.bytes().all(is_token_byte) {
-        return Err(("invalid_value", format!("{}: {:?} is not an HTTP method (expected a token like GET, at most {MAX_METHOD_BYTES} characters)", at("method"), log.method)));
+        return Err((
+            "invalid_value",
+            format!(
+                "{}: {:?} is not an HTTP method (expected a token like GET, at most {MAX_METHOD_BYTES} characters)",
+                at("method"),
+                log.method
+            ),
+        ));
     }
     if log.url.is_empty() || log.url.len() > MAX_URL_BYTES {
-        return Err(("invalid_value", format!("{}: must be 1 to {MAX_URL_BYTES} bytes, got {}", at("url"), log.url.len())));
+        return Err((
+            "invalid_value",
+            format!("{}: must be 1 to {MAX_URL_BYTES} bytes, got {}", at("url"), log.url.len()),
+        ));
     }
     if !(100..=599).contains(&log.status_code) {
         return Err(("invalid_value", format!("{}: {} is outside 100-599", at("status_code"), log.status_code)));
     }
     if !(0..=MAX_BYTES_SENT).contains(&log.bytes_sent) {
-        return Err(("invalid_value", format!("{}: {} is outside 0-{MAX_BYTES_SENT} (1 TiB)", at("bytes_sent"), log.bytes_sent)));
+        return Err((
+            "invalid_value",
+            format!("{}: {} is outside 0-{MAX_BYTES_SENT} (1 TiB)", at("bytes_sent"), log.bytes_sent),
+        ));
     }
     if log.user_agent.len() > MAX_USER_AGENT_BYTES {
         return Err(("invalid_value", format!("{}: longer than {MAX_USER_AGENT_BYTES} bytes", at("user_agent"))));

@@ -19,7 +19,13 @@ fn app() -> axum::Router {
     app_with(0.85, 0.5, 1 << 20, 100)
 }
 
-async fn send(app: axum::Router, method: &str, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+async fn send(
+    app: axum::Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(ct) = content_type {
         request = request.header("content-type", ct);
@@ -27,7 +33,8 @@ async fn send(app: axum::Router, method: &str, path: &str, content_type: Option<
     let response = app.oneshot(request.body(body.into()).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
     (status, value)
 }
 
@@ -154,7 +161,12 @@ async fn wrong_types_are_422_naming_index_and_field() {
         ("url", json!(["/"]), "logs[0].url"),
     ];
     for (field, value, mentions) in cases {
-        assert_error(detect(app(), with(field, value).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", mentions);
+        assert_error(
+            detect(app(), with(field, value).to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_type",
+            mentions,
+        );
     }
     assert_error(detect(app(), r#"{"logs": {}}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", "logs");
     assert_error(detect(app(), r#"[1, 2]"#).await, StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", "request body");
@@ -191,7 +203,12 @@ async fn negative_and_absurd_numbers_are_422() {
 #[tokio::test]
 async fn status_codes_outside_100_to_599_are_422() {
     for code in [0, 99, 600, 1000] {
-        assert_error(detect(app(), with("status_code", json!(code)).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "outside 100-599");
+        assert_error(
+            detect(app(), with("status_code", json!(code)).to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "outside 100-599",
+        );
     }
     for code in [100, 599] {
         assert_eq!(detect(app(), with("status_code", json!(code)).to_string()).await.0, StatusCode::OK);
@@ -225,7 +242,12 @@ async fn invalid_values_are_422_with_the_expected_form() {
         ("user_agent", json!("a".repeat(10_000)), "logs[0].user_agent"),
     ];
     for (field, value, mentions) in cases {
-        assert_error(detect(app(), with(field, value).to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", mentions);
+        assert_error(
+            detect(app(), with(field, value).to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            mentions,
+        );
     }
 }
 
@@ -244,7 +266,12 @@ async fn every_bad_log_is_listed_with_its_index() {
 
 #[tokio::test]
 async fn empty_batch_is_422() {
-    assert_error(detect(app(), r#"{"logs": []}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", "at least one log");
+    assert_error(
+        detect(app(), r#"{"logs": []}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "empty_batch",
+        "at least one log",
+    );
 }
 
 #[tokio::test]
@@ -291,14 +318,22 @@ async fn chat_is_a_clear_503_until_it_is_built() {
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_json() {
     assert_error(send(app(), "GET", "/nope", None, Body::empty()).await, StatusCode::NOT_FOUND, "not_found", "/nope");
-    assert_error(send(app(), "GET", "/anomaly_detection", None, Body::empty()).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "GET");
+    assert_error(
+        send(app(), "GET", "/anomaly_detection", None, Body::empty()).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "GET",
+    );
 }
 
 #[tokio::test]
 async fn the_agent_keeps_answering_after_bad_input() {
     let app = app();
     assert_eq!(detect(app.clone(), "{").await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(detect(app.clone(), with("status_code", json!(9999)).to_string()).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        detect(app.clone(), with("status_code", json!(9999)).to_string()).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let (status, body) = detect(app, json!({ "logs": [log()] }).to_string()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["anomalies_detected"], 1);
@@ -353,7 +388,10 @@ async fn logs_are_filtered_newest_first_and_paged() {
     let (_, body) = get(app.clone(), "/api/v1/logs?ip=10.0.0.1&status=200", None).await;
     assert_eq!(body["logs"].as_array().unwrap().len(), 1);
     let first = &body["logs"][0];
-    assert_eq!((first["id"].as_i64(), first["anomaly_score"].as_f64().map(|s| (s * 10.0).round())), (Some(1), Some(3.0)));
+    assert_eq!(
+        (first["id"].as_i64(), first["anomaly_score"].as_f64().map(|s| (s * 10.0).round())),
+        (Some(1), Some(3.0))
+    );
     let (_, page) = get(app.clone(), "/api/v1/logs?limit=3", None).await;
     assert_eq!(page["logs"].as_array().unwrap().len(), 3);
     let (_, rest) = get(app.clone(), &format!("/api/v1/logs?limit=3&before_id={}", page["next_before_id"]), None).await;
@@ -363,7 +401,13 @@ async fn logs_are_filtered_newest_first_and_paged() {
 
 #[tokio::test]
 async fn bad_query_parameters_are_400_naming_the_parameter() {
-    for (query, mentions) in [("status=6xx", "status"), ("status=abc", "status"), ("limit=0", "limit"), ("from=yesterday", "from"), ("colour=red", "colour")] {
+    for (query, mentions) in [
+        ("status=6xx", "status"),
+        ("status=abc", "status"),
+        ("limit=0", "limit"),
+        ("from=yesterday", "from"),
+        ("colour=red", "colour"),
+    ] {
         let (status, body) = get(app(), &format!("/api/v1/logs?{query}"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(body["error"], "invalid_parameter");
@@ -386,7 +430,12 @@ async fn anomalies_lists_only_the_anomalous_with_detector_and_reason() {
 #[tokio::test]
 async fn a_token_guards_everything_but_root_and_health() {
     let token = "0123456789abcdef0123";
-    let settings = ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: Some(token.into()) };
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 100,
+        token: Some(token.into()),
+    };
     let app = router(app_state(constant_detectors(0.3, 0.5), settings));
     let (status, body) = get(app.clone(), "/api/v1/stats", None).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
@@ -396,7 +445,8 @@ async fn a_token_guards_everything_but_root_and_health() {
     assert_eq!(get(app.clone(), &format!("/api/v1/logs?token={token}"), None).await.0, StatusCode::OK);
     assert_eq!(get(app.clone(), "/", None).await.0, StatusCode::OK);
     assert_eq!(get(app.clone(), "/health", None).await.0, StatusCode::OK);
-    let answer = send(app, "POST", "/anomaly_detection", Some("application/json"), json!({ "logs": [log()] }).to_string()).await;
+    let answer =
+        send(app, "POST", "/anomaly_detection", Some("application/json"), json!({ "logs": [log()] }).to_string()).await;
     assert_eq!(answer.0, StatusCode::UNAUTHORIZED);
 }
 

@@ -59,13 +59,16 @@ async fn ingest(socket: WebSocket, state: AppState) {
                     Ok(pending) => Outgoing::Pending(pending),
                     Err(e) => Outgoing::Close(close_code::AWAY, e.to_string()),
                 },
-                Err(e) => Outgoing::Now(error_json(&e)),
+                Err(e) => Outgoing::Now(rejected(&state, &e)),
             },
-            Ok(Message::Binary(_)) => Outgoing::Now(error_json(&ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "binary_frame",
-                "binary frames are not accepted: send each log (or an array of logs) as JSON in a text frame",
-            ))),
+            Ok(Message::Binary(_)) => Outgoing::Now(rejected(
+                &state,
+                &ApiError::new(
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "binary_frame",
+                    "binary frames are not accepted: send each log (or an array of logs) as JSON in a text frame",
+                ),
+            )),
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
@@ -84,7 +87,10 @@ async fn ingest(socket: WebSocket, state: AppState) {
     let _ = writer.await;
 }
 
-async fn submit(state: &AppState, logs: Vec<ValidLog>) -> Result<oneshot::Receiver<Result<Accepted, PipelineError>>, PipelineError> {
+async fn submit(
+    state: &AppState,
+    logs: Vec<ValidLog>,
+) -> Result<oneshot::Receiver<Result<Accepted, PipelineError>>, PipelineError> {
     let events = logs
         .into_iter()
         .map(|l| {
@@ -132,6 +138,12 @@ async fn send_ack(sink: &mut WsSink, accepted: Accepted) -> Result<(), axum::Err
         sink.send(message.to_string()).await?;
     }
     Ok(())
+}
+
+/// Count a refused frame and word the error message for it.
+fn rejected(state: &AppState, e: &ApiError) -> String {
+    state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    error_json(e)
 }
 
 fn error_json(e: &ApiError) -> String {

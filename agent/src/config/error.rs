@@ -28,7 +28,13 @@ impl ConfigError {
     }
 
     /// A problem at a span of the source text.
-    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = match span {
             Some(span) => {
                 let (l, c) = line_column(text, span.start);

@@ -42,8 +42,8 @@ impl Config {
 
     /// Parse and validate config text; `file` names it in errors, `base` resolves relative paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))?;
         resolve::resolve(raw, file, text, base)
     }
 }

@@ -1,11 +1,11 @@
 //! The config as users write it: serde structs that mirror `configs/vigil.toml`. Every field
 //! is documented here; unknown fields are rejected. Values are checked in `resolve`.
 
-use serde::Deserialize;
-use std::path::PathBuf;
 use crate::pipeline::PipelineConfig;
 use crate::source::SourceConfig;
 use crate::store::StoreConfig;
+use serde::Deserialize;
+use std::path::PathBuf;
 use toml::Spanned;
 
 /// The whole config file.

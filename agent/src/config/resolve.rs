@@ -5,8 +5,8 @@ use super::error::{ConfigError, ConfigErrors};
 use super::raw::{DetectorConfig, RawConfig};
 use crate::detect::builtin;
 use crate::pipeline::PipelineConfig;
-use crate::source::config::SourceConfig;
 use crate::source::SourceSpec;
+use crate::source::config::SourceConfig;
 use crate::source::file::FileSourceConfig;
 use crate::store::StoreConfig;
 use std::net::SocketAddr;
@@ -107,7 +107,12 @@ impl Checker<'_> {
     fn range(&mut self, value: &Spanned<u64>, field: &str, min: u64, max: u64, unit: &str) -> u64 {
         let v = *value.get_ref();
         if v < min || v > max {
-            self.error(value, field, format!("must be between {min} and {max} {unit}, got {v}"), "pick a value in range");
+            self.error(
+                value,
+                field,
+                format!("must be between {min} and {max} {unit}, got {v}"),
+                "pick a value in range",
+            );
         }
         v
     }
@@ -120,7 +125,12 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         Ok(a) => a,
         Err(_) => {
             let got = raw.api.address.get_ref().clone();
-            check.error(&raw.api.address, "api.address", format!("{got:?} is not a host:port socket address"), "write it like \"127.0.0.1:8420\" or \"[::1]:8420\"");
+            check.error(
+                &raw.api.address,
+                "api.address",
+                format!("{got:?} is not a host:port socket address"),
+                "write it like \"127.0.0.1:8420\" or \"[::1]:8420\"",
+            );
             SocketAddr::from(([127, 0, 0, 1], 8420))
         }
     };
@@ -128,7 +138,12 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     let max_batch_logs = check.range(&raw.api.max_batch_logs, "api.max_batch_logs", 1, 1_000_000, "logs") as usize;
     let token = raw.api.token.as_ref().map(|t| {
         if t.get_ref().len() < 16 || t.get_ref().chars().any(|c| c.is_whitespace() || c.is_control()) {
-            check.error(t, "api.token", "must be at least 16 characters, without spaces".to_owned(), "generate one with `openssl rand -hex 32`");
+            check.error(
+                t,
+                "api.token",
+                "must be at least 16 characters, without spaces".to_owned(),
+                "generate one with `openssl rand -hex 32`",
+            );
         }
         t.get_ref().clone()
     });
@@ -136,17 +151,25 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
     }
     if raw.pipeline.batch_events == 0 || raw.pipeline.queue == 0 {
-        check.errors.push(ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1").hint("the defaults are 4096 and 64"));
+        check.errors.push(
+            ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1")
+                .hint("the defaults are 4096 and 64"),
+        );
     }
-    let sources = raw
-        .sources
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| resolve_source(&mut check, i, s))
-        .collect::<Vec<_>>();
+    let sources =
+        raw.sources.iter().enumerate().filter_map(|(i, s)| resolve_source(&mut check, i, s)).collect::<Vec<_>>();
     for (i, s) in sources.iter().enumerate() {
         if sources[..i].iter().any(|o: &SourceSpec| o.name == s.name) {
-            check.errors.push(ConfigError::at(file, text, None, format!("sources[{i}].name"), format!("{:?} is used by another source", s.name)).hint("give each source its own name"));
+            check.errors.push(
+                ConfigError::at(
+                    file,
+                    text,
+                    None,
+                    format!("sources[{i}].name"),
+                    format!("{:?} is used by another source", s.name),
+                )
+                .hint("give each source its own name"),
+            );
         }
     }
 
@@ -156,12 +179,8 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
                 .hint("add [[detectors]] with plugin = \"builtin:isolation-forest\""),
         );
     }
-    let detectors = raw
-        .detectors
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, d)| resolve_detector(&mut check, i, d, base))
-        .collect();
+    let detectors =
+        raw.detectors.into_iter().enumerate().filter_map(|(i, d)| resolve_detector(&mut check, i, d, base)).collect();
 
     if check.errors.is_empty() {
         Ok(Config {
@@ -180,7 +199,9 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
 fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Option<SourceSpec> {
     let before = check.errors.len();
     let mut fail = |field: &str, message: String, hint: &str| {
-        check.errors.push(ConfigError::at(check.file, check.text, None, format!("sources[{i}].{field}"), message).hint(hint));
+        check
+            .errors
+            .push(ConfigError::at(check.file, check.text, None, format!("sources[{i}].{field}"), message).hint(hint));
     };
     if raw.include.is_empty() {
         fail("include", "no files to follow".into(), "add a glob like \"/var/log/nginx/access.log*\"");
@@ -193,7 +214,11 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
         }
     }
     if raw.max_line_bytes < 64 || raw.poll_interval_ms == 0 {
-        fail("max_line_bytes", "max_line_bytes must be at least 64 and poll_interval_ms at least 1".into(), "the defaults are 65536 and 250");
+        fail(
+            "max_line_bytes",
+            "max_line_bytes must be at least 64 and poll_interval_ms at least 1".into(),
+            "the defaults are 65536 and 250",
+        );
     }
     let parser = match raw.parse_config().build() {
         Ok(p) => Some(p),
@@ -229,7 +254,12 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
             Some((name, _)) => PluginSource::Builtin(name),
             None => {
                 let known = builtin::names().join(", ");
-                check.error(&raw.plugin, at("plugin"), format!("no builtin plugin named {name:?}"), &format!("the builtin plugins are: {known}"));
+                check.error(
+                    &raw.plugin,
+                    at("plugin"),
+                    format!("no builtin plugin named {name:?}"),
+                    &format!("the builtin plugins are: {known}"),
+                );
                 PluginSource::Builtin("")
             }
         }
@@ -248,10 +278,16 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
 
     let threshold = *raw.threshold.get_ref();
     if !(0.0..=1.0).contains(&threshold) {
-        check.error(&raw.threshold, at("threshold"), format!("must be between 0 and 1, got {threshold}"), "scores are in [0, 1]; 0.6 is a good start");
+        check.error(
+            &raw.threshold,
+            at("threshold"),
+            format!("must be between 0 and 1, got {threshold}"),
+            "scores are in [0, 1]; 0.6 is a good start",
+        );
     }
     let memory_mib = check.range(&raw.limits.max_memory_mib, &at("limits.max_memory_mib"), 1, MAX_MEMORY_MIB, "MiB");
-    let timeout_ms = check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"), 1, MAX_CALL_TIMEOUT_MS, "ms");
+    let timeout_ms =
+        check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"), 1, MAX_CALL_TIMEOUT_MS, "ms");
     let config_json = serde_json::to_string(&raw.config).expect("a TOML table is always valid JSON");
 
     (check.errors.len() == before).then(|| DetectorSpec {

@@ -86,6 +86,7 @@ fn every_problem_is_reported_not_just_the_first() {
 
 #[test]
 fn plugin_config_table_is_passed_as_json() {
-    let config = parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\ntrees = 50\n").unwrap();
+    let config =
+        parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\ntrees = 50\n").unwrap();
     assert_eq!(config.detectors[0].config_json, r#"{"trees":50}"#);
 }

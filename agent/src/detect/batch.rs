@@ -30,7 +30,10 @@ impl EncodedBatch {
             return Err(PluginError::Call {
                 plugin: "<all>".into(),
                 call: "score",
-                message: format!("a batch of {} events holds {text_len} bytes of text, over the 4 GiB a call can carry; send smaller batches", events.len()),
+                message: format!(
+                    "a batch of {} events holds {text_len} bytes of text, over the 4 GiB a call can carry; send smaller batches",
+                    events.len()
+                ),
             });
         }
         let mut batch = EncodedBatch {

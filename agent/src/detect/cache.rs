@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// A directory of precompiled components, keyed by content and engine settings.
 #[derive(Clone, Debug)]

@@ -44,8 +44,10 @@ impl DetectorHost {
         let source = spec.source.to_string();
         let pre = match &spec.source {
             PluginSource::Builtin(name) => {
-                let (_, bytes) = super::builtin::lookup(name)
-                    .ok_or_else(|| PluginError::Load { source_name: source.clone(), message: "no such builtin".into() })?;
+                let (_, bytes) = super::builtin::lookup(name).ok_or_else(|| PluginError::Load {
+                    source_name: source.clone(),
+                    message: "no such builtin".into(),
+                })?;
                 engine.prepare(&source, bytes)?
             }
             PluginSource::File(path) => {
@@ -123,7 +125,8 @@ impl DetectorHost {
         if let Some(i) = out.scores.iter().position(|s| !(0.0..=1.0).contains(s)) {
             return Err(self.bad_output("score", format!("score {} for event {i} is outside [0, 1]", out.scores[i])));
         }
-        let mut verdicts: Vec<Verdict> = out.scores.into_iter().map(|score| Verdict { score, reason: String::new() }).collect();
+        let mut verdicts: Vec<Verdict> =
+            out.scores.into_iter().map(|score| Verdict { score, reason: String::new() }).collect();
         for reason in out.reasons {
             let Some(verdict) = verdicts.get_mut(reason.index as usize) else {
                 return Err(self.bad_output("score", format!("a reason for event {} of {}", reason.index, batch.len())));

@@ -8,14 +8,23 @@ use crate::testing::{engine, plugin_path, spec};
 use std::time::{Duration, Instant};
 
 fn misbehave(mode: &str) -> DetectorSpec {
-    let mut spec = spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, &format!(r#"{{"mode":"{mode}"}}"#));
+    let mut spec =
+        spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, &format!(r#"{{"mode":"{mode}"}}"#));
     spec.limits.call_timeout = Duration::from_millis(200);
     spec.limits.max_memory_bytes = 32 << 20;
     spec
 }
 
 fn events(n: usize) -> Vec<Event> {
-    (0..n).map(|i| Event { ip: format!("10.0.0.{i}"), method: "GET".into(), url: "/".into(), status_code: 200, ..Event::default() }).collect()
+    (0..n)
+        .map(|i| Event {
+            ip: format!("10.0.0.{i}"),
+            method: "GET".into(),
+            url: "/".into(),
+            status_code: 200,
+            ..Event::default()
+        })
+        .collect()
 }
 
 fn call_message(result: Result<Vec<Verdict>, PluginError>) -> String {

@@ -49,15 +49,7 @@ pub(super) fn parse(format: Format, line: &str, source: &str) -> Parsed {
     let text = line.trim_end_matches(['\n', '\r']);
     match scan(text) {
         Ok(fields) => build(fields, line, source),
-        Err((expected, at)) => Parsed::failed(
-            line,
-            source,
-            ParseError::Malformed {
-                format,
-                expected,
-                at,
-            },
-        ),
+        Err((expected, at)) => Parsed::failed(line, source, ParseError::Malformed { format, expected, at }),
     }
 }
 
@@ -66,9 +58,7 @@ fn scan(text: &str) -> Result<Line<'_>, Mismatch> {
     s.skip_spaces();
     let ip = s.bare().ok_or(("the client address", s.pos))?;
     s.skip_spaces();
-    let ident = s
-        .bare()
-        .ok_or(("the ident field (`-` when empty)", s.pos))?;
+    let ident = s.bare().ok_or(("the ident field (`-` when empty)", s.pos))?;
     s.skip_spaces();
     let user = s.bare().ok_or(("the user field (`-` when empty)", s.pos))?;
     s.skip_spaces();
@@ -77,16 +67,10 @@ fn scan(text: &str) -> Result<Line<'_>, Mismatch> {
     let request = s.quoted().ok_or(("the request line in `\"...\"`", s.pos))?;
     s.skip_spaces();
     let at = s.pos;
-    let status_code = s
-        .bare()
-        .and_then(status_code)
-        .ok_or(("a status code (3 digits or `-`)", at))?;
+    let status_code = s.bare().and_then(status_code).ok_or(("a status code (3 digits or `-`)", at))?;
     s.skip_spaces();
     let at = s.pos;
-    let bytes_sent = s
-        .bare()
-        .and_then(byte_count)
-        .ok_or(("a response size (digits or `-`)", at))?;
+    let bytes_sent = s.bare().and_then(byte_count).ok_or(("a response size (digits or `-`)", at))?;
     let mut line = Line {
         ip,
         ident,
@@ -101,25 +85,15 @@ fn scan(text: &str) -> Result<Line<'_>, Mismatch> {
     };
     s.skip_spaces();
     if s.peek() == Some(b'"') {
-        line.referer = Some(
-            s.quoted()
-                .ok_or(("a closing `\"` after the referer", s.pos))?,
-        );
+        line.referer = Some(s.quoted().ok_or(("a closing `\"` after the referer", s.pos))?);
         s.skip_spaces();
         if s.peek() == Some(b'"') {
-            line.user_agent = Some(
-                s.quoted()
-                    .ok_or(("a closing `\"` after the user agent", s.pos))?,
-            );
+            line.user_agent = Some(s.quoted().ok_or(("a closing `\"` after the user agent", s.pos))?);
         }
     }
     loop {
         s.skip_spaces();
-        let field = if s.peek() == Some(b'"') {
-            s.quoted()
-        } else {
-            s.bare()
-        };
+        let field = if s.peek() == Some(b'"') { s.quoted() } else { s.bare() };
         // The end, or an unclosed quote in a trailing field: the known fields are all read.
         let Some(field) = field else { break };
         if line.latency_ms.is_none() {
@@ -138,30 +112,19 @@ fn build(l: Line<'_>, line: &str, source: &str) -> Parsed {
         url: unescape(url),
         status_code: l.status_code,
         bytes_sent: l.bytes_sent,
-        user_agent: l
-            .user_agent
-            .filter(|ua| *ua != "-")
-            .map(unescape)
-            .unwrap_or_default(),
+        user_agent: l.user_agent.filter(|ua| *ua != "-").map(unescape).unwrap_or_default(),
         raw: line.to_owned(),
         source: source.to_owned(),
-        referer: l
-            .referer
-            .filter(|r| !r.is_empty() && *r != "-")
-            .map(unescape),
+        referer: l.referer.filter(|r| !r.is_empty() && *r != "-").map(unescape),
         latency_ms: l.latency_ms,
         fields: serde_json::Map::new(),
     };
     // Rare (authenticated requests, identd): kept in `fields` so they cost nothing otherwise.
     if l.user != "-" {
-        event
-            .fields
-            .insert("user".into(), Value::String(unescape(l.user)));
+        event.fields.insert("user".into(), Value::String(unescape(l.user)));
     }
     if l.ident != "-" {
-        event
-            .fields
-            .insert("ident".into(), Value::String(unescape(l.ident)));
+        event.fields.insert("ident".into(), Value::String(unescape(l.ident)));
     }
     let mut error = None;
     if !l.time.is_empty() {
@@ -206,9 +169,7 @@ pub(super) fn split_request(request: &str) -> (&str, &str) {
 fn is_method(word: &str) -> bool {
     !word.is_empty()
         && word.len() <= 32
-        && word
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+        && word.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 /// `-` and `000` mean no response was sent: both read as 0.
@@ -243,11 +204,7 @@ fn latency_ms(field: &str) -> Option<f64> {
         return None;
     }
     let value: f64 = field.parse().ok()?;
-    Some(if dots == 1 {
-        value * 1000.0
-    } else {
-        value / 1000.0
-    })
+    Some(if dots == 1 { value * 1000.0 } else { value / 1000.0 })
 }
 
 /// Undoes the escaping servers apply inside quoted fields: `\"` and `\\` (Apache, nginx),

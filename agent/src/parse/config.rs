@@ -39,12 +39,7 @@ pub struct ParseConfig {
 
 impl Default for ParseConfig {
     fn default() -> Self {
-        ParseConfig {
-            format: default_format(),
-            pattern: None,
-            timestamp_format: None,
-            json_fields: None,
-        }
+        ParseConfig { format: default_format(), pattern: None, timestamp_format: None, json_fields: None }
     }
 }
 
@@ -169,11 +164,7 @@ impl ParseConfig {
     /// timestamp format is usable, and no option is set that the format would ignore.
     pub fn build(&self) -> Result<Parser, BuildError> {
         let format = self.format;
-        let unused = |option, used_with| BuildError::UnusedOption {
-            option,
-            used_with,
-            format,
-        };
+        let unused = |option, used_with| BuildError::UnusedOption { option, used_with, format };
         if self.pattern.is_some() && format != Format::Regex {
             return Err(unused("pattern", "\"regex\""));
         }
@@ -184,10 +175,8 @@ impl ParseConfig {
             return Err(unused("timestamp_format", "\"json\" or \"regex\""));
         }
         if let Some(ts_format) = &self.timestamp_format {
-            check_format(ts_format).map_err(|reason| BuildError::InvalidTimestampFormat {
-                format: ts_format.clone(),
-                reason,
-            })?;
+            check_format(ts_format)
+                .map_err(|reason| BuildError::InvalidTimestampFormat { format: ts_format.clone(), reason })?;
         }
         let timestamp_format = self.timestamp_format.clone();
         Ok(match format {
@@ -198,9 +187,7 @@ impl ParseConfig {
                 let fields = self.json_fields.clone().unwrap_or_default();
                 for (target, keys) in fields.entries() {
                     if keys.iter().any(String::is_empty) {
-                        return Err(BuildError::EmptyJsonKey {
-                            field: target.name(),
-                        });
+                        return Err(BuildError::EmptyJsonKey { field: target.name() });
                     }
                 }
                 Parser::from_json(JsonParser::new(fields, timestamp_format))
@@ -234,27 +221,10 @@ fn default_format() -> Format {
     Format::Combined
 }
 fn default_timestamp_keys() -> Vec<String> {
-    keys(&[
-        "timestamp",
-        "time",
-        "@timestamp",
-        "ts",
-        "time_local",
-        "time_iso8601",
-        "datetime",
-        "date",
-    ])
+    keys(&["timestamp", "time", "@timestamp", "ts", "time_local", "time_iso8601", "datetime", "date"])
 }
 fn default_ip_keys() -> Vec<String> {
-    keys(&[
-        "ip",
-        "remote_addr",
-        "client_ip",
-        "clientip",
-        "remote_ip",
-        "client",
-        "src_ip",
-    ])
+    keys(&["ip", "remote_addr", "client_ip", "clientip", "remote_ip", "client", "src_ip"])
 }
 fn default_method_keys() -> Vec<String> {
     keys(&["method", "request_method", "http_method", "verb"])
@@ -266,22 +236,10 @@ fn default_request_keys() -> Vec<String> {
     keys(&["request", "request_line"])
 }
 fn default_status_keys() -> Vec<String> {
-    keys(&[
-        "status",
-        "status_code",
-        "statuscode",
-        "response_code",
-        "http_status",
-    ])
+    keys(&["status", "status_code", "statuscode", "response_code", "http_status"])
 }
 fn default_bytes_keys() -> Vec<String> {
-    keys(&[
-        "bytes_sent",
-        "body_bytes_sent",
-        "bytes",
-        "size",
-        "response_size",
-    ])
+    keys(&["bytes_sent", "body_bytes_sent", "bytes", "size", "response_size"])
 }
 fn default_user_agent_keys() -> Vec<String> {
     keys(&["user_agent", "http_user_agent", "useragent", "agent", "ua"])
@@ -290,13 +248,7 @@ fn default_referer_keys() -> Vec<String> {
     keys(&["referer", "referrer", "http_referer"])
 }
 fn default_latency_ms_keys() -> Vec<String> {
-    keys(&[
-        "latency_ms",
-        "latency",
-        "duration_ms",
-        "response_time_ms",
-        "elapsed_ms",
-    ])
+    keys(&["latency_ms", "latency", "duration_ms", "response_time_ms", "elapsed_ms"])
 }
 fn default_latency_s_keys() -> Vec<String> {
     keys(&["request_time", "latency_s", "duration_s"])

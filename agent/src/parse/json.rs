@@ -24,15 +24,8 @@ pub(super) struct JsonParser {
 
 impl JsonParser {
     pub(super) fn new(fields: JsonFields, timestamp_format: Option<String>) -> Self {
-        let entries = fields
-            .entries()
-            .into_iter()
-            .map(|(target, keys)| (target, keys.to_vec()))
-            .collect();
-        JsonParser {
-            entries,
-            timestamp_format,
-        }
+        let entries = fields.entries().into_iter().map(|(target, keys)| (target, keys.to_vec())).collect();
+        JsonParser { entries, timestamp_format }
     }
 
     pub(super) fn parse(&self, line: &str, source: &str) -> Parsed {
@@ -48,11 +41,7 @@ impl JsonParser {
                 return Parsed::failed(line, source, ParseError::NotJsonObject { reason });
             }
         };
-        let mut event = Event {
-            raw: line.to_owned(),
-            source: source.to_owned(),
-            ..Event::default()
-        };
+        let mut event = Event { raw: line.to_owned(), source: source.to_owned(), ..Event::default() };
         let mut error = None;
         for (target, keys) in &self.entries {
             // Seconds are only the fallback for a source that has no millisecond key.
@@ -80,40 +69,26 @@ impl JsonParser {
         map: &mut Map<String, Value>,
     ) -> Result<(), ParseError> {
         match value {
-            Value::String(text) => {
-                assign_text(event, target, key, &text, self.timestamp_format.as_deref())
-            }
+            Value::String(text) => assign_text(event, target, key, &text, self.timestamp_format.as_deref()),
             Value::Number(number) => assign_number(event, target, key, &number),
             other => {
                 let found = describe(&other);
                 map.insert(key.to_owned(), other);
-                Err(ParseError::JsonType {
-                    field: target.name(),
-                    key: key.to_owned(),
-                    found,
-                })
+                Err(ParseError::JsonType { field: target.name(), key: key.to_owned(), found })
             }
         }
     }
 }
 
-fn assign_number(
-    event: &mut Event,
-    target: Target,
-    key: &str,
-    number: &Number,
-) -> Result<(), ParseError> {
+fn assign_number(event: &mut Event, target: Target, key: &str, number: &Number) -> Result<(), ParseError> {
     let as_f64 = number.as_f64().filter(|v| v.is_finite());
     match target {
         Target::Timestamp => {
-            event.timestamp_ms =
-                as_f64
-                    .and_then(epoch_millis)
-                    .ok_or_else(|| ParseError::Timestamp {
-                        field: key.to_owned(),
-                        value: number.to_string(),
-                        reason: "an epoch number out of range".into(),
-                    })?;
+            event.timestamp_ms = as_f64.and_then(epoch_millis).ok_or_else(|| ParseError::Timestamp {
+                field: key.to_owned(),
+                value: number.to_string(),
+                reason: "an epoch number out of range".into(),
+            })?;
         }
         Target::StatusCode => {
             event.status_code = whole_number(number)
@@ -122,21 +97,13 @@ fn assign_number(
                 .ok_or_else(|| number_error(target, &number.to_string()))?;
         }
         Target::BytesSent => {
-            event.bytes_sent =
-                whole_number(number).ok_or_else(|| number_error(target, &number.to_string()))?;
+            event.bytes_sent = whole_number(number).ok_or_else(|| number_error(target, &number.to_string()))?;
         }
         Target::LatencyMs | Target::LatencySeconds => {
-            let value = as_f64
-                .filter(|v| *v >= 0.0)
-                .ok_or_else(|| number_error(target, &number.to_string()))?;
+            let value = as_f64.filter(|v| *v >= 0.0).ok_or_else(|| number_error(target, &number.to_string()))?;
             set_latency(event, target, value);
         }
-        Target::Ip
-        | Target::Method
-        | Target::Url
-        | Target::Request
-        | Target::UserAgent
-        | Target::Referer => {
+        Target::Ip | Target::Method | Target::Url | Target::Request | Target::UserAgent | Target::Referer => {
             assign_text(event, target, key, &number.to_string(), None)?;
         }
     }
@@ -146,12 +113,9 @@ fn assign_number(
 /// A non-negative whole number, also when written as a float (`404.0`) by a float-happy
 /// logger; `404.5` is no status or size.
 fn whole_number(number: &Number) -> Option<u64> {
-    number.as_u64().or_else(|| {
-        number
-            .as_f64()
-            .filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < u64::MAX as f64)
-            .map(|v| v as u64)
-    })
+    number
+        .as_u64()
+        .or_else(|| number.as_f64().filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < u64::MAX as f64).map(|v| v as u64))
 }
 
 /// Removes and returns the first of `keys` present with a non-null value.

@@ -57,31 +57,20 @@ impl Parsed {
 
     /// A line kept as it is, with the reason it could not be parsed.
     fn failed(line: &str, source: &str, error: ParseError) -> Parsed {
-        let event = Event {
-            raw: line.to_owned(),
-            source: source.to_owned(),
-            ..Event::default()
-        };
-        Parsed {
-            event,
-            error: Some(error),
-        }
+        let event = Event { raw: line.to_owned(), source: source.to_owned(), ..Event::default() };
+        Parsed { event, error: Some(error) }
     }
 }
 
 impl Parser {
     /// The nginx/Apache `combined` access-log parser.
     pub fn combined() -> Parser {
-        Parser {
-            kind: Kind::AccessLog(Format::Combined),
-        }
+        Parser { kind: Kind::AccessLog(Format::Combined) }
     }
 
     /// The nginx/Apache `common` access-log parser (also reads combined lines).
     pub fn common() -> Parser {
-        Parser {
-            kind: Kind::AccessLog(Format::Common),
-        }
+        Parser { kind: Kind::AccessLog(Format::Common) }
     }
 
     /// The `raw` parser: the line is kept as `raw`, nothing else is read.
@@ -90,15 +79,11 @@ impl Parser {
     }
 
     fn from_json(parser: JsonParser) -> Parser {
-        Parser {
-            kind: Kind::Json(Arc::new(parser)),
-        }
+        Parser { kind: Kind::Json(Arc::new(parser)) }
     }
 
     fn from_pattern(parser: PatternParser) -> Parser {
-        Parser {
-            kind: Kind::Pattern(Arc::new(parser)),
-        }
+        Parser { kind: Kind::Pattern(Arc::new(parser)) }
     }
 
     /// The format this parser reads.
@@ -119,11 +104,7 @@ impl Parser {
             Kind::Json(parser) => parser.parse(line, source),
             Kind::Pattern(parser) => parser.parse(line, source),
             Kind::Raw => {
-                let event = Event {
-                    raw: line.to_owned(),
-                    source: source.to_owned(),
-                    ..Event::default()
-                };
+                let event = Event { raw: line.to_owned(), source: source.to_owned(), ..Event::default() };
                 Parsed { event, error: None }
             }
         }

@@ -29,10 +29,8 @@ enum Group {
 impl PatternParser {
     /// Compiles `pattern`; it must be valid and name at least one group.
     pub(super) fn new(pattern: &str, timestamp_format: Option<String>) -> Result<Self, BuildError> {
-        let regex = Regex::new(pattern).map_err(|e| BuildError::InvalidPattern {
-            pattern: pattern.to_owned(),
-            error: e.to_string(),
-        })?;
+        let regex = Regex::new(pattern)
+            .map_err(|e| BuildError::InvalidPattern { pattern: pattern.to_owned(), error: e.to_string() })?;
         let mut groups: Vec<(usize, Group)> = regex
             .capture_names()
             .enumerate()
@@ -46,18 +44,12 @@ impl PatternParser {
             })
             .collect();
         if groups.is_empty() {
-            return Err(BuildError::NoNamedGroups {
-                pattern: pattern.to_owned(),
-            });
+            return Err(BuildError::NoNamedGroups { pattern: pattern.to_owned() });
         }
         // A `request` group only fills method and url when they have no group of their own;
         // applying it last makes that independent of where it sits in the pattern.
         groups.sort_by_key(|(_, group)| matches!(group, Group::Field(Target::Request, _)));
-        Ok(PatternParser {
-            regex,
-            groups,
-            timestamp_format,
-        })
+        Ok(PatternParser { regex, groups, timestamp_format })
     }
 
     pub(super) fn parse(&self, line: &str, source: &str) -> Parsed {
@@ -66,11 +58,7 @@ impl PatternParser {
         if self.regex.captures_read(&mut locations, text).is_none() {
             return Parsed::failed(line, source, ParseError::NoMatch);
         }
-        let mut event = Event {
-            raw: line.to_owned(),
-            source: source.to_owned(),
-            ..Event::default()
-        };
+        let mut event = Event { raw: line.to_owned(), source: source.to_owned(), ..Event::default() };
         let mut error = None;
         for (index, group) in &self.groups {
             let Some((start, end)) = locations.get(*index) else {
@@ -85,9 +73,7 @@ impl PatternParser {
                     }
                 }
                 Group::Extra(name) => {
-                    event
-                        .fields
-                        .insert(name.clone(), Value::String(value.to_owned()));
+                    event.fields.insert(name.clone(), Value::String(value.to_owned()));
                 }
             }
         }

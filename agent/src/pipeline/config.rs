@@ -22,7 +22,11 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { batch_events: default_batch_events(), batch_wait_ms: default_batch_wait_ms(), queue: default_queue() }
+        PipelineConfig {
+            batch_events: default_batch_events(),
+            batch_wait_ms: default_batch_wait_ms(),
+            queue: default_queue(),
+        }
     }
 }
 

@@ -67,7 +67,12 @@ struct ScoredBatch {
 
 impl Pipeline {
     /// Start the stages on the current tokio runtime.
-    pub fn start(config: &PipelineConfig, detectors: Arc<DetectorSet>, store: Arc<Store>, monitor: Monitor) -> (Pipeline, PipelineTasks) {
+    pub fn start(
+        config: &PipelineConfig,
+        detectors: Arc<DetectorSet>,
+        store: Arc<Store>,
+        monitor: Monitor,
+    ) -> (Pipeline, PipelineTasks) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let (scored_tx, scored_rx) = mpsc::channel(SCORED_QUEUE);
         let stats = Arc::new(PipelineStats::default());
@@ -128,15 +133,22 @@ async fn score_stage(
                 Ok(next) => Some(next),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
                 Err(mpsc::error::TryRecvError::Empty) if config.batch_wait_ms == 0 => None,
-                Err(mpsc::error::TryRecvError::Empty) => tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten(),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+                }
             };
             let Some(next) = next else { break };
             events += next.events.len();
             submissions.push(next);
         }
-        let detectors = detectors.clone();
-        let stats = stats.clone();
-        let scored = tokio::task::spawn_blocking(move || score(&detectors, submissions, &stats)).await;
+        // Pre-scored submissions (the API's) need no wasm call: no trip to the blocking pool.
+        let scored = if submissions.iter().all(|s| s.scored.is_some()) {
+            Ok(score(&detectors, submissions, &stats))
+        } else {
+            let detectors = detectors.clone();
+            let stats = stats.clone();
+            tokio::task::spawn_blocking(move || score(&detectors, submissions, &stats)).await
+        };
         match scored {
             Ok(batch) => {
                 if tx.send(batch).await.is_err() {
@@ -150,7 +162,8 @@ async fn score_stage(
 
 /// Score every submission that is not scored yet, all in one call per detector.
 fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &PipelineStats) -> ScoredBatch {
-    let unscored: Vec<&crate::event::Event> = submissions.iter().filter(|s| s.scored.is_none()).flat_map(|s| &s.events).collect();
+    let unscored: Vec<&crate::event::Event> =
+        submissions.iter().filter(|s| s.scored.is_none()).flat_map(|s| &s.events).collect();
     let mut fresh = if unscored.is_empty() {
         Vec::new()
     } else {
@@ -247,7 +260,13 @@ async fn commit_with_retry(store: &Arc<Store>, commit: CommitBatch, stats: &Pipe
 }
 
 /// Tell each submitter what it got, and the monitor what was committed.
-fn answer(commit: &CommitBatch, first_id: i64, submissions: Vec<Submission>, spans: Vec<std::ops::Range<usize>>, monitor: &Monitor) {
+fn answer(
+    commit: &CommitBatch,
+    first_id: i64,
+    submissions: Vec<Submission>,
+    spans: Vec<std::ops::Range<usize>>,
+    monitor: &Monitor,
+) {
     let notice = |a: &NewAnomaly| {
         let e = &commit.events[a.event_index].event;
         AnomalyNotice {
@@ -264,7 +283,8 @@ fn answer(commit: &CommitBatch, first_id: i64, submissions: Vec<Submission>, spa
         }
     };
     for (submission, span) in submissions.into_iter().zip(spans) {
-        let anomalies: Vec<AnomalyNotice> = commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).map(notice).collect();
+        let anomalies: Vec<AnomalyNotice> =
+            commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).map(notice).collect();
         let ids = (!span.is_empty()).then(|| first_id + span.start as i64..=first_id + span.end as i64 - 1);
         if !span.is_empty() {
             for anomaly in &anomalies {

@@ -7,12 +7,26 @@ use crate::testing::{constant_detectors, store};
 use std::sync::Arc;
 
 fn events(n: usize, source: &str) -> Vec<Event> {
-    (0..n).map(|i| Event { ip: format!("10.0.0.{i}"), method: "GET".into(), url: format!("/{i}"), status_code: 200, source: source.into(), ..Event::default() }).collect()
+    (0..n)
+        .map(|i| Event {
+            ip: format!("10.0.0.{i}"),
+            method: "GET".into(),
+            url: format!("/{i}"),
+            status_code: 200,
+            source: source.into(),
+            ..Event::default()
+        })
+        .collect()
 }
 
 fn start(score: f32, threshold: f64) -> (Pipeline, PipelineTasks, Arc<crate::store::Store>) {
     let store = store();
-    let (pipeline, tasks) = Pipeline::start(&PipelineConfig::default(), Arc::new(constant_detectors(score, threshold)), store.clone(), Monitor::default());
+    let (pipeline, tasks) = Pipeline::start(
+        &PipelineConfig::default(),
+        Arc::new(constant_detectors(score, threshold)),
+        store.clone(),
+        Monitor::default(),
+    );
     (pipeline, tasks, store)
 }
 
@@ -47,7 +61,10 @@ async fn anomalies_reach_the_submitter_and_the_monitor() {
     assert_eq!(first["id"], 1);
     let _second = monitor.recv().await.unwrap();
     let ack: serde_json::Value = serde_json::from_str(&monitor.recv().await.unwrap()).unwrap();
-    assert_eq!((ack["type"].as_str(), ack["count"].as_u64(), ack["anomalies"].as_u64()), (Some("ack"), Some(2), Some(2)));
+    assert_eq!(
+        (ack["type"].as_str(), ack["count"].as_u64(), ack["anomalies"].as_u64()),
+        (Some("ack"), Some(2), Some(2))
+    );
     assert_eq!(store.counts().unwrap().anomalies, 2);
 }
 
@@ -55,7 +72,8 @@ async fn anomalies_reach_the_submitter_and_the_monitor() {
 async fn checkpoints_commit_with_their_events() {
     let (pipeline, tasks, store) = start(0.1, 0.5);
     let checkpoint = Checkpoint { key: "src/abc".into(), fingerprint: b"first bytes".to_vec(), offset: 42 };
-    let submission = Submission { events: events(4, "file:src"), scored: None, checkpoints: vec![checkpoint.clone()], reply: None };
+    let submission =
+        Submission { events: events(4, "file:src"), scored: None, checkpoints: vec![checkpoint.clone()], reply: None };
     pipeline.submit(submission).await.unwrap();
     drop(pipeline);
     tasks.join().await;
@@ -67,7 +85,8 @@ async fn checkpoints_commit_with_their_events() {
 async fn pre_scored_events_keep_their_scores() {
     let (pipeline, _tasks, store) = start(0.9, 0.5);
     let scored = vec![crate::detect::Scored { score: 0.25, anomalous: false, detector: 0, reason: String::new() }];
-    let (submission, reply) = Submission { events: events(1, "api"), scored: Some(scored), checkpoints: vec![], reply: None }.with_reply();
+    let (submission, reply) =
+        Submission { events: events(1, "api"), scored: Some(scored), checkpoints: vec![], reply: None }.with_reply();
     pipeline.submit(submission).await.unwrap();
     assert!(reply.await.unwrap().unwrap().anomalies.is_empty());
     assert_eq!(store.logs(&LogQuery::default()).unwrap()[0].anomaly_score, Some(0.25));
@@ -88,7 +107,8 @@ async fn dropping_every_handle_drains_everything_submitted() {
 async fn a_full_queue_makes_submitters_wait() {
     let store = store();
     let config = PipelineConfig { queue: 1, batch_events: 1, batch_wait_ms: 0 };
-    let (pipeline, tasks) = Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
+    let (pipeline, tasks) =
+        Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
     // Far more submissions than queue slots: each send waits for room, none is dropped.
     let senders: Vec<_> = (0..20)
         .map(|_| {

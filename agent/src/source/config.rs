@@ -94,7 +94,10 @@ impl std::fmt::Debug for SourceSpec {
 
 impl PartialEq for SourceSpec {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.file == other.file && self.poll_interval == other.poll_interval && self.parser.format() == other.parser.format()
+        self.name == other.name
+            && self.file == other.file
+            && self.poll_interval == other.poll_interval
+            && self.parser.format() == other.parser.format()
     }
 }
 

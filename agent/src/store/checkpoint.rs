@@ -33,9 +33,7 @@ impl Store {
     pub fn checkpoint(&self, key: &str) -> Result<Option<Checkpoint>, StoreError> {
         let err = self.error("read a checkpoint");
         let reader = self.reader()?;
-        let mut stmt = reader
-            .prepare_cached(&format!("{SELECT} WHERE key = ?1"))
-            .map_err(&err)?;
+        let mut stmt = reader.prepare_cached(&format!("{SELECT} WHERE key = ?1")).map_err(&err)?;
         let saved = stmt.query_row([key], read_row).optional().map_err(&err)?;
         Ok(saved.map(|s| s.checkpoint))
     }
@@ -44,9 +42,7 @@ impl Store {
     pub fn checkpoints(&self) -> Result<Vec<SavedCheckpoint>, StoreError> {
         let err = self.error("read the checkpoints");
         let reader = self.reader()?;
-        let mut stmt = reader
-            .prepare_cached(&format!("{SELECT} ORDER BY key"))
-            .map_err(&err)?;
+        let mut stmt = reader.prepare_cached(&format!("{SELECT} ORDER BY key")).map_err(&err)?;
         let rows = stmt.query_map([], read_row).map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
     }

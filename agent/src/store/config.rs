@@ -55,42 +55,21 @@ impl StoreConfig {
     pub fn validate(&self) -> Result<(), StoreError> {
         let bad = |field: &'static str, message: String| Err(StoreError::Config { field, message });
         if !(1..=64).contains(&self.read_connections) {
-            return bad(
-                "read_connections",
-                format!("{} is out of range; give 1 to 64", self.read_connections),
-            );
+            return bad("read_connections", format!("{} is out of range; give 1 to 64", self.read_connections));
         }
         if self.cache_mib == 0 || self.cache_mib > 65_536 {
-            return bad(
-                "cache_mib",
-                format!("{} is out of range; give 1 to 65536 (MiB)", self.cache_mib),
-            );
+            return bad("cache_mib", format!("{} is out of range; give 1 to 65536 (MiB)", self.cache_mib));
         }
         if self.busy_timeout_ms > 600_000 {
-            return bad(
-                "busy_timeout_ms",
-                format!(
-                    "{} is over 10 minutes; give at most 600000",
-                    self.busy_timeout_ms
-                ),
-            );
+            return bad("busy_timeout_ms", format!("{} is over 10 minutes; give at most 600000", self.busy_timeout_ms));
         }
         if !(100..=1_000_000).contains(&self.retention_chunk) {
-            return bad(
-                "retention_chunk",
-                format!(
-                    "{} is out of range; give 100 to 1000000",
-                    self.retention_chunk
-                ),
-            );
+            return bad("retention_chunk", format!("{} is out of range; give 100 to 1000000", self.retention_chunk));
         }
         if self.retention_days > 36_500 {
             return bad(
                 "retention_days",
-                format!(
-                    "{} is over 100 years; give 0 (no age limit) or fewer days",
-                    self.retention_days
-                ),
+                format!("{} is over 100 years; give 0 (no age limit) or fewer days", self.retention_days),
             );
         }
         Ok(())
@@ -117,13 +96,8 @@ impl TryFrom<String> for StoreKind {
     fn try_from(kind: String) -> Result<Self, Self::Error> {
         match kind.as_str() {
             "embedded" => Ok(StoreKind::Embedded),
-            "chroma" => Err(
-                "kind = \"chroma\" is not supported by this version yet; use kind = \"embedded\""
-                    .into(),
-            ),
-            other => Err(format!(
-                "unknown store kind {other:?}; the supported kind is \"embedded\""
-            )),
+            "chroma" => Err("kind = \"chroma\" is not supported by this version yet; use kind = \"embedded\"".into()),
+            other => Err(format!("unknown store kind {other:?}; the supported kind is \"embedded\"")),
         }
     }
 }

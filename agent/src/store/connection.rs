@@ -49,8 +49,7 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let lock = take_lock(&path.with_extension("db.lock"))?;
         let conn = schema::open_writer(&path, config)?;
-        let next_id = next_event_id(&conn)
-            .map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
+        let next_id = next_event_id(&conn).map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
         let wal = WalCheckpointer::start(&path, config)?;
         Ok(Store {
             path,
@@ -75,9 +74,7 @@ impl Store {
     /// The writer, waiting for the commit or retention step that holds it. A panic while it
     /// was held left no transaction open (dropping one rolls it back), so poison is ignored.
     pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A read connection from the pool, or a new one when all pooled ones are busy.
@@ -87,17 +84,11 @@ impl Store {
             Some(conn) => conn,
             None => schema::open_reader(&self.path, &self.config)?,
         };
-        Ok(Reader {
-            store: self,
-            conn: Some(conn),
-        })
+        Ok(Reader { store: self, conn: Some(conn) })
     }
 
     /// Wrap a SQLite error with what was being done and this store's path.
-    pub(crate) fn error(
-        &self,
-        operation: &'static str,
-    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn error(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |e| StoreError::sqlite(operation, &self.path, e)
     }
 }
@@ -112,9 +103,7 @@ impl Deref for Reader<'_> {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        self.conn
-            .as_ref()
-            .expect("a reader holds its connection until dropped")
+        self.conn.as_ref().expect("a reader holds its connection until dropped")
     }
 }
 
@@ -136,21 +125,11 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|source| StoreError::Io {
-            what: "open the lock file",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| StoreError::Io { what: "open the lock file", path: path.to_path_buf(), source })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err(TryLockError::Error(source)) => Err(StoreError::Io {
-            what: "lock",
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked { path: path.to_path_buf() }),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io { what: "lock", path: path.to_path_buf(), source }),
     }
 }
 
@@ -158,11 +137,7 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
 /// the table.
 fn next_event_id(conn: &Connection) -> rusqlite::Result<i64> {
     let recorded: i64 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'next_event_id'",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT value FROM meta WHERE key = 'next_event_id'", [], |row| row.get(0))
         .optional()?
         .unwrap_or(1);
     let max: Option<i64> = conn.query_row("SELECT max(id) FROM events", [], |row| row.get(0))?;

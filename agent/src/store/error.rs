@@ -104,28 +104,16 @@ pub enum StoreError {
 
 impl StoreError {
     /// Classify a SQLite error raised while doing `operation` on `path`.
-    pub(crate) fn sqlite(
-        operation: &'static str,
-        path: &Path,
-        source: rusqlite::Error,
-    ) -> StoreError {
+    pub(crate) fn sqlite(operation: &'static str, path: &Path, source: rusqlite::Error) -> StoreError {
         let path = path.to_path_buf();
         match source.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                StoreError::Locked { path }
-            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path },
             Some(ErrorCode::DiskFull) => StoreError::DiskFull { operation, path },
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { path, source }
-            }
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path, source },
             Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
                 StoreError::Open { path, source }
             }
-            _ => StoreError::Sqlite {
-                operation,
-                path,
-                source,
-            },
+            _ => StoreError::Sqlite { operation, path, source },
         }
     }
 }

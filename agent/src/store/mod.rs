@@ -26,8 +26,6 @@ pub use checkpoint::{Checkpoint, SavedCheckpoint};
 pub use config::{StoreConfig, StoreKind};
 pub use connection::{DB_FILE, Store};
 pub use error::StoreError;
-pub use query::{
-    DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent,
-};
+pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};
 pub use retention::RetentionReport;
 pub use write::{CommitBatch, Committed, NewAnomaly, ScoredEvent};

@@ -65,17 +65,12 @@ impl std::str::FromStr for StatusFilter {
     /// `404` or `4xx` (`4XX` too).
     fn from_str(text: &str) -> Result<Self, String> {
         let bytes = text.as_bytes();
-        if bytes.len() == 3
-            && bytes[1..].eq_ignore_ascii_case(b"xx")
-            && (b'1'..=b'5').contains(&bytes[0])
-        {
+        if bytes.len() == 3 && bytes[1..].eq_ignore_ascii_case(b"xx") && (b'1'..=b'5').contains(&bytes[0]) {
             return Ok(StatusFilter::Class(bytes[0] - b'0'));
         }
         match text.parse::<u16>() {
             Ok(code) if (100..=599).contains(&code) => Ok(StatusFilter::Exact(code)),
-            _ => Err(format!(
-                "status {text:?} is neither a code from 100 to 599 nor a class 1xx to 5xx"
-            )),
+            _ => Err(format!("status {text:?} is neither a code from 100 to 599 nor a class 1xx to 5xx")),
         }
     }
 }
@@ -151,13 +146,9 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM events e {} ORDER BY e.timestamp_ms DESC, e.id DESC LIMIT ?",
             filter.where_clause()
         );
-        filter
-            .params
-            .push(Value::Integer(query.effective_limit() as i64));
+        filter.params.push(Value::Integer(query.effective_limit() as i64));
         let mut stmt = reader.prepare_cached(&sql).map_err(&err)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(&filter.params), read_event)
-            .map_err(&err)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(&filter.params), read_event).map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
@@ -182,9 +173,7 @@ impl Store {
              ORDER BY a.timestamp_ms DESC, a.id DESC LIMIT ?",
             filter.where_clause()
         );
-        filter
-            .params
-            .push(Value::Integer(query.effective_limit() as i64));
+        filter.params.push(Value::Integer(query.effective_limit() as i64));
         let mut stmt = reader.prepare_cached(&sql).map_err(&err)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(&filter.params), |row| {
@@ -208,29 +197,19 @@ impl Store {
         // One read transaction, so the numbers agree with each other.
         reader.execute_batch("BEGIN").map_err(&err)?;
         let counted = (|| {
-            let mut stmt = reader.prepare_cached(
-                "SELECT source, events FROM source_counts WHERE events > 0 ORDER BY source",
-            )?;
+            let mut stmt =
+                reader.prepare_cached("SELECT source, events FROM source_counts WHERE events > 0 ORDER BY source")?;
             let per_source = stmt
-                .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-                })?
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let anomalies: i64 =
-                reader.query_row("SELECT count(*) FROM anomalies", [], |row| row.get(0))?;
+            let anomalies: i64 = reader.query_row("SELECT count(*) FROM anomalies", [], |row| row.get(0))?;
             let bytes_used = used_bytes(&reader)?;
             Ok::<_, rusqlite::Error>((per_source, anomalies as u64, bytes_used))
         })();
         reader.execute_batch("COMMIT").map_err(&err)?;
         let (per_source, anomalies, bytes_used) = counted.map_err(&err)?;
         let events = per_source.iter().map(|(_, n)| n).sum();
-        Ok(StoreCounts {
-            events,
-            anomalies,
-            per_source,
-            bytes_on_disk: self.bytes_on_disk(),
-            bytes_used,
-        })
+        Ok(StoreCounts { events, anomalies, per_source, bytes_on_disk: self.bytes_on_disk(), bytes_used })
     }
 
     /// Size of `vigil.db` and its WAL and shared-memory files.
@@ -265,12 +244,7 @@ struct Filter {
 
 impl Filter {
     fn new(time_column: &'static str, id_column: &'static str, query: &LogQuery) -> Filter {
-        let mut filter = Filter {
-            clauses: Vec::new(),
-            params: Vec::new(),
-            time_column,
-            id_column,
-        };
+        let mut filter = Filter { clauses: Vec::new(), params: Vec::new(), time_column, id_column };
         if let Some(from) = query.from_ms {
             filter.push(format!("{time_column} >= ?"), [Value::Integer(from)]);
         }
@@ -281,18 +255,13 @@ impl Filter {
             filter.push("e.ip = ?".into(), [Value::Text(ip.clone())]);
         }
         match query.status {
-            Some(StatusFilter::Exact(code)) => {
-                filter.push("e.status_code = ?".into(), [Value::Integer(code.into())])
-            }
+            Some(StatusFilter::Exact(code)) => filter.push("e.status_code = ?".into(), [Value::Integer(code.into())]),
             Some(StatusFilter::Class(class)) => {
                 let low = i64::from(class) * 100;
                 // The unary `+` keeps the planner off `events_by_status`: a class spans many
                 // keys, so that index would need a sort of every match; the time index
                 // yields rows already in order and stops at `limit`.
-                filter.push(
-                    "+e.status_code BETWEEN ? AND ?".into(),
-                    [Value::Integer(low), Value::Integer(low + 99)],
-                );
+                filter.push("+e.status_code BETWEEN ? AND ?".into(), [Value::Integer(low), Value::Integer(low + 99)]);
             }
             None => {}
         }
@@ -321,11 +290,7 @@ impl Filter {
     }
 
     fn where_clause(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
+        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
     }
 }
 
@@ -344,9 +309,8 @@ fn escape_like(q: &str) -> String {
 fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let fields = match row.get::<_, Option<String>>(12)? {
         None => serde_json::Map::new(),
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, Box::new(e)))?,
     };
     Ok(StoredEvent {
         id: row.get(0)?,

@@ -31,10 +31,7 @@ pub struct RetentionReport {
 impl Store {
     /// Apply the retention rules as of `now_ms` (ms since the Unix epoch).
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, StoreError> {
-        let mut report = RetentionReport {
-            bytes_before: self.used_bytes()?,
-            ..RetentionReport::default()
-        };
+        let mut report = RetentionReport { bytes_before: self.used_bytes()?, ..RetentionReport::default() };
         let chunk = self.config.retention_chunk;
         if self.config.retention_days > 0 {
             let cutoff = now_ms.saturating_sub(i64::from(self.config.retention_days) * 86_400_000);
@@ -66,10 +63,7 @@ impl Store {
     fn delete_oldest(&self, cutoff: Option<i64>, limit: usize) -> Result<(u64, u64), StoreError> {
         let err = self.error("delete old events");
         let mut writer = self.writer();
-        let tx = writer
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
         let mut anomalies = 0;
         let oldest: Vec<(i64, String)> = {
             let mut select = tx
@@ -78,19 +72,13 @@ impl Store {
                 )
                 .map_err(&err)?;
             let rows = select
-                .query_map((cutoff.unwrap_or(i64::MAX), limit as i64), |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
+                .query_map((cutoff.unwrap_or(i64::MAX), limit as i64), |row| Ok((row.get(0)?, row.get(1)?)))
                 .map_err(&err)?;
             rows.collect::<Result<_, _>>().map_err(&err)?
         };
         {
-            let mut delete_event = tx
-                .prepare_cached("DELETE FROM events WHERE id = ?1")
-                .map_err(&err)?;
-            let mut delete_anomalies = tx
-                .prepare_cached("DELETE FROM anomalies WHERE event_id = ?1")
-                .map_err(&err)?;
+            let mut delete_event = tx.prepare_cached("DELETE FROM events WHERE id = ?1").map_err(&err)?;
+            let mut delete_anomalies = tx.prepare_cached("DELETE FROM anomalies WHERE event_id = ?1").map_err(&err)?;
             let mut per_source: Vec<(&str, i64)> = Vec::new();
             for (id, source) in &oldest {
                 delete_event.execute([id]).map_err(&err)?;
@@ -100,14 +88,12 @@ impl Store {
                     None => per_source.push((source, 1)),
                 }
             }
-            let mut subtract = tx
-                .prepare_cached("UPDATE source_counts SET events = events - ?2 WHERE source = ?1")
-                .map_err(&err)?;
+            let mut subtract =
+                tx.prepare_cached("UPDATE source_counts SET events = events - ?2 WHERE source = ?1").map_err(&err)?;
             for (source, n) in &per_source {
                 subtract.execute((source, n)).map_err(&err)?;
             }
-            tx.execute("DELETE FROM source_counts WHERE events <= 0", [])
-                .map_err(&err)?;
+            tx.execute("DELETE FROM source_counts WHERE events <= 0", []).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         Ok((oldest.len() as u64, anomalies))

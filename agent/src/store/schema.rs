@@ -78,12 +78,9 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Open the writer connection, set it up and bring the schema up to date.
 pub(crate) fn open_writer(path: &Path, config: &StoreConfig) -> Result<Connection, StoreError> {
     let open_err = |e| StoreError::sqlite("open", path, e);
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))
-        .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms)).map_err(open_err)?;
     // auto_vacuum stays off (it cost ~20% of commit throughput): pages freed by retention go
     // to the free list and are reused by later commits, so the file stops growing at about
     // `max_size_mib` instead of shrinking.
@@ -93,17 +90,10 @@ pub(crate) fn open_writer(path: &Path, config: &StoreConfig) -> Result<Connectio
     // last commits, but never corrupts the file or splits a transaction. Committed events and
     // their checkpoint therefore stay together, which is the exactly-once promise we make.
     // FULL would fsync on every commit and cap commits at the disk's fsync rate.
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(open_err)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(open_err)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        let message = format!(
-            "journal_mode is {mode}, WAL is required (hint: put data_dir on a local file system)"
-        );
-        return Err(StoreError::Unusable {
-            path: path.to_path_buf(),
-            message,
-        });
+        let message = format!("journal_mode is {mode}, WAL is required (hint: put data_dir on a local file system)");
+        return Err(StoreError::Unusable { path: path.to_path_buf(), message });
     }
     conn.execute_batch(&format!(
         "PRAGMA synchronous = NORMAL;
@@ -129,8 +119,7 @@ pub(crate) fn open_reader(path: &Path, config: &StoreConfig) -> Result<Connectio
     let open_err = |e| StoreError::sqlite("open a read connection", path, e);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))
-        .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms)).map_err(open_err)?;
     conn.execute_batch(&format!(
         "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384; PRAGMA mmap_size = {MMAP_BYTES};"
     ))
@@ -140,18 +129,13 @@ pub(crate) fn open_reader(path: &Path, config: &StoreConfig) -> Result<Connectio
 }
 
 /// Open the connection that checkpoints the WAL (see `wal.rs`).
-pub(crate) fn open_checkpointer(
-    path: &Path,
-    config: &StoreConfig,
-) -> Result<Connection, StoreError> {
+pub(crate) fn open_checkpointer(path: &Path, config: &StoreConfig) -> Result<Connection, StoreError> {
     let open_err = |e| StoreError::sqlite("open the WAL checkpoint connection", path, e);
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms))
-        .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_millis(config.busy_timeout_ms)).map_err(open_err)?;
     // The same durability as the writer: a checkpoint fsyncs the WAL, then the database.
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
-        .map_err(open_err)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;").map_err(open_err)?;
     Ok(conn)
 }
 
@@ -160,32 +144,19 @@ const MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |e| StoreError::sqlite("migrate the schema", path, e);
-    let found: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(err)?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(err)?;
     if found < 0 {
-        let message = format!(
-            "user_version is {found}, which Vigil never writes (hint: is this another program's database?)"
-        );
-        return Err(StoreError::Unusable {
-            path: path.to_path_buf(),
-            message,
-        });
+        let message =
+            format!("user_version is {found}, which Vigil never writes (hint: is this another program's database?)");
+        return Err(StoreError::Unusable { path: path.to_path_buf(), message });
     }
     if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known: SCHEMA_VERSION,
-        });
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(err)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1).map_err(err)?;
         tx.commit().map_err(err)?;
     }
     Ok(())

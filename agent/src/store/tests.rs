@@ -28,25 +28,12 @@ fn event(timestamp_ms: i64, ip: &str, status_code: u16, url: &str) -> Event {
 }
 
 fn batch(events: Vec<Event>) -> CommitBatch {
-    let events = events
-        .into_iter()
-        .map(|event| ScoredEvent {
-            event,
-            anomaly_score: Some(0.1),
-        })
-        .collect();
-    CommitBatch {
-        events,
-        ..CommitBatch::default()
-    }
+    let events = events.into_iter().map(|event| ScoredEvent { event, anomaly_score: Some(0.1) }).collect();
+    CommitBatch { events, ..CommitBatch::default() }
 }
 
 fn checkpoint(key: &str, offset: u64) -> Checkpoint {
-    Checkpoint {
-        key: key.into(),
-        fingerprint: b"203.0.113.9 - - [22/Dec/2016".to_vec(),
-        offset,
-    }
+    Checkpoint { key: key.into(), fingerprint: b"203.0.113.9 - - [22/Dec/2016".to_vec(), offset }
 }
 
 fn ids(rows: &[StoredEvent]) -> Vec<i64> {
@@ -60,33 +47,16 @@ fn commit_returns_contiguous_id_ranges() {
     let sizes = [3, 1, 5, 1000];
     let mut expected_first = 1;
     for size in sizes {
-        let events = (0..size)
-            .map(|i| event(1_000 + i, "10.0.0.1", 200, "/"))
-            .collect();
+        let events = (0..size).map(|i| event(1_000 + i, "10.0.0.1", 200, "/")).collect();
         let committed = store.commit(&batch(events)).unwrap();
-        assert_eq!(
-            committed.ids,
-            Some(expected_first..=expected_first + size - 1)
-        );
+        assert_eq!(committed.ids, Some(expected_first..=expected_first + size - 1));
         expected_first += size;
     }
     // A batch of checkpoints only uses no id.
-    let only_checkpoint = CommitBatch {
-        checkpoints: vec![checkpoint("file:a", 10)],
-        ..CommitBatch::default()
-    };
+    let only_checkpoint = CommitBatch { checkpoints: vec![checkpoint("file:a", 10)], ..CommitBatch::default() };
     let committed = store.commit(&only_checkpoint).unwrap();
-    assert_eq!(
-        committed,
-        Committed {
-            ids: None,
-            anomalies: 0,
-            checkpoints: 1
-        }
-    );
-    let next = store
-        .commit(&batch(vec![event(5, "10.0.0.1", 200, "/")]))
-        .unwrap();
+    assert_eq!(committed, Committed { ids: None, anomalies: 0, checkpoints: 1 });
+    let next = store.commit(&batch(vec![event(5, "10.0.0.1", 200, "/")])).unwrap();
     assert_eq!(next.ids, Some(expected_first..=expected_first));
     assert_eq!(store.counts().unwrap().events, 1_010);
 }
@@ -101,28 +71,17 @@ fn commits_from_many_threads_get_disjoint_ranges_covering_every_id() {
             std::thread::spawn(move || {
                 (0..25)
                     .map(|b| {
-                        let events = (0..10)
-                            .map(|i| event(t * 1_000 + b * 10 + i, "10.0.0.2", 200, "/"))
-                            .collect();
+                        let events = (0..10).map(|i| event(t * 1_000 + b * 10 + i, "10.0.0.2", 200, "/")).collect();
                         let committed = store.commit(&batch(events)).unwrap();
                         // Queries run while other threads commit.
-                        store
-                            .logs(&LogQuery {
-                                limit: Some(5),
-                                ..LogQuery::default()
-                            })
-                            .unwrap();
+                        store.logs(&LogQuery { limit: Some(5), ..LogQuery::default() }).unwrap();
                         committed.ids.unwrap()
                     })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut all: Vec<i64> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .flatten()
-        .collect();
+    let mut all: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).flatten().collect();
     all.sort_unstable();
     assert_eq!(all, (1..=1_000).collect::<Vec<_>>());
 }
@@ -131,50 +90,27 @@ fn commits_from_many_threads_get_disjoint_ranges_covering_every_id() {
 fn failed_commit_writes_neither_events_nor_checkpoint() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
-    let mut first = batch(vec![
-        event(1, "10.0.0.1", 200, "/a"),
-        event(2, "10.0.0.1", 200, "/b"),
-    ]);
+    let mut first = batch(vec![event(1, "10.0.0.1", 200, "/a"), event(2, "10.0.0.1", 200, "/b")]);
     first.checkpoints = vec![checkpoint("file:/var/log/a.log", 100)];
     store.commit(&first).unwrap();
 
     // The events and the first checkpoint insert fine; the second checkpoint breaks the
     // table's CHECK (an empty key) in the middle of the transaction.
-    let mut failing = batch(vec![
-        event(3, "10.0.0.9", 500, "/c"),
-        event(4, "10.0.0.9", 500, "/d"),
-    ]);
-    failing.anomalies = vec![NewAnomaly {
-        event_index: 1,
-        detector: "if".into(),
-        score: 0.9,
-        reason: "x".into(),
-    }];
+    let mut failing = batch(vec![event(3, "10.0.0.9", 500, "/c"), event(4, "10.0.0.9", 500, "/d")]);
+    failing.anomalies = vec![NewAnomaly { event_index: 1, detector: "if".into(), score: 0.9, reason: "x".into() }];
     failing.checkpoints = vec![checkpoint("file:/var/log/a.log", 200), checkpoint("", 1)];
     let error = store.commit(&failing).unwrap_err();
     assert!(matches!(error, StoreError::Sqlite { .. }), "{error:?}");
     assert!(error.to_string().contains("vigil.db"), "{error}");
 
-    assert_eq!(
-        store.checkpoint("file:/var/log/a.log").unwrap(),
-        Some(checkpoint("file:/var/log/a.log", 100))
-    );
+    assert_eq!(store.checkpoint("file:/var/log/a.log").unwrap(), Some(checkpoint("file:/var/log/a.log", 100)));
     let rows = store.logs(&LogQuery::default()).unwrap();
     assert_eq!(ids(&rows), vec![2, 1]);
     let counts = store.counts().unwrap();
     assert_eq!((counts.events, counts.anomalies), (2, 0));
-    assert_eq!(
-        counts.per_source,
-        vec![("file:/var/log/nginx/access.log".to_owned(), 2)]
-    );
+    assert_eq!(counts.per_source, vec![("file:/var/log/nginx/access.log".to_owned(), 2)]);
     // The failed batch used up no id.
-    assert_eq!(
-        store
-            .commit(&batch(vec![event(5, "10.0.0.1", 200, "/e")]))
-            .unwrap()
-            .ids,
-        Some(3..=3)
-    );
+    assert_eq!(store.commit(&batch(vec![event(5, "10.0.0.1", 200, "/e")])).unwrap().ids, Some(3..=3));
 }
 
 #[test]
@@ -182,18 +118,10 @@ fn anomaly_naming_an_event_outside_the_batch_is_refused_before_writing() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
     let mut bad = batch(vec![event(1, "10.0.0.1", 200, "/")]);
-    bad.anomalies = vec![NewAnomaly {
-        event_index: 1,
-        detector: "if".into(),
-        score: 0.9,
-        reason: String::new(),
-    }];
+    bad.anomalies = vec![NewAnomaly { event_index: 1, detector: "if".into(), score: 0.9, reason: String::new() }];
     bad.checkpoints = vec![checkpoint("file:a", 9)];
     let error = store.commit(&bad).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "store: invalid commit batch: anomalies[0] names event 1 but the batch has 1 events"
-    );
+    assert_eq!(error.to_string(), "store: invalid commit batch: anomalies[0] names event 1 but the batch has 1 events");
     assert_eq!(store.counts().unwrap().events, 0);
     assert_eq!(store.checkpoint("file:a").unwrap(), None);
 }
@@ -203,67 +131,30 @@ fn reopened_store_keeps_events_anomalies_checkpoints_and_ids() {
     let dir = TempDir::new().unwrap();
     {
         let store = open(dir.path());
-        let mut first = batch(vec![
-            event(10, "10.0.0.1", 200, "/a"),
-            event(20, "10.0.0.2", 404, "/b"),
-        ]);
-        first.anomalies = vec![NewAnomaly {
-            event_index: 1,
-            detector: "if".into(),
-            score: 0.75,
-            reason: "r".into(),
-        }];
+        let mut first = batch(vec![event(10, "10.0.0.1", 200, "/a"), event(20, "10.0.0.2", 404, "/b")]);
+        first.anomalies = vec![NewAnomaly { event_index: 1, detector: "if".into(), score: 0.75, reason: "r".into() }];
         first.checkpoints = vec![checkpoint("file:/a", 4096), checkpoint("file:/b", 7)];
         store.commit(&first).unwrap();
-        assert!(
-            dir.path().join("vigil.db-wal").exists(),
-            "the store runs in WAL mode"
-        );
+        assert!(dir.path().join("vigil.db-wal").exists(), "the store runs in WAL mode");
     }
     let store = open(dir.path());
     assert_eq!(ids(&store.logs(&LogQuery::default()).unwrap()), vec![2, 1]);
     let anomalies = store.anomalies(&LogQuery::default()).unwrap();
     assert_eq!(anomalies.len(), 1);
-    assert_eq!(
-        (
-            anomalies[0].event.id,
-            anomalies[0].score,
-            anomalies[0].reason.as_str()
-        ),
-        (2, 0.75, "r")
-    );
-    let saved: Vec<Checkpoint> = store
-        .checkpoints()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.checkpoint)
-        .collect();
-    assert_eq!(
-        saved,
-        vec![checkpoint("file:/a", 4096), checkpoint("file:/b", 7)]
-    );
-    assert_eq!(
-        store
-            .commit(&batch(vec![event(30, "10.0.0.1", 200, "/c")]))
-            .unwrap()
-            .ids,
-        Some(3..=3)
-    );
+    assert_eq!((anomalies[0].event.id, anomalies[0].score, anomalies[0].reason.as_str()), (2, 0.75, "r"));
+    let saved: Vec<Checkpoint> = store.checkpoints().unwrap().into_iter().map(|s| s.checkpoint).collect();
+    assert_eq!(saved, vec![checkpoint("file:/a", 4096), checkpoint("file:/b", 7)]);
+    assert_eq!(store.commit(&batch(vec![event(30, "10.0.0.1", 200, "/c")])).unwrap().ids, Some(3..=3));
 }
 
 #[test]
 fn second_store_on_the_same_data_dir_is_refused_as_locked() {
     let dir = TempDir::new().unwrap();
     let _first = open(dir.path());
-    let error = Store::open(dir.path(), &StoreConfig::default())
-        .err()
-        .expect("a second open fails");
+    let error = Store::open(dir.path(), &StoreConfig::default()).err().expect("a second open fails");
     assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(
-        message.contains("locked by another process") && message.contains("same data_dir"),
-        "{message}"
-    );
+    assert!(message.contains("locked by another process") && message.contains("same data_dir"), "{message}");
 }
 
 #[test]
@@ -273,23 +164,15 @@ fn open_errors_name_the_path_and_what_to_do() {
     std::fs::write(&file, "x").unwrap();
     let error = Store::open(&file, &StoreConfig::default()).err().unwrap();
     assert!(matches!(error, StoreError::Io { .. }), "{error:?}");
-    assert!(
-        error.to_string().contains(&file.display().to_string()),
-        "{error}"
-    );
+    assert!(error.to_string().contains(&file.display().to_string()), "{error}");
 
     let garbage = dir.path().join("garbage");
     std::fs::create_dir(&garbage).unwrap();
     std::fs::write(garbage.join(DB_FILE), vec![0x42u8; 8192]).unwrap();
-    let error = Store::open(&garbage, &StoreConfig::default())
-        .err()
-        .unwrap();
+    let error = Store::open(&garbage, &StoreConfig::default()).err().unwrap();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(
-        message.contains(&garbage.join(DB_FILE).display().to_string())
-            && message.contains("move the file")
-    );
+    assert!(message.contains(&garbage.join(DB_FILE).display().to_string()) && message.contains("move the file"));
 }
 
 #[test]
@@ -299,13 +182,8 @@ fn a_database_from_a_newer_schema_is_refused() {
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    let error = Store::open(dir.path(), &StoreConfig::default())
-        .err()
-        .unwrap();
-    assert!(
-        matches!(error, StoreError::TooNew { found: 99, .. }),
-        "{error:?}"
-    );
+    let error = Store::open(dir.path(), &StoreConfig::default()).err().unwrap();
+    assert!(matches!(error, StoreError::TooNew { found: 99, .. }), "{error:?}");
 }
 
 /// Events with known attributes, committed out of time order (a backfill comes last), plus
@@ -321,12 +199,7 @@ fn fixture() -> Fixture {
     let store = open(dir.path());
     let ips = ["10.0.0.1", "10.0.0.2", "192.168.1.7"];
     let statuses = [200, 404, 500, 503, 301, 200];
-    let urls = [
-        "/api/v1/users",
-        "/static/app.js",
-        "/login?next=%2Fadmin",
-        "/search?q=snake_case",
-    ];
+    let urls = ["/api/v1/users", "/static/app.js", "/login?next=%2Fadmin", "/search?q=snake_case"];
     let agents = ["Mozilla/5.0", "curl/8.5.0", "python-requests/2.31"];
     let mut all = Vec::new();
     // Three commits; the last holds older timestamps than the first two, and ties.
@@ -334,17 +207,9 @@ fn fixture() -> Fixture {
         let mut b = CommitBatch::default();
         for i in 0..12i64 {
             let n = (commit * 12 + i) as usize;
-            let mut e = event(
-                base + i * 100 - (i % 2) * 100,
-                ips[n % 3],
-                statuses[n % 6],
-                urls[n % 4],
-            );
+            let mut e = event(base + i * 100 - (i % 2) * 100, ips[n % 3], statuses[n % 6], urls[n % 4]);
             e.user_agent = agents[n % 3].into();
-            e.raw = format!(
-                "{} \"{} {}\" {} ua={}",
-                e.ip, e.method, e.url, e.status_code, e.user_agent
-            );
+            e.raw = format!("{} \"{} {}\" {} ua={}", e.ip, e.method, e.url, e.status_code, e.user_agent);
             if n.is_multiple_of(4) {
                 b.anomalies.push(NewAnomaly {
                     event_index: i as usize,
@@ -353,10 +218,7 @@ fn fixture() -> Fixture {
                     reason: format!("n{n}"),
                 });
             }
-            b.events.push(ScoredEvent {
-                event: e,
-                anomaly_score: Some(n as f32 / 100.0),
-            });
+            b.events.push(ScoredEvent { event: e, anomaly_score: Some(n as f32 / 100.0) });
         }
         let first = *store.commit(&b).unwrap().ids.unwrap().start();
         for (i, scored) in b.events.into_iter().enumerate() {
@@ -369,11 +231,7 @@ fn fixture() -> Fixture {
             });
         }
     }
-    Fixture {
-        _dir: dir,
-        store,
-        events: all,
-    }
+    Fixture { _dir: dir, store, events: all }
 }
 
 impl Fixture {
@@ -402,97 +260,48 @@ fn logs_come_newest_first_by_timestamp_then_id() {
 #[test]
 fn logs_filter_by_time_range_with_from_inclusive_and_to_exclusive() {
     let f = fixture();
-    let query = LogQuery {
-        from_ms: Some(10_100),
-        to_ms: Some(20_200),
-        ..LogQuery::default()
-    };
+    let query = LogQuery { from_ms: Some(10_100), to_ms: Some(20_200), ..LogQuery::default() };
     let expected = f.expected(|e| (10_100..20_200).contains(&e.event.timestamp_ms));
     assert!(expected.len() > 5);
     assert_eq!(f.logs(query), expected);
     assert_eq!(
-        f.logs(LogQuery {
-            from_ms: Some(20_300),
-            ..LogQuery::default()
-        }),
+        f.logs(LogQuery { from_ms: Some(20_300), ..LogQuery::default() }),
         f.expected(|e| e.event.timestamp_ms >= 20_300)
     );
-    assert_eq!(
-        f.logs(LogQuery {
-            to_ms: Some(5_000),
-            ..LogQuery::default()
-        }),
-        Vec::<i64>::new()
-    );
+    assert_eq!(f.logs(LogQuery { to_ms: Some(5_000), ..LogQuery::default() }), Vec::<i64>::new());
 }
 
 #[test]
 fn logs_filter_by_ip_and_status_code_or_class() {
     let f = fixture();
-    let by_ip = f.logs(LogQuery {
-        ip: Some("192.168.1.7".into()),
-        ..LogQuery::default()
-    });
+    let by_ip = f.logs(LogQuery { ip: Some("192.168.1.7".into()), ..LogQuery::default() });
     assert_eq!(by_ip, f.expected(|e| e.event.ip == "192.168.1.7"));
     assert_eq!(by_ip.len(), 12);
 
-    let exact = f.logs(LogQuery {
-        status: Some(StatusFilter::Exact(404)),
-        ..LogQuery::default()
-    });
+    let exact = f.logs(LogQuery { status: Some(StatusFilter::Exact(404)), ..LogQuery::default() });
     assert_eq!(exact, f.expected(|e| e.event.status_code == 404));
     assert!(!exact.is_empty());
 
-    let class = f.logs(LogQuery {
-        status: Some("5xx".parse().unwrap()),
-        ..LogQuery::default()
-    });
-    assert_eq!(
-        class,
-        f.expected(|e| (500..600).contains(&e.event.status_code))
-    );
+    let class = f.logs(LogQuery { status: Some("5xx".parse().unwrap()), ..LogQuery::default() });
+    assert_eq!(class, f.expected(|e| (500..600).contains(&e.event.status_code)));
     assert_eq!(class.len(), 12);
 
-    let both = LogQuery {
-        ip: Some("10.0.0.1".into()),
-        status: Some(StatusFilter::Class(2)),
-        ..LogQuery::default()
-    };
-    assert_eq!(
-        f.logs(both),
-        f.expected(|e| e.event.ip == "10.0.0.1" && e.event.status_code == 200)
-    );
+    let both = LogQuery { ip: Some("10.0.0.1".into()), status: Some(StatusFilter::Class(2)), ..LogQuery::default() };
+    assert_eq!(f.logs(both), f.expected(|e| e.event.ip == "10.0.0.1" && e.event.status_code == 200));
 }
 
 #[test]
 fn logs_q_is_a_substring_of_url_user_agent_or_raw() {
     let f = fixture();
-    let q = |text: &str| {
-        f.logs(LogQuery {
-            q: Some(text.into()),
-            ..LogQuery::default()
-        })
-    };
-    assert_eq!(
-        q("static/app"),
-        f.expected(|e| e.event.url.contains("static/app"))
-    );
-    assert_eq!(
-        q("curl/8"),
-        f.expected(|e| e.event.user_agent.contains("curl/8"))
-    );
-    assert_eq!(
-        q("ua=python"),
-        f.expected(|e| e.event.raw.contains("ua=python"))
-    );
+    let q = |text: &str| f.logs(LogQuery { q: Some(text.into()), ..LogQuery::default() });
+    assert_eq!(q("static/app"), f.expected(|e| e.event.url.contains("static/app")));
+    assert_eq!(q("curl/8"), f.expected(|e| e.event.user_agent.contains("curl/8")));
+    assert_eq!(q("ua=python"), f.expected(|e| e.event.raw.contains("ua=python")));
     // ASCII letters match in either case.
     assert_eq!(q("CURL/8"), q("curl/8"));
     // LIKE's wildcards in `q` match only themselves.
     assert_eq!(q("%2F"), f.expected(|e| e.event.url.contains("%2F")));
-    assert_eq!(
-        q("snake_case"),
-        f.expected(|e| e.event.url.contains("snake_case"))
-    );
+    assert_eq!(q("snake_case"), f.expected(|e| e.event.url.contains("snake_case")));
     assert_eq!(q("snake%case"), Vec::<i64>::new());
     assert_eq!(q("e_c"), f.expected(|e| e.event.raw.contains("e_c")));
     assert_eq!(q(""), f.expected(|_| true));
@@ -501,20 +310,10 @@ fn logs_q_is_a_substring_of_url_user_agent_or_raw() {
 #[test]
 fn logs_anomalies_only_returns_flagged_events() {
     let f = fixture();
-    let got = f.logs(LogQuery {
-        anomalies_only: true,
-        ..LogQuery::default()
-    });
+    let got = f.logs(LogQuery { anomalies_only: true, ..LogQuery::default() });
     assert_eq!(got, f.expected(|e| e.anomalous));
     assert_eq!(got.len(), 9);
-    let rows = f
-        .store
-        .logs(&LogQuery {
-            anomalies_only: true,
-            limit: Some(1),
-            ..LogQuery::default()
-        })
-        .unwrap();
+    let rows = f.store.logs(&LogQuery { anomalies_only: true, limit: Some(1), ..LogQuery::default() }).unwrap();
     assert!(rows[0].anomalous);
 }
 
@@ -525,11 +324,7 @@ fn logs_page_with_the_before_id_cursor_without_gaps_or_repeats() {
         let mut pages = Vec::new();
         let mut cursor = None;
         loop {
-            let page = f.logs(LogQuery {
-                limit: Some(limit),
-                before_id: cursor,
-                ..LogQuery::default()
-            });
+            let page = f.logs(LogQuery { limit: Some(limit), before_id: cursor, ..LogQuery::default() });
             assert!(page.len() <= limit);
             let Some(last) = page.last().copied() else {
                 break;
@@ -540,57 +335,26 @@ fn logs_page_with_the_before_id_cursor_without_gaps_or_repeats() {
         assert_eq!(pages, f.expected(|_| true), "limit {limit}");
     }
     // Filters and the cursor combine.
-    let first = f.logs(LogQuery {
-        ip: Some("10.0.0.2".into()),
-        limit: Some(4),
-        ..LogQuery::default()
-    });
-    let rest = f.logs(LogQuery {
-        ip: Some("10.0.0.2".into()),
-        before_id: first.last().copied(),
-        ..LogQuery::default()
-    });
-    assert_eq!(
-        [first, rest].concat(),
-        f.expected(|e| e.event.ip == "10.0.0.2")
-    );
+    let first = f.logs(LogQuery { ip: Some("10.0.0.2".into()), limit: Some(4), ..LogQuery::default() });
+    let rest =
+        f.logs(LogQuery { ip: Some("10.0.0.2".into()), before_id: first.last().copied(), ..LogQuery::default() });
+    assert_eq!([first, rest].concat(), f.expected(|e| e.event.ip == "10.0.0.2"));
     // A cursor that names no stored event gives an empty page.
-    assert_eq!(
-        f.logs(LogQuery {
-            before_id: Some(10_000),
-            ..LogQuery::default()
-        }),
-        Vec::<i64>::new()
-    );
+    assert_eq!(f.logs(LogQuery { before_id: Some(10_000), ..LogQuery::default() }), Vec::<i64>::new());
 }
 
 #[test]
 fn logs_limit_defaults_to_100_and_is_capped_at_10000() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
-    let events = (0..10_050)
-        .map(|i| event(i, "10.0.0.1", 200, "/"))
-        .collect();
+    let events = (0..10_050).map(|i| event(i, "10.0.0.1", 200, "/")).collect();
     store.commit(&batch(events)).unwrap();
-    let count = |limit| {
-        store
-            .logs(&LogQuery {
-                limit,
-                ..LogQuery::default()
-            })
-            .unwrap()
-            .len()
-    };
+    let count = |limit| store.logs(&LogQuery { limit, ..LogQuery::default() }).unwrap().len();
     assert_eq!(count(None), DEFAULT_LIMIT);
     assert_eq!(count(Some(3)), 3);
     assert_eq!(count(Some(0)), 0);
     assert_eq!(count(Some(1_000_000)), MAX_LIMIT);
-    let newest = store
-        .logs(&LogQuery {
-            limit: Some(2),
-            ..LogQuery::default()
-        })
-        .unwrap();
+    let newest = store.logs(&LogQuery { limit: Some(2), ..LogQuery::default() }).unwrap();
     assert_eq!(ids(&newest), vec![10_050, 10_049]);
 }
 
@@ -608,48 +372,17 @@ fn anomalies_come_newest_first_with_detector_reason_and_event() {
         assert_eq!(anomaly.event.anomaly_score, Some(n as f32 / 100.0));
     }
     // Filters apply to the anomaly's event; the cursor is the anomaly id.
-    let by_ip = f
-        .store
-        .anomalies(&LogQuery {
-            ip: Some("10.0.0.1".into()),
-            ..LogQuery::default()
-        })
-        .unwrap();
+    let by_ip = f.store.anomalies(&LogQuery { ip: Some("10.0.0.1".into()), ..LogQuery::default() }).unwrap();
     assert_eq!(
         by_ip.iter().map(|a| a.event.id).collect::<Vec<_>>(),
         f.expected(|e| e.anomalous && e.event.ip == "10.0.0.1")
     );
-    let first = f
-        .store
-        .anomalies(&LogQuery {
-            limit: Some(4),
-            ..LogQuery::default()
-        })
-        .unwrap();
-    let rest = f
-        .store
-        .anomalies(&LogQuery {
-            before_id: Some(first[3].id),
-            ..LogQuery::default()
-        })
-        .unwrap();
+    let first = f.store.anomalies(&LogQuery { limit: Some(4), ..LogQuery::default() }).unwrap();
+    let rest = f.store.anomalies(&LogQuery { before_id: Some(first[3].id), ..LogQuery::default() }).unwrap();
     assert_eq!([first, rest].concat(), all);
-    let window = LogQuery {
-        from_ms: Some(10_000),
-        to_ms: Some(20_000),
-        ..LogQuery::default()
-    };
-    let in_window: Vec<i64> = f
-        .store
-        .anomalies(&window)
-        .unwrap()
-        .iter()
-        .map(|a| a.event.id)
-        .collect();
-    assert_eq!(
-        in_window,
-        f.expected(|e| e.anomalous && (10_000..20_000).contains(&e.event.timestamp_ms))
-    );
+    let window = LogQuery { from_ms: Some(10_000), to_ms: Some(20_000), ..LogQuery::default() };
+    let in_window: Vec<i64> = f.store.anomalies(&window).unwrap().iter().map(|a| a.event.id).collect();
+    assert_eq!(in_window, f.expected(|e| e.anomalous && (10_000..20_000).contains(&e.event.timestamp_ms)));
 }
 
 #[test]
@@ -661,107 +394,53 @@ fn counts_report_events_per_source_anomalies_and_size() {
     for (i, source) in ["ws", "file:/a", "ws", "api", "ws"].iter().enumerate() {
         let mut e = event(i as i64, "10.0.0.1", 200, "/");
         e.source = (*source).into();
-        b.events.push(ScoredEvent {
-            event: e,
-            anomaly_score: None,
-        });
+        b.events.push(ScoredEvent { event: e, anomaly_score: None });
     }
-    b.anomalies.push(NewAnomaly {
-        event_index: 0,
-        detector: "if".into(),
-        score: 0.7,
-        reason: String::new(),
-    });
-    b.anomalies.push(NewAnomaly {
-        event_index: 0,
-        detector: "other".into(),
-        score: 0.9,
-        reason: String::new(),
-    });
+    b.anomalies.push(NewAnomaly { event_index: 0, detector: "if".into(), score: 0.7, reason: String::new() });
+    b.anomalies.push(NewAnomaly { event_index: 0, detector: "other".into(), score: 0.9, reason: String::new() });
     store.commit(&b).unwrap();
     store.commit(&b).unwrap();
     let counts = store.counts().unwrap();
     assert_eq!(counts.events, 10);
     assert_eq!(counts.anomalies, 4);
-    assert_eq!(
-        counts.per_source,
-        vec![("api".into(), 2), ("file:/a".into(), 2), ("ws".into(), 6)]
-    );
-    assert!(
-        counts.bytes_on_disk >= counts.bytes_used && counts.bytes_used > 0,
-        "{counts:?}"
-    );
+    assert_eq!(counts.per_source, vec![("api".into(), 2), ("file:/a".into(), 2), ("ws".into(), 6)]);
+    assert!(counts.bytes_on_disk >= counts.bytes_used && counts.bytes_used > 0, "{counts:?}");
 }
 
 #[test]
 fn retention_by_age_deletes_old_events_and_their_anomalies_and_keeps_checkpoints() {
     let dir = TempDir::new().unwrap();
-    let config = StoreConfig {
-        retention_chunk: 100,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig { retention_chunk: 100, ..StoreConfig::default() };
     let store = Store::open(dir.path(), &config).unwrap();
     let now = 100 * DAY_MS;
     let mut old = CommitBatch::default();
     for i in 0..250 {
         let mut e = event(now - 10 * DAY_MS + i, "10.0.0.1", 200, "/old");
-        e.source = if i < 200 {
-            "file:/old".into()
-        } else {
-            "ws".into()
-        };
-        old.events.push(ScoredEvent {
-            event: e,
-            anomaly_score: Some(0.9),
-        });
+        e.source = if i < 200 { "file:/old".into() } else { "ws".into() };
+        old.events.push(ScoredEvent { event: e, anomaly_score: Some(0.9) });
     }
     old.anomalies = (0..250)
         .step_by(50)
-        .map(|i| NewAnomaly {
-            event_index: i,
-            detector: "if".into(),
-            score: 0.9,
-            reason: String::new(),
-        })
+        .map(|i| NewAnomaly { event_index: i, detector: "if".into(), score: 0.9, reason: String::new() })
         .collect();
     old.checkpoints = vec![checkpoint("file:/old", 12_345)];
     store.commit(&old).unwrap();
-    let mut recent = batch(vec![
-        event(now - 7 * DAY_MS, "10.0.0.2", 200, "/edge"),
-        event(now - DAY_MS, "10.0.0.2", 200, "/new"),
-    ]);
+    let mut recent =
+        batch(vec![event(now - 7 * DAY_MS, "10.0.0.2", 200, "/edge"), event(now - DAY_MS, "10.0.0.2", 200, "/new")]);
     for e in &mut recent.events {
         e.event.source = "ws".into();
     }
-    recent.anomalies = vec![NewAnomaly {
-        event_index: 1,
-        detector: "if".into(),
-        score: 0.9,
-        reason: String::new(),
-    }];
+    recent.anomalies = vec![NewAnomaly { event_index: 1, detector: "if".into(), score: 0.9, reason: String::new() }];
     store.commit(&recent).unwrap();
 
     let report = store.enforce_retention(now).unwrap();
-    assert_eq!(
-        (
-            report.expired_events,
-            report.evicted_events,
-            report.anomalies
-        ),
-        (250, 0, 5)
-    );
-    assert_eq!(
-        ids(&store.logs(&LogQuery::default()).unwrap()),
-        vec![252, 251]
-    );
+    assert_eq!((report.expired_events, report.evicted_events, report.anomalies), (250, 0, 5));
+    assert_eq!(ids(&store.logs(&LogQuery::default()).unwrap()), vec![252, 251]);
     assert_eq!(store.anomalies(&LogQuery::default()).unwrap().len(), 1);
     let counts = store.counts().unwrap();
     assert_eq!((counts.events, counts.anomalies), (2, 1));
     assert_eq!(counts.per_source, vec![("ws".into(), 2)]);
-    assert_eq!(
-        store.checkpoint("file:/old").unwrap(),
-        Some(checkpoint("file:/old", 12_345))
-    );
+    assert_eq!(store.checkpoint("file:/old").unwrap(), Some(checkpoint("file:/old", 12_345)));
     // A second run finds nothing more to do.
     let again = store.enforce_retention(now).unwrap();
     assert_eq!((again.expired_events, again.evicted_events), (0, 0));
@@ -770,12 +449,7 @@ fn retention_by_age_deletes_old_events_and_their_anomalies_and_keeps_checkpoints
 #[test]
 fn retention_by_size_deletes_the_oldest_events_until_under_the_limit() {
     let dir = TempDir::new().unwrap();
-    let config = StoreConfig {
-        retention_days: 0,
-        max_size_mib: 1,
-        retention_chunk: 500,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig { retention_days: 0, max_size_mib: 1, retention_chunk: 500, ..StoreConfig::default() };
     let store = Store::open(dir.path(), &config).unwrap();
     let padding = "x".repeat(400);
     // ~5,000 events of ~1 KB: several MiB. Timestamps run backwards within the second batch,
@@ -786,126 +460,65 @@ fn retention_by_size_deletes_the_oldest_events_until_under_the_limit() {
             let ts = if part == 0 { i } else { 1_000_000 - i };
             let mut e = event(ts, "10.0.0.1", 200, &format!("/p/{padding}"));
             e.user_agent = padding.clone();
-            b.events.push(ScoredEvent {
-                event: e,
-                anomaly_score: None,
-            });
+            b.events.push(ScoredEvent { event: e, anomaly_score: None });
         }
-        b.anomalies = vec![NewAnomaly {
-            event_index: 0,
-            detector: "if".into(),
-            score: 0.9,
-            reason: String::new(),
-        }];
+        b.anomalies = vec![NewAnomaly { event_index: 0, detector: "if".into(), score: 0.9, reason: String::new() }];
         b.checkpoints = vec![checkpoint(&format!("file:/part{part}"), 1)];
         store.commit(&b).unwrap();
     }
     assert!(store.counts().unwrap().bytes_used > 4 * 1024 * 1024);
 
     let report = store.enforce_retention(1_000_000).unwrap();
-    assert!(
-        report.evicted_events > 0 && report.expired_events == 0,
-        "{report:?}"
-    );
-    assert!(
-        report.bytes_after <= 1024 * 1024 && report.bytes_before > report.bytes_after,
-        "{report:?}"
-    );
+    assert!(report.evicted_events > 0 && report.expired_events == 0, "{report:?}");
+    assert!(report.bytes_after <= 1024 * 1024 && report.bytes_before > report.bytes_after, "{report:?}");
     let counts = store.counts().unwrap();
     assert_eq!(counts.events, 5_000 - report.evicted_events);
     assert!(counts.bytes_used <= 1024 * 1024);
     // What is left is exactly the newest events.
-    let kept = store
-        .logs(&LogQuery {
-            limit: Some(MAX_LIMIT),
-            ..LogQuery::default()
-        })
-        .unwrap();
+    let kept = store.logs(&LogQuery { limit: Some(MAX_LIMIT), ..LogQuery::default() }).unwrap();
     assert_eq!(kept.len() as u64, counts.events);
     let oldest_kept = kept.iter().map(|e| e.event.timestamp_ms).min().unwrap();
     let kept_ids: HashSet<i64> = kept.iter().map(|e| e.id).collect();
     let expected_kept: HashSet<i64> = (1..=5_000i64)
         .filter(|id| {
-            let ts = if *id <= 2_500 {
-                id - 1
-            } else {
-                1_000_000 - (id - 2_501)
-            };
+            let ts = if *id <= 2_500 { id - 1 } else { 1_000_000 - (id - 2_501) };
             ts >= oldest_kept
         })
         .collect();
     assert_eq!(kept_ids, expected_kept);
     // The first batch's anomaly went with its event, the second's stays.
     assert_eq!(report.anomalies, 1);
-    assert_eq!(
-        store.anomalies(&LogQuery::default()).unwrap()[0].event.id,
-        2_501
-    );
-    let keys: Vec<String> = store
-        .checkpoints()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.checkpoint.key)
-        .collect();
+    assert_eq!(store.anomalies(&LogQuery::default()).unwrap()[0].event.id, 2_501);
+    let keys: Vec<String> = store.checkpoints().unwrap().into_iter().map(|s| s.checkpoint.key).collect();
     assert_eq!(keys, vec!["file:/part0", "file:/part1"]);
     // Later commits reuse the freed pages: the file does not grow past its old size.
     let pages = || -> i64 {
-        let conn = rusqlite::Connection::open_with_flags(
-            store.path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        conn.pragma_query_value(None, "page_count", |row| row.get(0))
-            .unwrap()
+        let conn =
+            rusqlite::Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        conn.pragma_query_value(None, "page_count", |row| row.get(0)).unwrap()
     };
     let before = pages();
-    let refill = (0..2_000)
-        .map(|i| event(2_000_000 + i, "10.0.0.1", 200, &format!("/q/{padding}")))
-        .collect();
+    let refill = (0..2_000).map(|i| event(2_000_000 + i, "10.0.0.1", 200, &format!("/q/{padding}"))).collect();
     store.commit(&batch(refill)).unwrap();
     assert_eq!(pages(), before);
     // Ids are never reused, even after deletions and a reopen.
     drop(store);
     let store = Store::open(dir.path(), &config).unwrap();
-    assert_eq!(
-        store
-            .commit(&batch(vec![event(3_000_000, "10.0.0.1", 200, "/")]))
-            .unwrap()
-            .ids,
-        Some(7_001..=7_001)
-    );
+    assert_eq!(store.commit(&batch(vec![event(3_000_000, "10.0.0.1", 200, "/")])).unwrap().ids, Some(7_001..=7_001));
 }
 
 #[test]
 fn ids_are_not_reused_after_every_event_is_deleted() {
     let dir = TempDir::new().unwrap();
-    let config = StoreConfig {
-        retention_days: 1,
-        retention_chunk: 100,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig { retention_days: 1, retention_chunk: 100, ..StoreConfig::default() };
     {
         let store = Store::open(dir.path(), &config).unwrap();
-        store
-            .commit(&batch(vec![
-                event(0, "10.0.0.1", 200, "/"),
-                event(1, "10.0.0.1", 200, "/"),
-            ]))
-            .unwrap();
-        assert_eq!(
-            store.enforce_retention(10 * DAY_MS).unwrap().expired_events,
-            2
-        );
+        store.commit(&batch(vec![event(0, "10.0.0.1", 200, "/"), event(1, "10.0.0.1", 200, "/")])).unwrap();
+        assert_eq!(store.enforce_retention(10 * DAY_MS).unwrap().expired_events, 2);
         assert_eq!(store.counts().unwrap().events, 0);
     }
     let store = Store::open(dir.path(), &config).unwrap();
-    assert_eq!(
-        store
-            .commit(&batch(vec![event(0, "10.0.0.1", 200, "/")]))
-            .unwrap()
-            .ids,
-        Some(3..=3)
-    );
+    assert_eq!(store.commit(&batch(vec![event(0, "10.0.0.1", 200, "/")])).unwrap().ids, Some(3..=3));
 }
 
 #[test]
@@ -913,14 +526,8 @@ fn unicode_and_control_characters_round_trip() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
     let mut fields = serde_json::Map::new();
-    fields.insert(
-        "clé ünïcode 🔑".into(),
-        serde_json::json!("välue\u{0}\u{1b}[31m\n\t\"quoted\""),
-    );
-    fields.insert(
-        "nested".into(),
-        serde_json::json!({"list": [1, 2.5, null, true, "\u{202e}rtl"], "n": -7}),
-    );
+    fields.insert("clé ünïcode 🔑".into(), serde_json::json!("välue\u{0}\u{1b}[31m\n\t\"quoted\""));
+    fields.insert("nested".into(), serde_json::json!({"list": [1, 2.5, null, true, "\u{202e}rtl"], "n": -7}));
     fields.insert("big".into(), serde_json::json!(u64::MAX));
     let e = Event {
         timestamp_ms: -1_000,
@@ -936,11 +543,7 @@ fn unicode_and_control_characters_round_trip() {
         latency_ms: Some(0.125),
         fields,
     };
-    let plain = Event {
-        referer: None,
-        latency_ms: None,
-        ..event(5, "::1", 0, "")
-    };
+    let plain = Event { referer: None, latency_ms: None, ..event(5, "::1", 0, "") };
     let mut b = batch(vec![e.clone(), plain.clone()]);
     b.events[0].anomaly_score = Some(0.123_456_79);
     b.events[1].anomaly_score = None;
@@ -950,11 +553,8 @@ fn unicode_and_control_characters_round_trip() {
         score: 1.0,
         reason: "raison\n\u{0}ligne".into(),
     }];
-    b.checkpoints = vec![Checkpoint {
-        key: "file:/tmp/ünïcode\u{1}.log".into(),
-        fingerprint: vec![0xff, 0x00, 0xfe],
-        offset: 0,
-    }];
+    b.checkpoints =
+        vec![Checkpoint { key: "file:/tmp/ünïcode\u{1}.log".into(), fingerprint: vec![0xff, 0x00, 0xfe], offset: 0 }];
     store.commit(&b).unwrap();
 
     let rows = store.logs(&LogQuery::default()).unwrap();
@@ -963,36 +563,10 @@ fn unicode_and_control_characters_round_trip() {
     assert_eq!(rows[1].event, e);
     assert_eq!(rows[1].anomaly_score, Some(0.123_456_79));
     let anomaly = &store.anomalies(&LogQuery::default()).unwrap()[0];
-    assert_eq!(
-        (anomaly.detector.as_str(), anomaly.reason.as_str()),
-        ("détecteur", "raison\n\u{0}ligne")
-    );
-    assert_eq!(
-        store
-            .checkpoint("file:/tmp/ünïcode\u{1}.log")
-            .unwrap()
-            .unwrap()
-            .fingerprint,
-        vec![0xff, 0x00, 0xfe]
-    );
-    assert_eq!(
-        ids(&store
-            .logs(&LogQuery {
-                q: Some("日本語/😀".into()),
-                ..LogQuery::default()
-            })
-            .unwrap()),
-        vec![1]
-    );
-    assert_eq!(
-        ids(&store
-            .logs(&LogQuery {
-                ip: Some("2001:db8::1".into()),
-                ..LogQuery::default()
-            })
-            .unwrap()),
-        vec![1]
-    );
+    assert_eq!((anomaly.detector.as_str(), anomaly.reason.as_str()), ("détecteur", "raison\n\u{0}ligne"));
+    assert_eq!(store.checkpoint("file:/tmp/ünïcode\u{1}.log").unwrap().unwrap().fingerprint, vec![0xff, 0x00, 0xfe]);
+    assert_eq!(ids(&store.logs(&LogQuery { q: Some("日本語/😀".into()), ..LogQuery::default() }).unwrap()), vec![1]);
+    assert_eq!(ids(&store.logs(&LogQuery { ip: Some("2001:db8::1".into()), ..LogQuery::default() }).unwrap()), vec![1]);
 }
 
 #[test]
@@ -1010,27 +584,15 @@ fn status_filter_parses_codes_and_classes() {
 fn config_defaults_and_kind_rejection() {
     let config: StoreConfig = toml::from_str("").unwrap();
     assert_eq!(config, StoreConfig::default());
-    assert_eq!(
-        (config.kind, config.retention_days, config.max_size_mib),
-        (StoreKind::Embedded, 7, 1024)
-    );
+    assert_eq!((config.kind, config.retention_days, config.max_size_mib), (StoreKind::Embedded, 7, 1024));
     let embedded: StoreConfig = toml::from_str("kind = \"embedded\"\nretention_days = 30").unwrap();
     assert_eq!(embedded.retention_days, 30);
 
-    let chroma = toml::from_str::<StoreConfig>("kind = \"chroma\"")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        chroma.contains("\"chroma\" is not supported by this version yet; use kind = \"embedded\""),
-        "{chroma}"
-    );
-    let other = toml::from_str::<StoreConfig>("kind = \"postgres\"")
-        .unwrap_err()
-        .to_string();
+    let chroma = toml::from_str::<StoreConfig>("kind = \"chroma\"").unwrap_err().to_string();
+    assert!(chroma.contains("\"chroma\" is not supported by this version yet; use kind = \"embedded\""), "{chroma}");
+    let other = toml::from_str::<StoreConfig>("kind = \"postgres\"").unwrap_err().to_string();
     assert!(other.contains("unknown store kind \"postgres\""), "{other}");
-    let unknown = toml::from_str::<StoreConfig>("retention = 3")
-        .unwrap_err()
-        .to_string();
+    let unknown = toml::from_str::<StoreConfig>("retention = 3").unwrap_err().to_string();
     assert!(unknown.contains("unknown field `retention`"), "{unknown}");
 }
 
@@ -1038,25 +600,10 @@ fn config_defaults_and_kind_rejection() {
 fn out_of_range_config_is_refused_before_anything_is_created() {
     let dir = TempDir::new().unwrap();
     let data_dir = dir.path().join("data");
-    let config = StoreConfig {
-        read_connections: 0,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig { read_connections: 0, ..StoreConfig::default() };
     let error = Store::open(&data_dir, &config).err().unwrap();
-    assert_eq!(
-        error.to_string(),
-        "store.read_connections: 0 is out of range; give 1 to 64"
-    );
+    assert_eq!(error.to_string(), "store.read_connections: 0 is out of range; give 1 to 64");
     assert!(!data_dir.exists());
-    let config = StoreConfig {
-        retention_chunk: 5,
-        ..StoreConfig::default()
-    };
-    assert!(matches!(
-        config.validate(),
-        Err(StoreError::Config {
-            field: "retention_chunk",
-            ..
-        })
-    ));
+    let config = StoreConfig { retention_chunk: 5, ..StoreConfig::default() };
+    assert!(matches!(config.validate(), Err(StoreError::Config { field: "retention_chunk", .. })));
 }

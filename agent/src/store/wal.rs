@@ -33,10 +33,7 @@ impl WalCheckpointer {
                 let (stopped, wake) = &*signal;
                 let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
                 while !*stopped {
-                    stopped = wake
-                        .wait_timeout(stopped, INTERVAL)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
+                    stopped = wake.wait_timeout(stopped, INTERVAL).unwrap_or_else(|p| p.into_inner()).0;
                     // PASSIVE never blocks commits or queries; a failure (a busy moment) is
                     // retried next round, and the writer's backstop covers a long outage.
                     let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -47,10 +44,7 @@ impl WalCheckpointer {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(WalCheckpointer {
-            stop,
-            thread: Some(thread),
-        })
+        Ok(WalCheckpointer { stop, thread: Some(thread) })
     }
 }
 

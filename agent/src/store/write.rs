@@ -56,7 +56,8 @@ pub struct Committed {
 const INSERT_EVENT: &str = "INSERT INTO events (id, timestamp_ms, ip, method, url, status_code, bytes_sent, \
      user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
-const INSERT_ANOMALY: &str = "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+const INSERT_ANOMALY: &str =
+    "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, \
      byte_offset = excluded.byte_offset, updated_ms = excluded.updated_ms";
@@ -82,11 +83,7 @@ impl Store {
             }
         }
         if count == 0 && batch.checkpoints.is_empty() {
-            return Ok(Committed {
-                ids: None,
-                anomalies: 0,
-                checkpoints: 0,
-            });
+            return Ok(Committed { ids: None, anomalies: 0, checkpoints: 0 });
         }
         let per_source = count_per_source(&batch.events);
         let now = unix_ms();
@@ -96,10 +93,7 @@ impl Store {
         let writer = &mut *guard;
         let first = writer.next_id;
         let next = first + count as i64;
-        let tx = writer
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
         {
             let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(&err)?;
             let mut fields_json = Vec::new();
@@ -110,41 +104,25 @@ impl Store {
                 } else {
                     fields_json.clear();
                     serde_json::to_writer(&mut fields_json, &e.fields).map_err(|json| {
-                        StoreError::InvalidBatch(format!(
-                            "events[{i}].fields cannot be written as JSON: {json}"
-                        ))
+                        StoreError::InvalidBatch(format!("events[{i}].fields cannot be written as JSON: {json}"))
                     })?;
                     Some(std::str::from_utf8(&fields_json).expect("serde_json writes UTF-8"))
                 };
                 // Bound one by one: no parameter slice to build, no count check per row.
-                insert
-                    .raw_bind_parameter(1, first + i as i64)
-                    .map_err(&err)?;
+                insert.raw_bind_parameter(1, first + i as i64).map_err(&err)?;
                 insert.raw_bind_parameter(2, e.timestamp_ms).map_err(&err)?;
                 insert.raw_bind_parameter(3, e.ip.as_str()).map_err(&err)?;
-                insert
-                    .raw_bind_parameter(4, e.method.as_str())
-                    .map_err(&err)?;
+                insert.raw_bind_parameter(4, e.method.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(5, e.url.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(6, e.status_code).map_err(&err)?;
-                insert
-                    .raw_bind_parameter(7, i64::try_from(e.bytes_sent).unwrap_or(i64::MAX))
-                    .map_err(&err)?;
-                insert
-                    .raw_bind_parameter(8, e.user_agent.as_str())
-                    .map_err(&err)?;
+                insert.raw_bind_parameter(7, i64::try_from(e.bytes_sent).unwrap_or(i64::MAX)).map_err(&err)?;
+                insert.raw_bind_parameter(8, e.user_agent.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(9, e.raw.as_str()).map_err(&err)?;
-                insert
-                    .raw_bind_parameter(10, e.source.as_str())
-                    .map_err(&err)?;
-                insert
-                    .raw_bind_parameter(11, e.referer.as_deref())
-                    .map_err(&err)?;
+                insert.raw_bind_parameter(10, e.source.as_str()).map_err(&err)?;
+                insert.raw_bind_parameter(11, e.referer.as_deref()).map_err(&err)?;
                 insert.raw_bind_parameter(12, e.latency_ms).map_err(&err)?;
                 insert.raw_bind_parameter(13, fields).map_err(&err)?;
-                insert
-                    .raw_bind_parameter(14, scored.anomaly_score.map(f64::from))
-                    .map_err(&err)?;
+                insert.raw_bind_parameter(14, scored.anomaly_score.map(f64::from)).map_err(&err)?;
                 insert.raw_bind_parameter(15, anomalous[i]).map_err(&err)?;
                 insert.raw_bind_parameter(16, now).map_err(&err)?;
                 insert.raw_execute().map_err(&err)?;
@@ -153,34 +131,20 @@ impl Store {
             for anomaly in &batch.anomalies {
                 let event = &batch.events[anomaly.event_index].event;
                 let id = first + anomaly.event_index as i64;
-                let params = (
-                    id,
-                    &anomaly.detector,
-                    f64::from(anomaly.score),
-                    &anomaly.reason,
-                    event.timestamp_ms,
-                );
+                let params = (id, &anomaly.detector, f64::from(anomaly.score), &anomaly.reason, event.timestamp_ms);
                 insert.execute(params).map_err(&err)?;
             }
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
             for checkpoint in &batch.checkpoints {
                 // An offset past i64::MAX turns negative and is refused by the table's CHECK.
-                let params = (
-                    &checkpoint.key,
-                    &checkpoint.fingerprint,
-                    checkpoint.offset as i64,
-                    now,
-                );
+                let params = (&checkpoint.key, &checkpoint.fingerprint, checkpoint.offset as i64, now);
                 upsert.execute(params).map_err(&err)?;
             }
             let mut add = tx.prepare_cached(ADD_SOURCE_COUNT).map_err(&err)?;
             for (source, events) in &per_source {
                 add.execute((source, *events as i64)).map_err(&err)?;
             }
-            tx.prepare_cached(SET_NEXT_ID)
-                .map_err(&err)?
-                .execute([next])
-                .map_err(&err)?;
+            tx.prepare_cached(SET_NEXT_ID).map_err(&err)?.execute([next]).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;
@@ -208,8 +172,5 @@ fn count_per_source(events: &[ScoredEvent]) -> Vec<(&str, u64)> {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

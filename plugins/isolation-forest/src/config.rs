@@ -114,10 +114,7 @@ impl Config {
         in_range("window_secs", u64::from(self.window_secs), 1, u64::from(MAX_WINDOW_SECS))?;
         let (low, high) = IP_SLOTS_RANGE;
         if !self.ip_slots.is_power_of_two() || !(low..=high).contains(&self.ip_slots) {
-            return Err(format!(
-                "ip_slots must be a power of two between {low} and {high}, got {}",
-                self.ip_slots
-            ));
+            return Err(format!("ip_slots must be a power of two between {low} and {high}, got {}", self.ip_slots));
         }
         Ok(Params {
             trees: self.trees,

@@ -219,8 +219,16 @@ impl Model {
                 "snapshot was taken with trees={}, sample_size={}, reservoir={}, window_secs={}, \
                  ip_slots={} but the config says trees={}, sample_size={}, reservoir={}, \
                  window_secs={}, ip_slots={}; restore the old config or discard the snapshot",
-                saved.trees, saved.sample_size, saved.reservoir, saved.window_secs, saved.ip_slots,
-                current.trees, current.sample_size, current.reservoir, current.window_secs, current.ip_slots,
+                saved.trees,
+                saved.sample_size,
+                saved.reservoir,
+                saved.window_secs,
+                saved.ip_slots,
+                current.trees,
+                current.sample_size,
+                current.reservoir,
+                current.window_secs,
+                current.ip_slots,
             ));
         }
         self.extractor.validate(current.ip_slots, current.window_secs)?;

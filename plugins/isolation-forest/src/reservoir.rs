@@ -48,7 +48,11 @@ impl Reservoir {
     /// Check a reservoir decoded from a snapshot.
     pub fn validate(&self, capacity: usize) -> Result<(), String> {
         if self.capacity != capacity || self.points.len() > capacity {
-            return Err(format!("reservoir holds {} of {}, expected capacity {capacity}", self.points.len(), self.capacity));
+            return Err(format!(
+                "reservoir holds {} of {}, expected capacity {capacity}",
+                self.points.len(),
+                self.capacity
+            ));
         }
         if self.points.iter().flatten().any(|v| !v.is_finite()) {
             return Err("reservoir holds a non-finite value".to_owned());

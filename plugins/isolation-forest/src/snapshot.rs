@@ -32,8 +32,7 @@ pub fn decode(bytes: &[u8], current: Params) -> Result<Model, String> {
         }
         _ => return Err("not an isolation-forest snapshot (missing the VGIF header)".to_owned()),
     };
-    let (model, rest): (Model, _) =
-        postcard::take_from_bytes(body).map_err(|e| format!("snapshot is corrupt: {e}"))?;
+    let (model, rest): (Model, _) = postcard::take_from_bytes(body).map_err(|e| format!("snapshot is corrupt: {e}"))?;
     if !rest.is_empty() {
         return Err(format!("snapshot is corrupt: {} unexpected trailing bytes", rest.len()));
     }

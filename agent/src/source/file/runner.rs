@@ -28,7 +28,12 @@ pub struct FileSource {
 
 impl FileSource {
     /// Start following `spec`'s files from `checkpoints` (this source's committed positions).
-    pub fn start(spec: SourceSpec, checkpoints: Vec<Position>, pipeline: Pipeline, registry: SourceRegistry) -> Result<FileSource, glob::PatternError> {
+    pub fn start(
+        spec: SourceSpec,
+        checkpoints: Vec<Position>,
+        pipeline: Pipeline,
+        registry: SourceRegistry,
+    ) -> Result<FileSource, glob::PatternError> {
         let tailer = Tailer::new(spec.file.clone(), checkpoints)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::channel();
@@ -69,11 +74,21 @@ fn watch(include: &[String], wake: mpsc::Sender<()>) -> Option<notify::Recommend
 
 /// The directory part of a glob before its first wildcard.
 fn glob_root(pattern: &str) -> PathBuf {
-    let literal: PathBuf = Path::new(pattern).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '['])).collect();
+    let literal: PathBuf = Path::new(pattern)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect();
     if literal.as_os_str() == pattern { literal.parent().map(Path::to_path_buf).unwrap_or_default() } else { literal }
 }
 
-fn run(spec: SourceSpec, mut tailer: Tailer, pipeline: Pipeline, registry: SourceRegistry, stop: Arc<AtomicBool>, woken: mpsc::Receiver<()>) {
+fn run(
+    spec: SourceSpec,
+    mut tailer: Tailer,
+    pipeline: Pipeline,
+    registry: SourceRegistry,
+    stop: Arc<AtomicBool>,
+    woken: mpsc::Receiver<()>,
+) {
     let mut parse_errors = 0u64;
     loop {
         let batches = tailer.poll(Instant::now());
@@ -117,7 +132,11 @@ fn submission(source: &str, parser: &Parser, batch: FileLines, parse_errors: &mu
             event
         })
         .collect();
-    let checkpoint = Checkpoint { key: checkpoint_key(source, &batch.position.key), fingerprint: batch.position.fingerprint, offset: batch.position.offset };
+    let checkpoint = Checkpoint {
+        key: checkpoint_key(source, &batch.position.key),
+        fingerprint: batch.position.fingerprint,
+        offset: batch.position.offset,
+    };
     Submission { events, scored: None, checkpoints: vec![checkpoint], reply: None }
 }
 

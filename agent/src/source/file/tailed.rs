@@ -91,7 +91,13 @@ impl TailedFile {
 
     /// Read up to `chunk` new bytes and split them into lines. A trailing partial line is
     /// kept until its newline arrives or it has waited `partial_timeout` at end of file.
-    pub fn read(&mut self, chunk: usize, max_line: usize, partial_timeout: Duration, now: Instant) -> io::Result<ReadOutcome> {
+    pub fn read(
+        &mut self,
+        chunk: usize,
+        max_line: usize,
+        partial_timeout: Duration,
+        now: Instant,
+    ) -> io::Result<ReadOutcome> {
         let mut buf = vec![0; chunk];
         let mut got = 0;
         let start = self.offset + self.pending_len();

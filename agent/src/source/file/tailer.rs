@@ -5,8 +5,8 @@
 use super::config::{FileSourceConfig, StartAt};
 use super::fingerprint::Fingerprint;
 use super::gzip;
-use std::collections::HashSet;
 use super::tailed::{LineRead, TailedFile};
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -80,7 +80,17 @@ impl Tailer {
             glob::Pattern::new(pattern)?;
         }
         let exclude = config.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
-        Ok(Tailer { config, exclude, files: Vec::new(), restored: checkpoints, retired: Vec::new(), first_scan: true, gone_since: Vec::new(), gz_done: HashSet::new(), stats: TailerStats::default() })
+        Ok(Tailer {
+            config,
+            exclude,
+            files: Vec::new(),
+            restored: checkpoints,
+            retired: Vec::new(),
+            first_scan: true,
+            gone_since: Vec::new(),
+            gz_done: HashSet::new(),
+            stats: TailerStats::default(),
+        })
     }
 
     /// Counters so far.
@@ -121,7 +131,11 @@ impl Tailer {
             }
             // The same first bytes under another inode: a copy (copytruncate) of a file we
             // follow; its lines are read from the original.
-            if self.files.iter().any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint)) {
+            if self
+                .files
+                .iter()
+                .any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
+            {
                 continue;
             }
             let tailed = self.start_following(path, file, ino, fingerprint, meta.len());
@@ -139,19 +153,27 @@ impl Tailer {
         };
         // Empty, or the same content as a file still followed (compressed without delaycompress):
         // its lines come from the open file.
-        if fingerprint.is_empty() || self.files.iter().any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint)) {
+        if fingerprint.is_empty()
+            || self
+                .files
+                .iter()
+                .any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
+        {
             return;
         }
-        let (key, from) = match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
-            (Some(i), _) => {
-                let checkpoint = self.restored.swap_remove(i);
-                (checkpoint.key, checkpoint.offset)
-            }
-            (None, Some(i)) => (self.unique_key(&fingerprint), self.retired[i].offset),
-            // An archive already there at start, under start_at = end: history, not news.
-            (None, None) if self.first_scan && self.config.start_at == StartAt::End => (self.unique_key(&fingerprint), u64::MAX),
-            (None, None) => (self.unique_key(&fingerprint), 0),
-        };
+        let (key, from) =
+            match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
+                (Some(i), _) => {
+                    let checkpoint = self.restored.swap_remove(i);
+                    (checkpoint.key, checkpoint.offset)
+                }
+                (None, Some(i)) => (self.unique_key(&fingerprint), self.retired[i].offset),
+                // An archive already there at start, under start_at = end: history, not news.
+                (None, None) if self.first_scan && self.config.start_at == StartAt::End => {
+                    (self.unique_key(&fingerprint), u64::MAX)
+                }
+                (None, None) => (self.unique_key(&fingerprint), 0),
+            };
         match gzip::read_from(&path, from, self.config.max_line_bytes) {
             Ok((lines, end, truncated)) => {
                 self.stats.lines += lines.len() as u64;
@@ -164,7 +186,14 @@ impl Tailer {
         }
     }
 
-    fn start_following(&mut self, path: PathBuf, file: File, ino: (u64, u64), fingerprint: Fingerprint, len: u64) -> TailedFile {
+    fn start_following(
+        &mut self,
+        path: PathBuf,
+        file: File,
+        ino: (u64, u64),
+        fingerprint: Fingerprint,
+        len: u64,
+    ) -> TailedFile {
         let restored = longest_prefix(&self.restored, &fingerprint);
         let retired = longest_prefix(&self.retired, &fingerprint);
         let (key, offset) = match (restored, retired) {
@@ -190,7 +219,10 @@ impl Tailer {
     fn unique_key(&self, fingerprint: &Fingerprint) -> String {
         let base = fingerprint.key();
         let taken = |k: &str| self.files.iter().any(|f| f.key == k) || self.restored.iter().any(|c| c.key == k);
-        (0..).map(|n| if n == 0 { base.clone() } else { format!("{base}-{n}") }).find(|k| !taken(k)).expect("an unused key")
+        (0..)
+            .map(|n| if n == 0 { base.clone() } else { format!("{base}-{n}") })
+            .find(|k| !taken(k))
+            .expect("an unused key")
     }
 
     fn matching_paths(&self) -> Vec<PathBuf> {
@@ -225,7 +257,8 @@ impl Tailer {
                     continue;
                 }
             }
-            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now) {
+            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now)
+            {
                 Ok(read) => read,
                 Err(_) => {
                     self.stats.errors += 1;

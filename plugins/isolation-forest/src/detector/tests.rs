@@ -1,14 +1,19 @@
 use super::*;
-use vigil_plugin_sdk::{OwnedEvent, borrow_all};
 use crate::rng::SplitMix64;
+use vigil_plugin_sdk::{OwnedEvent, borrow_all};
 
 const T0: i64 = 1_700_000_000_000;
 const THRESHOLD: f32 = 0.6;
 
 /// Ordinary browsing: a few hundred IPs, common pages, 200s with the odd 304 and 404.
 fn normal_event(rng: &mut SplitMix64, ts: i64) -> OwnedEvent {
-    const PAGES: [&str; 6] = ["/", "/index.html", "/static/app.js", "/static/site.css", "/api/items?page=2", "/blog/2024/post"];
-    const AGENTS: [&str; 3] = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "Mozilla/5.0 (Macintosh) Safari/605.1", "Mozilla/5.0 (Windows NT 10.0) Chrome/126.0"];
+    const PAGES: [&str; 6] =
+        ["/", "/index.html", "/static/app.js", "/static/site.css", "/api/items?page=2", "/blog/2024/post"];
+    const AGENTS: [&str; 3] = [
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        "Mozilla/5.0 (Macintosh) Safari/605.1",
+        "Mozilla/5.0 (Windows NT 10.0) Chrome/126.0",
+    ];
     let status = match rng.below(20) {
         0 => 404,
         1 | 2 => 304,
@@ -65,8 +70,14 @@ fn first_batch_is_scored_against_itself_and_the_attack_stands_out() {
     assert!(attack.reason.contains("(typical "), "reason: {}", attack.reason);
     let quiet = verdicts[..2_000].iter().filter(|v| v.score < THRESHOLD);
     assert!(quiet.clone().all(|v| v.reason.is_empty()));
-    let flagged: Vec<(usize, &Verdict)> = verdicts[..2_000].iter().enumerate().filter(|(_, v)| v.score >= THRESHOLD).collect();
-    assert!(quiet.count() > 1_900, "nearly all normal traffic stays under the threshold: {} {:?}", flagged.len(), &flagged[..flagged.len().min(8)]);
+    let flagged: Vec<(usize, &Verdict)> =
+        verdicts[..2_000].iter().enumerate().filter(|(_, v)| v.score >= THRESHOLD).collect();
+    assert!(
+        quiet.count() > 1_900,
+        "nearly all normal traffic stays under the threshold: {} {:?}",
+        flagged.len(),
+        &flagged[..flagged.len().min(8)]
+    );
 }
 
 #[test]
@@ -100,7 +111,10 @@ fn same_config_and_events_give_identical_verdicts() {
     }
     let mut other = detector(Config { seed: 99, ..Config::default() });
     let first = traffic(6, 1_000, T0);
-    assert_ne!(bits(&other.score(&borrow_all(&first)).unwrap()), bits(&detector(Config::default()).score(&borrow_all(&first)).unwrap()));
+    assert_ne!(
+        bits(&other.score(&borrow_all(&first)).unwrap()),
+        bits(&detector(Config::default()).score(&borrow_all(&first)).unwrap())
+    );
 }
 
 #[test]
@@ -120,7 +134,10 @@ fn snapshot_then_restore_scores_bit_identically() {
     let mut following = traffic(9, 3_000, T0 + 200_000);
     following.push(attack_event(T0 + 260_000));
     for chunk in following.chunks(250) {
-        assert_eq!(bits(&original.score(&borrow_all(chunk)).unwrap()), bits(&restored.score(&borrow_all(chunk)).unwrap()));
+        assert_eq!(
+            bits(&original.score(&borrow_all(chunk)).unwrap()),
+            bits(&restored.score(&borrow_all(chunk)).unwrap())
+        );
     }
     assert_eq!(original.snapshot(), restored.snapshot());
 }
@@ -208,6 +225,7 @@ fn state_size_stays_flat_with_millions_of_keys_in_view() {
 fn names_and_version_come_from_the_crate() {
     assert_eq!(IsolationForestDetector::NAME, "isolation-forest");
     assert_eq!(IsolationForestDetector::VERSION, env!("CARGO_PKG_VERSION"));
-    let err = IsolationForestDetector::new(Config { sample_size: 1, ..Config::default() }, &Settings { threshold: 0.5 });
+    let err =
+        IsolationForestDetector::new(Config { sample_size: 1, ..Config::default() }, &Settings { threshold: 0.5 });
     assert_eq!(err.err().unwrap(), "sample_size must be between 2 and 4096, got 1");
 }

@@ -71,10 +71,7 @@ impl IpWindowTable {
         let carried = 1.0 - elapsed;
         let requests = slot.requests as f32 + slot.previous_requests as f32 * carried;
         let errors = slot.errors as f32 + slot.previous_errors as f32 * carried;
-        IpActivity {
-            rate: requests * 1000.0 / self.window_ms as f32,
-            error_rate: (errors / requests).min(1.0),
-        }
+        IpActivity { rate: requests * 1000.0 / self.window_ms as f32, error_rate: (errors / requests).min(1.0) }
     }
 
     /// Number of slots, fixed at creation.

@@ -126,8 +126,7 @@ impl FeatureExtractor {
         point[Feature::QueryParams as usize] = shape.query_params as f32;
         point[Feature::SpecialShare as usize] = shape.special_share;
         point[Feature::MethodRarity as usize] = self.methods.observe(hash_bytes(event.method.as_bytes()));
-        point[Feature::UserAgentRarity as usize] =
-            self.user_agents.observe(hash_bytes(event.user_agent.as_bytes()));
+        point[Feature::UserAgentRarity as usize] = self.user_agents.observe(hash_bytes(event.user_agent.as_bytes()));
         point[Feature::IpRate as usize] = ip.rate;
         point[Feature::IpErrorRate as usize] = ip.error_rate;
         point[Feature::HourOfDay as usize] = hour as f32;

@@ -3,16 +3,7 @@ use super::*;
 const T0: i64 = 1_700_000_000_000;
 
 fn event<'a>(ip: &'a str, method: &'a str, url: &'a str, status: u16, bytes: u64, ua: &'a str, ts: i64) -> Event<'a> {
-    Event {
-        timestamp_ms: ts,
-        ip,
-        method,
-        url,
-        status_code: status,
-        bytes_sent: bytes,
-        user_agent: ua,
-        raw: "",
-    }
+    Event { timestamp_ms: ts, ip, method, url, status_code: status, bytes_sent: bytes, user_agent: ua, raw: "" }
 }
 
 fn get(extractor: &mut FeatureExtractor, e: &Event, f: Feature) -> f32 {

@@ -77,9 +77,8 @@ fn scores_stay_in_the_unit_interval() {
     let data = cluster(600, 6);
     let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(3));
     let mut rng = SplitMix64::new(8);
-    let wild: Vec<Point> = (0..2000)
-        .map(|_| point(&[rng.next_f32() * 1e6 - 5e5, rng.next_f32(), -rng.next_f32() * 1e9]))
-        .collect();
+    let wild: Vec<Point> =
+        (0..2000).map(|_| point(&[rng.next_f32() * 1e6 - 5e5, rng.next_f32(), -rng.next_f32() * 1e9])).collect();
     assert!(scores(&forest, &wild).iter().all(|s| (0.0..=1.0).contains(s)));
 }
 
