@@ -59,8 +59,11 @@ impl FileSource {
 /// Watch the directories the globs start in; any change wakes the source. Without a
 /// watcher (unsupported file system, too many watches) polling alone still works.
 fn watch(include: &[String], wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(move |_event| {
-        let _ = wake.send(());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Our own opens and reads raise access events: waking on them would loop.
+        if event.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+            let _ = wake.send(());
+        }
     })
     .ok()?;
     for pattern in include {
@@ -87,11 +90,20 @@ fn run(
     pipeline: Pipeline,
     registry: SourceRegistry,
     stop: Arc<AtomicBool>,
-    woken: mpsc::Receiver<()>,
+    wake_ups: mpsc::Receiver<()>,
 ) {
     let mut parse_errors = 0u64;
+    let mut last_scan: Option<Instant> = None;
+    let mut woken = true;
     loop {
-        let batches = tailer.poll(Instant::now());
+        // Scan the globs (a walk, and an open of every match) when something changed or the
+        // poll interval passed; between scans, a busy file is just read on.
+        let now = Instant::now();
+        let scan = woken || last_scan.is_none_or(|t| now.duration_since(t) >= spec.poll_interval);
+        if scan {
+            last_scan = Some(now);
+        }
+        let batches = tailer.poll_with(now, scan);
         let busy = batches.iter().any(|b| !b.lines.is_empty());
         for batch in batches {
             let submission = submission(&spec.name, &spec.parser, batch, &mut parse_errors);
@@ -108,11 +120,13 @@ fn run(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        if !busy {
-            // Sleep until a notification or the poll interval, then drain extra wake-ups.
-            let _ = woken.recv_timeout(spec.poll_interval);
-            while woken.try_recv().is_ok() {}
-        }
+        woken = if busy {
+            wake_ups.try_recv().is_ok()
+        } else {
+            // Sleep until a notification or the poll interval.
+            wake_ups.recv_timeout(spec.poll_interval).is_ok()
+        };
+        while wake_ups.try_recv().is_ok() {}
     }
 }
 

@@ -70,6 +70,8 @@ pub struct Tailer {
     gone_since: Vec<(String, Instant)>,
     /// Compressed files already read (by device and inode): they never change.
     gz_done: HashSet<(u64, u64)>,
+    /// The read buffer, reused by every read.
+    buf: Vec<u8>,
     stats: TailerStats,
 }
 
@@ -89,6 +91,7 @@ impl Tailer {
             first_scan: true,
             gone_since: Vec::new(),
             gz_done: HashSet::new(),
+            buf: Vec::new(),
             stats: TailerStats::default(),
         })
     }
@@ -100,8 +103,16 @@ impl Tailer {
 
     /// Scan for files, read what is new, and return it.
     pub fn poll(&mut self, now: Instant) -> Vec<FileLines> {
+        self.poll_with(now, true)
+    }
+
+    /// Like [`Tailer::poll`]; `scan = false` only reads the files already followed (cheap: no
+    /// glob walk, no open of every match), for the rounds of a busy file between scans.
+    pub fn poll_with(&mut self, now: Instant, scan: bool) -> Vec<FileLines> {
         let mut out = Vec::new();
-        self.scan(&mut out);
+        if scan {
+            self.scan(&mut out);
+        }
         self.read_all(now, &mut out);
         out
     }
@@ -245,19 +256,18 @@ impl Tailer {
         let config = &self.config;
         let mut finished = Vec::new();
         for (i, file) in self.files.iter_mut().enumerate() {
-            let before = position(file);
             match file.check_truncation(config.fingerprint_bytes) {
-                Ok(true) => {
+                Ok(Some((fingerprint, offset))) => {
                     self.stats.truncations += 1;
-                    retire(&mut self.retired, before);
+                    retire(&mut self.retired, Position { key: file.key.clone(), fingerprint: fingerprint.0, offset });
                 }
-                Ok(false) => {}
+                Ok(None) => {}
                 Err(_) => {
                     self.stats.errors += 1;
                     continue;
                 }
             }
-            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now)
+            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now, &mut self.buf)
             {
                 Ok(read) => read,
                 Err(_) => {
