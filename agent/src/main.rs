@@ -77,6 +77,7 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let shutdown = shutdown_signal();
     let agent = match vigil::Agent::start(&config).await {
         Ok(agent) => agent,
         Err(e) => {
@@ -91,7 +92,7 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
     for d in agent.detectors().status() {
         println!("  detector: {} {} ({}, threshold {})", d.name, d.version, d.source, d.threshold);
     }
-    match agent.serve(shutdown_signal()).await {
+    match agent.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -100,16 +101,21 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives between start-up and
+/// serving must not kill the process uncleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .expect("installing the SIGINT handler");
+    async move {
+        #[cfg(unix)]
+        tokio::select! { _ = interrupt.recv() => {}, _ = term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        println!("vigil: shutting down");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    println!("vigil: shutting down");
 }

@@ -154,21 +154,29 @@ async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
 async fn a_slow_monitor_is_told_what_it_missed_and_ingestion_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let agent = constant_agent(dir.path(), 0.9, "");
+    // 50,000 anomalies: more than the monitor's 4,096-message buffer plus whatever the
+    // kernel's socket buffers absorb for a client that does not read.
+    const FRAMES: u64 = 100;
     let mut slow = connect(&agent, "/ws").await; // never reads while we ingest
-    let mut app = connect(&agent, "/ws/application").await;
+    let (mut sender, mut app) = connect(&agent, "/ws/application").await.split();
     let batch = json!((0..500).map(log).collect::<Vec<_>>()).to_string();
-    for _ in 0..20 {
-        app.send(Message::text(batch.clone())).await.unwrap();
-    }
+    // Send while reading: a client that floods without reading its acks is (rightly) held back.
+    let flood = tokio::spawn(async move {
+        for _ in 0..FRAMES {
+            sender.send(Message::text(batch.clone())).await.unwrap();
+        }
+        sender
+    });
     let mut acked = 0;
-    while acked < 20 {
-        if next_json(&mut app).await["type"] == "ack" {
-            acked += 1;
+    while acked < FRAMES {
+        let message = tokio::time::timeout(Duration::from_secs(30), app.next()).await.expect("acks keep coming").unwrap().unwrap();
+        if let Message::Text(text) = message {
+            acked += u64::from(serde_json::from_str::<Value>(&text).unwrap()["type"] == "ack");
         }
     }
-    // 10,000 anomalies and 20 acks went out; the monitor's buffer holds 4,096.
+    let _sender = flood.await.unwrap();
     let mut lagged = None;
-    for _ in 0..5_000 {
+    for _ in 0..60_000 {
         let m = next_json(&mut slow).await;
         if m["type"] == "lagged" {
             lagged = m["missed"].as_u64();
