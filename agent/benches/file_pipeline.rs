@@ -16,14 +16,17 @@ use traffic::Traffic;
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-fn stored(addr: SocketAddr) -> u64 {
+fn stats(addr: SocketAddr) -> serde_json::Value {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(stream, "GET /api/v1/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     let body = text.split_once("\r\n\r\n").unwrap().1;
-    let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    json["store"]["events"].as_u64().unwrap()
+    serde_json::from_str(body).unwrap()
+}
+
+fn stored(addr: SocketAddr) -> u64 {
+    stats(addr)["store"]["events"].as_u64().unwrap()
 }
 
 fn main() {
@@ -91,6 +94,8 @@ fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let anomalies = stats(addr)["store"]["anomalies"].as_u64().unwrap();
+    println!("  {anomalies} anomalies ({:.2}% of lines)", anomalies as f64 * 100.0 / lines as f64);
     println!(
         "file -> parse -> score (wasm IF) -> commit: {lines} lines in {secs:.1} s: {:.0} lines/s, {:.1} MiB/s",
         lines as f64 / secs,
