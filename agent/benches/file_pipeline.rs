@@ -30,13 +30,7 @@ fn stored(addr: SocketAddr) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let lines: u64 = args
-        .iter()
-        .position(|a| a == "--lines")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000_000);
+    let lines = agent::arg("--lines", 5_000_000);
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();

@@ -73,16 +73,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: u64| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let seconds = arg("--seconds", 10);
-    let connections = arg("--connections", 4) as usize;
+    let seconds = agent::arg("--seconds", 10);
+    let connections = agent::arg("--connections", 4) as usize;
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = agent::start_agent(dir.path(), "");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();

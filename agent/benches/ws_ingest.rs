@@ -29,13 +29,7 @@ fn frame(traffic: &mut Traffic) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let seconds: u64 = args
-        .iter()
-        .position(|a| a == "--seconds")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let seconds = agent::arg("--seconds", 10);
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = agent::start_agent(dir.path(), "");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();

@@ -169,7 +169,11 @@ async fn a_slow_monitor_is_told_what_it_missed_and_ingestion_goes_on() {
     });
     let mut acked = 0;
     while acked < FRAMES {
-        let message = tokio::time::timeout(Duration::from_secs(30), app.next()).await.expect("acks keep coming").unwrap().unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(30), app.next())
+            .await
+            .expect("acks keep coming")
+            .unwrap()
+            .unwrap();
         if let Message::Text(text) = message {
             acked += u64::from(serde_json::from_str::<Value>(&text).unwrap()["type"] == "ack");
         }

@@ -1,4 +1,5 @@
-//! Starting the real `vigil` binary for a benchmark, on an ephemeral loopback port.
+//! Starting the real `vigil` binary for a benchmark, on an ephemeral loopback port, and
+//! reading the benchmark's own options.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -43,4 +44,10 @@ pub fn start_agent(dir: &Path, extra: &str) -> (Server, SocketAddr) {
     };
     std::thread::spawn(move || for _ in lines {});
     (Server(child), addr)
+}
+
+/// The number after `--name` on the command line, or `default`.
+pub fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }

@@ -72,16 +72,14 @@ impl PluginEngine {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))?;
         DetectorPre::new(pre).map_err(|e| PluginError::Interface {
             source_name: source_name.into(),
-            expected: vigil_wit_version(),
+            expected: WIT_VERSION,
             message: format!("{e:#}"),
         })
     }
 }
 
-/// The WIT package version the host was generated from.
-pub(super) fn vigil_wit_version() -> &'static str {
-    "0.1.0"
-}
+/// The WIT package version the host was generated from (`plugin-sdk/wit/vigil.wit`).
+const WIT_VERSION: &str = "0.1.0";
 
 /// Advance the engine's epoch every tick until the engine is dropped.
 fn start_epoch_clock(engine: &Engine) {

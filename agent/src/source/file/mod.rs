@@ -21,4 +21,4 @@ pub use config::{FileSourceConfig, StartAt};
 pub use fingerprint::Fingerprint;
 pub use runner::{FileSource, checkpoint_key};
 pub use tailed::LineRead;
-pub use tailer::{FileLines, Position, Tailer, TailerStats, texts};
+pub use tailer::{FileLines, Position, Tailer, TailerStats};

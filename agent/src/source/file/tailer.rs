@@ -237,19 +237,25 @@ impl Tailer {
     }
 
     fn matching_paths(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self
+        // One stat per path: it says whether it is a file and when it last changed. Paths
+        // matched by several globs are kept once.
+        let mut seen = HashSet::new();
+        let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf)> = self
             .config
             .include
             .iter()
             .filter_map(|p| glob::glob(p).ok())
             .flatten()
             .filter_map(Result::ok)
-            .filter(|p| p.is_file() && !self.exclude.iter().any(|x| x.matches_path(p)))
+            .filter(|p| !self.exclude.iter().any(|x| x.matches_path(p)) && seen.insert(p.clone()))
+            .filter_map(|p| {
+                let meta = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
+                Some((meta.modified().ok(), p))
+            })
             .collect();
         // Oldest rotated files first, so their remaining lines come before the new file's.
-        paths.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-        paths.dedup();
-        paths
+        paths.sort();
+        paths.into_iter().map(|(_, p)| p).collect()
     }
 
     fn read_all(&mut self, now: Instant, out: &mut Vec<FileLines>) {
@@ -267,8 +273,13 @@ impl Tailer {
                     continue;
                 }
             }
-            let read = match file.read(config.read_chunk_bytes, config.max_line_bytes, config.partial_line_timeout, now, &mut self.buf)
-            {
+            let read = match file.read(
+                config.read_chunk_bytes,
+                config.max_line_bytes,
+                config.partial_line_timeout,
+                now,
+                &mut self.buf,
+            ) {
                 Ok(read) => read,
                 Err(_) => {
                     self.stats.errors += 1;
@@ -318,9 +329,4 @@ fn retire(retired: &mut Vec<Position>, position: Position) {
 
 fn position(file: &TailedFile) -> Position {
     Position { key: file.key.clone(), fingerprint: file.fingerprint.0.clone(), offset: file.offset }
-}
-
-/// Lines handed out so far, for tests and callers that only need the text.
-pub fn texts(batches: &[FileLines]) -> Vec<String> {
-    batches.iter().flat_map(|b| b.lines.iter().map(|l| l.text.clone())).collect()
 }

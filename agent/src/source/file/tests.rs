@@ -6,6 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The text of every line handed out.
+fn texts(batches: &[FileLines]) -> Vec<String> {
+    batches.iter().flat_map(|b| b.lines.iter().map(|l| l.text.clone())).collect()
+}
+
 fn config(dir: &Path, start_at: StartAt) -> FileSourceConfig {
     FileSourceConfig {
         include: vec![format!("{}/access.log*", dir.display())],
