@@ -22,6 +22,7 @@ pub mod pipeline;
 mod server;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 mod testing;
 

@@ -4,6 +4,7 @@
 mod agent;
 mod cli;
 mod http;
+mod metrics;
 mod scoring;
 mod tail;
 mod ws;

@@ -132,9 +132,12 @@ async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, 
         )
     };
     let detectors = state.detectors.clone();
+    let pipeline = state.pipeline.clone();
     let run = move |logs: Vec<ValidLog>| {
         let events: Vec<&Event> = logs.iter().map(|l| &l.event).collect();
+        let started = Instant::now();
         let scored = detectors.score(&events);
+        pipeline.stats().instruments.observe_scoring(&detectors, started.elapsed());
         (logs, scored)
     };
     let (logs, scored) = if logs.len() >= BLOCKING_BATCH {

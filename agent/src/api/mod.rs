@@ -5,6 +5,7 @@ mod anomaly;
 mod auth;
 mod error;
 mod info;
+mod metrics;
 mod query;
 mod request;
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(query::stats))
         .route("/api/v1/logs", get(query::logs))
         .route("/api/v1/anomalies", get(query::anomalies))
+        .route("/metrics", get(metrics::scrape))
         .route("/ws", any(ws::monitor))
         .route("/ws/application", any(ws::application))
         .fallback(info::not_found)

@@ -35,6 +35,8 @@ pub struct PipelineStats {
     pub score_failures: AtomicU64,
     /// Commit attempts that failed and were retried.
     pub commit_failures: AtomicU64,
+    /// Latency histograms and per-source counts for `/metrics`.
+    pub instruments: crate::telemetry::Instruments,
 }
 
 /// The handle sources submit to; cheap to clone.
@@ -167,7 +169,10 @@ fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &Pipeline
     let mut fresh = if unscored.is_empty() {
         Vec::new()
     } else {
-        match detectors.score(&unscored) {
+        let started = std::time::Instant::now();
+        let scores = detectors.score(&unscored);
+        stats.instruments.observe_scoring(detectors, started.elapsed());
+        match scores {
             Ok(scores) => scores.into_iter().map(Some).collect(),
             Err(e) => {
                 // The events are still stored, unscored: losing them would be worse.
@@ -227,6 +232,7 @@ async fn commit_stage(
 
         let (commit, first_id) = commit_with_retry(&store, commit, &stats).await;
         stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
+        stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
         stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         answer(&commit, first_id, submissions, spans, &monitor);
@@ -240,12 +246,14 @@ async fn commit_with_retry(store: &Arc<Store>, commit: CommitBatch, stats: &Pipe
     let mut backoff = Duration::from_millis(50);
     loop {
         let store = store.clone();
-        let (returned, result) = tokio::task::spawn_blocking(move || {
+        let (returned, result, took) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let result = store.commit(&commit);
-            (commit, result)
+            (commit, result, started.elapsed())
         })
         .await
         .expect("the commit task does not panic");
+        stats.instruments.observe_commit(took);
         commit = returned;
         match result {
             Ok(done) => return (commit, done.ids.map_or(0, |ids| *ids.start())),
