@@ -9,6 +9,7 @@
 //! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
 //! - [`store`]: the embedded SQLite store; events, anomalies and checkpoints commit together.
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
+//! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
 //! `main.rs` only parses the command line and calls [`run`].
@@ -16,6 +17,7 @@
 pub mod api;
 pub mod config;
 pub mod detect;
+pub mod eval;
 pub mod event;
 pub mod parse;
 pub mod pipeline;

@@ -27,6 +27,28 @@ enum Command {
         /// The config file to check.
         file: PathBuf,
     },
+    /// Measure detection quality on the public labeled data sets (CSIC 2010, scanner logs,
+    /// HDFS, BGL) with the configured detectors, and print the results table.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The folder holding the labeled data (its README lists the data sets).
+    #[arg(long, value_name = "DIR", default_value = "../shared/data")]
+    data: PathBuf,
+    /// Data sets to run, comma-separated: csic, scanners, hdfs, bgl.
+    #[arg(long, value_delimiter = ',', default_value = "csic,scanners,hdfs,bgl")]
+    sets: Vec<String>,
+    /// Events per detector call.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Also write each data set's replayed events as JSON lines into this folder.
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +60,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
     match cli.command {
         Some(Command::Validate { file }) => validate(&file),
+        Some(Command::Eval(args)) => eval(cli.config.as_ref(), args),
         None => runtime.block_on(run(cli.config)),
     }
 }
@@ -67,6 +90,34 @@ fn validate(file: &PathBuf) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn eval(config_path: Option<&PathBuf>, args: EvalArgs) -> ExitCode {
+    let config = match load(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let options = vigil::eval::EvalOptions { data: args.data, sets: args.sets, batch: args.batch, export: args.export };
+    let results = PluginEngine::new(None)
+        .map_err(vigil::eval::EvalError::from)
+        .and_then(|engine| vigil::eval::run(&engine, &config.detectors, &options));
+    match results {
+        Ok(results) => {
+            print!("{}", vigil::eval::render(&results));
+            if let Some(path) = args.json {
+                let json = serde_json::to_string_pretty(&results).expect("results serialise");
+                if let Err(e) = std::fs::write(&path, json) {
+                    eprintln!("{}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vigil eval: {e}");
             ExitCode::from(2)
         }
     }
