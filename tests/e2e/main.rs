@@ -2,6 +2,7 @@
 //! over a real socket.
 
 mod agent;
+mod browser;
 mod cli;
 mod http;
 mod metrics;

@@ -10,6 +10,7 @@ mod query;
 mod request;
 #[cfg(test)]
 mod tests;
+mod ui;
 mod ws;
 
 pub use error::ApiError;
@@ -64,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        // After the auth layer: the dashboard page is open and asks for the token itself.
+        .merge(ui::router())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
