@@ -137,12 +137,7 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
         }
     };
     let source = config_path.map_or_else(|| vigil::config::DEFAULT_CONFIG_NAME.to_owned(), |p| p.display().to_string());
-    println!("vigil {} listening on http://{}", env!("CARGO_PKG_VERSION"), agent.local_addr());
-    println!("  config:   {source}");
-    println!("  data dir: {}", config.data_dir.display());
-    for d in agent.detectors().status() {
-        println!("  detector: {} {} ({}, threshold {})", d.name, d.version, d.source, d.threshold);
-    }
+    print_summary(&agent, &config, &source);
     match agent.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -169,4 +164,42 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         let _ = tokio::signal::ctrl_c().await;
         println!("vigil: shutting down");
     }
+}
+
+/// What the agent runs with, in a few lines a newcomer can act on. The first line is what
+/// scripts wait for: `listening on http://ADDR`.
+fn print_summary(agent: &vigil::Agent, config: &Config, source: &str) {
+    let addr = agent.local_addr();
+    println!("vigil {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    // A wildcard address is not one to type into a browser: the same port on loopback is.
+    let local =
+        if addr.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+    println!("  dashboard: http://{local}/ui/");
+    println!("  config:    {source}");
+    println!("  data dir:  {}", config.data_dir.display());
+    let store = &config.store;
+    let age = match store.retention_days {
+        0 => "no age limit".to_owned(),
+        days => format!("{days} days"),
+    };
+    let size = match store.max_size_mib {
+        0 => "no size limit".to_owned(),
+        mib => format!("at most {mib} MiB"),
+    };
+    let kind = format!("{:?}", store.kind).to_lowercase();
+    println!("  store:     {kind} (keeps {age}, {size})");
+    for s in &config.sources {
+        let format = format!("{:?}", s.parser.format()).to_lowercase();
+        println!("  source:    file:{} {} ({format})", s.name, s.file.include.join(", "));
+    }
+    println!("  source:    ws /ws/application, POST /anomaly_detection (always on)");
+    for d in agent.detectors().status() {
+        println!("  detector:  {} {} ({}, threshold {})", d.name, d.version, d.source, d.threshold);
+    }
+    let token = if config.api.token.is_some() {
+        "required: Authorization: Bearer <token> (the dashboard asks for it)"
+    } else {
+        "none: anyone who reaches the address can use the API"
+    };
+    println!("  token:     {token}");
 }
