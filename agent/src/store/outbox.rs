@@ -1,0 +1,248 @@
+//! The outbox: what Chroma has yet to receive, kept in `vigil.db` so that a Chroma outage or an
+//! agent restart delays writes and loses none.
+//!
+//! Rows are written in the same transaction as the data they cover — [`record_commit`] inside
+//! [`Store::commit`], [`enqueue_record`] inside a summary's or a vector's transaction — so
+//! there is never data without its outbox row or the reverse. An events row names a range of
+//! event ids (the logs and the anomalies among them): one row per commit, however large the
+//! batch. The drain task (`vector::drain`) takes the oldest work with [`Store::outbox_next`],
+//! upserts it into Chroma, and only then calls [`Store::outbox_ack`], which deletes the row or
+//! moves the range past what was sent. A crash between the upsert and the ack sends the same
+//! ids again: upserts by deterministic id make that harmless, so every record lands exactly
+//! once by id. Events that retention deleted before they were sent are skipped.
+//!
+//! With `kind = "embedded"` nothing is written here; anomaly vectors for the embedded index are
+//! written by [`record_commit`] in either case.
+
+use super::StoreKind;
+use super::connection::Store;
+use super::error::StoreError;
+use super::vectors::{anomaly_record, log_record, put_vector};
+use super::write::CommitBatch;
+use crate::embed::Embedder;
+use crate::event::Event;
+use crate::vector::{Collection, Metadata, Record};
+use rusqlite::{Connection, OptionalExtension};
+
+const INSERT_EVENTS: &str = "INSERT INTO outbox (first_id, last_id, created_ms) VALUES (?1, ?2, ?3)";
+const INSERT_RECORD: &str =
+    "INSERT INTO outbox (collection, item_id, document, metadata, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// Inside the commit of `batch`, whose events got ids `first..first + len`: index its
+/// anomalies in the embedded vector index and, for Chroma, add the outbox row covering them.
+pub(super) fn record_commit(
+    tx: &Connection,
+    kind: StoreKind,
+    embedder: &dyn Embedder,
+    first: i64,
+    batch: &CommitBatch,
+) -> rusqlite::Result<()> {
+    let count = batch.events.len() as i64;
+    if count == 0 {
+        return Ok(());
+    }
+    if !batch.anomalies.is_empty() {
+        let mut select = tx.prepare_cached(
+            "SELECT id, event_id, detector, score, reason FROM anomalies WHERE event_id BETWEEN ?1 AND ?2",
+        )?;
+        let rows = select.query_map((first, first + count - 1), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, f64>(3)?, r.get(4)?))
+        })?;
+        for row in rows {
+            let (anomaly_id, event_id, detector, score, reason): (i64, i64, String, f64, String) = row?;
+            let event = &batch.events[(event_id - first) as usize].event;
+            let record = anomaly_record(anomaly_id, event_id, event, &detector, score, &reason);
+            let embedding = embedder.embed(&record.document);
+            put_vector(tx, Collection::Anomalies, &record, embedder, &embedding, Some(event_id))?;
+        }
+    }
+    if kind == StoreKind::Chroma {
+        tx.prepare_cached(INSERT_EVENTS)?.execute((first, first + count - 1, super::write::unix_ms()))?;
+    }
+    Ok(())
+}
+
+/// Inside the caller's transaction: queue `record` for Chroma's `collection`.
+pub(super) fn enqueue_record(tx: &Connection, collection: Collection, record: &Record) -> rusqlite::Result<()> {
+    let metadata = serde_json::to_string(&record.metadata).expect("a JSON map always serializes");
+    tx.prepare_cached(INSERT_RECORD)?.execute((
+        collection.name(),
+        &record.id,
+        &record.document,
+        metadata,
+        super::write::unix_ms(),
+    ))?;
+    Ok(())
+}
+
+/// Work taken from the outbox: records to upsert, and what to acknowledge once Chroma has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxWork {
+    /// The records, by collection, in outbox order.
+    pub records: Vec<(Collection, Record)>,
+    /// What [`Store::outbox_ack`] removes.
+    pub ack: OutboxAck,
+}
+
+/// The part of the outbox a piece of work covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxAck {
+    /// Events `first..=upto` of the events row `row` (the whole row when `upto` is its last id).
+    Events { row: i64, upto: i64 },
+    /// These record rows.
+    Records { rows: Vec<i64> },
+}
+
+/// How much the outbox holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxDepth {
+    /// Outbox rows.
+    pub rows: u64,
+    /// Events (logs) waiting, each with its anomalies.
+    pub events: u64,
+    /// Single records (summaries) waiting.
+    pub records: u64,
+}
+
+impl Store {
+    /// The oldest outbox work, at most `limit` events or records; `None` when the outbox is empty.
+    pub fn outbox_next(&self, limit: usize) -> Result<Option<OutboxWork>, StoreError> {
+        let err = self.error("read the outbox");
+        let limit = limit.max(1) as i64;
+        let conn = self.reader()?;
+        loop {
+            let head = conn
+                .query_row("SELECT seq, collection, first_id, last_id FROM outbox ORDER BY seq LIMIT 1", [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()
+                .map_err(&err)?;
+            let Some((row, collection, first, last)) = head else { return Ok(None) };
+            if collection.is_some() {
+                return self.outbox_records(&conn, row, limit).map(Some);
+            }
+            let (Some(first), Some(last)) = (first, last) else {
+                // Not written by this build; drop it rather than block the outbox forever.
+                self.outbox_ack(&OutboxAck::Records { rows: vec![row] })?;
+                continue;
+            };
+            let upto = last.min(first + limit - 1);
+            let records = events_records(&conn, first, upto).map_err(&err)?;
+            let ack = OutboxAck::Events { row, upto };
+            if records.is_empty() {
+                // Retention deleted these events before they were sent: nothing to send.
+                self.outbox_ack(&ack)?;
+                continue;
+            }
+            return Ok(Some(OutboxWork { records, ack }));
+        }
+    }
+
+    fn outbox_records(&self, conn: &Connection, from: i64, limit: i64) -> Result<OutboxWork, StoreError> {
+        let err = self.error("read the outbox");
+        let mut select = conn
+            .prepare_cached(
+                "SELECT seq, collection, item_id, document, metadata FROM outbox \
+                 WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(&err)?;
+        let mut rows = select.query((from, limit)).map_err(&err)?;
+        let (mut records, mut seqs) = (Vec::new(), Vec::new());
+        while let Some(r) = rows.next().map_err(&err)? {
+            let Some(collection) = r.get::<_, Option<String>>(1).map_err(&err)? else { break };
+            seqs.push(r.get::<_, i64>(0).map_err(&err)?);
+            let Some(collection) = Collection::from_name(&collection) else { continue };
+            let metadata: String = r.get(4).map_err(&err)?;
+            records.push((
+                collection,
+                Record {
+                    id: r.get(2).map_err(&err)?,
+                    document: r.get(3).map_err(&err)?,
+                    metadata: serde_json::from_str::<Metadata>(&metadata).unwrap_or_default(),
+                },
+            ));
+        }
+        Ok(OutboxWork { records, ack: OutboxAck::Records { rows: seqs } })
+    }
+
+    /// Remove what `ack` covers: Chroma has accepted it.
+    pub fn outbox_ack(&self, ack: &OutboxAck) -> Result<(), StoreError> {
+        let err = self.error("acknowledge outbox work");
+        let mut guard = self.writer();
+        let tx = guard.conn.transaction().map_err(&err)?;
+        match ack {
+            OutboxAck::Events { row, upto } => {
+                tx.execute("DELETE FROM outbox WHERE seq = ?1 AND last_id <= ?2", (row, upto)).map_err(&err)?;
+                tx.execute("UPDATE outbox SET first_id = ?2 + 1 WHERE seq = ?1", (row, upto)).map_err(&err)?;
+            }
+            OutboxAck::Records { rows } => {
+                let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1").map_err(&err)?;
+                for row in rows {
+                    delete.execute([row]).map_err(&err)?;
+                }
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// What the outbox holds.
+    pub fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let conn = self.reader()?;
+        conn.query_row(
+            "SELECT count(*), coalesce(sum(last_id - first_id + 1), 0), count(collection) FROM outbox",
+            [],
+            |r| {
+                let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                Ok(OutboxDepth { rows: n(0)?, events: n(1)?, records: n(2)? })
+            },
+        )
+        .map_err(self.error("measure the outbox"))
+    }
+}
+
+/// The log records of events `first..=upto` and the anomaly records among them.
+fn events_records(conn: &Connection, first: i64, upto: i64) -> rusqlite::Result<Vec<(Collection, Record)>> {
+    let mut select = conn.prepare_cached(
+        "SELECT id, timestamp_ms, ip, method, url, status_code, bytes_sent, user_agent, raw, source, \
+         anomaly_score, anomalous FROM events WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    )?;
+    let mut events: Vec<(i64, Event)> = Vec::new();
+    let mut records = Vec::new();
+    let mut rows = select.query((first, upto))?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let event = Event {
+            timestamp_ms: r.get(1)?,
+            ip: r.get(2)?,
+            method: r.get(3)?,
+            url: r.get(4)?,
+            status_code: r.get(5)?,
+            bytes_sent: r.get::<_, i64>(6)?.max(0) as u64,
+            user_agent: r.get(7)?,
+            raw: r.get(8)?,
+            source: r.get(9)?,
+            ..Event::default()
+        };
+        records.push((Collection::Logs, log_record(id, &event, r.get(10)?, r.get(11)?)));
+        events.push((id, event));
+    }
+    drop(rows);
+    let mut select = conn.prepare_cached(
+        "SELECT id, event_id, detector, score, reason FROM anomalies WHERE event_id BETWEEN ?1 AND ?2 ORDER BY id",
+    )?;
+    let mut rows = select.query((first, upto))?;
+    while let Some(r) = rows.next()? {
+        let event_id: i64 = r.get(1)?;
+        let Ok(at) = events.binary_search_by_key(&event_id, |(id, _)| *id) else { continue };
+        let detector: String = r.get(2)?;
+        let reason: String = r.get(4)?;
+        let record = anomaly_record(r.get(0)?, event_id, &events[at].1, &detector, r.get(3)?, &reason);
+        records.push((Collection::Anomalies, record));
+    }
+    Ok(records)
+}

@@ -1,0 +1,267 @@
+//! The embedded vector index: records with their embeddings in the `vectors` table of
+//! `vigil.db`, searched by brute force.
+//!
+//! One table holds every collection (`collection` column, unique `(collection, id)`), so an
+//! upsert is one `INSERT .. ON CONFLICT`. Anomalies are indexed in the commit that writes them
+//! (see `outbox.rs`); summaries when their summarizer stores them ([`enqueue_summary`]). Logs
+//! are not indexed here: the embedded store answers questions about logs with SQL.
+//!
+//! Search is an exact scan: every vector of the collection is compared with the query and the
+//! `k` nearest are kept in a heap. That is the right tool for our sizes — anomalies and
+//! summaries are bounded by retention to tens of thousands of rows, and a scan of 50,000
+//! 384-dimension vectors is tens of milliseconds — and it never misses a neighbour. Vectors
+//! whose event retention has deleted are pruned by [`Store::prune_vectors`]. An index
+//! (HNSW) is Chroma's job (`[store] kind = "chroma"`).
+
+use super::StoreKind;
+use super::connection::Store;
+use super::error::StoreError;
+use crate::embed::{Embedder, cosine_distance};
+use crate::event::Event;
+use crate::vector::{Collection, Filter, Hit, Metadata, Record};
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{Value, json};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+const UPSERT_VECTOR: &str = "INSERT INTO vectors (collection, id, document, metadata, embedder, embedding, event_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(collection, id) DO UPDATE SET document = excluded.document, \
+     metadata = excluded.metadata, embedder = excluded.embedder, embedding = excluded.embedding, \
+     event_id = excluded.event_id";
+
+/// Write (or replace) one record and its vector in the embedded index, inside the caller's
+/// transaction. `event_id` ties the vector to an event so retention can prune it.
+pub(crate) fn put_vector(
+    conn: &Connection,
+    collection: Collection,
+    record: &Record,
+    embedder: &dyn Embedder,
+    embedding: &[f32],
+    event_id: Option<i64>,
+) -> rusqlite::Result<()> {
+    let metadata = serde_json::to_string(&record.metadata).expect("a JSON map always serializes");
+    let blob: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+    conn.prepare_cached(UPSERT_VECTOR)?.execute((
+        collection.name(),
+        &record.id,
+        &record.document,
+        metadata,
+        embedder.name(),
+        blob,
+        event_id,
+    ))?;
+    Ok(())
+}
+
+/// Store a summary for search, in the summarizer's own transaction (`conn` is that
+/// transaction): its vector goes into the embedded index, and with `kind = chroma` a row goes
+/// into the outbox too, so Chroma gets it exactly when the transaction commits. `id` becomes
+/// the record id `summary-<id>`; `metadata` should hold `timestamp` (window start, integer
+/// seconds) and may hold any flat string, number or boolean fields.
+pub fn enqueue_summary(
+    conn: &Connection,
+    kind: StoreKind,
+    id: &str,
+    text: &str,
+    metadata: &Metadata,
+) -> rusqlite::Result<()> {
+    let record = Record { id: format!("summary-{id}"), document: text.to_owned(), metadata: flatten(metadata) };
+    let embedder = crate::embed::default_embedder();
+    put_vector(conn, Collection::Summaries, &record, embedder.as_ref(), &embedder.embed(text), None)?;
+    if kind == StoreKind::Chroma {
+        super::outbox::enqueue_record(conn, Collection::Summaries, &record)?;
+    }
+    Ok(())
+}
+
+/// The text and metadata of a stored event, as Chroma's `logs` collection holds it.
+pub(crate) fn log_record(id: i64, event: &Event, anomaly_score: Option<f64>, anomalous: bool) -> Record {
+    let mut metadata = event_metadata(event);
+    if let Some(score) = anomaly_score {
+        metadata.insert("anomaly_score".into(), json!(score));
+    }
+    metadata.insert("anomalous".into(), json!(anomalous));
+    metadata.insert("event_id".into(), json!(id));
+    Record { id: format!("log-{id}"), document: event_document(event), metadata }
+}
+
+/// The text and metadata of one anomaly: the detector's verdict, then the event.
+pub(crate) fn anomaly_record(
+    anomaly_id: i64,
+    event_id: i64,
+    event: &Event,
+    detector: &str,
+    score: f64,
+    reason: &str,
+) -> Record {
+    let mut metadata = event_metadata(event);
+    metadata.insert("anomaly_score".into(), json!(score));
+    metadata.insert("detector".into(), json!(detector));
+    metadata.insert("event_id".into(), json!(event_id));
+    let document = format!("anomaly (score {score:.2}, {detector}): {reason} | {}", event_document(event));
+    Record { id: format!("anomaly-{anomaly_id}"), document, metadata }
+}
+
+/// The line itself when the source kept it, otherwise the access-log fields as a line.
+fn event_document(e: &Event) -> String {
+    if !e.raw.trim().is_empty() {
+        return e.raw.clone();
+    }
+    format!("{} {} {} {} bytes from {} \"{}\"", e.method, e.url, e.status_code, e.bytes_sent, e.ip, e.user_agent)
+}
+
+/// Metadata every record about an event carries, for filtering.
+fn event_metadata(e: &Event) -> Metadata {
+    let mut m = Metadata::new();
+    m.insert("ip".into(), json!(e.ip));
+    m.insert("method".into(), json!(e.method));
+    m.insert("status_code".into(), json!(e.status_code));
+    m.insert("path".into(), json!(e.url.split(['?', '#']).next().unwrap_or("")));
+    m.insert("timestamp".into(), json!(e.timestamp_ms.div_euclid(1000)));
+    m.insert("source".into(), json!(e.source));
+    m
+}
+
+/// A candidate in the top-k heap: the largest distance is on top, to be evicted first.
+struct Candidate {
+    distance: f32,
+    row: i64,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance.total_cmp(&other.distance).then(self.row.cmp(&other.row))
+    }
+}
+
+impl Store {
+    /// Write (or replace) one record and its vector in the embedded index.
+    pub fn upsert_vector(
+        &self,
+        collection: Collection,
+        record: &Record,
+        embedder: &dyn Embedder,
+        embedding: &[f32],
+    ) -> Result<(), StoreError> {
+        let err = self.error("upsert a vector");
+        let record = &Record { metadata: flatten(&record.metadata), ..record.clone() };
+        let mut guard = self.writer();
+        let tx = guard.conn.transaction().map_err(&err)?;
+        put_vector(&tx, collection, record, embedder, embedding, None).map_err(&err)?;
+        if self.config.kind == StoreKind::Chroma {
+            super::outbox::enqueue_record(&tx, collection, record).map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// The `k` records of `collection` nearest to `embedding` that match `filter`, nearest
+    /// first. Only vectors made by `embedder` are compared.
+    pub fn nearest_vectors(
+        &self,
+        collection: Collection,
+        embedder: &dyn Embedder,
+        embedding: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let err = self.error("search the vector index");
+        let conn = self.reader()?;
+        let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut scan = conn
+            .prepare_cached("SELECT seq, embedding, metadata FROM vectors WHERE collection = ?1 AND embedder = ?2")
+            .map_err(&err)?;
+        let mut rows = scan.query((collection.name(), embedder.name())).map_err(&err)?;
+        let mut vector = vec![0f32; embedding.len()];
+        while let Some(row) = rows.next().map_err(&err)? {
+            if !filter.all.is_empty() {
+                let metadata: Metadata =
+                    serde_json::from_str(row.get_ref(2).map_err(&err)?.as_str().unwrap_or("{}")).unwrap_or_default();
+                if !filter.matches(&metadata) {
+                    continue;
+                }
+            }
+            let blob = row.get_ref(1).map_err(&err)?.as_blob().unwrap_or(&[]);
+            if blob.len() != embedding.len() * 4 {
+                continue;
+            }
+            for (x, bytes) in vector.iter_mut().zip(blob.chunks_exact(4)) {
+                *x = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            }
+            let candidate = Candidate { distance: cosine_distance(embedding, &vector), row: row.get(0).map_err(&err)? };
+            if heap.len() < k {
+                heap.push(candidate);
+            } else if heap.peek().is_some_and(|worst| candidate < *worst) {
+                heap.pop();
+                heap.push(candidate);
+            }
+        }
+        drop(rows);
+        let mut fetch =
+            conn.prepare_cached("SELECT id, document, metadata FROM vectors WHERE seq = ?1").map_err(&err)?;
+        let mut hits = Vec::with_capacity(heap.len());
+        for candidate in heap.into_sorted_vec() {
+            let found = fetch
+                .query_row([candidate.row], |row| {
+                    let metadata: String = row.get(2)?;
+                    Ok(Hit {
+                        id: row.get(0)?,
+                        document: row.get(1)?,
+                        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                        distance: candidate.distance,
+                    })
+                })
+                .optional()
+                .map_err(&err)?;
+            hits.extend(found);
+        }
+        Ok(hits)
+    }
+
+    /// Records in `collection` of the embedded index.
+    pub fn vector_count(&self, collection: Collection) -> Result<u64, StoreError> {
+        let conn = self.reader()?;
+        conn.query_row("SELECT count(*) FROM vectors WHERE collection = ?1", [collection.name()], |r| {
+            r.get::<_, i64>(0).map(|n| n as u64)
+        })
+        .map_err(self.error("count vectors"))
+    }
+
+    /// Delete the vectors of events that retention has deleted; returns how many went.
+    pub fn prune_vectors(&self) -> Result<usize, StoreError> {
+        let err = self.error("prune the vector index");
+        let guard = self.writer();
+        let oldest: Option<i64> = guard.conn.query_row("SELECT min(id) FROM events", [], |r| r.get(0)).map_err(&err)?;
+        let below = oldest.unwrap_or(i64::MAX);
+        guard.conn.execute("DELETE FROM vectors WHERE event_id IS NOT NULL AND event_id < ?1", [below]).map_err(&err)
+    }
+}
+
+/// Metadata as Chroma accepts it: strings, numbers and booleans are kept, nulls dropped, and
+/// arrays and objects kept as their JSON text.
+pub(crate) fn flatten(metadata: &Metadata) -> Metadata {
+    metadata
+        .iter()
+        .filter_map(|(key, value)| {
+            let flat = match value {
+                Value::Null => return None,
+                Value::Bool(_) | Value::Number(_) | Value::String(_) => value.clone(),
+                other => Value::String(other.to_string()),
+            };
+            Some((key.clone(), flat))
+        })
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! The Chroma client: the `chromadb` crate for collections, upserts and queries, plus the
+//! two requests the crate gets wrong against Chroma 1.5.
+//!
+//! Gaps of `chromadb` 2.3.0 against Chroma 1.5, handled here:
+//! - `ChromaClient::heartbeat()` and `version()` call the `/api/v1` API, which Chroma 1.x
+//!   removed; [`ChromaClient::heartbeat`] sends `GET /api/v2/heartbeat` itself.
+//! - `ChromaCollection::query()` decodes documents as `Vec<Vec<String>>` and fails on a hit
+//!   without a document (a record written by another tool). [`ChromaClient::query`] asks the
+//!   query for ids, metadatas and distances only, then fetches the documents with `get`, whose
+//!   result type allows a missing one.
+//! - Its requests have no timeout; every call here is bounded by `timeout_ms`.
+//!
+//! The crate resolves the collections once per connection; any failed call drops the
+//! connection, so a Chroma restarted with a new data directory is picked up by the next call.
+
+use super::config::ChromaConfig;
+use super::{Collection, Filter, Hit, Metadata, Record};
+use chromadb::ChromaCollection;
+use chromadb::client::{ChromaAuthMethod, ChromaClientOptions};
+use chromadb::collection::{CollectionEntries, GetOptions, QueryOptions};
+use serde_json::json;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A failed call to Chroma, as text for logs, `/health` and `/api/v1/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("chroma at {url}: {message}")]
+pub struct ChromaError {
+    /// The server's URL.
+    pub url: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The resolved collections of one connection.
+struct Connected {
+    collections: HashMap<Collection, ChromaCollection>,
+}
+
+/// A client for one Chroma server and Vigil's three collections in it.
+pub struct ChromaClient {
+    config: ChromaConfig,
+    http: reqwest::Client,
+    connected: Mutex<Option<Arc<Connected>>>,
+}
+
+impl ChromaClient {
+    /// A client for `config`; nothing is sent until the first call.
+    pub fn new(config: &ChromaConfig) -> ChromaClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()
+            .expect("a reqwest client with a timeout builds");
+        ChromaClient { config: config.clone(), http, connected: Mutex::new(None) }
+    }
+
+    /// The config this client was made with.
+    pub fn config(&self) -> &ChromaConfig {
+        &self.config
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> ChromaError {
+        ChromaError { url: self.config.base_url().to_owned(), message: message.to_string() }
+    }
+
+    /// Run `call` with the timeout; a failure or timeout drops the connection.
+    async fn bounded<T>(&self, what: &str, call: impl Future<Output = anyhow::Result<T>>) -> Result<T, ChromaError> {
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        let result = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => self.error(format!("{what}: {e:#}")),
+            Err(_) => self.error(format!("{what}: no answer within {} ms", self.config.timeout_ms)),
+        };
+        *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Err(result)
+    }
+
+    /// `GET /api/v2/heartbeat`: whether the server answers (the crate's own `heartbeat()`
+    /// calls the removed v1 API).
+    pub async fn heartbeat(&self) -> Result<(), ChromaError> {
+        let url = format!("{}/api/v2/heartbeat", self.config.base_url());
+        let response = self.http.get(&url).send().await.map_err(|e| self.error(format!("heartbeat: {e}")))?;
+        if !response.status().is_success() {
+            return Err(self.error(format!("heartbeat: HTTP {}", response.status())));
+        }
+        Ok(())
+    }
+
+    /// The connection, made (client, then the three collections, created if missing with
+    /// cosine distance) when there is none.
+    async fn connect(&self) -> Result<Arc<Connected>, ChromaError> {
+        if let Some(connected) = self.connected.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(connected);
+        }
+        let options = ChromaClientOptions {
+            url: Some(self.config.base_url().to_owned()),
+            auth: ChromaAuthMethod::None,
+            database: self.config.database.clone(),
+        };
+        let client = self.bounded("connect", chromadb::ChromaClient::new(options)).await?;
+        let mut collections = HashMap::new();
+        for collection in Collection::ALL {
+            let name = self.config.collection_name(collection);
+            // `hnsw:space` in the metadata is how Chroma 1.5 still takes the distance of a new
+            // collection; an existing collection keeps the space it was created with.
+            let metadata = json!({ "hnsw:space": "cosine", "created_by": "vigil" });
+            let metadata = metadata.as_object().cloned();
+            let found =
+                self.bounded("get or create a collection", client.get_or_create_collection(&name, metadata)).await?;
+            collections.insert(collection, found);
+        }
+        let connected = Arc::new(Connected { collections });
+        *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = Some(connected.clone());
+        Ok(connected)
+    }
+
+    /// Upsert `records` with their `embeddings` (same order) into `collection`.
+    pub async fn upsert(
+        &self,
+        collection: Collection,
+        records: &[&Record],
+        embeddings: Vec<Vec<f32>>,
+    ) -> Result<(), ChromaError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let connected = self.connect().await?;
+        let entries = CollectionEntries {
+            ids: records.iter().map(|r| r.id.as_str()).collect(),
+            metadatas: Some(records.iter().map(|r| r.metadata.clone()).collect()),
+            documents: Some(records.iter().map(|r| r.document.as_str()).collect()),
+            embeddings: Some(embeddings),
+        };
+        let target = &connected.collections[&collection];
+        self.bounded("upsert", target.upsert(entries, None)).await.map(|_| ())
+    }
+
+    /// The `k` records of `collection` nearest to `embedding` that match `filter`.
+    pub async fn query(
+        &self,
+        collection: Collection,
+        embedding: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, ChromaError> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let connected = self.connect().await?;
+        let target = &connected.collections[&collection];
+        // Documents are not asked for here: the crate fails to decode a hit without one.
+        let options = QueryOptions {
+            query_embeddings: Some(vec![embedding.to_vec()]),
+            n_results: Some(k),
+            where_metadata: filter.to_chroma_where(),
+            include: Some(vec!["metadatas", "distances"]),
+            ..QueryOptions::default()
+        };
+        let found = self.bounded("query", target.query(options, None)).await?;
+        let ids = found.ids.into_iter().next().unwrap_or_default();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metadatas = found.metadatas.and_then(|m| m.into_iter().next()).unwrap_or_default();
+        let distances = found.distances.and_then(|d| d.into_iter().next()).unwrap_or_default();
+        let get = GetOptions { ids: ids.clone(), include: Some(vec!["documents".to_owned()]), ..GetOptions::default() };
+        let got = self.bounded("get documents", target.get(get)).await?;
+        let documents: HashMap<String, String> = got
+            .ids
+            .into_iter()
+            .zip(got.documents.unwrap_or_default())
+            .filter_map(|(id, doc)| doc.map(|d| (id, d)))
+            .collect();
+        Ok(ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| Hit {
+                document: documents.get(&id).cloned().unwrap_or_default(),
+                metadata: metadatas.get(i).cloned().flatten().unwrap_or_else(Metadata::new),
+                distance: distances.get(i).copied().unwrap_or(f32::NAN),
+                id,
+            })
+            .collect())
+    }
+
+    /// Records in `collection`.
+    pub async fn count(&self, collection: Collection) -> Result<usize, ChromaError> {
+        let connected = self.connect().await?;
+        self.bounded("count", connected.collections[&collection].count()).await
+    }
+}

@@ -1,0 +1,122 @@
+//! [`VectorIndex`]: the one place searches and upserts go, whatever the store kind.
+
+use super::link::ChromaLink;
+use super::{Collection, Filter, Hit, Metadata, Record, VectorError};
+use crate::embed::Embedder;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Vector search and upsert over the configured backend.
+///
+/// - `kind = "embedded"`: anomalies and summaries are searched in `vigil.db` by exact scan
+///   (see `store/vectors.rs`); the logs collection is not kept (logs are queried with SQL).
+/// - `kind = "chroma"`: searches go to Chroma (all three collections). While Chroma is down,
+///   or when a search fails, anomalies and summaries are answered from the embedded copy,
+///   which is always written; a logs search fails then.
+///
+/// Upserts always land in the embedded index and, with Chroma, in the outbox (one
+/// transaction), so they reach Chroma exactly when the drain task gets to them.
+#[derive(Clone)]
+pub struct VectorIndex {
+    store: Arc<Store>,
+    embedder: Arc<dyn Embedder>,
+    chroma: Option<ChromaLink>,
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, VectorError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| VectorError::Task(e.to_string()))
+}
+
+impl VectorIndex {
+    /// An index over `store`, and over Chroma when `chroma` is given.
+    pub fn new(store: Arc<Store>, chroma: Option<ChromaLink>) -> VectorIndex {
+        VectorIndex { store, embedder: crate::embed::default_embedder(), chroma }
+    }
+
+    /// The embedder every vector of this index comes from: embed queries with it.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    /// The Chroma link, when the store kind is `chroma`.
+    pub fn chroma(&self) -> Option<&ChromaLink> {
+        self.chroma.as_ref()
+    }
+
+    /// Write (or replace) record `id` of `collection`: its `document`, its `embedding` (from
+    /// [`embedder`](Self::embedder)) and its `metadata` (flat strings, numbers, booleans).
+    pub async fn upsert(
+        &self,
+        collection: Collection,
+        id: &str,
+        document: &str,
+        embedding: Vec<f32>,
+        metadata: Metadata,
+    ) -> Result<(), VectorError> {
+        self.check_dimension(&embedding)?;
+        let record = Record { id: id.to_owned(), document: document.to_owned(), metadata };
+        let (store, embedder) = (self.store.clone(), self.embedder.clone());
+        blocking(move || store.upsert_vector(collection, &record, embedder.as_ref(), &embedding)).await??;
+        Ok(())
+    }
+
+    /// The `k` records of `collection` nearest to `embedding` (from
+    /// [`embedder`](Self::embedder)) that match `filter`, nearest first.
+    pub async fn query(
+        &self,
+        collection: Collection,
+        embedding: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, VectorError> {
+        self.check_dimension(embedding)?;
+        if let Some(link) = &self.chroma {
+            let fallback = collection != Collection::Logs;
+            if !(fallback && link.is_down()) {
+                match link.client().query(collection, embedding, k, filter).await {
+                    Ok(hits) => {
+                        link.succeeded(0);
+                        return Ok(hits);
+                    }
+                    Err(e) => {
+                        link.failed(&e.to_string());
+                        if !fallback {
+                            return Err(e.into());
+                        }
+                        tracing::warn!(error = %e, %collection, "chroma search failed; answering from the embedded index");
+                    }
+                }
+            }
+        } else if collection == Collection::Logs {
+            return Err(VectorError::NotIndexed { collection });
+        }
+        let (store, embedder, embedding, filter) =
+            (self.store.clone(), self.embedder.clone(), embedding.to_vec(), filter.clone());
+        let hits =
+            blocking(move || store.nearest_vectors(collection, embedder.as_ref(), &embedding, k, &filter)).await??;
+        Ok(hits)
+    }
+
+    /// [`query`](Self::query) with the embedding of `text`.
+    pub async fn search(
+        &self,
+        collection: Collection,
+        text: &str,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, VectorError> {
+        let embedding = self.embedder.embed(text);
+        self.query(collection, &embedding, k, filter).await
+    }
+
+    fn check_dimension(&self, embedding: &[f32]) -> Result<(), VectorError> {
+        if embedding.len() != self.embedder.dimension() {
+            return Err(VectorError::Dimension {
+                embedder: self.embedder.name().to_owned(),
+                expected: self.embedder.dimension(),
+                got: embedding.len(),
+            });
+        }
+        Ok(())
+    }
+}
