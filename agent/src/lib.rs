@@ -8,6 +8,7 @@
 //! - [`pipeline`]: bounded queues and batching from sources through detection to the store.
 //! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
 //! - [`store`]: the embedded SQLite store; events, anomalies and checkpoints commit together.
+//! - [`chat`]: `/chat` questions answered from the store with exact numbers.
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
 //! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
@@ -15,6 +16,7 @@
 //! `main.rs` only parses the command line and calls [`run`].
 
 pub mod api;
+pub mod chat;
 pub mod config;
 pub mod detect;
 pub mod eval;

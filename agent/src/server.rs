@@ -96,6 +96,7 @@ impl Agent {
             rejected: Arc::new(AtomicU64::new(0)),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             started: Instant::now(),
+            chat: Arc::new(crate::chat::Chat::new(&config.chat)),
         };
         Ok(Agent { listener, state, tasks, sources })
     }

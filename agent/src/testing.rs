@@ -61,5 +61,6 @@ pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -
         rejected: Default::default(),
         shutdown: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         started: std::time::Instant::now(),
+        chat: std::sync::Arc::new(crate::chat::Chat::new(&Default::default())),
     }
 }

@@ -3,6 +3,7 @@
 
 mod agent;
 mod browser;
+mod chat;
 mod cli;
 mod http;
 mod metrics;

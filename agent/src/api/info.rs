@@ -1,4 +1,4 @@
-//! The small endpoints: `/` (who is running), `/health`, `/chat` (not yet available), and the
+//! The small endpoints: `/` (who is running), `/health`, and the
 //! JSON answers for unknown paths and methods.
 
 use super::{ApiError, AppState};
@@ -41,15 +41,6 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         uptime_seconds: state.started.elapsed().as_secs(),
         detectors,
     })
-}
-
-pub async fn chat() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "chat_unavailable",
-        "/chat is not available in this version: it needs the log store, which is not built yet. \
-         POST /anomaly_detection scores logs today.",
-    )
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {

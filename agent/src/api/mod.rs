@@ -3,6 +3,7 @@
 
 mod anomaly;
 mod auth;
+mod chat;
 mod error;
 mod info;
 mod metrics;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     /// When the agent started.
     pub started: Instant,
+    /// Answers `/chat` questions.
+    pub chat: Arc<crate::chat::Chat>,
 }
 
 /// The whole API as a router, testable without a socket.
@@ -54,7 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(info::root))
         .route("/health", get(info::health))
-        .route("/chat", post(info::chat))
+        .route("/chat", post(chat::chat))
         .route("/anomaly_detection", post(anomaly::detect))
         .route("/api/v1/stats", get(query::stats))
         .route("/api/v1/logs", get(query::logs))

@@ -310,12 +310,6 @@ async fn unknown_fields_in_a_log_are_ignored() {
 }
 
 #[tokio::test]
-async fn chat_is_a_clear_503_until_it_is_built() {
-    let answer = send(app(), "POST", "/chat", Some("application/json"), r#"{"query":"hi"}"#).await;
-    assert_error(answer, StatusCode::SERVICE_UNAVAILABLE, "chat_unavailable", "/chat");
-}
-
-#[tokio::test]
 async fn unknown_paths_and_methods_answer_json() {
     assert_error(send(app(), "GET", "/nope", None, Body::empty()).await, StatusCode::NOT_FOUND, "not_found", "/nope");
     assert_error(

@@ -30,6 +30,9 @@ pub struct RawConfig {
     /// Batching and queues between sources and the store.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// `/chat`: the optional LLM that rephrases its answers.
+    #[serde(default)]
+    pub chat: crate::chat::ChatConfig,
 }
 
 /// `[api]`: where the API listens and what it accepts.

@@ -29,6 +29,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Pipeline settings.
     pub pipeline: PipelineConfig,
+    /// `/chat` settings.
+    pub chat: crate::chat::ChatSettings,
 }
 
 /// Validated `[api]`.
@@ -150,6 +152,12 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     if let Err(e) = raw.store.validate() {
         check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
     }
+    let chat = raw.chat.resolve().unwrap_or_else(|problems| {
+        for p in problems {
+            check.errors.push(ConfigError::at(file, text, None, p.field, p.message).hint(p.hint));
+        }
+        Default::default()
+    });
     if raw.pipeline.batch_events == 0 || raw.pipeline.queue == 0 {
         check.errors.push(
             ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1")
@@ -190,6 +198,7 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             sources,
             store: raw.store,
             pipeline: raw.pipeline,
+            chat,
         })
     } else {
         Err(ConfigErrors(check.errors))

@@ -1,0 +1,133 @@
+//! `/chat`: questions about the stored logs, answered from the data with exact numbers.
+//!
+//! A question is read by rules ([`timerange`] finds its window, [`intent`] what it asks and
+//! about which events); aggregate questions are answered by SQL on the store's read
+//! connections ([`queries`]); open questions and summaries by the same numbers plus the
+//! nearest summaries and anomalies ([`retrieve`]). The answer names its window, its facts
+//! and the ids it rests on. An optional LLM ([`llm`]) only rephrases that answer.
+//!
+//! This module never writes to the store and never invents a number.
+
+pub mod answer;
+mod clock;
+mod config;
+pub mod intent;
+mod llm;
+pub mod queries;
+pub mod retrieve;
+#[cfg(test)]
+mod tests;
+pub mod timerange;
+
+pub use answer::Answer;
+pub use clock::Clock;
+pub use config::{ChatConfig, ChatConfigError, ChatSettings, LlmSettings};
+pub use retrieve::{Passage, Retrieved, Retriever};
+
+use crate::store::{Store, StoreError};
+use intent::Intent;
+use queries::Queries;
+use std::sync::Arc;
+
+/// Why a question got no answer at all (as opposed to a reply saying what can be asked).
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The query task was interrupted (the agent is shutting down).
+    #[error("the question was interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// Answers questions; shared by every `/chat` request.
+pub struct Chat {
+    clock: Clock,
+    llm: Option<llm::Llm>,
+    retriever: Option<Arc<dyn Retriever>>,
+}
+
+impl Chat {
+    /// A chat over the settings of `[chat]`. An LLM client that cannot be built is logged
+    /// and left out: answers are then plain sentences.
+    pub fn new(settings: &ChatSettings) -> Chat {
+        let llm = settings.llm.clone().and_then(|s| {
+            llm::Llm::new(s).inspect_err(|e| tracing::warn!(error = %e, "chat answers will not be rephrased")).ok()
+        });
+        Chat { clock: Clock::System, llm, retriever: None }
+    }
+
+    /// Use `clock` for "now".
+    pub fn with_clock(mut self, clock: Clock) -> Chat {
+        self.clock = clock;
+        self
+    }
+
+    /// Answer open questions with `retriever`'s vector search.
+    pub fn with_retriever(mut self, retriever: Arc<dyn Retriever>) -> Chat {
+        self.retriever = Some(retriever);
+        self
+    }
+
+    /// Answer `question` from the data, in plain sentences. Blocks on SQLite.
+    pub fn answer_from_data(&self, store: &Store, question: &str) -> Result<Answer, StoreError> {
+        let now = self.clock.now();
+        let found = match timerange::find(question, now) {
+            Ok(found) => found,
+            Err(message) => return Ok(Answer::about_asking("unknown", answer::help(&format!("{message}.")))),
+        };
+        let (range, rest) = match found {
+            Some(found) => (found.range, found.rest),
+            None => (timerange::TimeRange::all(), question.to_lowercase()),
+        };
+        let reading = intent::read(&rest, question);
+        match reading.intent {
+            Intent::Help => Ok(Answer::about_asking("help", answer::help("Hello."))),
+            Intent::Unknown => Ok(Answer::about_asking(
+                "unknown",
+                answer::help("I could not tell what you are asking about the logs."),
+            )),
+            Intent::Open | Intent::Summary => Queries::with(store, |q| {
+                let retrieved = match &self.retriever {
+                    Some(retriever) => match retriever.nearest(question, &range, retrieve::NEAREST) {
+                        Ok(found) => found,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "vector search failed; citing anomalies from the store");
+                            let mut found = retrieve::from_store(q, &reading, &range)?;
+                            found.note = Some(format!("vector search failed ({e}); anomalies matched by words"));
+                            found
+                        }
+                    },
+                    None => retrieve::from_store(q, &reading, &range)?,
+                };
+                answer::open(q, &reading, &range, &retrieved)
+            }),
+            _ => Queries::with(store, |q| answer::aggregate(q, &reading, &range)),
+        }
+    }
+
+    /// Answer `question`: from the data on the blocking pool, then rephrased by the LLM when
+    /// one is configured (the plain answer stays when it fails).
+    pub async fn answer(self: &Arc<Self>, store: Arc<Store>, question: String) -> Result<Answer, ChatError> {
+        let chat = self.clone();
+        let asked = question.clone();
+        let mut answer = tokio::task::spawn_blocking(move || chat.answer_from_data(&store, &asked))
+            .await
+            .map_err(|e| ChatError::Interrupted(e.to_string()))??;
+        if let Some(llm) = &self.llm
+            && !matches!(answer.intent, "help" | "unknown")
+        {
+            match llm.rephrase(&question, &answer).await {
+                Ok(text) => {
+                    answer.response = text;
+                    answer.phrased_by = "llm";
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "LLM rephrasing failed; sending the plain answer");
+                    answer.llm_error = Some(e);
+                }
+            }
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,347 @@
+//! The SQL behind the answers: counts, shares, top-N, breakdowns, distinct values, bytes,
+//! latency percentiles, the busiest bucket and anomalies, over the store's read connections.
+//! Every number an answer states comes from one of these queries; nothing here writes.
+//!
+//! A question's window uses `events_by_time` (or `anomalies_by_time`); its other filters are
+//! checked on the rows of that window, as `store::query` does.
+
+use super::intent::{Dimension, Filters};
+use super::timerange::TimeRange;
+use crate::store::{Store, StoreError};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+/// The events (or anomalies) a question is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The window.
+    pub range: &'a TimeRange,
+    /// The other filters.
+    pub filters: &'a Filters,
+}
+
+/// One anomaly with its event, as an answer cites it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyRow {
+    /// Anomaly id.
+    pub id: i64,
+    /// Event id.
+    pub event_id: i64,
+    /// Event time, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Client address.
+    pub ip: String,
+    /// HTTP method.
+    pub method: String,
+    /// URL.
+    pub url: String,
+    /// Status.
+    pub status_code: u16,
+    /// Detector score.
+    pub score: f64,
+    /// Detector reason.
+    pub reason: String,
+    /// Detector name.
+    pub detector: String,
+}
+
+/// Latency figures over the events that carry one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    /// Events with a latency.
+    pub measured: u64,
+    /// Mean, ms.
+    pub mean_ms: f64,
+    /// Median (nearest rank), ms.
+    pub p50_ms: f64,
+    /// 95th percentile (nearest rank), ms.
+    pub p95_ms: f64,
+    /// Largest, ms.
+    pub max_ms: f64,
+}
+
+/// Byte figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bytes {
+    /// Sum of `bytes_sent`.
+    pub total: u64,
+    /// Mean per event.
+    pub mean: f64,
+    /// Largest response.
+    pub max: u64,
+}
+
+/// The path of a URL: what comes before `?`.
+const PATH: &str = "CASE WHEN instr(e.url, '?') > 0 THEN substr(e.url, 1, instr(e.url, '?') - 1) ELSE e.url END";
+
+fn column(dim: Dimension) -> &'static str {
+    match dim {
+        Dimension::Ip => "e.ip",
+        Dimension::Url => PATH,
+        Dimension::Status => "CAST(e.status_code AS TEXT)",
+        Dimension::StatusClass => "(e.status_code / 100) || 'xx'",
+        Dimension::Method => "e.method",
+        Dimension::UserAgent => "e.user_agent",
+    }
+}
+
+/// A WHERE clause over `events e` and its parameters. `time` is the column the window
+/// applies to: `e.timestamp_ms`, or `a.timestamp_ms` when anomalies are the outer table.
+fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params = Vec::new();
+    if let Some(from) = scope.range.from_ms() {
+        clauses.push(format!("{time} >= ?"));
+        params.push(Value::Integer(from));
+    }
+    if let Some(to) = scope.range.to_ms() {
+        clauses.push(format!("{time} < ?"));
+        params.push(Value::Integer(to));
+    }
+    let f = scope.filters;
+    if let Some(ip) = &f.ip {
+        clauses.push("e.ip = ?".into());
+        params.push(Value::Text(ip.clone()));
+    }
+    if let Some(url) = &f.url {
+        // The path itself, with any query string, and its sub-paths; `\` escapes LIKE's own
+        // wildcards in the path.
+        let base = url.trim_end_matches('/');
+        let escaped: String =
+            base.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+        clauses.push(r"(e.url = ? OR e.url LIKE ? ESCAPE '\' OR e.url LIKE ? ESCAPE '\')".into());
+        params.push(Value::Text(url.clone()));
+        params.push(Value::Text(format!("{escaped}?%")));
+        params.push(Value::Text(format!("{escaped}/%")));
+    }
+    if let Some(status) = f.status {
+        let (low, high) = status.bounds();
+        // `+` keeps the planner on the time index (see store::query).
+        clauses.push("+e.status_code BETWEEN ? AND ?".into());
+        params.push(Value::Integer(low.into()));
+        params.push(Value::Integer(high.into()));
+    }
+    if let Some(method) = &f.method {
+        clauses.push("e.method = ?".into());
+        params.push(Value::Text(method.clone()));
+    }
+    let clause = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (clause, params)
+}
+
+/// Read-only queries for one question, on one read connection and in one read transaction,
+/// so the numbers of one answer agree with each other.
+pub struct Queries<'s> {
+    store: &'s Store,
+    conn: &'s Connection,
+}
+
+impl<'s> Queries<'s> {
+    /// Run `work` with queries on a read connection of `store`, inside one read transaction.
+    pub fn with<T>(store: &Store, work: impl FnOnce(&Queries<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let reader = store.reader()?;
+        let err = store.error("begin a chat read");
+        reader.execute_batch("BEGIN").map_err(&err)?;
+        let result = work(&Queries { store, conn: &reader });
+        reader.execute_batch("COMMIT").map_err(&err)?;
+        result
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        self.store.error("answer a chat question")
+    }
+
+    fn one<T: rusqlite::types::FromSql>(&self, sql: &str, params: &[Value]) -> Result<T, StoreError> {
+        self.conn.query_row(sql, params_from_iter(params), |row| row.get(0)).map_err(self.err())
+    }
+
+    /// Events in scope.
+    pub fn count(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
+        Ok(n as u64)
+    }
+
+    /// Ids of the newest events in scope, at most `limit`.
+    pub fn sample_ids(&self, scope: Scope<'_>, limit: usize) -> Result<Vec<i64>, StoreError> {
+        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        params.push(Value::Integer(limit as i64));
+        let sql = format!("SELECT e.id FROM events e {clause} ORDER BY e.timestamp_ms DESC, e.id DESC LIMIT ?");
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt.query_map(params_from_iter(&params), |row| row.get(0)).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The `limit` values of `dim` with the most events in scope (ties by value), with counts.
+    pub fn top(&self, scope: Scope<'_>, dim: Dimension, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        params.push(Value::Integer(limit as i64));
+        let col = column(dim);
+        let sql =
+            format!("SELECT {col} AS v, count(*) AS n FROM events e {clause} GROUP BY v ORDER BY n DESC, v LIMIT ?");
+        self.pairs(&sql, &params)
+    }
+
+    /// Like [`Queries::top`], counting anomalies instead of events.
+    pub fn top_anomalies(
+        &self,
+        scope: Scope<'_>,
+        dim: Dimension,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (clause, mut params) = filter(scope, "a.timestamp_ms");
+        params.push(Value::Integer(limit as i64));
+        let col = column(dim);
+        let sql = format!(
+            "SELECT {col} AS v, count(*) AS n FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause} \
+             GROUP BY v ORDER BY n DESC, v LIMIT ?"
+        );
+        self.pairs(&sql, &params)
+    }
+
+    /// Event counts for every value of `dim` in scope, by value (at most `limit` values).
+    pub fn breakdown(&self, scope: Scope<'_>, dim: Dimension, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        params.push(Value::Integer(limit as i64));
+        let col = column(dim);
+        let order = if matches!(dim, Dimension::Status | Dimension::StatusClass) { "v" } else { "n DESC, v" };
+        let sql =
+            format!("SELECT {col} AS v, count(*) AS n FROM events e {clause} GROUP BY v ORDER BY {order} LIMIT ?");
+        self.pairs(&sql, &params)
+    }
+
+    fn pairs(&self, sql: &str, params: &[Value]) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params_from_iter(params), |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Distinct values of `dim` in scope.
+    pub fn unique(&self, scope: Scope<'_>, dim: Dimension) -> Result<u64, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let n: i64 = self.one(&format!("SELECT count(DISTINCT {}) FROM events e {clause}", column(dim)), &params)?;
+        Ok(n as u64)
+    }
+
+    /// Bytes sent in scope.
+    pub fn bytes(&self, scope: Scope<'_>) -> Result<Bytes, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let sql = format!(
+            "SELECT coalesce(sum(e.bytes_sent), 0), coalesce(avg(e.bytes_sent), 0), coalesce(max(e.bytes_sent), 0) \
+             FROM events e {clause}"
+        );
+        self.conn
+            .query_row(&sql, params_from_iter(&params), |row| {
+                Ok(Bytes { total: row.get::<_, i64>(0)? as u64, mean: row.get(1)?, max: row.get::<_, i64>(2)? as u64 })
+            })
+            .map_err(self.err())
+    }
+
+    /// Latency figures in scope; `None` when no event in scope has a latency.
+    pub fn latency(&self, scope: Scope<'_>) -> Result<Option<Latency>, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let measured_clause = if clause.is_empty() {
+            "WHERE e.latency_ms IS NOT NULL".to_owned()
+        } else {
+            format!("{clause} AND e.latency_ms IS NOT NULL")
+        };
+        let (measured, mean, max): (i64, Option<f64>, Option<f64>) = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*), avg(e.latency_ms), max(e.latency_ms) FROM events e {measured_clause}"),
+                params_from_iter(&params),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .map_err(self.err())?;
+        if measured == 0 {
+            return Ok(None);
+        }
+        // Nearest-rank percentiles: the value at rank ceil(p * n), exactly as stored.
+        let rank = |p: f64| ((p * measured as f64).ceil() as i64).clamp(1, measured) - 1;
+        let sql = format!("SELECT e.latency_ms FROM events e {measured_clause} ORDER BY e.latency_ms LIMIT 1 OFFSET ?");
+        let at = |offset: i64| -> Result<f64, StoreError> {
+            let mut p = params.clone();
+            p.push(Value::Integer(offset));
+            self.one(&sql, &p)
+        };
+        Ok(Some(Latency {
+            measured: measured as u64,
+            mean_ms: mean.unwrap_or(0.0),
+            p50_ms: at(rank(0.5))?,
+            p95_ms: at(rank(0.95))?,
+            max_ms: max.unwrap_or(0.0),
+        }))
+    }
+
+    /// The bucket (of `bucket_ms`) with the most events in scope: its start and its count.
+    pub fn peak(&self, scope: Scope<'_>, bucket_ms: i64) -> Result<Option<(i64, u64)>, StoreError> {
+        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        params.insert(0, Value::Integer(bucket_ms));
+        params.insert(0, Value::Integer(bucket_ms));
+        let sql = format!(
+            "SELECT (e.timestamp_ms / ?) * ? AS b, count(*) AS n FROM events e {clause} GROUP BY b ORDER BY n DESC, b LIMIT 1"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let mut rows = stmt
+            .query_map(params_from_iter(&params), |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64)))
+            .map_err(self.err())?;
+        rows.next().transpose().map_err(self.err())
+    }
+
+    /// Anomalies in scope.
+    pub fn anomaly_count(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
+        let (clause, params) = filter(scope, "a.timestamp_ms");
+        let sql = format!("SELECT count(*) FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause}");
+        let n: i64 = self.one(&sql, &params)?;
+        Ok(n as u64)
+    }
+
+    /// Anomalies in scope, highest score first (then newest), at most `limit`; with `terms`,
+    /// only those whose URL, user agent or reason contains one of them.
+    pub fn anomalies(&self, scope: Scope<'_>, terms: &[String], limit: usize) -> Result<Vec<AnomalyRow>, StoreError> {
+        let (mut clause, mut params) = filter(scope, "a.timestamp_ms");
+        if !terms.is_empty() {
+            let any = vec![
+                r"(e.url LIKE ? ESCAPE '\' OR e.user_agent LIKE ? ESCAPE '\' OR a.reason LIKE ? ESCAPE '\')";
+                terms.len()
+            ];
+            let joined = format!("({})", any.join(" OR "));
+            clause = if clause.is_empty() { format!("WHERE {joined}") } else { format!("{clause} AND {joined}") };
+            for term in terms {
+                let escaped: String = term
+                    .chars()
+                    .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                    .collect();
+                for _ in 0..3 {
+                    params.push(Value::Text(format!("%{escaped}%")));
+                }
+            }
+        }
+        params.push(Value::Integer(limit as i64));
+        let sql = format!(
+            "SELECT a.id, e.id, e.timestamp_ms, e.ip, e.method, e.url, e.status_code, a.score, a.reason, a.detector \
+             FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause} \
+             ORDER BY a.score DESC, a.timestamp_ms DESC, a.id DESC LIMIT ?"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params_from_iter(&params), |row| {
+                Ok(AnomalyRow {
+                    id: row.get(0)?,
+                    event_id: row.get(1)?,
+                    timestamp_ms: row.get(2)?,
+                    ip: row.get(3)?,
+                    method: row.get(4)?,
+                    url: row.get(5)?,
+                    status_code: row.get(6)?,
+                    score: row.get(7)?,
+                    reason: row.get(8)?,
+                    detector: row.get(9)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
