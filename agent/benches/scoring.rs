@@ -56,8 +56,10 @@ fn scoring(c: &mut Criterion) {
         source: std::env::var_os("VIGIL_BENCH_PLUGIN")
             .map_or(PluginSource::Builtin("isolation-forest"), |p| PluginSource::File(p.into())),
         threshold: 0.6,
-        limits: PluginLimits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(30) },
+        limits: PluginLimits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(30), fuel: None },
         config_json: "{}".into(),
+        fallback: vigil::config::Fallback::None,
+        snapshot_interval: None,
     };
     let mut wasm = DetectorHost::start(&engine, &spec.clone()).expect("builtin plugin starts");
     let host_training: Vec<Event> = training.iter().map(host_event).collect();
@@ -103,6 +105,8 @@ fn scoring(c: &mut Criterion) {
             format!("{}/vigil_fixture_constant_score.wasm", env!("VIGIL_TEST_PLUGIN_DIR")).into(),
         ),
         config_json: r#"{"score":0.5}"#.into(),
+        fallback: vigil::config::Fallback::None,
+        snapshot_interval: None,
         ..spec
     };
     let mut boundary = DetectorHost::start(&engine, &constant).expect("fixture starts");

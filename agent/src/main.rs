@@ -81,7 +81,8 @@ fn validate(file: &PathBuf) -> ExitCode {
         Err(code) => return code,
     };
     // Plugins are loaded too: a config that names a broken component is not valid.
-    let checked = PluginEngine::new(None).and_then(|engine| DetectorSet::start(&engine, &config.detectors));
+    let fuel = config.detectors.iter().any(|d| d.limits.fuel.is_some());
+    let checked = PluginEngine::with_fuel(None, fuel).and_then(|engine| DetectorSet::start(&engine, &config.detectors));
     match checked {
         Ok(detectors) => {
             let names: Vec<_> = detectors.status().into_iter().map(|d| format!("{} {}", d.name, d.version)).collect();
@@ -130,7 +131,11 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
     };
     let shutdown = shutdown_signal();
     let agent = match vigil::Agent::start(&config).await {
-        Ok(agent) => agent,
+        // A config file is watched: changes to it and SIGHUP reload it.
+        Ok(agent) => match &config_path {
+            Some(path) => agent.watch_config(path.clone()),
+            None => agent,
+        },
         Err(e) => {
             eprintln!("vigil: cannot start: {e}");
             return ExitCode::FAILURE;

@@ -7,11 +7,12 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::detect::{DetectorSet, PluginEngine, PluginError};
 use crate::pipeline::{MonitorMessage, Pipeline, PipelineTasks};
-use crate::source::SourceRegistry;
-use crate::source::file::{FileSource, Position, checkpoint_key};
+use crate::reload::{ConfigStatus, Reloader};
+use crate::source::{SourceRegistry, SourceSet};
 use crate::store::{Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ use tokio::net::TcpListener;
 const STATS_EVERY: Duration = Duration::from_secs(5);
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// How often detectors whose snapshot interval passed are snapshotted.
+const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Why the agent could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +53,10 @@ pub struct Agent {
     listener: TcpListener,
     state: AppState,
     tasks: PipelineTasks,
-    sources: Vec<FileSource>,
+    sources: Arc<SourceSet>,
+    config: Config,
+    config_path: Option<PathBuf>,
+    summarizers: crate::summarize::Summarizers,
 }
 
 impl Agent {
@@ -59,37 +65,33 @@ impl Agent {
         let data_dir = &config.data_dir;
         std::fs::create_dir_all(data_dir)
             .map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
-        let engine = PluginEngine::new(Some(&data_dir.join("plugin-cache")))?;
-        let detectors = Arc::new(DetectorSet::start(&engine, &config.detectors)?);
+        let fuel = config.detectors.iter().any(|d| d.limits.fuel.is_some());
+        let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), fuel)?;
         let store = Arc::new(Store::open(data_dir, &config.store)?);
-        let (pipeline, tasks) = Pipeline::start(&config.pipeline, detectors.clone(), store.clone(), Default::default());
+        // Detectors resume the learned state they had when the agent last stopped.
+        let detectors = Arc::new(DetectorSet::start_from(&engine, &config.detectors, &store.snapshots()?)?);
+        let monitor = crate::pipeline::Monitor::default();
+        let (summarizers, feed) =
+            crate::summarize::Summarizers::start(&engine, &config.summarizers, store.clone(), monitor.clone())?;
+        let (pipeline, tasks) =
+            Pipeline::start_with_feed(&config.pipeline, detectors.clone(), store.clone(), monitor, feed);
         let registry = SourceRegistry::default();
+        let sources = SourceSet::start(&config.sources, pipeline.clone(), registry.clone(), store.clone())
+            .map_err(|(name, message)| RunError::Source { name, message })?;
 
-        let saved = store.checkpoints()?;
-        let mut sources = Vec::new();
-        for spec in &config.sources {
-            let prefix = checkpoint_key(&spec.name, "");
-            let positions = saved
-                .iter()
-                .filter_map(|s| {
-                    let key = s.checkpoint.key.strip_prefix(&prefix)?;
-                    Some(Position {
-                        key: key.to_owned(),
-                        fingerprint: s.checkpoint.fingerprint.clone(),
-                        offset: s.checkpoint.offset,
-                    })
-                })
-                .collect();
-            let source = FileSource::start(spec.clone(), positions, pipeline.clone(), registry.clone())
-                .map_err(|e| RunError::Source { name: spec.name.clone(), message: e.to_string() })?;
-            sources.push(source);
-        }
+        let chroma = (config.store.kind == crate::store::StoreKind::Chroma)
+            .then(|| crate::vector::ChromaLink::new(crate::vector::ChromaClient::new(&config.chroma)));
+        let vectors = crate::vector::VectorIndex::new(store.clone(), chroma);
 
         let address = config.api.address;
         let listener = TcpListener::bind(address).await.map_err(|source| RunError::Bind { address, source })?;
         let state = AppState {
             detectors,
-            settings: Arc::new(config.api.clone()),
+            settings: Arc::new(arc_swap::ArcSwap::from_pointee(config.api.clone())),
+            config: Arc::new(std::sync::Mutex::new(ConfigStatus {
+                file: crate::config::DEFAULT_CONFIG_NAME.to_owned(),
+                ..ConfigStatus::default()
+            })),
             pipeline,
             store,
             sources: registry,
@@ -97,8 +99,19 @@ impl Agent {
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             started: Instant::now(),
             chat: Arc::new(crate::chat::Chat::new(&config.chat)),
+            vectors,
+            summaries: summarizers.board(),
         };
-        Ok(Agent { listener, state, tasks, sources })
+        let sources = Arc::new(sources);
+        Ok(Agent { listener, state, tasks, sources, config: config.clone(), config_path: None, summarizers })
+    }
+
+    /// Follow `path`, the file `config` was loaded from: changes to it (and to the plugin
+    /// files it names) and SIGHUP reload it while the agent serves.
+    pub fn watch_config(mut self, path: PathBuf) -> Self {
+        self.state.config.lock().unwrap_or_else(|p| p.into_inner()).file = path.display().to_string();
+        self.config_path = Some(path);
+        self
     }
 
     /// The bound address (useful with port 0).
@@ -113,8 +126,28 @@ impl Agent {
 
     /// Serve until `shutdown` resolves, then stop the sources and drain the pipeline.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-        let Agent { listener, state, tasks, sources } = self;
+        let Agent { listener, state, tasks, sources, config, config_path, summarizers } = self;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        // With Chroma: the outbox drains into it until shutdown (what is left waits in vigil.db).
+        let chroma_drain = state.vectors.chroma().map(|link| {
+            let embedder = crate::embed::default_embedder();
+            crate::vector::drain::spawn(link.clone(), state.store.clone(), embedder, state.shutdown.subscribe())
+        });
+        let reloader = config_path.map(|path| {
+            Reloader::new(
+                path,
+                config,
+                state.detectors.clone(),
+                sources.clone(),
+                state.settings.clone(),
+                state.config.clone(),
+                state.store.clone(),
+                state.pipeline.clone(),
+            )
+            .spawn()
+        });
+        let (detectors, store) = (state.detectors.clone(), state.store.clone());
+        let hangup = tokio::spawn(on_hangup(reloader.as_ref().map(|(handle, _)| handle.clone())));
         let closing = state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
@@ -125,21 +158,64 @@ impl Agent {
             axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(RunError::Serve);
         housekeeping.abort();
         let _ = housekeeping.await;
+        if let Some(drain) = chroma_drain {
+            drain.abort();
+            let _ = drain.await;
+        }
+        hangup.abort();
+        if let Some((_, task)) = reloader {
+            task.abort();
+            let _ = task.await;
+        }
         // Sources submit from their own threads; stopping them drops their pipeline handles.
-        tokio::task::spawn_blocking(move || sources.into_iter().for_each(FileSource::stop))
-            .await
-            .expect("stopping sources");
+        sources.stop_all().await;
+        drop(sources);
         tasks.join().await;
+        // The pipeline has drained and dropped the feed: summarizers close their windows.
+        let _ = tokio::task::spawn_blocking(move || summarizers.join()).await;
+        // Everything is scored: keep what the detectors learned for the next start.
+        let saved = tokio::task::spawn_blocking(move || store.save_snapshots(&detectors.snapshots(false))).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(error = %e, "cannot save plugin snapshots at shutdown");
+        }
         served
     }
 }
 
-/// Periodic work: stats for `/ws`, retention for the store.
+/// SIGHUP reloads the config file (without one, it is logged and ignored, never fatal).
+async fn on_hangup(reload: Option<crate::reload::ReloadHandle>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match &reload {
+                Some(handle) => handle.request("signal"),
+                None => tracing::warn!("SIGHUP: running on the embedded config, there is no file to reload"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reload;
+}
+
+/// Periodic work: stats for `/ws`, retention for the store, plugin snapshots.
 async fn housekeeping(state: AppState) {
     let mut stats = tokio::time::interval(STATS_EVERY);
     let mut retention = tokio::time::interval(RETENTION_EVERY);
+    let mut snapshots = tokio::time::interval(SNAPSHOT_CHECK_EVERY);
+    snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = snapshots.tick() => {
+                let detectors = state.detectors.clone();
+                let store = state.store.clone();
+                let saved = tokio::task::spawn_blocking(move || store.save_snapshots(&detectors.snapshots(true))).await;
+                if let Ok(Err(e)) = saved {
+                    tracing::warn!(error = %e, "cannot save plugin snapshots; retrying later");
+                }
+            }
             _ = stats.tick() => {
                 let p = state.pipeline.stats();
                 let load = |c: &AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
@@ -153,7 +229,9 @@ async fn housekeeping(state: AppState) {
             _ = retention.tick() => {
                 let store = state.store.clone();
                 let now = jiff::Timestamp::now().as_millisecond();
-                match tokio::task::spawn_blocking(move || store.enforce_retention(now)).await {
+                // Vectors of the deleted events go with them.
+                let retain = move || store.enforce_retention(now).and_then(|r| store.prune_vectors().map(|_| r));
+                match tokio::task::spawn_blocking(retain).await {
                     Ok(Err(e)) => tracing::warn!(error = %e, "retention failed; retrying later"),
                     Err(e) => tracing::warn!(error = %e, "retention task failed"),
                     Ok(Ok(_)) => {}

@@ -27,8 +27,10 @@ pub fn spec(source: PluginSource, threshold: f64, config_json: &str) -> Detector
         name: None,
         source,
         threshold,
-        limits: PluginLimits { max_memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5) },
+        limits: PluginLimits { max_memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5), fuel: None },
         config_json: config_json.to_owned(),
+        fallback: crate::config::Fallback::None,
+        snapshot_interval: None,
     }
 }
 
@@ -54,13 +56,16 @@ pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -
         crate::pipeline::Pipeline::start(&Default::default(), detectors.clone(), store.clone(), Default::default());
     crate::api::AppState {
         detectors,
-        settings: std::sync::Arc::new(settings),
+        settings: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(settings)),
+        config: Default::default(),
         pipeline,
-        store,
+        store: store.clone(),
         sources: Default::default(),
         rejected: Default::default(),
         shutdown: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         started: std::time::Instant::now(),
         chat: std::sync::Arc::new(crate::chat::Chat::new(&Default::default())),
+        vectors: crate::vector::VectorIndex::new(store.clone(), None),
+        summaries: Default::default(),
     }
 }

@@ -59,14 +59,14 @@ pub async fn detect(
                 "body_too_large",
                 format!(
                     "the body is over the {} byte limit (api.max_body_bytes): split the batch",
-                    state.settings.max_body_bytes
+                    state.settings.load().max_body_bytes
                 ),
             )
         } else {
             ApiError::new(rejection.status(), "bad_body", rejection.body_text())
         }
     })?;
-    let logs = request::decode(&body, state.settings.max_batch_logs).inspect_err(|_| {
+    let logs = request::decode(&body, state.settings.load().max_batch_logs).inspect_err(|_| {
         state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })?;
 
@@ -86,7 +86,7 @@ pub async fn detect(
             anomaly_score: s.score,
             index,
             id: None,
-            detector: state.detectors.name(s.detector).to_owned(),
+            detector: s.detector.to_string(),
             reason: s.reason.clone(),
         })
         .collect();

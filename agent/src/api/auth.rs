@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 const OPEN: &[&str] = &["/", "/health"];
 
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = state.settings.token.as_deref() else {
+    let settings = state.settings.load();
+    let Some(token) = settings.token.as_deref() else {
         return next.run(request).await;
     };
     if OPEN.contains(&request.uri().path()) {

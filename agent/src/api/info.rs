@@ -27,12 +27,23 @@ pub struct Health {
     version: &'static str,
     uptime_seconds: u64,
     detectors: Vec<DetectorStatus>,
+    /// The config file, its reloads, and settings waiting for a restart.
+    config: crate::reload::ConfigStatus,
+    /// With `[store] kind = "chroma"`: the link to Chroma and the outbox behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chroma: Option<crate::vector::LinkStatus>,
 }
 
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let detectors = state.detectors.status();
-    // Degraded only while something is actually broken: a detector whose last call failed.
-    let status = if detectors.iter().any(|d| d.state != "ready") { "degraded" } else { "healthy" };
+    let config = state.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // Degraded only while something is actually broken: a detector in backoff after failing,
+    // or a config file on disk that was refused (the agent runs an older one).
+    let chroma = state.vectors.chroma().map(|link| link.status());
+    // A Chroma that is down only delays its writes (they wait in the outbox), but it is broken.
+    let chroma_down = chroma.as_ref().is_some_and(|c| c.state == crate::vector::LinkState::Down);
+    let broken = detectors.iter().any(|d| d.state != "ready") || config.refused() || chroma_down;
+    let status = if broken { "degraded" } else { "healthy" };
     let timestamp = jiff::Timestamp::now().round(jiff::Unit::Second).expect("rounding to seconds").to_string();
     Json(Health {
         status,
@@ -40,6 +51,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
         detectors,
+        config,
+        chroma,
     })
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 const MAX_IN_FLIGHT: usize = 64;
 
 pub async fn application(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let limit = state.settings.max_body_bytes;
+    let limit = state.settings.load().max_body_bytes;
     upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| ingest(socket, state))
 }
 
@@ -39,7 +39,7 @@ async fn ingest(socket: WebSocket, state: AppState) {
     let (sink, mut stream) = futures_split(socket);
     let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_acks(sink, rx));
-    let max_logs = state.settings.max_batch_logs;
+    let max_logs = state.settings.load().max_batch_logs;
     let mut shutdown = state.shutdown.subscribe();
     loop {
         let message = tokio::select! {

@@ -10,7 +10,7 @@ mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{ApiConfig, DetectorConfig, LimitsConfig, RawConfig};
-pub use resolve::{ApiSettings, Config, DetectorSpec, PluginLimits, PluginSource};
+pub use resolve::{ApiSettings, Config, DetectorSpec, Fallback, PluginLimits, PluginSource};
 
 use std::path::Path;
 

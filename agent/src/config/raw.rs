@@ -27,12 +27,19 @@ pub struct RawConfig {
     /// Where events, anomalies and checkpoints are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The ChromaDB server used when `[store] kind = "chroma"`.
+    #[serde(default)]
+    pub chroma: crate::vector::ChromaConfig,
     /// Batching and queues between sources and the store.
     #[serde(default)]
     pub pipeline: PipelineConfig,
     /// `/chat`: the optional LLM that rephrases its answers.
     #[serde(default)]
     pub chat: crate::chat::ChatConfig,
+    /// Summarizers; each folds committed events into windows and stores a summary per window.
+    /// Absent: `builtin:window-summary` every minute; `summarizers = []`: none.
+    #[serde(default = "crate::summarize::config::default_summarizers")]
+    pub summarizers: Vec<crate::summarize::SummarizerConfig>,
 }
 
 /// `[api]`: where the API listens and what it accepts.
@@ -81,6 +88,14 @@ pub struct DetectorConfig {
     /// Sandbox limits for this plugin.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Scores the batches this plugin fails on (twice in a row) and, after that, those of
+    /// its backoff: `builtin:isolation-forest` (the default) or `none` (stored unscored).
+    #[serde(default)]
+    pub fallback: Option<Spanned<String>>,
+    /// Seconds between snapshots of the learned state kept in the store (also taken on
+    /// shutdown and before a reload); 0 snapshots only on shutdown.
+    #[serde(default = "default_snapshot_interval_secs")]
+    pub snapshot_interval_secs: Spanned<u64>,
     /// The plugin's own settings, passed to it as JSON; see the plugin's README.
     #[serde(default)]
     pub config: toml::Table,
@@ -96,11 +111,19 @@ pub struct LimitsConfig {
     /// Longest one call may run, in milliseconds, before it is interrupted.
     #[serde(default = "default_call_timeout_ms")]
     pub call_timeout_ms: Spanned<u64>,
+    /// Optional instruction budget of one call (wasmtime fuel); a call that uses it up fails
+    /// like a deadline. Unset: no fuel metering.
+    #[serde(default)]
+    pub fuel: Option<Spanned<u64>>,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_memory_mib: default_max_memory_mib(), call_timeout_ms: default_call_timeout_ms() }
+        LimitsConfig {
+            max_memory_mib: default_max_memory_mib(),
+            call_timeout_ms: default_call_timeout_ms(),
+            fuel: None,
+        }
     }
 }
 
@@ -125,12 +148,17 @@ fn default_max_memory_mib() -> Spanned<u64> {
 fn default_call_timeout_ms() -> Spanned<u64> {
     Spanned::new(0..0, 5_000)
 }
+fn default_snapshot_interval_secs() -> Spanned<u64> {
+    Spanned::new(0..0, 60)
+}
 fn default_detectors() -> Vec<DetectorConfig> {
     vec![DetectorConfig {
         plugin: Spanned::new(0..0, "builtin:isolation-forest".to_owned()),
         name: None,
         threshold: default_threshold(),
         limits: LimitsConfig::default(),
+        fallback: None,
+        snapshot_interval_secs: default_snapshot_interval_secs(),
         config: toml::Table::new(),
     }]
 }

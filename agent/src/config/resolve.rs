@@ -27,10 +27,14 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     /// Store settings.
     pub store: StoreConfig,
+    /// ChromaDB settings (used when `store.kind` is `chroma`).
+    pub chroma: crate::vector::ChromaConfig,
     /// Pipeline settings.
     pub pipeline: PipelineConfig,
     /// `/chat` settings.
     pub chat: crate::chat::ChatSettings,
+    /// Summarizers, in config order.
+    pub summarizers: Vec<crate::summarize::SummarizerSpec>,
 }
 
 /// Validated `[api]`.
@@ -71,6 +75,8 @@ pub struct PluginLimits {
     pub max_memory_bytes: usize,
     /// Deadline of one call.
     pub call_timeout: Duration,
+    /// Fuel budget of one call, when metered.
+    pub fuel: Option<u64>,
 }
 
 /// A validated `[[detectors]]` entry.
@@ -86,6 +92,19 @@ pub struct DetectorSpec {
     pub limits: PluginLimits,
     /// The plugin's config table as JSON text.
     pub config_json: String,
+    /// What scores the batches the plugin fails on.
+    pub fallback: Fallback,
+    /// How often its state is snapshotted to the store; `None`: only on shutdown.
+    pub snapshot_interval: Option<Duration>,
+}
+
+/// What scores a detector's batches while it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// An embedded plugin, by name.
+    Builtin(&'static str),
+    /// Nothing: the events are stored unscored.
+    None,
 }
 
 const MAX_MEMORY_MIB: u64 = 16 * 1024;
@@ -152,6 +171,9 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     if let Err(e) = raw.store.validate() {
         check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
     }
+    for (field, message, hint) in raw.chroma.problems() {
+        check.errors.push(ConfigError::at(file, text, None, format!("chroma.{field}"), message).hint(hint));
+    }
     let chat = raw.chat.resolve().unwrap_or_else(|problems| {
         for p in problems {
             check.errors.push(ConfigError::at(file, text, None, p.field, p.message).hint(p.hint));
@@ -187,6 +209,8 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
                 .hint("add [[detectors]] with plugin = \"builtin:isolation-forest\""),
         );
     }
+    let (summarizers, problems) = crate::summarize::config::resolve_all(raw.summarizers, file, text, base);
+    check.errors.extend(problems);
     let detectors =
         raw.detectors.into_iter().enumerate().filter_map(|(i, d)| resolve_detector(&mut check, i, d, base)).collect();
 
@@ -197,8 +221,10 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             detectors,
             sources,
             store: raw.store,
+            chroma: raw.chroma,
             pipeline: raw.pipeline,
             chat,
+            summarizers,
         })
     } else {
         Err(ConfigErrors(check.errors))
@@ -297,6 +323,25 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
     let memory_mib = check.range(&raw.limits.max_memory_mib, &at("limits.max_memory_mib"), 1, MAX_MEMORY_MIB, "MiB");
     let timeout_ms =
         check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"), 1, MAX_CALL_TIMEOUT_MS, "ms");
+    let fallback = match raw.fallback.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None => Fallback::Builtin("isolation-forest"),
+        Some((_, "none")) => Fallback::None,
+        Some((spanned, value)) => match value.strip_prefix("builtin:").and_then(builtin::lookup) {
+            Some((name, _)) => Fallback::Builtin(name),
+            None => {
+                check.error(
+                    spanned,
+                    at("fallback"),
+                    format!("{value:?} is not a fallback"),
+                    "use \"builtin:isolation-forest\" or \"none\"",
+                );
+                Fallback::None
+            }
+        },
+    };
+    let snapshot_secs = *raw.snapshot_interval_secs.get_ref();
+    let snapshot_interval = (snapshot_secs > 0).then(|| Duration::from_secs(snapshot_secs));
+    let fuel = raw.limits.fuel.as_ref().map(|f| check.range(f, &at("limits.fuel"), 1_000, u64::MAX / 2, "units"));
     let config_json = serde_json::to_string(&raw.config).expect("a TOML table is always valid JSON");
 
     (check.errors.len() == before).then(|| DetectorSpec {
@@ -306,7 +351,10 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
         limits: PluginLimits {
             max_memory_bytes: (memory_mib * 1024 * 1024) as usize,
             call_timeout: Duration::from_millis(timeout_ms),
+            fuel,
         },
         config_json,
+        fallback,
+        snapshot_interval,
     })
 }

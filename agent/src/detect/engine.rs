@@ -8,12 +8,12 @@ use super::error::PluginError;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
-pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Per-store state of a plugin instance: its (empty) WASI context and its limits.
 pub struct PluginState {
@@ -34,14 +34,23 @@ pub struct PluginEngine {
     pub(super) engine: Engine,
     linker: Arc<Linker<PluginState>>,
     cache: Option<ComponentCache>,
+    fuel: bool,
 }
 
 impl PluginEngine {
     /// An engine whose compiled components are cached under `cache_dir` (none: no cache).
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
+        Self::with_fuel(cache_dir, false)
+    }
+
+    /// Like [`PluginEngine::new`]; with `fuel`, calls are metered so `limits.fuel` can stop a
+    /// plugin after a number of instructions (it costs every plugin a few percent, so it is
+    /// only switched on when some detector sets a fuel limit).
+    pub fn with_fuel(cache_dir: Option<&Path>, fuel: bool) -> Result<Self, PluginError> {
         let load_err = |message: String| PluginError::Load { source_name: "<engine>".into(), message };
         let mut config = Config::new();
         config.epoch_interruption(true);
+        config.consume_fuel(fuel);
         // Plugins are called synchronously; without this, every call pays for the
         // component-model concurrency machinery that WASI's async feature switches on.
         config.concurrency_support(false);
@@ -58,18 +67,17 @@ impl PluginEngine {
             Some(dir) => Some(ComponentCache::open(dir).map_err(|e| load_err(e.to_string()))?),
             None => None,
         };
-        Ok(PluginEngine { engine, linker: Arc::new(linker), cache })
+        Ok(PluginEngine { engine, linker: Arc::new(linker), cache, fuel })
+    }
+
+    /// Whether calls are metered with fuel.
+    pub fn fuel_enabled(&self) -> bool {
+        self.fuel
     }
 
     /// Compile (or load from the cache) a component and link it as a detector.
     pub(super) fn prepare(&self, source_name: &str, bytes: &[u8]) -> Result<DetectorPre<PluginState>, PluginError> {
-        let load_err = |message: String| PluginError::Load { source_name: source_name.into(), message };
-        let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, bytes),
-            None => Component::new(&self.engine, bytes),
-        }
-        .map_err(|e| load_err(format!("{e:#}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))?;
+        let pre = self.instance_pre(source_name, bytes)?;
         DetectorPre::new(pre).map_err(|e| PluginError::Interface {
             source_name: source_name.into(),
             expected: WIT_VERSION,
@@ -78,8 +86,72 @@ impl PluginEngine {
     }
 }
 
+impl PluginEngine {
+    /// Compile (or load from the cache) a component and link it, for any world: detectors
+    /// and summarizers share this engine, linker and cache.
+    pub(crate) fn instance_pre(
+        &self,
+        source_name: &str,
+        bytes: &[u8],
+    ) -> Result<InstancePre<PluginState>, PluginError> {
+        let load_err = |message: String| PluginError::Load { source_name: source_name.into(), message };
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(|e| load_err(format!("{e:#}")))?;
+        check_interface_version(&self.engine, source_name, &component)?;
+        self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))
+    }
+
+    /// A store for one sandboxed instance: nothing granted (no files, env, args, sockets,
+    /// stdin or stdout), stderr captured into `stderr`, linear memory capped, no deadline
+    /// until a call sets one.
+    pub(crate) fn sandboxed_store(
+        &self,
+        stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+        max_memory_bytes: usize,
+    ) -> wasmtime::Store<PluginState> {
+        let state = PluginState {
+            wasi: wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr).build(),
+            table: ResourceTable::new(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(max_memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = wasmtime::Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(u64::MAX / 2);
+        store
+    }
+}
+
 /// The WIT package version the host was generated from (`plugin-sdk/wit/vigil.wit`).
 const WIT_VERSION: &str = "0.1.0";
+
+/// Refuse a component built against another version of the `vigil:plugin` package.
+///
+/// The linker alone does not: the worlds export plain functions (not versioned interfaces),
+/// and an import of a types-only interface such as `vigil:plugin/types@0.0.9` is satisfied
+/// without the host defining it, so an old plugin would load and then misread every batch.
+fn check_interface_version(engine: &Engine, source_name: &str, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
+        let Some(version) = name.strip_prefix("vigil:plugin/").and_then(|rest| rest.split_once('@')).map(|(_, v)| v)
+        else {
+            continue;
+        };
+        if version != WIT_VERSION {
+            return Err(PluginError::Interface {
+                source_name: source_name.into(),
+                expected: WIT_VERSION,
+                message: format!("it was built for vigil:plugin@{version} (it imports {name})"),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Advance the engine's epoch every tick until the engine is dropped.
 fn start_epoch_clock(engine: &Engine) {

@@ -27,6 +27,7 @@ pub struct Verdict {
 /// A running detector plugin instance.
 pub struct DetectorHost {
     name: String,
+    plugin_name: String,
     version: String,
     source: String,
     pre: DetectorPre<PluginState>,
@@ -36,29 +37,34 @@ pub struct DetectorHost {
     store: Store<PluginState>,
     instance: Detector,
     stderr: MemoryOutputPipe,
+    /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
+    digest: String,
+    /// The most recent learned state (taken by `snapshot` or given to `restore`): a restarted
+    /// instance resumes from it.
+    last_snapshot: Option<Vec<u8>>,
+    /// Instances started after the first, because of traps or bad output.
+    restarts: u64,
 }
 
 impl DetectorHost {
     /// Load, instantiate and configure the detector described by `spec`.
     pub fn start(engine: &PluginEngine, spec: &DetectorSpec) -> Result<Self, PluginError> {
         let source = spec.source.to_string();
-        let pre = match &spec.source {
-            PluginSource::Builtin(name) => {
-                let (_, bytes) = super::builtin::lookup(name).ok_or_else(|| PluginError::Load {
-                    source_name: source.clone(),
-                    message: "no such builtin".into(),
-                })?;
-                engine.prepare(&source, bytes)?
-            }
-            PluginSource::File(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| PluginError::Load { source_name: source.clone(), message: e.to_string() })?;
-                engine.prepare(&source, &bytes)?
-            }
-        };
+        let bytes = component_bytes(&spec.source)?;
+        if spec.limits.fuel.is_some() && !engine.fuel_enabled() {
+            return Err(PluginError::Load {
+                source_name: source,
+                message: "limits.fuel is set, but the agent started without fuel metering \
+                          (hint: restart the agent to apply a fuel limit)"
+                    .into(),
+            });
+        }
+        let digest = hex_digest(&bytes);
+        let pre = engine.prepare(&source, &bytes)?;
         let (store, instance, stderr) = instantiate(&engine.engine, &pre, &spec.limits, &source)?;
         let mut host = DetectorHost {
             name: source.clone(),
+            plugin_name: String::new(),
             version: String::new(),
             source,
             pre,
@@ -68,6 +74,9 @@ impl DetectorHost {
             store,
             instance,
             stderr,
+            digest,
+            last_snapshot: None,
+            restarts: 0,
         };
         host.configure()?;
         if let Some(name) = &spec.name {
@@ -80,8 +89,9 @@ impl DetectorHost {
     fn configure(&mut self) -> Result<(), PluginError> {
         let info = self.guarded("info", |d, s| d.call_info(s))?;
         if self.name == self.source {
-            self.name = info.name;
+            self.name = info.name.clone();
         }
+        self.plugin_name = info.name;
         self.version = info.version;
         let settings = bindings::Settings { threshold: self.threshold as f32 };
         let config = self.config_json.clone();
@@ -92,6 +102,11 @@ impl DetectorHost {
     /// Plugin name (from config, else from the plugin).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The plugin's own name, as it reports it.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin_name
     }
 
     /// Plugin version, as the plugin reports it.
@@ -107,6 +122,21 @@ impl DetectorHost {
     /// The anomaly threshold from config.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// SHA-256 of the component, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// How many times the instance was replaced after a failure.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The sandbox limits it runs under.
+    pub fn limits(&self) -> PluginLimits {
+        self.limits
     }
 
     /// Score events: one verdict per event, checked against the contract.
@@ -142,14 +172,24 @@ impl DetectorHost {
         self.guarded("train", |d, s| d.call_train(s, batch.as_wit()))?.map_err(|m| self.call_error("train", m))
     }
 
-    /// The plugin's learned state.
+    /// The plugin's learned state; also kept as the state a restarted instance resumes from.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
-        self.guarded("snapshot", |d, s| d.call_snapshot(s))
+        let state = self.guarded("snapshot", |d, s| d.call_snapshot(s))?;
+        self.last_snapshot = Some(state.clone());
+        Ok(state)
     }
 
     /// Restore a state from [`DetectorHost::snapshot`].
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
-        self.guarded("restore", |d, s| d.call_restore(s, state))?.map_err(|m| self.call_error("restore", m))
+        self.guarded("restore", |d, s| d.call_restore(s, state))?.map_err(|m| self.call_error("restore", m))?;
+        self.last_snapshot = Some(state.to_vec());
+        Ok(())
+    }
+
+    /// Replace the instance with a fresh one resumed from the last snapshot: after bad output
+    /// the instance is not trusted any more, even though it did not trap.
+    pub fn restart(&mut self) {
+        self.reinstantiate();
     }
 
     /// Run one call under the deadline. A trap leaves the instance unusable, so it is replaced
@@ -162,6 +202,11 @@ impl DetectorHost {
     ) -> Result<R, PluginError> {
         let ticks = self.limits.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
         self.store.set_epoch_deadline(ticks);
+        if let Some(fuel) = self.limits.fuel {
+            // Per call, like the deadline; `set_fuel` fails only when metering is off, which
+            // `start` refused.
+            let _ = self.store.set_fuel(fuel);
+        }
         match f(&self.instance, &mut self.store) {
             Ok(r) => Ok(r),
             Err(trap) => {
@@ -169,6 +214,9 @@ impl DetectorHost {
                 if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
                     message = match kind {
                         wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
+                        wasmtime::Trap::OutOfFuel => {
+                            format!("ran out of fuel ({} units per call)", self.limits.fuel.unwrap_or_default())
+                        }
                         other => format!("trapped: {other}"),
                     };
                 }
@@ -187,13 +235,31 @@ impl DetectorHost {
         // Built through the same path as the first instance; an error here leaves the old,
         // poisoned instance, whose next call fails again and retries this.
         let engine = self.store.engine().clone();
+        let name = self.name.clone();
         match instantiate(&engine, &self.pre, &self.limits, &self.source) {
             Ok((store, instance, stderr)) => {
                 self.store = store;
                 self.instance = instance;
                 self.stderr = stderr;
+                self.restarts += 1;
                 if let Err(e) = self.configure() {
-                    tracing::error!(plugin = %self.name, error = %e, "restarted plugin refused its config");
+                    tracing::error!(plugin = %name, error = %e, "restarted plugin refused its config");
+                    return;
+                }
+                // `configure` may have put the plugin's own name back; keep the configured one.
+                self.name = name;
+                if let Some(state) = self.last_snapshot.take() {
+                    // A failing restore leaves a fresh, untrained instance (it learns again).
+                    // `guarded` would recurse here on a trap, so call the export directly.
+                    let restored = self.instance.call_restore(&mut self.store, &state);
+                    match restored {
+                        Ok(Ok(())) => tracing::info!(plugin = %self.name, "plugin restarted from its last snapshot"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(plugin = %self.name, error = %e, "restarted plugin refused its snapshot")
+                        }
+                        Err(e) => tracing::warn!(plugin = %self.name, error = %format!("{e:#}"), "restore trapped"),
+                    }
+                    self.last_snapshot = Some(state);
                 }
             }
             Err(e) => tracing::error!(plugin = %self.name, error = %e, "cannot restart plugin"),
@@ -207,6 +273,30 @@ impl DetectorHost {
     fn bad_output(&self, call: &'static str, message: String) -> PluginError {
         PluginError::BadOutput { plugin: self.name.clone(), call, message }
     }
+}
+
+/// The component's bytes.
+fn component_bytes(source: &PluginSource) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+    let source_name = source.to_string();
+    match source {
+        PluginSource::Builtin(name) => super::builtin::lookup(name)
+            .map(|(_, bytes)| std::borrow::Cow::Borrowed(bytes))
+            .ok_or_else(|| PluginError::Load { source_name, message: "no such builtin".into() }),
+        PluginSource::File(path) => std::fs::read(path)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| PluginError::Load { source_name, message: e.to_string() }),
+    }
+}
+
+/// SHA-256 of a component, hex: the identity of its code.
+pub(super) fn hex_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest of the component `source` names now, to see whether it changed on disk.
+pub(super) fn current_digest(source: &PluginSource) -> Option<String> {
+    component_bytes(source).ok().map(|bytes| hex_digest(&bytes))
 }
 
 /// A new store with the limits and an empty WASI context, and the detector instantiated in it.
@@ -226,6 +316,10 @@ fn instantiate(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
+    // With fuel metering on, a plugin without a fuel limit (and instantiation itself) runs
+    // on an unlimited tank; `guarded` sets the per-call budget of those that have one.
+    // Fails only when metering is off.
+    let _ = store.set_fuel(u64::MAX);
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = pre
         .instantiate(&mut store)

@@ -1,16 +1,27 @@
 //! Every configured detector, scoring a batch together: an event's anomaly score is the
 //! highest any detector gives it, and it is an anomaly when some detector's score reaches
 //! that detector's threshold.
+//!
+//! The set also runs each plugin's life: a call that fails (trap, deadline, out of memory,
+//! out of fuel, an error, or output that breaks the contract) restarts the instance from its
+//! last snapshot and retries the batch once; if the retry fails too, the batch is scored by
+//! the detector's fallback (the embedded isolation forest unless `fallback = "none"`) and the
+//! plugin is left alone for a backoff that doubles with each failed batch (1 s up to 60 s).
+//! No event goes unstored because of a plugin: when nothing could score it, it is stored
+//! unscored. A new config swaps the set's detectors in one step ([`DetectorSet::reconfigure`]);
+//! batches being scored finish with the detectors they started with.
 
 use super::batch::EncodedBatch;
 use super::engine::PluginEngine;
 use super::error::PluginError;
-use super::host::DetectorHost;
-use crate::config::DetectorSpec;
+use super::host::{DetectorHost, Verdict, current_digest};
+use crate::config::{DetectorSpec, Fallback, PluginLimits, PluginSource};
 use crate::event::Event;
+use crate::store::PluginSnapshot;
 use serde::Serialize;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 /// The combined judgement of one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,119 +31,551 @@ pub struct Scored {
     /// Whether some detector's score reached its threshold.
     pub anomalous: bool,
     /// Name of the detector that gave the highest score.
-    pub detector: usize,
+    pub detector: Arc<str>,
     /// That detector's reason.
     pub reason: String,
 }
 
+/// First backoff after a batch that failed twice; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Upper bounds of the call-latency histogram buckets, microseconds (the last is +inf).
+pub const LATENCY_BUCKETS_US: [u64; 14] =
+    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, u64::MAX];
+
+#[derive(Default)]
+struct Latency {
+    buckets: [u64; LATENCY_BUCKETS_US.len()],
+    count: u64,
+    total_us: u64,
+    max_us: u64,
+}
+
+impl Latency {
+    fn record(&mut self, elapsed: Duration) {
+        let us = elapsed.as_micros().min(u128::from(u64::MAX - 1)) as u64;
+        let bucket = LATENCY_BUCKETS_US.iter().position(|&b| us <= b).unwrap_or(LATENCY_BUCKETS_US.len() - 1);
+        self.buckets[bucket] += 1;
+        self.count += 1;
+        self.total_us += us;
+        self.max_us = self.max_us.max(us);
+    }
+
+    /// The bucket bound under which `q` of the calls fall (an upper estimate), in ms.
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let rank = (self.count as f64 * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                let bound = LATENCY_BUCKETS_US[i];
+                return Some(if bound == u64::MAX { self.max_us } else { bound.min(self.max_us) } as f64 / 1000.0);
+            }
+        }
+        None
+    }
+}
+
+/// What went wrong lately, and until when the plugin is left alone.
+#[derive(Default)]
+struct Trouble {
+    /// Batches in a row that failed even after the retry.
+    consecutive: u32,
+    backoff_until: Option<Instant>,
+    last_error: Option<String>,
+    last_failure_ms: Option<i64>,
+}
+
 struct Slot {
-    host: Mutex<DetectorHost>,
-    name: String,
+    spec: DetectorSpec,
+    digest: String,
+    name: Arc<str>,
+    fallback_name: Arc<str>,
+    plugin: String,
     version: String,
     source: String,
     threshold: f64,
+    limits: PluginLimits,
+    host: Mutex<DetectorHost>,
+    /// The fallback instance, started on first need.
+    fallback: OnceLock<Result<Mutex<DetectorHost>, PluginError>>,
+    trouble: Mutex<Trouble>,
+    latency: Mutex<Latency>,
     calls: AtomicU64,
     failures: AtomicU64,
-    /// Whether the most recent call failed.
-    failing: AtomicBool,
-    last_error: Mutex<Option<String>>,
+    restarts: AtomicU64,
+    events_scored: AtomicU64,
+    fallback_batches: AtomicU64,
+    fallback_events: AtomicU64,
+    /// Size and time of the last snapshot taken for persistence.
+    snapshot: Mutex<Option<(usize, i64)>>,
 }
 
-/// A detector's state as `/health` reports it.
+/// Call latency of one plugin, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyStatus {
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+    /// Calls per histogram bucket, bounds in [`LATENCY_BUCKETS_US`] (for `/metrics`).
+    #[serde(skip)]
+    pub buckets: Vec<u64>,
+    #[serde(skip)]
+    pub total_us: u64,
+}
+
+/// Sandbox limits as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsStatus {
+    pub max_memory_mib: u64,
+    pub call_timeout_ms: u64,
+    pub fuel: Option<u64>,
+}
+
+/// The last persisted snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotStatus {
+    pub bytes: usize,
+    pub taken_at: String,
+}
+
+/// A detector's state as `/health` and `/api/v1/plugins` report it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectorStatus {
-    /// Detector name.
+    /// Detector name (from config, else the plugin's own).
     pub name: String,
+    /// The plugin's own name.
+    pub plugin: String,
     /// Plugin version.
     pub version: String,
+    /// The WIT world it implements.
+    pub world: &'static str,
     /// `builtin:<name>` or the component's path.
     pub source: String,
+    /// SHA-256 of the component.
+    pub digest: String,
     /// Anomaly threshold.
     pub threshold: f64,
-    /// `ready`, or `failing` while its most recent call failed.
+    /// `ready`, or `failed` while it is in backoff after a batch failed twice (its batches go
+    /// to the fallback meanwhile).
     pub state: &'static str,
-    /// Score calls made.
+    pub limits: LimitsStatus,
+    /// Score calls made (a retry is a call).
     pub calls: u64,
     /// Calls that failed.
     pub failures: u64,
-    /// The most recent failure, if any.
+    /// Instances replaced after a failure.
+    pub restarts: u64,
+    /// Events it scored.
+    pub events_scored: u64,
+    /// Batches (and their events) scored by the fallback instead.
+    pub fallback_batches: u64,
+    pub fallback_events: u64,
+    /// `builtin:isolation-forest` or `none`.
+    pub fallback: String,
+    pub latency_ms: LatencyStatus,
+    /// The most recent failure, if any, and when.
     pub last_error: Option<String>,
+    pub last_failure_at: Option<String>,
+    /// While in backoff: when it will be called again.
+    pub backoff_until_ms: Option<u64>,
+    pub snapshot: Option<SnapshotStatus>,
 }
 
 /// All detectors of the running config.
 pub struct DetectorSet {
-    slots: Vec<Slot>,
+    engine: PluginEngine,
+    slots: RwLock<Arc<Vec<Arc<Slot>>>>,
 }
 
 impl DetectorSet {
     /// Start every detector of the config; the first that fails to start fails the set.
     pub fn start(engine: &PluginEngine, specs: &[DetectorSpec]) -> Result<Self, PluginError> {
-        let slots = specs
-            .iter()
-            .map(|spec| {
-                let host = DetectorHost::start(engine, spec)?;
-                Ok(Slot {
-                    name: host.name().to_owned(),
-                    version: host.version().to_owned(),
-                    source: host.source().to_owned(),
-                    threshold: host.threshold(),
-                    host: Mutex::new(host),
-                    calls: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                    failing: AtomicBool::new(false),
-                    last_error: Mutex::new(None),
-                })
-            })
-            .collect::<Result<_, PluginError>>()?;
-        Ok(DetectorSet { slots })
+        Self::start_from(engine, specs, &[])
     }
 
-    /// Name of detector `index`.
-    pub fn name(&self, index: usize) -> &str {
-        &self.slots[index].name
+    /// Start every detector and resume each from its saved snapshot, when it has one taken by
+    /// the same plugin. A snapshot the plugin refuses is skipped with a warning: the detector
+    /// learns again rather than not starting.
+    pub fn start_from(
+        engine: &PluginEngine,
+        specs: &[DetectorSpec],
+        saved: &[PluginSnapshot],
+    ) -> Result<Self, PluginError> {
+        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let slot = Slot::start(engine, spec, &slots)?;
+            if let Some(snapshot) = saved.iter().find(|s| *s.detector == *slot.name && s.plugin == slot.plugin) {
+                let mut host = slot.host();
+                match host.restore(&snapshot.state) {
+                    Ok(()) => {
+                        tracing::info!(detector = %slot.name, bytes = snapshot.state.len(), "resumed from its snapshot")
+                    }
+                    Err(e) => {
+                        tracing::warn!(detector = %slot.name, error = %e, "saved snapshot refused; learning again")
+                    }
+                }
+            }
+            slots.push(Arc::new(slot));
+        }
+        Ok(DetectorSet { engine: engine.clone(), slots: RwLock::new(Arc::new(slots)) })
     }
 
-    /// Score a batch with every detector. Blocking: call it off the async runtime for big batches.
+    fn current(&self) -> Arc<Vec<Arc<Slot>>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Number of detectors.
+    pub fn len(&self) -> usize {
+        self.current().len()
+    }
+
+    /// Whether the set has no detector (never true for a started set).
+    pub fn is_empty(&self) -> bool {
+        self.current().is_empty()
+    }
+
+    /// Score a batch with every detector. Blocking: call it off the async runtime for big
+    /// batches. Fails only when no detector (nor its fallback) could score the batch.
     pub fn score<E: AsRef<Event>>(&self, events: &[E]) -> Result<Vec<Scored>, PluginError> {
         let batch = EncodedBatch::encode(events)?;
+        let slots = self.current();
         let mut combined: Vec<Scored> = events
             .iter()
-            .map(|_| Scored { score: 0.0, anomalous: false, detector: 0, reason: String::new() })
+            .map(|_| Scored { score: 0.0, anomalous: false, detector: Arc::from(""), reason: String::new() })
             .collect();
-        for (index, slot) in self.slots.iter().enumerate() {
-            slot.calls.fetch_add(1, Ordering::Relaxed);
-            let result = slot.host.lock().unwrap_or_else(|p| p.into_inner()).score_encoded(&batch);
-            slot.failing.store(result.is_err(), Ordering::Relaxed);
-            let verdicts = result.inspect_err(|e| {
-                slot.failures.fetch_add(1, Ordering::Relaxed);
-                *slot.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-            })?;
+        let mut scored_by_any = false;
+        let mut last_error = None;
+        for slot in slots.iter() {
+            let (name, verdicts) = match slot.score(&batch, &self.engine) {
+                Ok(scored) => scored,
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
             for (out, verdict) in combined.iter_mut().zip(verdicts) {
                 out.anomalous |= f64::from(verdict.score) >= slot.threshold;
-                if index == 0 || verdict.score > out.score {
+                if !scored_by_any || verdict.score > out.score {
                     out.score = verdict.score;
-                    out.detector = index;
+                    out.detector = name.clone();
                     out.reason = verdict.reason;
                 }
             }
+            scored_by_any = true;
         }
-        Ok(combined)
+        match (scored_by_any, last_error) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(combined),
+        }
     }
 
     /// Each detector's status.
     pub fn status(&self) -> Vec<DetectorStatus> {
-        self.slots
-            .iter()
-            .map(|s| DetectorStatus {
-                name: s.name.clone(),
-                version: s.version.clone(),
-                source: s.source.clone(),
-                threshold: s.threshold,
-                state: if s.failing.load(Ordering::Relaxed) { "failing" } else { "ready" },
-                calls: s.calls.load(Ordering::Relaxed),
-                failures: s.failures.load(Ordering::Relaxed),
-                last_error: s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        self.current().iter().map(|s| s.status()).collect()
+    }
+
+    /// Take every detector's snapshot, for persistence (with `due_only`, only those whose
+    /// `snapshot_interval_secs` has passed since their last one). A detector that fails to
+    /// give one is skipped (and logged); the others are still returned.
+    pub fn snapshots(&self, due_only: bool) -> Vec<PluginSnapshot> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut out = Vec::new();
+        for slot in self.current().iter() {
+            if due_only {
+                let last = slot.snapshot.lock().unwrap_or_else(|p| p.into_inner()).map(|(_, at)| at);
+                let due = slot
+                    .spec
+                    .snapshot_interval
+                    .is_some_and(|every| last.is_none_or(|at| now.saturating_sub(at) >= every.as_millis() as i64));
+                if !due {
+                    continue;
+                }
+            }
+            let state = slot.host().snapshot();
+            match state {
+                Ok(state) => {
+                    *slot.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((state.len(), now));
+                    out.push(PluginSnapshot {
+                        detector: slot.name.to_string(),
+                        plugin: slot.plugin.clone(),
+                        version: slot.version.clone(),
+                        taken_ms: now,
+                        state,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(detector = %slot.name, error = %e, "snapshot failed; keeping the previous one")
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `specs` would change anything: a detector added, removed or reconfigured, or
+    /// the component file of one changed on disk.
+    pub fn differs_from(&self, specs: &[DetectorSpec]) -> bool {
+        let slots = self.current();
+        slots.len() != specs.len()
+            || slots.iter().zip(specs).any(|(slot, spec)| slot.spec != *spec || !slot.same_code(spec))
+    }
+
+    /// Apply a new list of detectors. Unchanged detectors (same settings, same component
+    /// bytes) keep running untouched; a changed one is started anew and, when it is the same
+    /// plugin, resumes the old one's learned state (snapshot → restore; a plugin that refuses
+    /// the state, e.g. because its config changed incompatibly, starts fresh). If any new
+    /// detector fails to start, nothing changes and the error is returned. Returns what
+    /// changed, worded for the operator.
+    pub fn reconfigure(&self, specs: &[DetectorSpec]) -> Result<Vec<String>, PluginError> {
+        let old = self.current();
+        let mut changes = Vec::new();
+        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(specs.len());
+        let mut kept = vec![false; old.len()];
+        for spec in specs {
+            let unchanged = old.iter().enumerate().find(|(i, o)| {
+                !kept[*i] && o.spec == *spec && o.same_code(spec) && !slots.iter().any(|s| s.name == o.name)
+            });
+            if let Some((i, slot)) = unchanged {
+                kept[i] = true;
+                slots.push(slot.clone());
+                continue;
+            }
+            let slot = Slot::start(&self.engine, spec, &slots)?;
+            let predecessor = old.iter().enumerate().find(|(i, o)| !kept[*i] && o.name == slot.name);
+            match predecessor {
+                Some((i, previous)) if previous.plugin == slot.plugin => {
+                    kept[i] = true;
+                    let state = previous.host().snapshot();
+                    let resumed = state.and_then(|state| slot.host().restore(&state));
+                    changes.push(match resumed {
+                        Ok(()) => format!("detector {} restarted with its learned state", slot.name),
+                        Err(e) => format!("detector {} restarted fresh (its state was not kept: {e})", slot.name),
+                    });
+                }
+                Some((i, _)) => {
+                    kept[i] = true;
+                    changes.push(format!("detector {} replaced by plugin {} {}", slot.name, slot.plugin, slot.version));
+                }
+                None => changes.push(format!("detector {} started ({} {})", slot.name, slot.plugin, slot.version)),
+            }
+            slots.push(Arc::new(slot));
+        }
+        for (slot, kept) in old.iter().zip(kept) {
+            if !kept {
+                changes.push(format!("detector {} stopped", slot.name));
+            }
+        }
+        *self.slots.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(slots);
+        Ok(changes)
+    }
+}
+
+impl Slot {
+    /// Start the detector of `spec`; its name must differ from those in `taken`.
+    fn start(engine: &PluginEngine, spec: &DetectorSpec, taken: &[Arc<Slot>]) -> Result<Slot, PluginError> {
+        let host = DetectorHost::start(engine, spec)?;
+        // Names identify detectors in snapshots and reloads: a second detector of the same
+        // name is `name#2`, and so on.
+        let mut name: Arc<str> = Arc::from(host.name());
+        let mut n = 1;
+        while taken.iter().any(|s| s.name == name) {
+            n += 1;
+            name = Arc::from(format!("{}#{n}", host.name()));
+        }
+        let slot = Slot {
+            spec: spec.clone(),
+            digest: host.digest().to_owned(),
+            fallback_name: Arc::from(format!("{name} (fallback)")),
+            name,
+            plugin: host.plugin_name().to_owned(),
+            version: host.version().to_owned(),
+            source: host.source().to_owned(),
+            threshold: host.threshold(),
+            limits: host.limits(),
+            host: Mutex::new(host),
+            fallback: OnceLock::new(),
+            trouble: Mutex::default(),
+            latency: Mutex::default(),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            events_scored: AtomicU64::new(0),
+            fallback_batches: AtomicU64::new(0),
+            fallback_events: AtomicU64::new(0),
+            snapshot: Mutex::new(None),
+        };
+        // Started now rather than at the first failure: compiling it then would hold up the
+        // failing batch.
+        if let Fallback::Builtin(builtin) = spec.fallback {
+            let _ = slot.fallback.set(slot.start_fallback(engine, builtin));
+        }
+        Ok(slot)
+    }
+
+    fn start_fallback(&self, engine: &PluginEngine, builtin: &'static str) -> Result<Mutex<DetectorHost>, PluginError> {
+        let spec = DetectorSpec {
+            name: Some(self.fallback_name.to_string()),
+            source: PluginSource::Builtin(builtin),
+            threshold: self.threshold,
+            limits: PluginLimits { fuel: None, ..self.limits },
+            config_json: "{}".into(),
+            fallback: Fallback::None,
+            snapshot_interval: None,
+        };
+        DetectorHost::start(engine, &spec).map(Mutex::new)
+    }
+
+    fn host(&self) -> std::sync::MutexGuard<'_, DetectorHost> {
+        self.host.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn trouble(&self) -> std::sync::MutexGuard<'_, Trouble> {
+        self.trouble.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `spec`'s component is still the code this slot runs.
+    fn same_code(&self, spec: &DetectorSpec) -> bool {
+        match &spec.source {
+            PluginSource::Builtin(_) => true,
+            PluginSource::File(_) => current_digest(&spec.source).as_deref() == Some(self.digest.as_str()),
+        }
+    }
+
+    /// Score with the plugin (retrying once after a failure) or else with the fallback.
+    fn score(&self, batch: &EncodedBatch, engine: &PluginEngine) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+        let in_backoff = self.trouble().backoff_until.is_some_and(|until| Instant::now() < until);
+        if in_backoff {
+            return self.score_by_fallback(batch, engine, None);
+        }
+        let mut host = self.host();
+        let mut error = None;
+        for _attempt in 0..2 {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let result = host.score_encoded(batch);
+            self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(started.elapsed());
+            match result {
+                Ok(verdicts) => {
+                    self.events_scored.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let mut trouble = self.trouble();
+                    trouble.consecutive = 0;
+                    trouble.backoff_until = None;
+                    return Ok((self.name.clone(), verdicts));
+                }
+                Err(e) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(detector = %self.name, error = %e, "plugin call failed; restarting it from its last snapshot");
+                    // A trap already replaced the instance; bad output did not, but an
+                    // instance that broke the contract is not trusted either.
+                    if matches!(e, PluginError::BadOutput { .. }) {
+                        host.restart();
+                    }
+                    self.restarts.store(host.restarts(), Ordering::Relaxed);
+                    let mut trouble = self.trouble();
+                    trouble.last_error = Some(e.to_string());
+                    trouble.last_failure_ms = Some(jiff::Timestamp::now().as_millisecond());
+                    error = Some(e);
+                }
+            }
+        }
+        drop(host);
+        {
+            let mut trouble = self.trouble();
+            trouble.consecutive += 1;
+            let backoff = FIRST_BACKOFF.saturating_mul(1 << (trouble.consecutive - 1).min(6)).min(MAX_BACKOFF);
+            trouble.backoff_until = Some(Instant::now() + backoff);
+            tracing::error!(detector = %self.name, ?backoff, "plugin failed twice on one batch; the fallback scores its batches meanwhile");
+        }
+        self.score_by_fallback(batch, engine, error)
+    }
+
+    fn score_by_fallback(
+        &self,
+        batch: &EncodedBatch,
+        engine: &PluginEngine,
+        error: Option<PluginError>,
+    ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+        let unavailable = |error: Option<PluginError>| {
+            error.unwrap_or_else(|| PluginError::Call {
+                plugin: self.name.to_string(),
+                call: "score",
+                message: self.trouble().last_error.clone().unwrap_or_else(|| "in backoff".into()),
             })
-            .collect()
+        };
+        let Fallback::Builtin(builtin) = self.spec.fallback else {
+            return Err(unavailable(error));
+        };
+        let fallback = self.fallback.get_or_init(|| self.start_fallback(engine, builtin));
+        let fallback = match fallback {
+            Ok(host) => host,
+            Err(e) => {
+                tracing::error!(detector = %self.name, error = %e, "the fallback detector cannot start");
+                return Err(unavailable(error));
+            }
+        };
+        let verdicts = fallback.lock().unwrap_or_else(|p| p.into_inner()).score_encoded(batch);
+        match verdicts {
+            Ok(verdicts) => {
+                self.fallback_batches.fetch_add(1, Ordering::Relaxed);
+                self.fallback_events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                Ok((self.fallback_name.clone(), verdicts))
+            }
+            Err(e) => {
+                tracing::error!(detector = %self.name, error = %e, "the fallback failed too; the batch stays unscored");
+                Err(unavailable(error))
+            }
+        }
+    }
+
+    fn status(&self) -> DetectorStatus {
+        let trouble = self.trouble();
+        let now = Instant::now();
+        let backoff_left = trouble.backoff_until.and_then(|until| until.checked_duration_since(now));
+        let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let ms = |us: u64| us as f64 / 1000.0;
+        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).ok();
+        DetectorStatus {
+            name: self.name.to_string(),
+            plugin: self.plugin.clone(),
+            version: self.version.clone(),
+            world: "detector",
+            source: self.source.clone(),
+            digest: self.digest.clone(),
+            threshold: self.threshold,
+            state: if backoff_left.is_some() { "failed" } else { "ready" },
+            limits: LimitsStatus {
+                max_memory_mib: (self.limits.max_memory_bytes / (1024 * 1024)) as u64,
+                call_timeout_ms: self.limits.call_timeout.as_millis() as u64,
+                fuel: self.limits.fuel,
+            },
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed),
+            events_scored: self.events_scored.load(Ordering::Relaxed),
+            fallback_batches: self.fallback_batches.load(Ordering::Relaxed),
+            fallback_events: self.fallback_events.load(Ordering::Relaxed),
+            fallback: match self.spec.fallback {
+                Fallback::Builtin(name) => format!("builtin:{name}"),
+                Fallback::None => "none".into(),
+            },
+            latency_ms: LatencyStatus {
+                mean: (latency.count > 0).then(|| ms(latency.total_us) / latency.count as f64),
+                p50: latency.quantile_ms(0.5),
+                p99: latency.quantile_ms(0.99),
+                max: (latency.count > 0).then(|| ms(latency.max_us)),
+                buckets: latency.buckets.to_vec(),
+                total_us: latency.total_us,
+            },
+            last_error: trouble.last_error.clone(),
+            last_failure_at: trouble.last_failure_ms.and_then(at),
+            backoff_until_ms: backoff_left.map(|d| d.as_millis() as u64),
+            snapshot: self
+                .snapshot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
+        }
     }
 }

@@ -96,12 +96,121 @@ fn a_refused_config_names_the_plugin_and_the_problem() {
 }
 
 #[test]
-fn a_set_reports_failures_in_its_status() {
+fn a_set_without_fallback_retries_once_then_reports_the_failure() {
     let set = DetectorSet::start(engine(), &[misbehave("short")]).unwrap();
     assert!(set.score(&events(2)).is_err());
     let status = &set.status()[0];
-    assert_eq!((status.calls, status.failures, status.state), (1, 1, "failing"));
+    assert_eq!((status.calls, status.failures, status.state), (2, 2, "failed"));
+    // The SDK caught the short answer and returned an error: not a crash, so no restart.
+    assert_eq!(status.restarts, 0);
     assert!(status.last_error.as_deref().unwrap().contains("1 verdicts for 2 events"));
+    // In backoff the plugin is not called again, and without a fallback the batch fails.
+    assert!(set.score(&events(2)).is_err());
+    assert_eq!(set.status()[0].calls, 2);
+}
+
+#[test]
+fn a_failing_plugin_is_restarted_from_its_last_snapshot() {
+    let mut host = DetectorHost::start(engine(), &misbehave("behave")).unwrap();
+    for _ in 0..3 {
+        host.score(&events(1)).unwrap();
+    }
+    assert_eq!(host.snapshot().unwrap(), 3u64.to_le_bytes());
+    host.score(&events(1)).unwrap();
+    let mut trap = events(2);
+    trap[1].url = "/panic".into();
+    let message = call_message(host.score(&trap));
+    assert!(message.contains("asked to panic"), "{message}");
+    // The new instance resumed from the snapshot (3 calls), not from zero and not from 5.
+    let verdicts = host.score(&events(1)).unwrap();
+    assert_eq!(verdicts[0].reason, "calls=4");
+    assert_eq!(host.restarts(), 1);
+}
+
+#[test]
+fn a_batch_the_plugin_fails_twice_is_scored_by_the_fallback_and_nothing_is_lost() {
+    let mut spec = misbehave("behave");
+    spec.fallback = crate::config::Fallback::Builtin("isolation-forest");
+    let set = DetectorSet::start(engine(), &[spec]).unwrap();
+    assert_eq!(set.score(&events(3)).unwrap()[0].detector.as_ref(), "misbehave");
+
+    let mut trap = events(50);
+    trap[7].url = "/panic".into();
+    let scored = set.score(&trap).unwrap();
+    assert_eq!(scored.len(), 50);
+    assert!(scored.iter().all(|s| s.detector.as_ref() == "misbehave (fallback)" && (0.0..=1.0).contains(&s.score)));
+    let status = &set.status()[0];
+    assert_eq!((status.calls, status.failures, status.restarts), (3, 2, 2));
+    assert_eq!((status.state, status.fallback_batches, status.fallback_events), ("failed", 1, 50));
+    assert!(status.last_error.as_deref().unwrap().contains("asked to panic"));
+    assert!(status.backoff_until_ms.is_some_and(|ms| ms <= 1_000));
+
+    // During the backoff the fallback scores without calling the plugin.
+    let scored = set.score(&events(4)).unwrap();
+    assert!(scored.iter().all(|s| s.detector.as_ref() == "misbehave (fallback)"));
+    assert_eq!(set.status()[0].calls, 3);
+}
+
+#[test]
+fn reconfigure_keeps_unchanged_detectors_and_resumes_changed_ones() {
+    let set = DetectorSet::start(engine(), &[misbehave("behave")]).unwrap();
+    for _ in 0..3 {
+        set.score(&events(1)).unwrap();
+    }
+    // Same spec: nothing changes, the instance keeps counting.
+    assert!(!set.differs_from(&[misbehave("behave")]));
+    assert!(set.reconfigure(&[misbehave("behave")]).unwrap().is_empty());
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=4");
+
+    // A new threshold restarts the plugin with its learned state.
+    let mut changed = misbehave("behave");
+    changed.threshold = 0.9;
+    assert!(set.differs_from(std::slice::from_ref(&changed)));
+    let changes = set.reconfigure(std::slice::from_ref(&changed)).unwrap();
+    assert_eq!(changes, ["detector misbehave restarted with its learned state"]);
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=5");
+    assert_eq!(set.status()[0].threshold, 0.9);
+
+    // A detector that cannot start refuses the whole change; the running one stays.
+    let broken = spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, r#"{"mode":"dance"}"#);
+    assert!(matches!(set.reconfigure(&[changed.clone(), broken]), Err(PluginError::Config { .. })));
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
+
+    // Another plugin under the same name replaces it; removing it stops it.
+    let mut constant = spec(PluginSource::File(plugin_path("vigil-fixture-constant-score")), 0.5, r#"{"score":0.25}"#);
+    constant.name = Some("misbehave".into());
+    let changes = set.reconfigure(&[constant]).unwrap();
+    assert!(changes[0].starts_with("detector misbehave replaced by plugin constant-score"), "{changes:?}");
+    assert_eq!(set.score(&events(1)).unwrap()[0].score, 0.25);
+}
+
+#[test]
+fn snapshots_resume_a_set_started_later() {
+    let set = DetectorSet::start(engine(), &[misbehave("behave")]).unwrap();
+    set.score(&events(1)).unwrap();
+    set.score(&events(1)).unwrap();
+    let saved = set.snapshots(false);
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].detector.as_str(), saved[0].plugin.as_str()), ("misbehave", "misbehave"));
+    let resumed = DetectorSet::start_from(engine(), &[misbehave("behave")], &saved).unwrap();
+    assert_eq!(resumed.score(&events(1)).unwrap()[0].reason, "calls=3");
+    assert_eq!(resumed.status()[0].snapshot.as_ref().map(|s| s.bytes), None, "not taken by this set yet");
+}
+
+#[test]
+fn a_fuel_limit_stops_a_looping_plugin() {
+    let engine = PluginEngine::with_fuel(None, true).unwrap();
+    let mut spec = misbehave("loop");
+    spec.limits.call_timeout = Duration::from_secs(30);
+    spec.limits.fuel = Some(50_000_000);
+    let mut host = DetectorHost::start(&engine, &spec).unwrap();
+    let message = call_message(host.score(&events(1)));
+    assert!(message.contains("ran out of fuel (50000000 units per call)"), "{message}");
+    // Without metering in the engine a fuel limit is refused with a hint.
+    match DetectorHost::start(crate::testing::engine(), &spec) {
+        Err(PluginError::Load { message, .. }) => assert!(message.contains("restart the agent"), "{message}"),
+        other => panic!("expected a load error, got {:?}", other.err()),
+    }
 }
 
 #[test]
@@ -111,6 +220,6 @@ fn the_highest_score_wins_and_each_threshold_applies() {
     let set = DetectorSet::start(engine(), &[low, high]).unwrap();
     let scored = set.score(&events(1)).unwrap();
     assert_eq!(scored[0].score, 0.8);
-    assert_eq!(scored[0].detector, 1);
+    assert_eq!(scored[0].detector.as_ref(), "constant-score#2");
     assert!(scored[0].anomalous);
 }

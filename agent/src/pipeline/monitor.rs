@@ -20,6 +20,12 @@ pub enum MonitorMessage {
     Ack { source: String, count: usize, first_id: Option<i64>, last_id: Option<i64>, anomalies: usize },
     /// Periodic counters.
     Stats(serde_json::Value),
+    /// A summarizer stored the summary of a window (the fields of `GET /api/v1/summaries`).
+    Summary(serde_json::Value),
+    /// A changed config file was refused; the running config stays.
+    ConfigError { file: String, message: String, errors: Vec<crate::config::ConfigError> },
+    /// A changed config file was applied.
+    ConfigApplied { file: String, changes: Vec<String> },
 }
 
 /// Sends to every `/ws` client.

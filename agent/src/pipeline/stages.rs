@@ -7,9 +7,11 @@ use super::config::PipelineConfig;
 use super::monitor::{Monitor, MonitorMessage};
 use super::submission::{Accepted, AnomalyNotice, PipelineError, Submission};
 use crate::detect::{DetectorSet, Scored};
-use crate::store::{Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store};
-use std::sync::Arc;
+use crate::store::{Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
+use crate::summarize::SummaryFeed;
+use crate::templates::{MinerConfig, SourceMiners};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -65,6 +67,8 @@ impl PipelineTasks {
 struct ScoredBatch {
     submissions: Vec<Submission>,
     scores: Vec<Option<Scored>>,
+    /// What the batch's lines add to their templates.
+    templates: Vec<TemplateUpdate>,
 }
 
 impl Pipeline {
@@ -75,11 +79,24 @@ impl Pipeline {
         store: Arc<Store>,
         monitor: Monitor,
     ) -> (Pipeline, PipelineTasks) {
+        Self::start_with_feed(config, detectors, store, monitor, SummaryFeed::default())
+    }
+
+    /// Like [`Pipeline::start`], offering every committed batch to the summarizers' `feed`
+    /// (never waiting for them).
+    pub fn start_with_feed(
+        config: &PipelineConfig,
+        detectors: Arc<DetectorSet>,
+        store: Arc<Store>,
+        monitor: Monitor,
+        feed: SummaryFeed,
+    ) -> (Pipeline, PipelineTasks) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let (scored_tx, scored_rx) = mpsc::channel(SCORED_QUEUE);
         let stats = Arc::new(PipelineStats::default());
-        let scorer = tokio::spawn(score_stage(rx, scored_tx, detectors.clone(), config.clone(), stats.clone()));
-        let committer = tokio::spawn(commit_stage(scored_rx, store, detectors, monitor.clone(), stats.clone()));
+        let miners = Arc::new(Mutex::new(SourceMiners::load(&store, MinerConfig::default())));
+        let scorer = tokio::spawn(score_stage(rx, scored_tx, detectors.clone(), miners, config.clone(), stats.clone()));
+        let committer = tokio::spawn(commit_stage(scored_rx, store, monitor.clone(), stats.clone(), feed));
         (Pipeline { tx, monitor, stats }, PipelineTasks { scorer, committer })
     }
 
@@ -120,6 +137,7 @@ async fn score_stage(
     mut rx: mpsc::Receiver<Submission>,
     tx: mpsc::Sender<ScoredBatch>,
     detectors: Arc<DetectorSet>,
+    miners: Arc<Mutex<SourceMiners>>,
     config: PipelineConfig,
     stats: Arc<PipelineStats>,
 ) {
@@ -145,11 +163,12 @@ async fn score_stage(
         }
         // Pre-scored submissions (the API's) need no wasm call: no trip to the blocking pool.
         let scored = if submissions.iter().all(|s| s.scored.is_some()) {
-            Ok(score(&detectors, submissions, &stats))
+            Ok(score(&detectors, &miners, submissions, &stats))
         } else {
             let detectors = detectors.clone();
+            let miners = miners.clone();
             let stats = stats.clone();
-            tokio::task::spawn_blocking(move || score(&detectors, submissions, &stats)).await
+            tokio::task::spawn_blocking(move || score(&detectors, &miners, submissions, &stats)).await
         };
         match scored {
             Ok(batch) => {
@@ -163,7 +182,18 @@ async fn score_stage(
 }
 
 /// Score every submission that is not scored yet, all in one call per detector.
-fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &PipelineStats) -> ScoredBatch {
+fn score(
+    detectors: &DetectorSet,
+    miners: &Mutex<SourceMiners>,
+    mut submissions: Vec<Submission>,
+    stats: &PipelineStats,
+) -> ScoredBatch {
+    // Templates first: lines that are not access logs get their template id (the miner takes
+    // about 1 µs a line, see `docs/templates.md`; access logs cost one check).
+    let templates = miners
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .mine(submissions.iter_mut().flat_map(|s| s.events.iter_mut()));
     let unscored: Vec<&crate::event::Event> =
         submissions.iter().filter(|s| s.scored.is_none()).flat_map(|s| &s.events).collect();
     let mut fresh = if unscored.is_empty() {
@@ -183,7 +213,6 @@ fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &Pipeline
         }
     }
     .into_iter();
-    let mut submissions = submissions;
     let scores = submissions
         .iter_mut()
         .flat_map(|s| match s.scored.take() {
@@ -191,18 +220,18 @@ fn score(detectors: &DetectorSet, submissions: Vec<Submission>, stats: &Pipeline
             None => fresh.by_ref().take(s.events.len()).collect(),
         })
         .collect();
-    ScoredBatch { submissions, scores }
+    ScoredBatch { submissions, scores, templates }
 }
 
 async fn commit_stage(
     mut rx: mpsc::Receiver<ScoredBatch>,
     store: Arc<Store>,
-    detectors: Arc<DetectorSet>,
     monitor: Monitor,
     stats: Arc<PipelineStats>,
+    feed: SummaryFeed,
 ) {
     while let Some(batch) = rx.recv().await {
-        let ScoredBatch { mut submissions, scores } = batch;
+        let ScoredBatch { mut submissions, scores, templates } = batch;
         let mut commit = CommitBatch::default();
         let mut spans = Vec::with_capacity(submissions.len());
         let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -214,7 +243,7 @@ async fn commit_stage(
                 if let Some(s) = scored.as_ref().filter(|s| s.anomalous) {
                     commit.anomalies.push(NewAnomaly {
                         event_index: commit.events.len(),
-                        detector: detectors.name(s.detector).to_owned(),
+                        detector: s.detector.to_string(),
                         score: s.score,
                         reason: s.reason.clone(),
                     });
@@ -230,25 +259,33 @@ async fn commit_stage(
         }
         commit.checkpoints = checkpoints;
 
-        let (commit, first_id) = commit_with_retry(&store, commit, &stats).await;
+        let (commit, first_id) = commit_with_retry(&store, commit, templates, &stats).await;
         stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
         stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
         stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         answer(&commit, first_id, submissions, spans, &monitor);
+        feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
     }
 }
 
 /// Commit, retrying with backoff until it works: a failing disk delays events, never drops
 /// them (the queue fills and the sources wait).
-async fn commit_with_retry(store: &Arc<Store>, commit: CommitBatch, stats: &PipelineStats) -> (CommitBatch, i64) {
+async fn commit_with_retry(
+    store: &Arc<Store>,
+    commit: CommitBatch,
+    templates: Vec<TemplateUpdate>,
+    stats: &PipelineStats,
+) -> (CommitBatch, i64) {
     let mut commit = commit;
+    let templates = Arc::new(templates);
     let mut backoff = Duration::from_millis(50);
     loop {
         let store = store.clone();
+        let templates = templates.clone();
         let (returned, result, took) = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let result = store.commit(&commit);
+            let result = store.commit_with_templates(&commit, &templates);
             (commit, result, started.elapsed())
         })
         .await

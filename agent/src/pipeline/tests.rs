@@ -84,7 +84,12 @@ async fn checkpoints_commit_with_their_events() {
 #[tokio::test]
 async fn pre_scored_events_keep_their_scores() {
     let (pipeline, _tasks, store) = start(0.9, 0.5);
-    let scored = vec![crate::detect::Scored { score: 0.25, anomalous: false, detector: 0, reason: String::new() }];
+    let scored = vec![crate::detect::Scored {
+        score: 0.25,
+        anomalous: false,
+        detector: "constant".into(),
+        reason: String::new(),
+    }];
     let (submission, reply) =
         Submission { events: events(1, "api"), scored: Some(scored), checkpoints: vec![], reply: None }.with_reply();
     pipeline.submit(submission).await.unwrap();

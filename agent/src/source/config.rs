@@ -97,7 +97,8 @@ impl PartialEq for SourceSpec {
         self.name == other.name
             && self.file == other.file
             && self.poll_interval == other.poll_interval
-            && self.parser.format() == other.parser.format()
+            // Every parser option (a regex, a JSON field mapping), not just the format.
+            && format!("{:?}", self.parser) == format!("{:?}", other.parser)
     }
 }
 

@@ -6,6 +6,8 @@
 pub mod config;
 pub mod file;
 mod registry;
+mod set;
 
 pub use config::{SourceConfig, SourceSpec};
 pub use registry::SourceRegistry;
+pub use set::SourceSet;

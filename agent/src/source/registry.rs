@@ -14,6 +14,11 @@ impl SourceRegistry {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(source.to_owned(), counters);
     }
 
+    /// Forget a source that was removed from the config.
+    pub fn remove(&self, source: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(source);
+    }
+
     /// Every source's counters.
     pub fn snapshot(&self) -> Value {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());

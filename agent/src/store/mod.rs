@@ -14,11 +14,16 @@ mod checkpoint;
 mod config;
 mod connection;
 mod error;
+mod outbox;
 mod query;
 mod retention;
 mod schema;
+mod snapshots;
+mod summaries;
+mod templates;
 #[cfg(test)]
 mod tests;
+mod vectors;
 mod wal;
 mod write;
 
@@ -26,6 +31,11 @@ pub use checkpoint::{Checkpoint, SavedCheckpoint};
 pub use config::{StoreConfig, StoreKind};
 pub use connection::{DB_FILE, Store};
 pub use error::StoreError;
+pub use outbox::{OutboxAck, OutboxDepth, OutboxWork};
 pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};
 pub use retention::RetentionReport;
+pub use snapshots::PluginSnapshot;
+pub use summaries::{NewSummary, SUMMARY_DEFAULT_LIMIT, SUMMARY_MAX_LIMIT, StoredSummary, SummaryQuery};
+pub use templates::{StoredTemplate, TemplateUpdate};
+pub use vectors::enqueue_summary;
 pub use write::{CommitBatch, Committed, NewAnomaly, ScoredEvent};

@@ -70,6 +70,57 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO meta(key, value) VALUES ('next_event_id', 1);
     "#,
+    // Plugin state snapshots (see `snapshots.rs`), one per detector.
+    r#"
+    CREATE TABLE plugin_snapshots (
+        detector TEXT    PRIMARY KEY NOT NULL,
+        plugin   TEXT    NOT NULL,
+        version  TEXT    NOT NULL,
+        taken_ms INTEGER NOT NULL,
+        state    BLOB    NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // The embedded vector index (see `vectors.rs`) and the Chroma outbox (see `outbox.rs`).
+    // An outbox row is either a range of event ids (`collection` NULL) or one record.
+    r#"
+    CREATE TABLE vectors (
+        seq        INTEGER PRIMARY KEY,
+        collection TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        document   TEXT    NOT NULL,
+        metadata   TEXT    NOT NULL,        -- JSON object
+        embedder   TEXT    NOT NULL,
+        embedding  BLOB    NOT NULL,        -- little-endian f32
+        event_id   INTEGER,
+        UNIQUE (collection, id)
+    );
+    CREATE INDEX vectors_by_event ON vectors(event_id) WHERE event_id IS NOT NULL;
+
+    CREATE TABLE outbox (
+        seq        INTEGER PRIMARY KEY,
+        collection TEXT,
+        first_id   INTEGER,
+        last_id    INTEGER,
+        item_id    TEXT,
+        document   TEXT,
+        metadata   TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    "#,
+    // Mined templates (see `templates.rs`) and the template of each event that has one.
+    r#"
+    ALTER TABLE events ADD COLUMN template_id INTEGER;
+    CREATE TABLE templates (
+        id            INTEGER PRIMARY KEY,
+        source        TEXT    NOT NULL,
+        template      TEXT    NOT NULL,
+        count         INTEGER NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL
+    );
+    "#,
+    // Summaries written by summarizer plugins (see `summaries.rs`); idempotent.
+    super::summaries::SCHEMA,
 ];
 
 /// The schema version this build writes.
