@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, output file name in OUT_DIR)
-const EMBEDDED: &[(&str, &str)] = &[("vigil-isolation-forest", "isolation_forest.wasm")];
+const EMBEDDED: &[(&str, &str)] =
+    &[("vigil-isolation-forest", "isolation_forest.wasm"), ("vigil-window-summary", "window_summary.wasm")];
 
 /// Fixture plugins the tests load by path (tiny; built alongside, never embedded).
 const FIXTURES: &[&str] = &["vigil-fixture-constant-score", "vigil-fixture-misbehave"];

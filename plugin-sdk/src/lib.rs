@@ -43,9 +43,11 @@ pub mod bindings {
 }
 
 mod event;
+pub mod summarizer;
 
 pub use bindings::vigil::plugin::types::{PluginInfo, Settings};
 pub use event::{Event, OwnedEvent, Verdict, borrow_all};
+pub use summarizer::{Anomaly, Judgements, Summarizer, SummarizerSettings, Summary, Window};
 
 /// The WIT package version this SDK speaks; the agent refuses components built for another.
 pub const INTERFACE_VERSION: &str = "0.1.0";
@@ -53,6 +55,7 @@ pub const INTERFACE_VERSION: &str = "0.1.0";
 /// What a plugin author imports: `use vigil_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{Detector, Event, OwnedEvent, Settings, Verdict, export_detector};
+    pub use crate::{Judgements, Summarizer, SummarizerSettings, Summary, Window, export_summarizer};
 }
 
 /// A detector plugin: scores batches of events for anomalies.
