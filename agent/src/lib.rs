@@ -8,6 +8,7 @@
 //! - [`pipeline`]: bounded queues and batching from sources through detection to the store.
 //! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
 //! - [`store`]: the embedded SQLite store; events, anomalies and checkpoints commit together.
+//! - [`summarize`]: summarizer plugins fold committed batches into windows and store summaries.
 //! - [`chat`]: `/chat` questions answered from the store with exact numbers.
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
 //! - [`eval`]: `vigil eval`, detection quality on public labeled data.
@@ -26,6 +27,7 @@ pub mod pipeline;
 mod server;
 pub mod source;
 pub mod store;
+pub mod summarize;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -8,5 +8,6 @@ mod cli;
 mod http;
 mod metrics;
 mod scoring;
+mod summaries;
 mod tail;
 mod ws;

@@ -9,6 +9,7 @@ mod info;
 mod metrics;
 mod query;
 mod request;
+mod summaries;
 #[cfg(test)]
 mod tests;
 mod ui;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub started: Instant,
     /// Answers `/chat` questions.
     pub chat: Arc<crate::chat::Chat>,
+    /// The summarizers' status.
+    pub summaries: crate::summarize::SummaryBoard,
 }
 
 /// The whole API as a router, testable without a socket.
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(query::stats))
         .route("/api/v1/logs", get(query::logs))
         .route("/api/v1/anomalies", get(query::anomalies))
+        .route("/api/v1/summaries", get(summaries::list))
         .route("/metrics", get(metrics::scrape))
         .route("/ws", any(ws::monitor))
         .route("/ws/application", any(ws::application))

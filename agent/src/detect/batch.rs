@@ -67,7 +67,7 @@ impl EncodedBatch {
     }
 
     /// Lend the batch to a plugin call.
-    pub(super) fn as_wit(&self) -> bindings::vigil::plugin::types::Batch<'_> {
+    pub(crate) fn as_wit(&self) -> bindings::vigil::plugin::types::Batch<'_> {
         bindings::vigil::plugin::types::Batch {
             timestamp_ms: &self.timestamps,
             status_code: &self.statuses,

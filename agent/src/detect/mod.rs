@@ -3,7 +3,7 @@
 //! every detector. Plugins are always called per batch, never per event.
 
 mod batch;
-mod bindings;
+pub(crate) mod bindings;
 pub mod builtin;
 mod cache;
 mod engine;
@@ -15,6 +15,7 @@ mod tests;
 
 pub use batch::EncodedBatch;
 pub use engine::PluginEngine;
+pub(crate) use engine::{EPOCH_TICK, PluginState};
 pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
 pub use set::{DetectorSet, DetectorStatus, Scored};

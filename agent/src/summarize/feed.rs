@@ -1,0 +1,97 @@
+//! The feed from the pipeline to the summarizers: after each commit, the committed batch is
+//! offered to every summarizer's bounded queue without waiting. A summarizer that is behind
+//! misses the batch, and the events it missed are counted: summaries never slow ingestion.
+
+use crate::store::{CommitBatch, NewAnomaly, ScoredEvent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+/// A committed batch, shared by every summarizer.
+#[derive(Debug)]
+pub struct CommittedBatch {
+    /// When it was committed (wall clock, ms since the Unix epoch): picks its window.
+    pub committed_ms: i64,
+    /// Id of its first event; the others follow in order.
+    pub first_id: i64,
+    /// The events with their scores.
+    pub events: Vec<ScoredEvent>,
+    /// The anomalies among them.
+    pub anomalies: Vec<NewAnomaly>,
+}
+
+/// Counters of one summarizer's queue.
+#[derive(Debug, Default)]
+pub struct LaneCounters {
+    /// Batches waiting.
+    pub queued: AtomicU64,
+    /// Events received.
+    pub received_events: AtomicU64,
+    /// Events skipped because the queue was full (or the summarizer had stopped).
+    pub skipped_events: AtomicU64,
+    /// Batches skipped.
+    pub skipped_batches: AtomicU64,
+}
+
+struct Lane {
+    tx: SyncSender<Arc<CommittedBatch>>,
+    counters: Arc<LaneCounters>,
+}
+
+/// The pipeline's end of the feed; cheap to clone. Dropping every clone ends the
+/// summarizers (each closes its open window first).
+#[derive(Clone, Default)]
+pub struct SummaryFeed {
+    lanes: Arc<Vec<Lane>>,
+}
+
+/// One summarizer's end of the feed.
+pub struct LaneReceiver {
+    pub(super) rx: Receiver<Arc<CommittedBatch>>,
+    pub(super) counters: Arc<LaneCounters>,
+}
+
+impl SummaryFeed {
+    /// A feed with one queue of `capacity` batches per summarizer.
+    pub fn new(capacities: &[usize]) -> (SummaryFeed, Vec<LaneReceiver>) {
+        let mut lanes = Vec::new();
+        let mut receivers = Vec::new();
+        for &capacity in capacities {
+            let (tx, rx) = sync_channel(capacity.max(1));
+            let counters = Arc::new(LaneCounters::default());
+            lanes.push(Lane { tx, counters: counters.clone() });
+            receivers.push(LaneReceiver { rx, counters });
+        }
+        (SummaryFeed { lanes: Arc::new(lanes) }, receivers)
+    }
+
+    /// Whether any summarizer listens.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// Offer a committed batch to every summarizer, never waiting. `committed_ms` is the
+    /// wall-clock time of the commit.
+    pub fn offer(&self, commit: CommitBatch, first_id: i64, committed_ms: i64) {
+        if self.lanes.is_empty() || commit.events.is_empty() {
+            return;
+        }
+        let events = commit.events.len() as u64;
+        let batch =
+            Arc::new(CommittedBatch { committed_ms, first_id, events: commit.events, anomalies: commit.anomalies });
+        for lane in self.lanes.iter() {
+            // Counted before the send: the receiver decrements as soon as it has it.
+            lane.counters.queued.fetch_add(1, Ordering::Relaxed);
+            match lane.tx.try_send(batch.clone()) {
+                Ok(()) => {
+                    lane.counters.received_events.fetch_add(events, Ordering::Relaxed);
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    lane.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                    lane.counters.skipped_events.fetch_add(events, Ordering::Relaxed);
+                    lane.counters.skipped_batches.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! One sandboxed summarizer instance: its own wasmtime `Store` with the configured memory
+//! cap, a deadline (and optional fuel) on every call, no filesystem, network or environment,
+//! and stderr captured for error reports. Built on the detectors' engine, linker and
+//! compiled-component cache.
+
+use super::bindings::vigil::plugin::summaries::{Anomaly, Judgements, SummarizerSettings, Window};
+use super::bindings::{Summarizer, SummarizerPre};
+use super::config::SummarizerSpec;
+use crate::config::{PluginLimits, PluginSource};
+use crate::detect::{EPOCH_TICK, EncodedBatch, PluginEngine, PluginError, PluginState};
+use wasmtime::Store;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// Most bytes of a plugin's stderr kept for error messages.
+const STDERR_CAPACITY: usize = 16 * 1024;
+/// The WIT package version the host was generated from.
+const WIT_VERSION: &str = "0.1.0";
+
+/// A summary as the plugin returned it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSummary {
+    /// Text for people and for embedding.
+    pub text: String,
+    /// The structured facts, a JSON object.
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A detector's judgement of one folded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldAnomaly {
+    /// Position in the batch.
+    pub index: u32,
+    /// Stored event id.
+    pub event_id: i64,
+    /// Score in [0, 1].
+    pub score: f32,
+    /// Detector that flagged it.
+    pub detector: String,
+    /// Its reason.
+    pub reason: String,
+}
+
+/// A running summarizer plugin instance.
+pub struct SummarizerHost {
+    name: String,
+    version: String,
+    source: String,
+    engine: PluginEngine,
+    pre: SummarizerPre<PluginState>,
+    limits: PluginLimits,
+    window_ms: i64,
+    config_json: String,
+    store: Store<PluginState>,
+    instance: Summarizer,
+    stderr: MemoryOutputPipe,
+    /// Instances started after the first, because of traps.
+    restarts: u64,
+}
+
+impl SummarizerHost {
+    /// Load, instantiate and configure the summarizer described by `spec`.
+    pub fn start(engine: &PluginEngine, spec: &SummarizerSpec) -> Result<Self, PluginError> {
+        let source = spec.source.to_string();
+        if spec.limits.fuel.is_some() && !engine.fuel_enabled() {
+            return Err(PluginError::Load {
+                source_name: source,
+                message: "limits.fuel is set, but the agent started without fuel metering \
+                          (hint: set a fuel limit on a detector too, or remove it here)"
+                    .into(),
+            });
+        }
+        let bytes: std::borrow::Cow<'static, [u8]> = match &spec.source {
+            PluginSource::Builtin(name) => crate::detect::builtin::lookup(name)
+                .map(|(_, bytes)| bytes.into())
+                .ok_or_else(|| PluginError::Load { source_name: source.clone(), message: "no such builtin".into() })?,
+            PluginSource::File(path) => std::fs::read(path)
+                .map(Into::into)
+                .map_err(|e| PluginError::Load { source_name: source.clone(), message: e.to_string() })?,
+        };
+        let pre = engine.instance_pre(&source, &bytes)?;
+        let pre = SummarizerPre::new(pre).map_err(|e| PluginError::Interface {
+            source_name: source.clone(),
+            expected: WIT_VERSION,
+            message: format!("{e:#} (a summarizer must export the summarizer world)"),
+        })?;
+        let (store, instance, stderr) = instantiate(engine, &pre, &spec.limits, &source)?;
+        let mut host = SummarizerHost {
+            name: source.clone(),
+            version: String::new(),
+            source,
+            engine: engine.clone(),
+            pre,
+            limits: spec.limits,
+            window_ms: spec.window.as_millis() as i64,
+            config_json: spec.config_json.clone(),
+            store,
+            instance,
+            stderr,
+            restarts: 0,
+        };
+        host.configure()?;
+        if let Some(name) = &spec.name {
+            host.name = name.clone();
+        }
+        Ok(host)
+    }
+
+    fn configure(&mut self) -> Result<(), PluginError> {
+        let info = self.guarded("info", |s, st| s.call_info(st))?;
+        if self.name == self.source {
+            self.name = info.name;
+        }
+        self.version = info.version;
+        let settings = SummarizerSettings { window_ms: self.window_ms };
+        let config = self.config_json.clone();
+        self.guarded("configure", |s, st| s.call_configure(st, &config, settings))?
+            .map_err(|message| PluginError::Config { plugin: self.name.clone(), message })
+    }
+
+    /// Name (from config, else from the plugin).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Version, as the plugin reports it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// `builtin:<name>` or the component's path.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Instances started after a failure.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Fold a batch with its scores (-1: not scored) and its anomalies.
+    pub fn fold(&mut self, batch: &EncodedBatch, scores: &[f32], anomalies: &[FoldAnomaly]) -> Result<(), PluginError> {
+        let anomalies: Vec<Anomaly<'_>> = anomalies
+            .iter()
+            .map(|a| Anomaly {
+                index: a.index,
+                event_id: a.event_id,
+                score: a.score,
+                detector: &a.detector,
+                reason: &a.reason,
+            })
+            .collect();
+        let judgements = Judgements { scores, anomalies: &anomalies };
+        self.guarded("fold", |s, st| s.call_fold(st, batch.as_wit(), judgements))?
+            .map_err(|m| self.call_error("fold", m))
+    }
+
+    /// Close the window `[start_ms, end_ms)` and get its summary.
+    pub fn emit(&mut self, start_ms: i64, end_ms: i64) -> Result<PluginSummary, PluginError> {
+        let window = Window { start_ms, end_ms };
+        let out = self.guarded("emit", |s, st| s.call_emit(st, window))?.map_err(|m| self.call_error("emit", m))?;
+        let data = match serde_json::from_str::<serde_json::Value>(&out.data) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => return Err(self.bad_output("emit", "summary data is JSON but not an object".into())),
+            Err(e) => return Err(self.bad_output("emit", format!("summary data is not JSON: {e}"))),
+        };
+        Ok(PluginSummary { text: out.text, data })
+    }
+
+    /// The state kept across windows.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
+        self.guarded("snapshot", |s, st| s.call_snapshot(st))
+    }
+
+    /// Restore a state from [`SummarizerHost::snapshot`].
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
+        self.guarded("restore", |s, st| s.call_restore(st, state))?.map_err(|m| self.call_error("restore", m))
+    }
+
+    /// Run one call under the deadline (and fuel). A trap leaves the instance unusable, so it
+    /// is replaced by a fresh, configured one before the error is returned; the caller
+    /// restores the last snapshot into it.
+    fn guarded<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&Summarizer, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let ticks = self.limits.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
+        self.store.set_epoch_deadline(ticks);
+        if let Some(fuel) = self.limits.fuel {
+            // Fails only when metering is off, which `start` refused.
+            let _ = self.store.set_fuel(fuel);
+        }
+        match f(&self.instance, &mut self.store) {
+            Ok(r) => Ok(r),
+            Err(trap) => {
+                let mut message = format!("{trap:#}");
+                if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
+                    message = match kind {
+                        wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
+                        wasmtime::Trap::OutOfFuel => {
+                            format!("ran out of fuel ({} units per call)", self.limits.fuel.unwrap_or_default())
+                        }
+                        other => format!("trapped: {other}"),
+                    };
+                }
+                let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned();
+                if !stderr.is_empty() {
+                    message.push_str(&format!("; plugin stderr: {stderr}"));
+                }
+                let error = self.call_error(call, message);
+                self.reinstantiate();
+                Err(error)
+            }
+        }
+    }
+
+    fn reinstantiate(&mut self) {
+        let name = self.name.clone();
+        match instantiate(&self.engine, &self.pre, &self.limits, &self.source) {
+            Ok((store, instance, stderr)) => {
+                self.store = store;
+                self.instance = instance;
+                self.stderr = stderr;
+                self.restarts += 1;
+                if let Err(e) = self.configure() {
+                    tracing::error!(plugin = %name, error = %e, "restarted summarizer refused its config");
+                }
+                // `configure` may have put the plugin's own name back; keep the configured one.
+                self.name = name;
+            }
+            Err(e) => tracing::error!(plugin = %self.name, error = %e, "cannot restart summarizer"),
+        }
+    }
+
+    fn call_error(&self, call: &'static str, message: String) -> PluginError {
+        PluginError::Call { plugin: self.name.clone(), call, message }
+    }
+
+    fn bad_output(&self, call: &'static str, message: String) -> PluginError {
+        PluginError::BadOutput { plugin: self.name.clone(), call, message }
+    }
+}
+
+/// A new sandboxed store and the summarizer instantiated in it.
+fn instantiate(
+    engine: &PluginEngine,
+    pre: &SummarizerPre<PluginState>,
+    limits: &PluginLimits,
+    source: &str,
+) -> Result<(Store<PluginState>, Summarizer, MemoryOutputPipe), PluginError> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+    let mut store = engine.sandboxed_store(stderr.clone(), limits.max_memory_bytes);
+    if limits.fuel.is_some() {
+        let _ = store.set_fuel(u64::MAX / 2);
+    }
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
+    Ok((store, instance, stderr))
+}

@@ -1,0 +1,23 @@
+//! Summarizer plugins on their schedule: every committed batch is offered (never awaited) to
+//! each configured summarizer, which folds it into its open window; when the window closes
+//! the plugin's summary is stored (and indexed for search, and queued for Chroma), broadcast
+//! on `/ws` as `{"type": "summary", ...}` and served at `GET /api/v1/summaries`.
+//!
+//! Plugins run on the detectors' engine and component cache, each in its own sandboxed store
+//! and thread. This module must never make ingestion wait: a summarizer that falls behind
+//! misses batches, and the events it missed are counted.
+
+mod bindings;
+pub mod config;
+mod feed;
+mod host;
+mod runner;
+#[cfg(test)]
+mod tests;
+mod window;
+
+pub use config::{SummarizerConfig, SummarizerSpec};
+pub use feed::{CommittedBatch, SummaryFeed};
+pub use host::{PluginSummary, SummarizerHost};
+pub use runner::{SummarizerStatus, Summarizers, SummaryBoard, summary_json};
+pub use window::SummaryWindow;

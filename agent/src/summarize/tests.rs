@@ -1,0 +1,266 @@
+//! Host tests of the summarizers: the real `builtin:window-summary` plugin fed known batches,
+//! with the exact numbers of the summary it stores.
+
+use super::config::{SummarizerSpec, parse_window};
+use super::feed::{CommittedBatch, SummaryFeed};
+use super::host::SummarizerHost;
+use super::runner::{SummarizerLane, Summarizers};
+use crate::config::{Config, PluginLimits, PluginSource};
+use crate::event::Event;
+use crate::pipeline::Monitor;
+use crate::store::{CommitBatch, NewAnomaly, ScoredEvent, SummaryQuery};
+use crate::testing;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+/// A minute boundary an hour ago: recent enough that summary retention keeps its windows.
+fn t0() -> i64 {
+    let now = super::runner::now_ms();
+    now - now.rem_euclid(60_000) - 3_600_000
+}
+
+fn spec(window: Duration) -> SummarizerSpec {
+    SummarizerSpec {
+        name: None,
+        source: PluginSource::Builtin("window-summary"),
+        window,
+        queue: 16,
+        limits: PluginLimits { max_memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5), fuel: None },
+        config_json: "{}".into(),
+    }
+}
+
+fn event(ip: &str, method: &str, url: &str, status: u16, bytes: u64) -> Event {
+    Event {
+        timestamp_ms: t0() - 5_000,
+        ip: ip.into(),
+        method: method.into(),
+        url: url.into(),
+        status_code: status,
+        bytes_sent: bytes,
+        user_agent: "curl/8.5".into(),
+        source: "api".into(),
+        ..Event::default()
+    }
+}
+
+fn batch(committed_ms: i64, first_id: i64, events: Vec<Event>, anomalous: &[(usize, f32, &str)]) -> CommittedBatch {
+    let anomalies = anomalous
+        .iter()
+        .map(|&(i, score, reason)| NewAnomaly {
+            event_index: i,
+            detector: "isolation-forest".into(),
+            score,
+            reason: reason.into(),
+        })
+        .collect();
+    let events = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let score = anomalous.iter().find(|a| a.0 == i).map_or(0.2, |a| a.1);
+            ScoredEvent { event, anomaly_score: Some(score) }
+        })
+        .collect();
+    CommittedBatch { committed_ms, first_id, events, anomalies }
+}
+
+fn lane(store: std::sync::Arc<crate::store::Store>, monitor: Monitor) -> SummarizerLane {
+    let host = SummarizerHost::start(testing::engine(), &spec(Duration::from_secs(60))).expect("window-summary starts");
+    SummarizerLane::standalone(host, Duration::from_secs(60), store, monitor)
+}
+
+/// Ten known requests over two batches, two of them anomalous.
+fn known_batches() -> Vec<CommittedBatch> {
+    let first = vec![
+        event("10.0.0.1", "GET", "/index.html", 200, 100),
+        event("10.0.0.1", "GET", "/index.html", 200, 200),
+        event("10.0.0.1", "GET", "/api/items/17", 200, 300),
+        event("10.0.0.2", "POST", "/login", 302, 400),
+        event("10.0.0.2", "POST", "/login", 401, 500),
+    ];
+    let second = vec![
+        event("10.0.0.1", "GET", "/api/items/18?x=1", 200, 600),
+        event("10.0.0.3", "GET", "/missing", 404, 700),
+        event("10.0.0.3", "GET", "/admin/../etc/passwd", 404, 800),
+        event("10.0.0.3", "GET", "/admin/../etc/passwd", 500, 900),
+        event("10.0.0.2", "DELETE", "/api/items/17", 204, 1000),
+    ];
+    vec![
+        batch(t0() + 1_000, 1, first, &[]),
+        batch(t0() + 30_000, 6, second, &[(2, 0.91, "rare url; 4xx"), (3, 0.85, "rare url; 4xx")]),
+    ]
+}
+
+#[test]
+fn known_events_give_exact_summary_numbers() {
+    let store = testing::store();
+    let monitor = Monitor::default();
+    let mut ws = monitor.subscribe();
+    let mut lane = lane(store.clone(), monitor);
+    for b in known_batches() {
+        assert!(lane.receive(&b).is_none(), "the window is still open");
+    }
+    assert!(lane.tick(t0() + 59_999).is_none(), "the window closes at its end, not before");
+    let stored = lane.tick(t0() + 60_000).expect("the closed window is summarized");
+
+    let s = &stored.summary;
+    assert_eq!((s.window_start_ms, s.window_end_ms), (t0(), t0() + 60_000));
+    assert_eq!((s.events, s.anomalies, s.skipped_events, s.partial), (10, 2, 0, false));
+    assert_eq!((s.first_event_ms, s.last_event_ms), (Some(t0() - 5_000), Some(t0() - 5_000)));
+    let d = serde_json::Value::Object(s.data.clone());
+    assert_eq!(d["status_classes"], json!({"1xx": 0, "2xx": 5, "3xx": 1, "4xx": 3, "5xx": 1, "other": 0}));
+    assert_eq!(d["methods"], json!({"DELETE": 1, "GET": 7, "POST": 2}));
+    assert_eq!(d["error_rate"], json!(0.4));
+    assert_eq!(d["server_error_rate"], json!(0.1));
+    assert_eq!(d["top_ips"]["top"][0], json!({"value": "10.0.0.1", "count": 4}));
+    assert_eq!(d["top_ips"]["top"][1], json!({"value": "10.0.0.2", "count": 3}));
+    // Four paths have 2 requests each: ties go by name.
+    assert_eq!(d["top_urls"]["top"][0], json!({"value": "/admin/../etc/passwd", "count": 2}));
+    assert_eq!(d["top_urls"]["top"][1], json!({"value": "/api/items/17", "count": 2}));
+    assert_eq!(d["top_user_agents"]["top"][0], json!({"value": "curl/8.5", "count": 10}));
+    assert_eq!(
+        d["bytes"],
+        json!({"total": 5500, "min": 100, "max": 1000, "p50": 500, "p90": 900, "p95": 1000, "p99": 1000, "exact": true})
+    );
+    assert_eq!(d["anomalies"]["count"], 2);
+    assert_eq!(d["anomalies"]["top_reasons"]["top"][0], json!({"value": "rare url; 4xx", "count": 2}));
+    assert_eq!(d["anomalies"]["highest"][0]["event_id"], 8);
+    assert_eq!(d["anomalies"]["highest"][1]["event_id"], 9);
+    // index.html, /api/items/{n}, /login, /missing, /admin/../etc/passwd.
+    assert_eq!(d["new_url_patterns"]["count"], 5);
+    assert!(s.text.contains("10 events, 10 HTTP requests"), "{}", s.text);
+
+    let listed = store.summaries(&SummaryQuery::default()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0], stored);
+    let message: serde_json::Value = serde_json::from_str(&ws.try_recv().expect("a /ws message")).unwrap();
+    assert_eq!(message["type"], "summary");
+    assert_eq!(message["id"], stored.id);
+    assert_eq!(message["events"], 10);
+}
+
+#[test]
+fn a_batch_of_a_later_window_closes_the_open_one_first() {
+    let store = testing::store();
+    let mut lane = lane(store.clone(), Monitor::default());
+    let [first, _] = known_batches().try_into().unwrap();
+    assert!(lane.receive(&first).is_none());
+    let later = batch(t0() + 125_000, 6, vec![event("10.0.0.9", "GET", "/late", 200, 1)], &[]);
+    let closed = lane.receive(&later).expect("the first window is summarized when a later batch arrives");
+    assert_eq!((closed.summary.window_start_ms, closed.summary.events), (t0(), 5));
+    let next = lane.tick(t0() + 180_000).expect("the later window closes in turn");
+    assert_eq!((next.summary.window_start_ms, next.summary.events), (t0() + 120_000, 1));
+    let data = serde_json::Value::Object(next.summary.data.clone());
+    assert_eq!(data["new_url_patterns"]["patterns"], json!(["/late"]), "only /late is new in the second window");
+    assert_eq!(data["new_url_patterns"]["baseline"], false);
+}
+
+#[test]
+fn windows_without_events_store_nothing() {
+    let store = testing::store();
+    let mut lane = lane(store.clone(), Monitor::default());
+    assert!(lane.tick(t0() + 600_000).is_none());
+    assert!(lane.close(t0() + 600_000).is_none());
+    assert!(store.summaries(&SummaryQuery::default()).unwrap().is_empty());
+}
+
+#[test]
+fn shutdown_stores_the_open_window_as_partial_and_the_next_start_remembers_its_patterns() {
+    let store = testing::store();
+    let mut lane = lane(store.clone(), Monitor::default());
+    let [first, _] = known_batches().try_into().unwrap();
+    lane.receive(&first);
+    let partial = lane.close(t0() + 20_000).expect("the open window is kept at shutdown");
+    assert!(partial.summary.partial);
+    assert_eq!((partial.summary.window_end_ms, partial.summary.events), (t0() + 20_000, 5));
+
+    // A new start resumes the saved snapshot: the same URL patterns are not new any more.
+    let (summarizers, feed) =
+        Summarizers::start(testing::engine(), &[spec(Duration::from_secs(60))], store.clone(), Monitor::default())
+            .unwrap();
+    let again = known_batches().remove(0);
+    let events = again.events.into_iter().map(|e| e.event).collect::<Vec<_>>();
+    feed.offer(
+        CommitBatch {
+            events: events.into_iter().map(|event| ScoredEvent { event, anomaly_score: None }).collect(),
+            ..Default::default()
+        },
+        20,
+        crate::summarize::runner::now_ms(),
+    );
+    drop(feed);
+    summarizers.join();
+    let latest = &store.summaries(&SummaryQuery { limit: Some(1), ..Default::default() }).unwrap()[0];
+    let data = serde_json::Value::Object(latest.summary.data.clone());
+    assert_eq!(data["new_url_patterns"]["count"], 0, "{data}");
+    assert_eq!(data["new_url_patterns"]["baseline"], false);
+    assert_eq!(data["anomalies"]["unscored_events"], 5);
+}
+
+#[test]
+fn a_full_queue_skips_batches_and_counts_their_events() {
+    let (feed, receivers) = SummaryFeed::new(&[1]);
+    let three = |n| CommitBatch {
+        events: (0..n)
+            .map(|_| ScoredEvent { event: event("1.1.1.1", "GET", "/", 200, 1), anomaly_score: None })
+            .collect(),
+        ..Default::default()
+    };
+    feed.offer(three(3), 1, t0());
+    feed.offer(three(4), 4, t0());
+    feed.offer(three(5), 8, t0());
+    let counters = &receivers[0].counters;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(load(&counters.received_events), 3);
+    assert_eq!(load(&counters.skipped_events), 9);
+    assert_eq!(load(&counters.skipped_batches), 2);
+    assert_eq!(load(&counters.queued), 1);
+    assert_eq!(receivers[0].rx.try_recv().unwrap().first_id, 1);
+}
+
+#[test]
+fn a_detector_component_is_refused_as_a_summarizer() {
+    let mut spec = spec(Duration::from_secs(60));
+    spec.source = PluginSource::Builtin("isolation-forest");
+    let err = SummarizerHost::start(testing::engine(), &spec).err().expect("refused").to_string();
+    assert!(err.contains("does not implement") && err.contains("summarizer world"), "{err}");
+}
+
+#[test]
+fn window_lengths_parse_and_out_of_range_ones_are_refused() {
+    assert_eq!(parse_window("1m"), Ok(Duration::from_secs(60)));
+    assert_eq!(parse_window("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_window("1h 30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_window("500ms"), Err("\"500ms\" is outside 1s to 24h".into()));
+    assert_eq!(parse_window("25h"), Err("\"25h\" is outside 1s to 24h".into()));
+    assert_eq!(parse_window("soon"), Err("\"soon\" is not a duration".into()));
+}
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::parse(text, "test.toml", Path::new(".")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn summarizers_default_to_the_window_summary_every_minute_and_can_be_turned_off() {
+    let config = parse("").unwrap();
+    assert_eq!(config.summarizers.len(), 1);
+    assert_eq!(config.summarizers[0].source, PluginSource::Builtin("window-summary"));
+    assert_eq!(config.summarizers[0].window, Duration::from_secs(60));
+    assert!(parse("summarizers = []").unwrap().summarizers.is_empty());
+    let config = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"5m\"\nqueue = 8\n").unwrap();
+    assert_eq!((config.summarizers[0].window, config.summarizers[0].queue), (Duration::from_secs(300), 8));
+}
+
+#[test]
+fn bad_summarizer_entries_are_refused_with_their_field() {
+    let err = parse("[[summarizers]]\nplugin = \"builtin:nope\"\n").unwrap_err();
+    assert!(err.contains("summarizers[0].plugin") && err.contains("window-summary"), "{err}");
+    let err = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"0s\"\n").unwrap_err();
+    assert!(err.contains("summarizers[0].window") && err.contains("outside 1s to 24h"), "{err}");
+    let err = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nqueue = 0\n").unwrap_err();
+    assert!(err.contains("summarizers[0].queue"), "{err}");
+    let err = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindw = \"1m\"\n").unwrap_err();
+    assert!(err.contains("windw"), "{err}");
+}
