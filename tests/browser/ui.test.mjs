@@ -204,17 +204,13 @@ describe('dashboard', () => {
     assert.equal(await page.locator('#search-results tbody tr').count(), 1);
     assert.match(await page.locator('#search-results').innerText(), /203\.0\.113\.66/);
 
-    // Chat: an answer from /chat, or its error said in the panel while /chat is not built.
+    // Chat answers from the stored data: one request returned 500, the outlier.
     await page.fill('#chat-form input[name="query"]', 'how many requests returned 500?');
     await page.click('#chat-form button[type="submit"]');
     const reply = page.locator('#chat-transcript .answer:not(.pending)');
     await reply.waitFor({ timeout: WAIT });
-    const chatAvailable = !(await reply.evaluate((node) => node.classList.contains('error')));
-    if (chatAvailable) {
-      assert.ok((await reply.innerText()).trim().length > 0, 'chat answers with text');
-    } else {
-      assert.match(await reply.innerText(), /^Chat: not available/);
-    }
+    assert.equal(await reply.getAttribute('class'), 'answer', `chat answers: ${await reply.innerText()}`);
+    assert.match(await reply.innerText(), /\b1\b/, 'the answer carries the exact count');
 
     // Every other panel says something: data, or a short "not available".
     for (const id of ['#summaries', '#status']) {
@@ -229,7 +225,8 @@ describe('dashboard', () => {
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`screenshot: ${screenshot}`);
 
-    const allowed = [...(chatAvailable ? [] : ['/chat']), '/api/v1/summaries', '/api/v1/plugins'];
+    // Endpoints other parts of the agent may not provide yet; their panels say so.
+    const allowed = ['/api/v1/summaries', '/api/v1/plugins'];
     assert.deepEqual(unexpected(errors, allowed), [], 'no console errors');
     await page.close();
   });

@@ -80,12 +80,9 @@ async fn run(args: Args) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::env::set_current_dir(&root).map_err(|e| format!("cannot enter {}: {e}", root.display()))?;
     let config = vigil::Config::load(&args.config).map_err(|e| e.to_string())?;
-    let log_path = config
-        .sources
-        .first()
-        .and_then(|s| s.file.include.first())
-        .map(PathBuf::from)
-        .ok_or_else(|| format!("{}: the demo needs a [[sources]] file to write its access log to", args.config.display()))?;
+    let log_path = config.sources.first().and_then(|s| s.file.include.first()).map(PathBuf::from).ok_or_else(|| {
+        format!("{}: the demo needs a [[sources]] file to write its access log to", args.config.display())
+    })?;
 
     let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
     let (base, served) = match &args.agent {
@@ -112,10 +109,16 @@ async fn run(args: Args) -> Result<(), String> {
     let mut socket = AppSocket::connect(&format!("{ws_base}/ws/application{query}"), acks.clone()).await?;
 
     println!("Vigil demo: a web shop's traffic with incidents, into the agent at {base}");
-    println!("  dashboard:  {base}/ui/{}", if args.token.is_some() { " (enter the token at the top right)" } else { "" });
+    println!(
+        "  dashboard:  {base}/ui/{}",
+        if args.token.is_some() { " (enter the token at the top right)" } else { "" }
+    );
     println!("  access log: {} (tailed by the agent)", log.path().display());
     println!("  API logs:   {ws_base}/ws/application");
-    println!("  {} requests/s; the first incident in {} s, while the detector learns. Ctrl-C stops.", args.rate, args.warmup);
+    println!(
+        "  {} requests/s; the first incident in {} s, while the detector learns. Ctrl-C stops.",
+        args.rate, args.warmup
+    );
 
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let clients = traffic::Clients::new(&mut rng, 400);

@@ -83,7 +83,13 @@ pub fn normal(rng: &mut Rng, clients: &Clients) -> Request {
         20..=59 if url.starts_with("/static/") => 304,
         _ => 200,
     };
-    let bytes = if status == 304 { 0 } else if status >= 400 { 150 + rng.u64(..50) } else { bytes };
+    let bytes = if status == 304 {
+        0
+    } else if status >= 400 {
+        150 + rng.u64(..50)
+    } else {
+        bytes
+    };
     Request {
         ip,
         method,

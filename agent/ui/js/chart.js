@@ -184,10 +184,10 @@ export class TrafficChart {
   }
 }
 
-/** A round axis maximum at or above `n`: 1, 2, 5, 10, 20, 50, ... */
+/** A round axis maximum at or above `n` whose quarters are round too: 1, 2, 4, 6, 8, 10, 20, ... */
 function niceMax(n) {
   const magnitude = 10 ** Math.floor(Math.log10(n));
-  for (const step of [1, 2, 5, 10]) if (step * magnitude >= n) return step * magnitude;
+  for (const step of [1, 2, 4, 6, 8]) if (step * magnitude >= n) return step * magnitude;
   return 10 * magnitude;
 }
 
