@@ -286,6 +286,7 @@ impl Traffic {
             referer,
             latency_ms,
             fields: serde_json::Map::new(),
+            template_id: None,
         };
         (event, score)
     }

@@ -27,6 +27,9 @@ pub struct Event {
     pub latency_ms: Option<f64>,
     /// Further fields the source carried (JSON lines' unmapped keys, regex groups).
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The id of the line's mined template, for lines that are not access logs (set by the
+    /// pipeline, see `templates`); `None` for access logs and events without text.
+    pub template_id: Option<i64>,
 }
 
 impl AsRef<Event> for Event {

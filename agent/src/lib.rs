@@ -12,6 +12,7 @@
 //! - [`chat`]: `/chat` questions answered from the store with exact numbers.
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
 //! - [`eval`]: `vigil eval`, detection quality on public labeled data.
+//! - [`templates`]: Drain template mining; non-access lines get a template id.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
 //! `main.rs` only parses the command line and calls [`run`].
@@ -29,6 +30,7 @@ pub mod source;
 pub mod store;
 pub mod summarize;
 pub mod telemetry;
+pub mod templates;
 #[cfg(test)]
 mod testing;
 

@@ -102,6 +102,8 @@ fn event_json(stored: &StoredEvent) -> Value {
         "fields": e.fields,
         "anomaly_score": stored.anomaly_score,
         "anomalous": stored.anomalous,
+        "template_id": e.template_id,
+        "template": stored.template,
     })
 }
 

@@ -118,6 +118,7 @@ fn build(l: Line<'_>, line: &str, source: &str) -> Parsed {
         referer: l.referer.filter(|r| !r.is_empty() && *r != "-").map(unescape),
         latency_ms: l.latency_ms,
         fields: serde_json::Map::new(),
+        template_id: None,
     };
     // Rare (authenticated requests, identd): kept in `fields` so they cost nothing otherwise.
     if l.user != "-" {

@@ -88,6 +88,8 @@ pub struct StoredEvent {
     pub anomalous: bool,
     /// When it was committed, in ms since the Unix epoch.
     pub ingested_ms: i64,
+    /// The text of its template (`event.template_id`), when it has one.
+    pub template: Option<String>,
 }
 
 /// An anomaly with the event it is about.
@@ -121,8 +123,9 @@ pub struct StoreCounts {
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.timestamp_ms, e.ip, e.method, e.url, e.status_code, e.bytes_sent, \
-     e.user_agent, e.raw, e.source, e.referer, e.latency_ms, e.fields, e.anomaly_score, e.anomalous, e.ingested_ms";
-const EVENT_COLUMN_COUNT: usize = 16;
+     e.user_agent, e.raw, e.source, e.referer, e.latency_ms, e.fields, e.anomaly_score, e.anomalous, e.ingested_ms, \
+     e.template_id, (SELECT t.template FROM templates t WHERE t.id = e.template_id)";
+const EVENT_COLUMN_COUNT: usize = 18;
 
 impl Store {
     /// Stored events matching `query`, newest first.
@@ -327,9 +330,11 @@ fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
             referer: row.get(10)?,
             latency_ms: row.get(11)?,
             fields,
+            template_id: row.get(16)?,
         },
         anomaly_score: row.get::<_, Option<f64>>(13)?.map(|s| s as f32),
         anomalous: row.get(14)?,
         ingested_ms: row.get(15)?,
+        template: row.get(17)?,
     })
 }

@@ -228,6 +228,7 @@ fn fixture() -> Fixture {
                 anomaly_score: scored.anomaly_score,
                 event: scored.event,
                 ingested_ms: 0,
+                template: None,
             });
         }
     }
@@ -542,6 +543,7 @@ fn unicode_and_control_characters_round_trip() {
         referer: Some(String::new()),
         latency_ms: Some(0.125),
         fields,
+        template_id: None,
     };
     let plain = Event { referer: None, latency_ms: None, ..event(5, "::1", 0, "") };
     let mut b = batch(vec![e.clone(), plain.clone()]);

@@ -54,8 +54,8 @@ pub struct Committed {
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, timestamp_ms, ip, method, url, status_code, bytes_sent, \
-     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms, template_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 const INSERT_ANOMALY: &str =
     "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
@@ -69,6 +69,16 @@ impl Store {
     /// Write `batch` in one transaction and return the ids its events got. On error nothing
     /// of the batch is written and no id is used up.
     pub fn commit(&self, batch: &CommitBatch) -> Result<Committed, StoreError> {
+        self.commit_with_templates(batch, &[])
+    }
+
+    /// [`Store::commit`], also upserting the templates the batch's lines were mined into, in
+    /// the same transaction.
+    pub fn commit_with_templates(
+        &self,
+        batch: &CommitBatch,
+        templates: &[super::templates::TemplateUpdate],
+    ) -> Result<Committed, StoreError> {
         let count = batch.events.len();
         let mut anomalous = vec![false; count];
         for (n, anomaly) in batch.anomalies.iter().enumerate() {
@@ -125,6 +135,7 @@ impl Store {
                 insert.raw_bind_parameter(14, scored.anomaly_score.map(f64::from)).map_err(&err)?;
                 insert.raw_bind_parameter(15, anomalous[i]).map_err(&err)?;
                 insert.raw_bind_parameter(16, now).map_err(&err)?;
+                insert.raw_bind_parameter(17, e.template_id).map_err(&err)?;
                 insert.raw_execute().map_err(&err)?;
             }
             let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;
@@ -145,6 +156,7 @@ impl Store {
                 add.execute((source, *events as i64)).map_err(&err)?;
             }
             tx.prepare_cached(SET_NEXT_ID).map_err(&err)?.execute([next]).map_err(&err)?;
+            super::templates::upsert(&tx, templates).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;
