@@ -100,22 +100,25 @@ pub fn run(
 
 fn sample_reasons(set: &LabeledSet, replayed: &Replayed) -> Vec<String> {
     let labels = &set.labels[set.warmup..];
-    let mut top: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] && replayed.flagged[i]).collect();
-    top.sort_by(|&a, &b| replayed.scores[b].total_cmp(&replayed.scores[a]));
-    // Spread over the ranking: the top three are often the same attack.
-    let picks = [0, top.len() / 3, top.len() * 2 / 3];
     let mut out: Vec<String> = Vec::new();
-    for &k in picks.iter().filter(|&&k| k < top.len()) {
-        let i = top[k];
-        let event = &set.events[set.warmup + i];
-        let what = if event.method.is_empty() {
-            event.raw.chars().take(80).collect::<String>()
-        } else {
-            format!("{} {}", event.method, event.url.chars().take(80).collect::<String>())
-        };
-        let line = format!("[{:.2}] {what} => {}", replayed.scores[i], replayed.reasons[i]);
-        if !out.contains(&line) {
-            out.push(line);
+    // Caught anomalies, then false alarms, so both kinds of reason can be read.
+    for (want, tag) in [(true, "anomaly"), (false, "false alarm")] {
+        let mut top: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == want && replayed.flagged[i]).collect();
+        top.sort_by(|&a, &b| replayed.scores[b].total_cmp(&replayed.scores[a]));
+        // Spread over the ranking: the top three are often the same attack.
+        let picks = [0, top.len() / 3, top.len() * 2 / 3];
+        for &k in picks.iter().filter(|&&k| k < top.len()) {
+            let i = top[k];
+            let event = &set.events[set.warmup + i];
+            let what = if event.method.is_empty() {
+                event.raw.chars().take(80).collect::<String>()
+            } else {
+                format!("{} {} {}", event.method, event.url.chars().take(80).collect::<String>(), event.status_code)
+            };
+            let line = format!("{tag} [{:.2}] {what} => {}", replayed.scores[i], replayed.reasons[i]);
+            if !out.contains(&line) {
+                out.push(line);
+            }
         }
     }
     out

@@ -7,6 +7,7 @@
 
 mod config;
 mod detector;
+mod explain;
 mod features;
 mod forest;
 mod model;

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use vigil_plugin_sdk::{Event, Verdict};
 
 use crate::config::Params;
-use crate::features::{FEATURE_COUNT, FeatureExtractor};
+use crate::explain;
+use crate::features::{FEATURE_COUNT, FeatureExtractor, Novelty};
 use crate::forest::{Forest, ForestShape, Point};
 use crate::reservoir::Reservoir;
 use crate::rng::SplitMix64;
@@ -56,7 +57,21 @@ struct RollingRetrain {
 #[derive(Default)]
 pub struct Scratch {
     points: Vec<Point>,
+    novelties: Vec<Novelty>,
     scores: Vec<f32>,
+}
+
+/// The score of an event for what was new about it, whatever the forest says: at or above
+/// the threshold as soon as anything is new, higher the more is. A never-seen kind of
+/// character in a well-known parameter or an unknown parameter on a well-known page counts
+/// two points, a never-seen path one; four points reach 1.
+pub fn novelty_score(novelty: &Novelty, threshold: f32) -> f32 {
+    let points = 2 * novelty.new_classes.min(4) + 2 * novelty.unknown_params.min(4) + u32::from(novelty.unseen_path);
+    if points == 0 {
+        return 0.0;
+    }
+    let threshold = threshold.clamp(0.0, 1.0);
+    threshold + (1.0 - threshold) * (points as f32 / 4.0).min(1.0)
 }
 
 impl Model {
@@ -82,7 +97,7 @@ impl Model {
         if batch.is_empty() {
             return;
         }
-        self.extract(batch, &mut scratch.points);
+        self.extract(batch, scratch, true);
         for point in &scratch.points {
             self.reservoir.offer(*point, &mut self.rng);
         }
@@ -94,7 +109,7 @@ impl Model {
     /// Score a batch, learning from it as the schedule says.
     pub fn score(&mut self, batch: &[Event], threshold: f32, scratch: &mut Scratch) -> Vec<Verdict> {
         let warming_up = self.forest.is_none() || self.events_seen < self.params.warmup;
-        self.extract(batch, &mut scratch.points);
+        self.extract(batch, scratch, warming_up);
         if warming_up {
             // Learned before scoring, so the very first batch is judged against itself.
             for point in &scratch.points {
@@ -110,21 +125,31 @@ impl Model {
         scratch.scores.clear();
         scratch.scores.resize(batch.len(), 0.0);
         forest.score_into(&scratch.points, &mut scratch.scores);
-        let verdicts = scratch
-            .scores
+        for (score, novelty) in scratch.scores.iter_mut().zip(&scratch.novelties) {
+            if novelty.any() && !warming_up {
+                *score = score.max(novelty_score(novelty, threshold));
+            }
+        }
+        let verdicts = batch
             .iter()
-            .zip(&scratch.points)
-            .map(|(&score, point)| {
-                // Reasons cost an allocation and a few sorts: only anomalies get one.
-                let reason = if score >= threshold { self.typical.explain(point) } else { String::new() };
+            .zip(&scratch.scores)
+            .zip(scratch.points.iter().zip(&scratch.novelties))
+            .map(|((event, &score), (point, novelty))| {
+                // Reasons cost an allocation and a few lookups: only anomalies get one.
+                let reason = if score >= threshold {
+                    explain::reason(&self.extractor, &self.typical, event, point, novelty)
+                } else {
+                    String::new()
+                };
                 Verdict::new(score, reason)
             })
             .collect();
         if !warming_up {
-            // Anomalies stay out of the sample, so an ongoing attack does not teach the
-            // forest that it is normal.
-            for (point, &score) in scratch.points.iter().zip(&scratch.scores) {
+            // Anomalies stay out of the sample and the per-path statistics, so an ongoing
+            // attack does not teach the detector that it is normal.
+            for ((event, point), &score) in batch.iter().zip(&scratch.points).zip(&scratch.scores) {
                 if score < threshold {
+                    self.extractor.learn(event);
                     self.reservoir.offer(*point, &mut self.rng);
                 }
             }
@@ -133,10 +158,22 @@ impl Model {
         verdicts
     }
 
-    fn extract(&mut self, batch: &[Event], points: &mut Vec<Point>) {
-        points.clear();
+    /// Points for a batch. With `learn`, each event is counted into the per-path statistics
+    /// just before its point is taken (warm-up and training: everything is presumed normal,
+    /// and the first requests of a path do not all look new); otherwise the model learns
+    /// the events it judges normal after scoring them.
+    fn extract(&mut self, batch: &[Event], scratch: &mut Scratch, learn: bool) {
+        scratch.points.clear();
+        scratch.novelties.clear();
         // In event order: each event sees the sliding windows including itself.
-        points.extend(batch.iter().map(|event| self.extractor.extract(event)));
+        for event in batch {
+            if learn {
+                self.extractor.learn(event);
+            }
+            let (point, novelty) = self.extractor.extract(event);
+            scratch.points.push(point);
+            scratch.novelties.push(novelty);
+        }
         self.events_seen += batch.len() as u64;
     }
 

@@ -9,7 +9,7 @@ use crate::config::Params;
 use crate::model::Model;
 
 const TAG: &[u8; 4] = b"VGIF";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 
 /// The model as snapshot bytes.
 pub fn encode(model: &Model) -> Vec<u8> {

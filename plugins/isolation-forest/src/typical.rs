@@ -13,6 +13,7 @@ use crate::features::{FEATURE_COUNT, FEATURES, Feature};
 use crate::forest::Point;
 
 /// Features named at most in one reason: beyond three, a reason stops being read.
+#[cfg(test)]
 const MAX_NAMED: usize = 3;
 
 /// Per-feature typical ranges.
@@ -43,6 +44,7 @@ impl TypicalRanges {
 
     /// "url_length 412 (typical 12-40); ip_error_rate 0.93 (typical 0.00-0.05)": the
     /// features of `point` furthest outside their typical range, furthest first.
+    #[cfg(test)]
     pub fn explain(&self, point: &Point) -> String {
         let mut outside: [(f32, usize); FEATURE_COUNT] = [(0.0, 0); FEATURE_COUNT];
         for (f, slot) in outside.iter_mut().enumerate() {
@@ -62,6 +64,21 @@ impl TypicalRanges {
         reason
     }
 
+    /// The features of `point` outside their typical range, furthest first.
+    pub fn ranked_outside(&self, point: &Point) -> impl Iterator<Item = Feature> + use<> {
+        let mut outside: [(f32, usize); FEATURE_COUNT] = [(0.0, 0); FEATURE_COUNT];
+        for (f, slot) in outside.iter_mut().enumerate() {
+            *slot = (self.distance_outside(f, point[f]), f);
+        }
+        outside.sort_by(|a, b| b.0.total_cmp(&a.0));
+        outside.into_iter().filter(|(distance, _)| *distance > 0.0).map(|(_, f)| FEATURES[f])
+    }
+
+    /// Whether `value` is below the typical range of `feature`.
+    pub fn is_below(&self, feature: Feature, value: f32) -> bool {
+        value < self.low[feature as usize]
+    }
+
     /// How far outside [low, high] a value is, in units of the range's width (0 inside).
     fn distance_outside(&self, f: usize, value: f32) -> f32 {
         let (low, high) = (self.low[f], self.high[f]);
@@ -71,7 +88,8 @@ impl TypicalRanges {
         ((low - value).max(value - high) / width).max(0.0)
     }
 
-    fn describe(&self, out: &mut String, feature: Feature, value: f32) {
+    /// "url_length 412 (typical 12-40)".
+    pub fn describe(&self, out: &mut String, feature: Feature, value: f32) {
         let f = feature as usize;
         let (actual, decimals) = feature.readable(value);
         let (low, _) = feature.readable(self.low[f]);
@@ -89,7 +107,7 @@ mod tests {
         (0..1000)
             .map(|i| {
                 let mut p = [0.0; POINT_WIDTH];
-                p[Feature::StatusClass as usize] = 2.0;
+                p[Feature::QueryParams as usize] = 2.0;
                 p[Feature::UrlLength as usize] = 10.0 + (i % 31) as f32;
                 p[Feature::IpErrorRate as usize] = (i % 6) as f32 / 100.0;
                 p
@@ -102,7 +120,7 @@ mod tests {
         let ranges = TypicalRanges::from_points(&points());
         let f = Feature::UrlLength as usize;
         assert!((11.0..=12.0).contains(&ranges.low[f]) && (38.0..=39.0).contains(&ranges.high[f]));
-        assert_eq!(ranges.low[Feature::StatusClass as usize], 2.0);
+        assert_eq!(ranges.low[Feature::QueryParams as usize], 2.0);
     }
 
     #[test]

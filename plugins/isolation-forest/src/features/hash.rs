@@ -27,6 +27,11 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     fmix64(h)
 }
 
+/// A key made of two keys (a path and a parameter name, say), as well mixed as either.
+pub fn combine(a: u64, b: u64) -> u64 {
+    fmix64(a ^ b.wrapping_mul(FX_MULTIPLIER).rotate_left(29))
+}
+
 fn fmix64(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);

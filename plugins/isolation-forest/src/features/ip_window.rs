@@ -21,8 +21,10 @@ struct IpSlot {
     window: u32,
     requests: u32,
     errors: u32,
+    novel: u32,
     previous_requests: u32,
     previous_errors: u32,
+    previous_novel: u32,
 }
 
 /// What the window says about an IP, counting the event just recorded.
@@ -32,6 +34,9 @@ pub struct IpActivity {
     pub rate: f32,
     /// Share of those requests answered 4xx or 5xx.
     pub error_rate: f32,
+    /// Share of those requests that showed something never seen before (a new path,
+    /// parameter or kind of value): scanners are made of them.
+    pub novel_share: f32,
 }
 
 /// Per-IP two-bucket sliding windows in a fixed number of slots.
@@ -50,7 +55,7 @@ impl IpWindowTable {
 
     /// Record one request from the IP hashed to `hash` and return its activity, this request
     /// included.
-    pub fn record(&mut self, hash: u64, timestamp_ms: i64, is_error: bool) -> IpActivity {
+    pub fn record(&mut self, hash: u64, timestamp_ms: i64, is_error: bool, is_novel: bool) -> IpActivity {
         let mask = self.slots.len() - 1;
         let slot = &mut self.slots[hash as usize & mask];
         let tag = (hash >> 32) as u32 | 1;
@@ -61,17 +66,24 @@ impl IpWindowTable {
             let adjacent = window == slot.window + 1;
             slot.previous_requests = if adjacent { slot.requests } else { 0 };
             slot.previous_errors = if adjacent { slot.errors } else { 0 };
-            (slot.requests, slot.errors, slot.window) = (0, 0, window);
+            slot.previous_novel = if adjacent { slot.novel } else { 0 };
+            (slot.requests, slot.errors, slot.novel, slot.window) = (0, 0, 0, window);
         }
         slot.requests = slot.requests.saturating_add(1);
         slot.errors = slot.errors.saturating_add(u32::from(is_error));
+        slot.novel = slot.novel.saturating_add(u32::from(is_novel));
 
         let window_start = i64::from(slot.window) * self.window_ms;
         let elapsed = ((timestamp_ms - window_start) as f32 / self.window_ms as f32).clamp(0.0, 1.0);
         let carried = 1.0 - elapsed;
         let requests = slot.requests as f32 + slot.previous_requests as f32 * carried;
         let errors = slot.errors as f32 + slot.previous_errors as f32 * carried;
-        IpActivity { rate: requests * 1000.0 / self.window_ms as f32, error_rate: (errors / requests).min(1.0) }
+        let novel = slot.novel as f32 + slot.previous_novel as f32 * carried;
+        IpActivity {
+            rate: requests * 1000.0 / self.window_ms as f32,
+            error_rate: (errors / requests).min(1.0),
+            novel_share: (novel / requests).min(1.0),
+        }
     }
 
     /// Number of slots, fixed at creation.
@@ -105,9 +117,9 @@ mod tests {
         let mut table = IpWindowTable::new(1024, 60);
         let mut busy = None;
         for i in 0..100 {
-            busy = Some(table.record(1, T0 + i * 100, false));
+            busy = Some(table.record(1, T0 + i * 100, false, false));
         }
-        let quiet = table.record(2, T0 + 10_000, false);
+        let quiet = table.record(2, T0 + 10_000, false, false);
         let busy = busy.unwrap();
         assert!((busy.rate - 100.0 / 60.0).abs() < 1e-4, "busy {}", busy.rate);
         assert!((quiet.rate - 1.0 / 60.0).abs() < 1e-6, "quiet {}", quiet.rate);
@@ -119,8 +131,8 @@ mod tests {
         let mut failing = None;
         let mut healthy = None;
         for i in 0..20 {
-            failing = Some(table.record(7, T0 + i, i % 10 != 0));
-            healthy = Some(table.record(8, T0 + i, i == 5));
+            failing = Some(table.record(7, T0 + i, i % 10 != 0, false));
+            healthy = Some(table.record(8, T0 + i, i == 5, false));
         }
         assert!((failing.unwrap().error_rate - 0.9).abs() < 1e-6);
         assert!((healthy.unwrap().error_rate - 0.05).abs() < 1e-6);
@@ -130,13 +142,13 @@ mod tests {
     fn previous_window_fades_out() {
         let mut table = IpWindowTable::new(1024, 60);
         for i in 0..60 {
-            table.record(3, T0 + i * 1000, false);
+            table.record(3, T0 + i * 1000, false, false);
         }
         // Halfway through the next window, half of the previous 60 still count: 30 + 1.
-        let half = table.record(3, T0 + 90_000, false);
+        let half = table.record(3, T0 + 90_000, false, false);
         assert!((half.rate * 60.0 - 31.0).abs() < 1e-3, "{}", half.rate * 60.0);
         // Two windows later nothing of the old burst is left.
-        let later = table.record(3, T0 + 200_000, false);
+        let later = table.record(3, T0 + 200_000, false, false);
         assert!((later.rate * 60.0 - 1.0).abs() < 1e-3);
     }
 
@@ -144,10 +156,10 @@ mod tests {
     fn colliding_ip_takes_the_slot_over() {
         let mut table = IpWindowTable::new(256, 60);
         for _ in 0..50 {
-            table.record(0xAAAA_0000_0000_0005, T0, true);
+            table.record(0xAAAA_0000_0000_0005, T0, true, false);
         }
         // Same slot (low bits 5), different owner: starts from its own single request.
-        let newcomer = table.record(0xBBBB_0000_0000_0005, T0, false);
+        let newcomer = table.record(0xBBBB_0000_0000_0005, T0, false, false);
         assert!((newcomer.rate * 60.0 - 1.0).abs() < 1e-4);
         assert_eq!(newcomer.error_rate, 0.0);
     }
@@ -155,10 +167,10 @@ mod tests {
     #[test]
     fn late_and_pre_epoch_timestamps_are_handled() {
         let mut table = IpWindowTable::new(256, 60);
-        table.record(9, T0 + 120_000, false);
-        let late = table.record(9, T0, true);
+        table.record(9, T0 + 120_000, false, false);
+        let late = table.record(9, T0, true, false);
         assert!(late.rate.is_finite() && (0.0..=1.0).contains(&late.error_rate));
-        let ancient = table.record(10, -5_000, false);
+        let ancient = table.record(10, -5_000, false, false);
         assert!(ancient.rate.is_finite());
     }
 }

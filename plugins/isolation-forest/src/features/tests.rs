@@ -7,29 +7,57 @@ fn event<'a>(ip: &'a str, method: &'a str, url: &'a str, status: u16, bytes: u64
 }
 
 fn get(extractor: &mut FeatureExtractor, e: &Event, f: Feature) -> f32 {
-    extractor.extract(e)[f as usize]
+    extractor.extract(e).0[f as usize]
+}
+
+fn point(extractor: &mut FeatureExtractor, e: &Event) -> Point {
+    extractor.extract(e).0
 }
 
 #[test]
 fn request_line_features() {
     let mut x = FeatureExtractor::new(1024, 60);
-    let point = x.extract(&event("1.2.3.4", "GET", "/a/b?x=1&y=2", 404, 1023, "curl", T0));
-    assert_eq!(point[Feature::StatusClass as usize], 4.0);
+    let point = point(&mut x, &event("1.2.3.4", "GET", "/a/b?x=1&y=2", 404, 1023, "curl", T0));
     assert!((point[Feature::Bytes as usize] - 1024f32.ln()).abs() < 1e-5);
     assert_eq!(point[Feature::UrlLength as usize], 12.0);
     assert_eq!(point[Feature::UrlDepth as usize], 2.0);
     assert_eq!(point[Feature::QueryParams as usize], 2.0);
     assert!((point[Feature::SpecialShare as usize] - 4.0 / 12.0).abs() < 1e-6);
-    assert!(point[FEATURE_COUNT..].iter().all(|&v| v == 0.0), "padding stays zero");
 }
 
 #[test]
-fn hour_of_day_is_utc() {
+fn unknown_paths_parameters_and_new_kinds_of_value_are_news_after_learning() {
     let mut x = FeatureExtractor::new(1024, 60);
-    // 2023-11-14T22:13:20Z
-    assert_eq!(get(&mut x, &event("", "GET", "/", 200, 0, "", T0), Feature::HourOfDay), 22.0);
-    // One hour before the epoch is 23:00 on 1969-12-31.
-    assert_eq!(get(&mut x, &event("", "GET", "/", 200, 0, "", -3_600_000), Feature::HourOfDay), 23.0);
+    for i in 0..600 {
+        let url = format!("/shop/add?id={}&qty={}", i % 7, i % 5 + 1);
+        let e = event("10.0.0.1", "GET", &url, 200, 10, "Mozilla/5.0", T0 + i);
+        x.learn(&e);
+    }
+    let (usual, nothing_new) = x.extract(&event("10.0.0.2", "GET", "/shop/add?id=3&qty=2", 200, 10, "M", T0 + 700));
+    assert_eq!(nothing_new, Novelty::default());
+    assert!(usual[Feature::PathRarity as usize] < 0.01);
+    let (odd, injected) = x.extract(&event("10.0.0.3", "GET", "/shop/add?id=3';--&qty=2", 200, 10, "M", T0 + 701));
+    assert_eq!(injected.new_classes, 2, "single quote and ';' are new; '-' is new but harmless");
+    assert_eq!(odd[Feature::NewValueClasses as usize], 3.0);
+    assert_eq!(odd[Feature::DangerousChars as usize], 2.0);
+    let (_, tampered) = x.extract(&event("10.0.0.3", "GET", "/shop/add?id=3&qtyx=2", 200, 10, "M", T0 + 702));
+    assert_eq!(tampered.unknown_params, 1);
+    let (probe, scanned) = x.extract(&event("10.0.0.3", "GET", "/.git/config", 404, 10, "M", T0 + 703));
+    assert!(scanned.unseen_path && probe[Feature::PathRarity as usize] > 6.0);
+    assert!(probe[Feature::IpNovelShare as usize] > 0.5, "three of this IP's requests were news");
+}
+
+#[test]
+fn a_rare_status_on_a_path_stands_out() {
+    let mut x = FeatureExtractor::new(1024, 60);
+    for i in 0..200 {
+        x.learn(&event("10.0.0.1", "GET", "/cart", if i == 0 { 500 } else { 200 }, 10, "M", T0 + i));
+    }
+    let ok = get(&mut x, &event("10.0.0.1", "GET", "/cart", 200, 10, "M", T0 + 300), Feature::StatusRarity);
+    let failed = get(&mut x, &event("10.0.0.1", "GET", "/cart", 500, 10, "M", T0 + 301), Feature::StatusRarity);
+    assert!(ok < 0.01 && failed > 4.0, "ok {ok}, failed {failed}");
+    let facts = x.path_facts(&event("10.0.0.1", "GET", "/cart", 500, 10, "M", T0));
+    assert_eq!((facts.seen, facts.with_status, facts.usual_status, facts.usual_count), (200, 1, 200, 199));
 }
 
 #[test]
@@ -38,8 +66,8 @@ fn rare_method_and_user_agent_stand_out() {
     for i in 0..500 {
         x.extract(&event("10.0.0.1", "GET", "/", 200, 10, "Mozilla/5.0", T0 + i));
     }
-    let usual = x.extract(&event("10.0.0.2", "GET", "/", 200, 10, "Mozilla/5.0", T0 + 600));
-    let odd = x.extract(&event("10.0.0.3", "PROPFIND", "/", 200, 10, "sqlmap/1.7", T0 + 601));
+    let usual = point(&mut x, &event("10.0.0.2", "GET", "/", 200, 10, "Mozilla/5.0", T0 + 600));
+    let odd = point(&mut x, &event("10.0.0.3", "PROPFIND", "/", 200, 10, "sqlmap/1.7", T0 + 601));
     for f in [Feature::MethodRarity, Feature::UserAgentRarity] {
         assert!(usual[f as usize] < 0.01 && odd[f as usize] > 5.0, "{f:?}");
     }
@@ -50,9 +78,9 @@ fn ip_rate_and_error_rate_follow_each_ip() {
     let mut x = FeatureExtractor::new(1024, 60);
     let mut flood = [0.0; POINT_WIDTH];
     for i in 0..100 {
-        flood = x.extract(&event("198.51.100.7", "GET", "/login", 401, 10, "bot", T0 + i * 10));
+        flood = point(&mut x, &event("198.51.100.7", "GET", "/login", 401, 10, "bot", T0 + i * 10));
     }
-    let single = x.extract(&event("192.0.2.1", "GET", "/", 200, 10, "Mozilla/5.0", T0 + 1500));
+    let single = point(&mut x, &event("192.0.2.1", "GET", "/", 200, 10, "Mozilla/5.0", T0 + 1500));
     assert!(flood[Feature::IpRate as usize] > 50.0 * single[Feature::IpRate as usize]);
     assert_eq!(flood[Feature::IpErrorRate as usize], 1.0);
     assert_eq!(single[Feature::IpErrorRate as usize], 0.0);
@@ -61,13 +89,17 @@ fn ip_rate_and_error_rate_follow_each_ip() {
 #[test]
 fn memory_stays_flat_with_many_distinct_keys() {
     let mut x = FeatureExtractor::new(1024, 60);
-    let cells = |x: &FeatureExtractor| (x.methods.cells(), x.user_agents.cells(), x.ips.slot_count());
+    let cells = |x: &FeatureExtractor| (x.methods.cells(), x.user_agents.cells(), x.ips.slot_count(), x.keys.cells());
     let start = cells(&x);
     for i in 0..50_000 {
         let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
-        x.extract(&event(&ip, "GET", "/", 200, 1, &format!("agent-{i}"), T0 + i));
+        let url = format!("/item/{i}?q{i}=v");
+        let agent = format!("agent-{i}");
+        let e = event(&ip, "GET", &url, 200, 1, &agent, T0 + i);
+        x.extract(&e);
+        x.learn(&e);
     }
     assert_eq!(cells(&x), start);
-    assert_eq!(start, (2 * 64, 4 * 4096, 1024));
+    assert_eq!(start, (2 * 64, 4 * 4096, 1024, 3 << 15));
     x.validate(1024, 60).unwrap();
 }

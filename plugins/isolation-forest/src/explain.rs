@@ -1,0 +1,162 @@
+//! The reason given for an anomalous event: the facts that made it stand out, with what is
+//! typical beside what happened. What was new comes first, in the site's own terms
+//! ("parameter `id` of /cart holds single quotes and ';', never seen in its 1,240 values
+//! (usually digits)"), then the forest's features furthest outside their typical range.
+//! Built only for events at or above the threshold.
+
+use std::fmt::Write;
+
+use vigil_plugin_sdk::Event;
+
+use crate::features::request::{CLASS_NAMES, DANGEROUS_CLASSES};
+use crate::features::{Feature, FeatureExtractor, MIN_PARAM_SEEN, MIN_PATH_SEEN, Novelty};
+use crate::forest::Point;
+use crate::typical::TypicalRanges;
+
+/// Facts named at most in one reason: beyond three, a reason stops being read.
+const MAX_PARTS: usize = 3;
+/// Longest path or parameter name quoted, in characters.
+const MAX_QUOTE: usize = 60;
+
+/// The reason for `event`, scored from `point` with `novelty`.
+pub fn reason(
+    extractor: &FeatureExtractor,
+    typical: &TypicalRanges,
+    event: &Event,
+    point: &Point,
+    novelty: &Novelty,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let path = quote(event.url.split(['?', '#']).next().unwrap_or(""));
+    let facts = extractor.path_facts(event);
+    if novelty.new_classes > 0 || novelty.unknown_params > 0 {
+        for param in extractor.param_facts(event) {
+            let name = quote(&String::from_utf8_lossy(param.name));
+            if param.seen >= MIN_PARAM_SEEN && param.new_classes & DANGEROUS_CLASSES != 0 {
+                parts.push(format!(
+                    "parameter `{name}` of {path} holds {} never seen in its {} values (usually {})",
+                    class_list(param.new_classes),
+                    param.seen,
+                    class_list(param.usual_classes)
+                ));
+            } else if param.seen == 0 && facts.seen >= MIN_PATH_SEEN {
+                parts.push(format!("parameter `{name}` never seen on {path} in {} requests", facts.seen));
+            }
+        }
+    }
+    if novelty.unseen_path {
+        parts.push(format!("path {path} never requested before ({} requests learned)", facts.learned));
+    }
+    for feature in typical.ranked_outside(point) {
+        if parts.len() >= MAX_PARTS {
+            break;
+        }
+        // For these, only high values are unusual: a low one explains nothing.
+        let only_high = matches!(
+            feature,
+            Feature::PathRarity
+                | Feature::StatusRarity
+                | Feature::ParamRarity
+                | Feature::ValueShapeRarity
+                | Feature::NewValueClasses
+                | Feature::DangerousChars
+                | Feature::MethodRarity
+                | Feature::UserAgentRarity
+                | Feature::IpNovelShare
+                | Feature::IpErrorRate
+        );
+        if only_high && typical.is_below(feature, point[feature as usize]) {
+            continue;
+        }
+        let mut part = String::new();
+        match feature {
+            Feature::NewValueClasses | Feature::ParamRarity if novelty.any() => continue,
+            Feature::NewValueClasses | Feature::ValueShapeRarity | Feature::ParamRarity => {
+                // The parameter behind it: the one with new classes, else the least seen.
+                let params = extractor.param_facts(event);
+                let Some(param) = params.min_by_key(|p| (p.new_classes == 0, p.seen)) else { continue };
+                let name = quote(&String::from_utf8_lossy(param.name));
+                if param.new_classes != 0 {
+                    let _ = write!(
+                        part,
+                        "parameter `{name}` of {path} holds {} never seen in its {} values (usually {})",
+                        class_list(param.new_classes),
+                        param.seen,
+                        class_list(param.usual_classes)
+                    );
+                } else if feature == Feature::ParamRarity {
+                    let _ = write!(
+                        part,
+                        "parameter `{name}` seen {} times in {} requests to {path}",
+                        param.seen, facts.seen
+                    );
+                } else {
+                    let _ =
+                        write!(part, "value of parameter `{name}` of {path} has a rare length or mix of characters");
+                }
+                if parts.contains(&part) {
+                    continue;
+                }
+            }
+            Feature::PathRarity if novelty.unseen_path => continue,
+            Feature::PathRarity => {
+                let _ = write!(part, "path {path} seen {} times in {} requests", facts.seen, facts.learned);
+            }
+            Feature::StatusRarity if facts.seen > 0 && event.status_code != facts.usual_status => {
+                let share = |n: u32| 100.0 * f64::from(n) / f64::from(facts.seen.max(1));
+                let _ = write!(
+                    part,
+                    "status {} while {:.0}% of {path}'s {} responses are {} (this status: {:.1}%)",
+                    event.status_code,
+                    share(facts.usual_count),
+                    facts.seen,
+                    facts.usual_status,
+                    share(facts.with_status)
+                );
+            }
+            other => typical.describe(&mut part, other, point[other as usize]),
+        }
+        parts.push(part);
+    }
+    parts.truncate(MAX_PARTS);
+    if parts.is_empty() {
+        return "unusual combination of features, each within its typical range".to_owned();
+    }
+    parts.join("; ")
+}
+
+fn quote(text: &str) -> String {
+    if text.chars().count() <= MAX_QUOTE {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(MAX_QUOTE).collect();
+        short.push('…');
+        short
+    }
+}
+
+/// "single quotes, ';' and spaces or '+'" for a set of class bits; "nothing" when empty.
+fn class_list(mut classes: u32) -> String {
+    let mut names = Vec::new();
+    while classes != 0 {
+        names.push(CLASS_NAMES[classes.trailing_zeros() as usize]);
+        classes &= classes - 1;
+    }
+    match names.as_slice() {
+        [] => "nothing".to_owned(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_lists_read_as_prose() {
+        assert_eq!(class_list(0), "nothing");
+        assert_eq!(class_list(1 << 2), "digits");
+        assert_eq!(class_list(1 << 9 | 1 << 12 | 1 << 3), "spaces or '+', single quotes and ';'");
+    }
+}

@@ -1,0 +1,150 @@
+//! The parts of a request target that per-path statistics are keyed on: the path, and each
+//! query parameter's name and the shape of its value (which classes of characters it holds,
+//! and roughly how long it is). Nothing here allocates.
+
+/// Character classes a parameter value can hold, one bit each.
+pub const CLASS_NAMES: [&str; 24] = [
+    "lowercase letters",
+    "uppercase letters",
+    "digits",
+    "spaces or '+'",
+    "'-'",
+    "'_'",
+    "'.'",
+    "'@'",
+    "'%'",
+    "single quotes",
+    "double quotes",
+    "'<' or '>'",
+    "';'",
+    "parentheses",
+    "'='",
+    "'/'",
+    "backslashes",
+    "'*'",
+    "'|' or '&'",
+    "',' or ':'",
+    "non-ASCII bytes",
+    "control characters",
+    "'#', '$', '!' or '~'",
+    "other punctuation",
+];
+
+const fn class_of(b: u8) -> u32 {
+    match b {
+        b'a'..=b'z' => 0,
+        b'A'..=b'Z' => 1,
+        b'0'..=b'9' => 2,
+        b' ' | b'+' => 3,
+        b'-' => 4,
+        b'_' => 5,
+        b'.' => 6,
+        b'@' => 7,
+        b'%' => 8,
+        b'\'' => 9,
+        b'"' => 10,
+        b'<' | b'>' => 11,
+        b';' => 12,
+        b'(' | b')' => 13,
+        b'=' => 14,
+        b'/' => 15,
+        b'\\' => 16,
+        b'*' => 17,
+        b'|' | b'&' => 18,
+        b',' | b':' => 19,
+        128..=255 => 20,
+        0..=31 | 127 => 21,
+        b'#' | b'$' | b'!' | b'~' => 22,
+        _ => 23,
+    }
+}
+
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = class_of(b as u8) as u8;
+        b += 1;
+    }
+    table
+};
+
+/// Classes whose first appearance in a parameter is evidence on its own: quotes, angle
+/// brackets, `;`, parentheses, `%`, `=`, `/`, backslashes, `*`, `|`/`&` and control characters
+/// carry injections, traversals and encodings. The others (letters, digits, spaces, `.`,
+/// `@`, non-ASCII...) turn up in honest values too, so they only feed the forest.
+pub const DANGEROUS_CLASSES: u32 =
+    1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 | 1 << 14 | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 18 | 1 << 21;
+
+/// Bytes that carry injections (quotes, angle brackets, `;`, parentheses, backslashes,
+/// backticks, `|`, `{}`, NUL and line breaks).
+pub fn is_dangerous(b: u8) -> bool {
+    matches!(b, b'\'' | b'"' | b'<' | b'>' | b';' | b'(' | b')' | b'\\' | b'`' | b'|' | b'{' | b'}' | 0 | b'\r' | b'\n')
+}
+
+/// The set of character classes in `value`, plus a length bucket in bits 24-25 (up to 16,
+/// 64, 256 bytes, longer).
+pub fn value_shape(value: &[u8]) -> u32 {
+    let mut mask = 0u32;
+    for &b in value {
+        mask |= 1 << CLASS[b as usize];
+    }
+    let bucket = match value.len() {
+        0..=16 => 0,
+        17..=64 => 1,
+        65..=256 => 2,
+        _ => 3,
+    };
+    mask | (bucket << 24)
+}
+
+/// The classes of a shape, without its length bucket.
+pub fn classes(shape: u32) -> u32 {
+    shape & 0x00FF_FFFF
+}
+
+/// The path of a request target: everything before `?` or `#`.
+pub fn path(url: &str) -> &[u8] {
+    let bytes = url.as_bytes();
+    let end = bytes.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
+/// The `name=value` parameters of the query (between `?` and `#`), empty ones skipped.
+pub fn params(url: &str) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let bytes = url.as_bytes();
+    let query = match bytes.iter().position(|&b| b == b'?') {
+        Some(q) => {
+            let rest = &bytes[q + 1..];
+            &rest[..rest.iter().position(|&b| b == b'#').unwrap_or(rest.len())]
+        }
+        None => &[][..],
+    };
+    query.split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| match p.iter().position(|&b| b == b'=') {
+        Some(eq) => (&p[..eq], &p[eq + 1..]),
+        None => (p, &[][..]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_and_path_are_split() {
+        let url = "/shop/add.jsp?id=3&name=vino+rioja&flag&=x#frag";
+        assert_eq!(path(url), b"/shop/add.jsp");
+        let p: Vec<_> = params(url).collect();
+        assert_eq!(p, vec![(&b"id"[..], &b"3"[..]), (b"name", b"vino+rioja"), (b"flag", b""), (b"", b"x")]);
+        assert_eq!(params("/plain").count(), 0);
+    }
+
+    #[test]
+    fn injection_has_classes_a_number_lacks() {
+        let number = classes(value_shape(b"55"));
+        let injection = classes(value_shape(b"';+drop+table+usuarios;"));
+        assert_eq!(number, 1 << 2);
+        assert!(injection & (1 << 9) != 0 && injection & (1 << 12) != 0);
+        assert_eq!(value_shape(&[b'a'; 300]) >> 24, 3);
+    }
+}
