@@ -13,6 +13,7 @@
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
 //! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`templates`]: Drain template mining; non-access lines get a template id.
+//! - [`telemetry`]: the agent's own metrics (`/metrics`) and OpenTelemetry export.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
 //! `main.rs` only parses the command line and calls [`run`].

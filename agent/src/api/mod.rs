@@ -7,6 +7,7 @@ mod chat;
 mod error;
 mod info;
 mod metrics;
+mod openapi;
 mod query;
 mod request;
 mod summaries;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/anomalies", get(query::anomalies))
         .route("/api/v1/summaries", get(summaries::list))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
         .route("/ws", any(ws::monitor))
         .route("/ws/application", any(ws::application))
         .fallback(info::not_found)
