@@ -8,11 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, output file name in OUT_DIR)
-const EMBEDDED: &[(&str, &str)] =
-    &[("vigil-isolation-forest", "isolation_forest.wasm"), ("vigil-window-summary", "window_summary.wasm")];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("vigil-isolation-forest", "isolation_forest.wasm"),
+    ("vigil-window-summary", "window_summary.wasm"),
+    ("vigil-kmeans", "kmeans.wasm"),
+];
 
 /// Fixture plugins the tests load by path (tiny; built alongside, never embedded).
-const FIXTURES: &[&str] = &["vigil-fixture-constant-score", "vigil-fixture-misbehave"];
+const FIXTURES: &[&str] = &[
+    "vigil-fixture-constant-score",
+    "vigil-fixture-misbehave",
+    "vigil-fixture-wrong-version",
+    "vigil-example-threshold",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -43,10 +43,15 @@ pub mod bindings {
 }
 
 mod event;
+pub mod features;
+pub mod rng;
+pub mod state;
 pub mod summarizer;
 
 pub use bindings::vigil::plugin::types::{PluginInfo, Settings};
 pub use event::{Event, OwnedEvent, Verdict, borrow_all};
+pub use rng::{Reservoir, Rng};
+pub use state::StateError;
 pub use summarizer::{Anomaly, Judgements, Summarizer, SummarizerSettings, Summary, Window};
 
 /// The WIT package version this SDK speaks; the agent refuses components built for another.
@@ -54,7 +59,7 @@ pub const INTERFACE_VERSION: &str = "0.1.0";
 
 /// What a plugin author imports: `use vigil_plugin_sdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Detector, Event, OwnedEvent, Settings, Verdict, export_detector};
+    pub use crate::{Detector, Event, OwnedEvent, Reservoir, Rng, Settings, Verdict, export_detector, features, state};
     pub use crate::{Judgements, Summarizer, SummarizerSettings, Summary, Window, export_summarizer};
 }
 
@@ -65,10 +70,10 @@ pub mod prelude {
 pub trait Detector: Sized + 'static {
     /// The plugin's config table from the agent's TOML, decoded from JSON.
     type Config: serde::de::DeserializeOwned;
-    /// Plugin name, shown in `/api/v1/plugins` and logs.
-    const NAME: &'static str;
-    /// Plugin version.
-    const VERSION: &'static str;
+    /// Plugin name, shown in `/api/v1/plugins` and logs. Default: the crate's package name.
+    const NAME: &'static str = "";
+    /// Plugin version. Default: the crate's package version.
+    const VERSION: &'static str = "";
 
     /// Build the detector from its config table and the agent's settings (the anomaly
     /// threshold). An error refuses the config with that message.
@@ -109,17 +114,25 @@ pub mod __private {
     fn with<D: Detector, R>(f: impl FnOnce(&mut D) -> Result<R, String>) -> Result<R, String> {
         DETECTOR.with_borrow_mut(|slot| match slot.as_mut().and_then(|d| d.downcast_mut::<D>()) {
             Some(detector) => f(detector),
-            None => Err(format!("{}: called before configure", D::NAME)),
+            None => Err(format!("{}: called before configure", label::<D>())),
         })
     }
 
-    pub fn info<D: Detector>() -> PluginInfo {
-        PluginInfo { name: D::NAME.to_owned(), version: D::VERSION.to_owned() }
+    /// The detector's own name for messages ("detector" when it relies on the package name).
+    fn label<D: Detector>() -> &'static str {
+        if D::NAME.is_empty() { "detector" } else { D::NAME }
+    }
+
+    /// `package` and `version` are the plugin crate's (the macro expands `env!` there): the
+    /// defaults for a detector that names neither.
+    pub fn info<D: Detector>(package: &str, version: &str) -> PluginInfo {
+        let or = |own: &str, fallback: &str| if own.is_empty() { fallback.to_owned() } else { own.to_owned() };
+        PluginInfo { name: or(D::NAME, package), version: or(D::VERSION, version) }
     }
 
     pub fn configure<D: Detector>(config: &str, settings: &Settings) -> Result<(), String> {
         let mut de = serde_json::Deserializer::from_str(config);
-        let config = D::Config::deserialize(&mut de).map_err(|e| format!("{} config: {e}", D::NAME))?;
+        let config = D::Config::deserialize(&mut de).map_err(|e| format!("{} config: {e}", label::<D>()))?;
         let detector = D::new(config, settings)?;
         DETECTOR.set(Some(Box::new(detector)));
         Ok(())
@@ -134,7 +147,7 @@ pub mod __private {
         let events = event::decode(batch)?;
         let verdicts = with::<D, _>(|d| d.score(&events))?;
         if verdicts.len() != events.len() {
-            return Err(format!("{}: {} verdicts for {} events", D::NAME, verdicts.len(), events.len()));
+            return Err(format!("{}: {} verdicts for {} events", label::<D>(), verdicts.len(), events.len()));
         }
         Ok(event::encode(verdicts))
     }
@@ -159,7 +172,7 @@ macro_rules! export_detector {
 
         impl $crate::bindings::Guest for __VigilDetectorExport {
             fn info() -> $crate::PluginInfo {
-                $crate::__private::info::<$detector>()
+                $crate::__private::info::<$detector>(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             }
             fn configure(config: String, settings: $crate::Settings) -> Result<(), String> {
                 $crate::__private::configure::<$detector>(&config, &settings)

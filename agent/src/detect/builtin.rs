@@ -3,8 +3,10 @@
 
 const ISOLATION_FOREST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/isolation_forest.wasm"));
 const WINDOW_SUMMARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/window_summary.wasm"));
+const KMEANS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kmeans.wasm"));
 
-const BUILTINS: &[(&str, &[u8])] = &[("isolation-forest", ISOLATION_FOREST), ("window-summary", WINDOW_SUMMARY)];
+const BUILTINS: &[(&str, &[u8])] =
+    &[("isolation-forest", ISOLATION_FOREST), ("window-summary", WINDOW_SUMMARY), ("kmeans", KMEANS)];
 
 /// The embedded component named `name`, with its name as a static string.
 pub fn lookup(name: &str) -> Option<(&'static str, &'static [u8])> {

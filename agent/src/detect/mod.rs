@@ -9,6 +9,8 @@ mod cache;
 mod engine;
 mod error;
 mod host;
+#[cfg(test)]
+mod plugin_tests;
 mod set;
 #[cfg(test)]
 mod tests;
