@@ -99,10 +99,18 @@ pub fn reason(
                 }
             }
             Feature::PathRarity if novelty.unseen_path => continue,
+            // Not an access log: there is no path or status to speak of.
+            Feature::PathRarity | Feature::StatusRarity | Feature::UrlLength | Feature::UrlDepth
+                if event.url.is_empty() =>
+            {
+                continue;
+            }
             Feature::PathRarity => {
                 let _ = write!(part, "path {path} seen {} times in {} requests", facts.seen, facts.learned);
             }
-            Feature::StatusRarity if facts.seen > 0 && event.status_code != facts.usual_status => {
+            Feature::StatusRarity
+                if facts.seen > 0 && facts.usual_count > 0 && event.status_code != facts.usual_status =>
+            {
                 let share = |n: u32| 100.0 * f64::from(n) / f64::from(facts.seen.max(1));
                 let _ = write!(
                     part,
@@ -152,6 +160,58 @@ fn class_list(mut classes: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_names_the_parameter_the_new_characters_and_the_usual_ones() {
+        let mut x = FeatureExtractor::new(256, 60);
+        fn event(url: &str) -> Event<'_> {
+            Event { timestamp_ms: 0, ip: "10.0.0.1", method: "GET", url, status_code: 200, ..Event::default() }
+        }
+        let mut points = Vec::new();
+        for i in 0..100 {
+            let url = format!("/cart?qty={}", i % 9 + 1);
+            let e = event(&url);
+            x.learn(&e);
+            points.push(x.extract(&e).0);
+        }
+        let typical = TypicalRanges::from_points(&points);
+        let attack = event("/cart?qty=1'%20or%201=1");
+        let (point, novelty) = x.extract(&attack);
+        let reason = reason(&x, &typical, &attack, &point, &novelty);
+        assert_eq!(
+            reason,
+            "parameter `qty` of /cart holds lowercase letters, '%', single quotes and '=' never seen in its 100 \
+             values (usually digits); dangerous_chars 1 (typical 0-0); url_length 23 (typical 11-11)"
+        );
+    }
+
+    #[test]
+    fn status_reason_gives_the_path_usual_status_and_share() {
+        let mut x = FeatureExtractor::new(256, 60);
+        let event = |status| Event {
+            timestamp_ms: 0,
+            ip: "10.0.0.1",
+            method: "GET",
+            url: "/cart",
+            status_code: status,
+            ..Event::default()
+        };
+        let mut points = Vec::new();
+        for i in 0..200 {
+            let e = event(if i % 50 == 0 { 500 } else { 200 });
+            x.learn(&e);
+            points.push(x.extract(&e).0);
+        }
+        let typical = TypicalRanges::from_points(&points);
+        let failed = event(500);
+        let (mut point, novelty) = x.extract(&failed);
+        point[Feature::StatusRarity as usize] = 10.0;
+        let reason = reason(&x, &typical, &failed, &point, &novelty);
+        assert!(
+            reason.starts_with("status 500 while 98% of /cart's 200 responses are 200 (this status: 2.0%)"),
+            "{reason}"
+        );
+    }
 
     #[test]
     fn class_lists_read_as_prose() {
