@@ -57,6 +57,11 @@ pub fn readings(state: &AppState) -> Readings {
 
 /// `GET /metrics`.
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
-    let text = metrics::render(&readings(&state), &state.pipeline.stats().instruments);
+    let instruments = &state.pipeline.stats().instruments;
+    // The drain task's last look at the outbox: a scrape never queries the store.
+    if let Some(link) = state.vectors.chroma() {
+        instruments.set_outbox_depth(link.status().outbox.rows);
+    }
+    let text = metrics::render(&readings(&state), instruments);
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
