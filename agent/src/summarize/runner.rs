@@ -140,10 +140,10 @@ impl Summarizers {
         });
         for host in &mut hosts {
             let key = snapshot_key(host.name());
-            if let Some(s) = saved.iter().find(|s| s.detector == key && s.plugin == host.source()) {
-                if let Err(e) = host.restore(&s.state) {
-                    tracing::warn!(summarizer = %host.name(), error = %e, "summarizer refused its snapshot; starting afresh");
-                }
+            if let Some(s) = saved.iter().find(|s| s.detector == key && s.plugin == host.source())
+                && let Err(e) = host.restore(&s.state)
+            {
+                tracing::warn!(summarizer = %host.name(), error = %e, "summarizer refused its snapshot; starting afresh");
             }
         }
         let capacities: Vec<usize> = specs.iter().map(|s| s.queue).collect();
@@ -219,6 +219,13 @@ impl SummarizerLane {
             progress: Mutex::new(Progress::default()),
         });
         SummarizerLane::new(host, window, store, monitor, status)
+    }
+
+    /// Failures so far, restarts, and the last failure (tests).
+    #[cfg(test)]
+    pub(super) fn failures(&self) -> (u64, u64, Option<String>) {
+        let p = self.progress();
+        (p.failures, p.restarts, p.last_error.clone())
     }
 
     fn new(

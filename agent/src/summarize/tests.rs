@@ -135,6 +135,13 @@ fn known_events_give_exact_summary_numbers() {
     let listed = store.summaries(&SummaryQuery::default()).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0], stored);
+    // Indexed for search in the same transaction: the nearest summary to its own words.
+    let embedder = crate::embed::default_embedder();
+    let query = embedder.embed("POST /login 401 error rate anomalies rare url");
+    let filter = crate::vector::Filter::none();
+    let hits =
+        store.nearest_vectors(crate::vector::Collection::Summaries, embedder.as_ref(), &query, 1, &filter).unwrap();
+    assert_eq!(hits[0].id, format!("summary-{}", stored.id));
     let message: serde_json::Value = serde_json::from_str(&ws.try_recv().expect("a /ws message")).unwrap();
     assert_eq!(message["type"], "summary");
     assert_eq!(message["id"], stored.id);
@@ -263,4 +270,26 @@ fn bad_summarizer_entries_are_refused_with_their_field() {
     assert!(err.contains("summarizers[0].queue"), "{err}");
     let err = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindw = \"1m\"\n").unwrap_err();
     assert!(err.contains("windw"), "{err}");
+}
+
+#[test]
+fn a_summarizer_out_of_fuel_is_restarted_and_its_lost_events_are_counted() {
+    let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
+    let mut spec = spec(Duration::from_secs(60));
+    spec.limits.fuel = Some(20_000_000);
+    let host = SummarizerHost::start(&engine, &spec).expect("configure fits in the fuel");
+    let mut lane = SummarizerLane::standalone(host, Duration::from_secs(60), testing::store(), Monitor::default());
+    let [small, _] = known_batches().try_into().unwrap();
+    lane.receive(&small);
+    let huge: Vec<Event> = (0..200_000).map(|i| event("10.9.9.9", "GET", &format!("/p/{i}/x{i}"), 200, i)).collect();
+    lane.receive(&batch(t0() + 2_000, 100, huge, &[]));
+    let (failures, restarts, error) = lane.failures();
+    assert_eq!((failures, restarts), (1, 1));
+    assert!(error.as_deref().unwrap_or("").contains("ran out of fuel"), "{error:?}");
+
+    // The restarted instance goes on; the window's summary counts what was lost.
+    let [_, second] = known_batches().try_into().unwrap();
+    lane.receive(&second);
+    let stored = lane.tick(t0() + 60_000).expect("a summary of what was folded after the restart");
+    assert_eq!((stored.summary.events, stored.summary.skipped_events), (5, 200_005));
 }

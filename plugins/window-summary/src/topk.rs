@@ -65,7 +65,7 @@ impl TopK {
     /// Drop the rarest keys down to `capacity`.
     fn prune(&mut self) {
         let mut entries: Vec<(String, u64)> = self.counts.drain().collect();
-        entries.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
         for (_, count) in entries.drain(self.capacity..) {
             self.floor = self.floor.max(count);
             self.dropped_keys += 1;
