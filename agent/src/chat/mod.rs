@@ -89,8 +89,20 @@ impl Chat {
             )),
             Intent::Open | Intent::Summary => Queries::with(store, |q| {
                 let retrieved = match &self.retriever {
-                    Some(retriever) => match retriever.nearest(question, &range, retrieve::NEAREST) {
-                        Ok(found) => found,
+                    Some(retriever) => match retriever.nearest(question, &range, &reading.filters, retrieve::NEAREST) {
+                        Ok(mut found) => {
+                            // What the index does not hold (older data, a sub-path) the store may.
+                            if found.summaries.is_empty() || found.anomalies.is_empty() {
+                                let stored = retrieve::from_store(q, &reading, &range)?;
+                                if found.summaries.is_empty() {
+                                    found.summaries = stored.summaries;
+                                }
+                                if found.anomalies.is_empty() {
+                                    found.anomalies = stored.anomalies;
+                                }
+                            }
+                            found
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "vector search failed; citing anomalies from the store");
                             let mut found = retrieve::from_store(q, &reading, &range)?;

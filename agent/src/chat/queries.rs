@@ -147,6 +147,11 @@ impl<'s> Queries<'s> {
         result
     }
 
+    /// The store these queries read.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         self.store.error("answer a chat question")
     }

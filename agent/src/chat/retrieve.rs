@@ -2,13 +2,14 @@
 //!
 //! Vector search (the `embed` module's embedder and index over the "summaries" and
 //! "anomalies" collections) plugs in through [`Retriever`]. Without it, or when it fails,
-//! [`from_store`] picks the anomalies of the window that match the question's URL, IP and
-//! words, highest score first, so an open question always cites what it rests on.
+//! [`from_store`] picks the summaries whose window overlaps the question's and whose text names
+//! its URL, IP or words (newest first), and the anomalies of the window that match them
+//! (highest score first), so an open question always cites what it rests on.
 
 use super::intent::Reading;
 use super::queries::{AnomalyRow, Queries, Scope};
 use super::timerange::TimeRange;
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredSummary, SummaryQuery};
 use serde_json::{Value, json};
 
 /// One cited summary or anomaly.
@@ -32,6 +33,22 @@ impl Passage {
             source["distance"] = json!(d);
         }
         source
+    }
+
+    /// A stored summary as a passage (its id is the one `GET /api/v1/summaries` shows).
+    pub fn summary(stored: &StoredSummary) -> Passage {
+        let s = &stored.summary;
+        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+        let mut text: String = s.text.chars().take(MAX_SUMMARY_CHARS).collect();
+        if text.len() < s.text.len() {
+            text.push('…');
+        }
+        Passage {
+            kind: "summary",
+            id: json!(stored.id),
+            text: format!("{} to {}: {text}", at(s.window_start_ms), at(s.window_end_ms)),
+            distance: None,
+        }
     }
 
     /// An anomaly row as a passage.
@@ -64,12 +81,23 @@ pub struct Retrieved {
 
 /// Vector search over summaries and anomalies.
 pub trait Retriever: Send + Sync {
-    /// At most `k` summaries and `k` anomalies of `range` nearest to `question`.
-    fn nearest(&self, question: &str, range: &TimeRange, k: usize) -> Result<Retrieved, String>;
+    /// At most `k` summaries and `k` anomalies of `range` (and of the IP and URL of
+    /// `filters`) nearest to `question`.
+    fn nearest(
+        &self,
+        question: &str,
+        range: &TimeRange,
+        filters: &super::intent::Filters,
+        k: usize,
+    ) -> Result<Retrieved, String>;
 }
 
 /// Passages cited per kind.
 pub const NEAREST: usize = 5;
+/// Characters of a summary's text quoted in a citation.
+const MAX_SUMMARY_CHARS: usize = 400;
+/// Summaries of a window scanned for the question's words.
+const SUMMARIES_SCANNED: usize = 1_000;
 
 /// The fallback: anomalies of the window matching the question's filters and words (or, when
 /// none match the words, its filters alone), highest score first.
@@ -81,9 +109,37 @@ pub fn from_store(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resu
         rows = q.anomalies(scope, &[], NEAREST)?;
     }
     Ok(Retrieved {
-        summaries: Vec::new(),
+        summaries: summaries(q, reading, range)?.iter().map(Passage::summary).collect(),
         anomalies: rows.iter().map(Passage::anomaly).collect(),
         method: "store",
         note: None,
     })
+}
+
+/// Summaries overlapping the window that name the question's URL and IP (when it has them)
+/// and, among those, the ones naming most of its words; newest first.
+fn summaries(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Result<Vec<StoredSummary>, StoreError> {
+    let query = SummaryQuery {
+        from_ms: range.from_ms(),
+        to_ms: range.to_ms(),
+        summarizer: None,
+        limit: Some(SUMMARIES_SCANNED),
+    };
+    let found = q.store().summaries(&query)?;
+    let entities: Vec<&str> =
+        [reading.filters.url.as_deref(), reading.filters.ip.as_deref()].into_iter().flatten().collect();
+    let mut scored: Vec<(usize, StoredSummary)> = found
+        .into_iter()
+        .filter_map(|s| {
+            let text = s.summary.text.to_lowercase();
+            if !entities.iter().all(|e| text.contains(&e.to_lowercase())) {
+                return None;
+            }
+            let words = reading.terms.iter().filter(|t| text.contains(t.as_str())).count();
+            Some((words, s))
+        })
+        .collect();
+    // Stable: equal word counts keep the newest-first order of the query.
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+    Ok(scored.into_iter().take(NEAREST).map(|(_, s)| s).collect())
 }

@@ -3,7 +3,7 @@
 //! path against a fake OpenAI-compatible server on 127.0.0.1, and the `/chat` handler.
 
 use super::timerange::{self, TimeRange};
-use super::{Answer, Chat, ChatConfig, Clock, Retrieved, Retriever};
+use super::{Answer, Chat, ChatConfig, Clock};
 use crate::event::Event;
 use crate::store::{CommitBatch, NewAnomaly, ScoredEvent, Store};
 use jiff::Timestamp;
@@ -121,7 +121,34 @@ fn load(store: &Store) {
         .map(|(event, flag)| ScoredEvent { event, anomaly_score: Some(flag.map_or(0.2, |(s, _)| s)) })
         .collect();
     store.commit(&CommitBatch { events, anomalies, checkpoints: Vec::new() }).expect("the data set commits");
+    for (start, end, text) in SUMMARIES {
+        let summary = crate::store::NewSummary {
+            summarizer: "window-summary".into(),
+            window_start_ms: at(start).as_millisecond(),
+            window_end_ms: at(end).as_millisecond(),
+            first_event_ms: None,
+            last_event_ms: None,
+            events: 0,
+            anomalies: 0,
+            skipped_events: 0,
+            partial: false,
+            text: text.into(),
+            data: Default::default(),
+        };
+        store.insert_summary(&summary).expect("a summary is stored");
+    }
 }
+
+/// The summaries of the data set; stored in this order, they get ids 1, 2 and 3.
+const SUMMARIES: [(&str, &str, &str); 3] = [
+    (
+        "2025-04-01T12:00:00Z",
+        "2025-04-01T12:05:00Z",
+        "8 events, 3 anomalies; 4xx 8. POST /login 8 times from 10.0.0.2 (401); top reason: burst of failed logins",
+    ),
+    ("2025-04-01T11:40:00Z", "2025-04-01T11:45:00Z", "20 events, no anomaly; GET /index.html 20 times from 10.0.0.1"),
+    ("2025-03-31T15:00:00Z", "2025-03-31T16:00:00Z", "10 events, 1 anomaly; GET /report 10 times, one rare status 500"),
+];
 
 /// One store with the data set for all tests (the store is read-only for chat).
 fn store() -> Arc<Store> {
@@ -378,35 +405,22 @@ fn summarize_the_last_hour_gives_its_numbers_and_anomalies() {
     assert!(a.response.contains("38 requests") && a.response.contains("5 anomalies"), "{}", a.response);
 }
 
-/// A vector index stand-in that returns one fixed summary: checks the wiring, not the search.
-struct OneSummary(Mutex<Vec<String>>);
-
-impl Retriever for OneSummary {
-    fn nearest(&self, question: &str, range: &TimeRange, _k: usize) -> Result<Retrieved, String> {
-        self.0.lock().unwrap().push(format!("{question} @ {}", range.label));
-        Ok(Retrieved {
-            summaries: vec![super::Passage {
-                kind: "summary",
-                id: json!("summary-42"),
-                text: "12:00-12:01: 8 failed logins on /login from 10.0.0.2".into(),
-                distance: Some(0.12),
-            }],
-            anomalies: Vec::new(),
-            method: "vector",
-            note: None,
-        })
-    }
-}
-
 #[test]
-fn open_questions_cite_the_summaries_the_retriever_finds() {
-    let retriever = Arc::new(OneSummary(Mutex::new(Vec::new())));
-    let chat = chat().with_retriever(retriever.clone());
-    let a = chat.answer_from_data(&store(), "what is going on with /login in the last hour?").unwrap();
-    assert_eq!(a.sources.iter().find(|s| s["type"] == "summary").unwrap()["id"], "summary-42");
-    assert!(a.response.contains("summary summary-42"), "{}", a.response);
-    assert_eq!(a.facts["retrieval"], "vector");
-    assert_eq!(retriever.0.lock().unwrap()[0], "what is going on with /login in the last hour? @ in the last hour");
+fn open_questions_cite_the_summaries_that_name_what_they_ask_about() {
+    let a = ask("What is going on with /login?");
+    let summaries: Vec<&Value> = a.sources.iter().filter(|s| s["type"] == "summary").collect();
+    assert_eq!(summaries.len(), 1, "{:?}", a.sources);
+    assert_eq!(summaries[0]["id"], 1);
+    assert!(a.response.contains("summary 1 (2025-04-01T12:00:00Z to 2025-04-01T12:05:00Z"), "{}", a.response);
+
+    let a = ask("summarize the last hour");
+    let ids: Vec<&Value> = a.sources.iter().filter(|s| s["type"] == "summary").map(|s| &s["id"]).collect();
+    assert_eq!(ids, [&json!(1), &json!(2)], "newest window first: {:?}", a.sources);
+
+    let a = ask("anything unusual yesterday?");
+    let ids: Vec<&Value> = a.sources.iter().filter(|s| s["type"] == "summary").map(|s| &s["id"]).collect();
+    assert_eq!(ids, [&json!(3)]);
+    assert!(a.response.contains("rare status 500"), "{}", a.response);
 }
 
 #[test]
