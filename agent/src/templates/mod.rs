@@ -19,4 +19,4 @@ pub use accuracy::grouping_accuracy;
 pub use config::MinerConfig;
 pub use mask::{WILDCARD, mask_line};
 pub use miner::{Mined, Miner};
-pub use sources::{MAX_SOURCES, SourceMiners, template_text, wants_template};
+pub use sources::{MAX_SOURCES, SourceMiners, strip_header, template_text, wants_template};

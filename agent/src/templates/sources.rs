@@ -36,11 +36,30 @@ pub fn wants_template(event: &Event) -> bool {
 }
 
 /// The text mined for an event: its message field (`message`, `msg` or `log`, from JSON keys
-/// or regex groups), else its raw line; `None` when it has neither.
+/// or regex groups), else its raw line without its header ([`strip_header`]); `None` when it
+/// has neither.
 pub fn template_text(event: &Event) -> Option<&str> {
     let message = MESSAGE_FIELDS.iter().find_map(|key| event.fields.get(*key)?.as_str());
-    let text = message.unwrap_or(&event.raw).trim_end_matches(['\n', '\r']);
+    let text = message.unwrap_or_else(|| strip_header(&event.raw)).trim_end_matches(['\n', '\r']);
     (!text.trim().is_empty()).then_some(text)
+}
+
+/// A raw line's message: what follows its header, when it has one in the syslog or log4j
+/// shape (a time, then a program or logger name ending in `:` within the first 8 tokens:
+/// `Jun 14 15:16:01 combo sshd(pam_unix)[19939]: message`); else the whole line. The header
+/// takes the leading tokens, where the tree routes, and its constant words would make every
+/// pair of lines look alike.
+pub fn strip_header(line: &str) -> &str {
+    let mut seen_digit = false;
+    for token in line.split_ascii_whitespace().take(8) {
+        if seen_digit && token.len() > 1 && token.ends_with(':') {
+            let end = token.as_ptr() as usize - line.as_ptr() as usize + token.len();
+            let rest = &line[end..];
+            return if rest.trim().is_empty() { line } else { rest.trim_start() };
+        }
+        seen_digit |= token.bytes().any(|b| b.is_ascii_digit());
+    }
+    line
 }
 
 impl SourceMiners {

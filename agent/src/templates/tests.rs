@@ -112,6 +112,20 @@ fn restored_templates_keep_their_ids() {
 }
 
 #[test]
+fn a_raw_line_is_mined_without_its_syslog_or_log4j_header() {
+    let syslog = "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown";
+    assert_eq!(strip_header(syslog), "check pass; user unknown");
+    let log4j = "2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.MRAppMaster: Created MRAppMaster";
+    assert_eq!(strip_header(log4j), "Created MRAppMaster");
+    // No time before the colon, or nothing after it: the whole line.
+    assert_eq!(strip_header("Total disk: 15 GB"), "Total disk: 15 GB");
+    assert_eq!(strip_header("at 10:00 done:"), "at 10:00 done:");
+    let mut miners = SourceMiners::new(MinerConfig::default());
+    let mut events = vec![line("file:syslog", syslog)];
+    assert_eq!(miners.mine(&mut events)[0].template, "check pass; user unknown");
+}
+
+#[test]
 fn grouping_accuracy_counts_lines_whose_group_is_exactly_right() {
     assert_eq!(grouping_accuracy(&["a", "a", "b", "c"], &[1, 1, 2, 3]), 1.0);
     // One predicted group mixes b and c: those two lines are wrong.
