@@ -5,8 +5,9 @@
 //! kept for `/health` under `config`, and sent on `/ws` as `{"type":"config_error",...}`.
 //! A valid config is applied by difference: only changed detectors and sources restart
 //! (see [`DetectorSet::reconfigure`] and [`SourceSet::apply`]); the API token and batch
-//! limits change in place. Settings that cannot change in a running process (the listen
-//! address, the data dir, the store, the pipeline's queues) are reported as needing a restart.
+//! limits change in place. Settings that this version applies only at start (the listen
+//! address, the data dir, the store and Chroma link, the pipeline's queues, `[chat]` and the
+//! summarizers) are reported under `config.needs_restart` in `/health` and logged.
 
 use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors};
 use crate::detect::DetectorSet;
@@ -243,6 +244,15 @@ impl Reloader {
         if new.pipeline != current.pipeline {
             needs_restart.push("pipeline".to_owned());
         }
+        if new.chroma != current.chroma {
+            needs_restart.push("chroma".to_owned());
+        }
+        if new.chat != current.chat {
+            needs_restart.push("chat".to_owned());
+        }
+        if new.summarizers != current.summarizers {
+            needs_restart.push("summarizers".to_owned());
+        }
         if !needs_restart.is_empty() {
             tracing::warn!(fields = ?needs_restart, "these settings changed but apply only after a restart");
         }
@@ -251,6 +261,9 @@ impl Reloader {
         new.api.max_body_bytes = current.api.max_body_bytes;
         new.store = current.store.clone();
         new.pipeline = current.pipeline.clone();
+        new.chroma = current.chroma.clone();
+        new.chat = current.chat.clone();
+        new.summarizers = current.summarizers.clone();
         let restart_changed = self.lock_status().needs_restart != needs_restart;
         self.lock_status().needs_restart = needs_restart;
 
