@@ -29,7 +29,7 @@ pub async fn document() -> Json<Value> {
             (WebSockets may pass `?token=`). Every error is JSON: `{\"error\": code, \"message\": text}`."
     ),
     paths(
-        root, health, chat, anomaly_detection, monitor_ws, application_ws, stats, logs, anomalies, metrics,
+        root, health, chat, anomaly_detection, monitor_ws, application_ws, stats, logs, anomalies, summaries, metrics,
         openapi_json, ui
     ),
     components(schemas(
@@ -298,6 +298,33 @@ struct LogFilters {
     before_id: Option<i64>,
 }
 
+/// `GET /api/v1/summaries` answer, newest first.
+#[derive(Serialize, ToSchema)]
+struct SummaryPage {
+    /// The summaries written by summarizer plugins, each with its window and the plugin's fields.
+    summaries: Vec<Value>,
+    /// Each summarizer's state.
+    summarizers: Value,
+}
+
+/// Filters of the summary query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the derive only
+struct SummaryFilters {
+    /// Oldest window time, RFC 3339.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// Newest window time, RFC 3339; later than `from`.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Most summaries to return, 1 to 1000.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Only this summarizer's summaries.
+    summarizer: Option<String>,
+}
+
 /// `/ws/application`: acknowledgment of one frame, sent after its logs are committed.
 #[derive(Serialize, ToSchema)]
 struct WsAck {
@@ -459,6 +486,16 @@ fn logs() {}
 #[allow(dead_code)]
 fn anomalies() {}
 
+#[utoipa::path(get, path = "/api/v1/summaries", tag = "query", params(SummaryFilters), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Summaries, newest first", body = SummaryPage),
+        (status = 400, description = "A bad or unknown parameter, named in `message`", body = Error),
+        (status = 401, description = "Missing or wrong token", body = Error),
+        (status = 503, description = "The store could not answer; retry", body = Error),
+    ))]
+#[allow(dead_code)]
+fn summaries() {}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
     description = "Prometheus text format 0.0.4: events in per source, parse errors, rejected input, anomalies, \
         queue depths, plugin call and store commit latency histograms, Chroma outbox depth.",
@@ -501,6 +538,7 @@ mod tests {
             "/api/v1/stats",
             "/api/v1/logs",
             "/api/v1/anomalies",
+            "/api/v1/summaries",
             "/metrics",
             "/openapi.json",
             "/ui/",
