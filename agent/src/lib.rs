@@ -9,10 +9,12 @@
 //! - [`detect`]: the wasmtime plugin host; detectors score batches of events.
 //! - [`store`]: the embedded SQLite store; events, anomalies and checkpoints commit together.
 //! - [`summarize`]: summarizer plugins fold committed batches into windows and store summaries.
+//! - [`embed`]: text to vectors (hashed n-grams by default, no model download).
+//! - [`vector`]: vector search (embedded or ChromaDB) and the outbox drain into Chroma.
 //! - [`chat`]: `/chat` questions answered from the store with exact numbers.
 //! - [`api`]: the HTTP and WebSocket API of `API.md` and the `/api/v1` queries.
-//! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`templates`]: Drain template mining; non-access lines get a template id.
+//! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`telemetry`]: the agent's own metrics (`/metrics`) and OpenTelemetry export.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
@@ -22,10 +24,12 @@ pub mod api;
 pub mod chat;
 pub mod config;
 pub mod detect;
+pub mod embed;
 pub mod eval;
 pub mod event;
 pub mod parse;
 pub mod pipeline;
+pub mod reload;
 mod server;
 pub mod source;
 pub mod store;
@@ -34,6 +38,7 @@ pub mod telemetry;
 pub mod templates;
 #[cfg(test)]
 mod testing;
+pub mod vector;
 
 pub use config::Config;
 pub use server::{Agent, RunError, run};

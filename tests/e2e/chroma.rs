@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 const INSTALL: &str = "pip install --no-deps chromadb==1.5.9";
@@ -38,7 +39,7 @@ impl Chroma {
             ),
             Err(e) => panic!("cannot run {} ({e}); ChromaDB's tests need Python with: {INSTALL}", python()),
         }
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let mut chroma =
             Chroma { child: None, addr: SocketAddr::from(([127, 0, 0, 1], port)), dir: dir.join("chroma") };
         chroma.run();
@@ -63,6 +64,10 @@ impl Chroma {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if TcpStream::connect(self.addr).is_ok() && request(self.addr, "GET", "/api/v2/heartbeat", None).0 == 200 {
+                // The answer must come from our server, not from another process on the port.
+                std::thread::sleep(Duration::from_millis(200));
+                let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+                assert!(exited.is_none(), "chroma exited ({exited:?}): is port {} taken?", self.addr.port());
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -110,6 +115,20 @@ impl Chroma {
         let (status, body) = request(self.addr, "POST", &self.path(collection, "get"), Some(&body));
         assert_eq!(status, 200, "{body}");
         body
+    }
+}
+
+/// A free loopback port below the kernel's ephemeral range (32768 and up here), so no port-0
+/// bind of another test (an agent, another Chroma) can take it while a Chroma is stopped for
+/// an outage and restarted on it.
+fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 2_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
     }
 }
 
@@ -270,9 +289,9 @@ fn chroma_stopped_during_ingest_gets_every_record_exactly_once_after_it_returns(
     ingest(&agent, 700..800);
     wait_until("the outbox to drain into the restarted chroma", || drained(&agent));
 
-    assert_eq!(chroma.count("outage-logs"), 800);
     let all = chroma.get("outage-logs", json!({ "include": [] }));
     let ids: Vec<String> = all["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
+    assert_eq!(chroma.count("outage-logs"), 800);
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), unique.len(), "an id came twice");
     assert_eq!(unique, (1..=800).map(|i| format!("log-{i}")).collect());

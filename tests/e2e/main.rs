@@ -4,9 +4,11 @@
 mod agent;
 mod browser;
 mod chat;
+mod chroma;
 mod cli;
 mod http;
 mod metrics;
+mod reload;
 mod scoring;
 mod summaries;
 mod tail;

@@ -8,6 +8,7 @@ mod error;
 mod info;
 mod metrics;
 mod openapi;
+mod plugins;
 mod query;
 mod request;
 mod summaries;
@@ -35,8 +36,10 @@ use std::time::Instant;
 pub struct AppState {
     /// The running detectors.
     pub detectors: Arc<DetectorSet>,
-    /// API limits and token.
-    pub settings: Arc<ApiSettings>,
+    /// API limits and token; a reload swaps them.
+    pub settings: Arc<arc_swap::ArcSwap<ApiSettings>>,
+    /// The config file and how its last reload went, for `/health`.
+    pub config: Arc<std::sync::Mutex<crate::reload::ConfigStatus>>,
     /// Where accepted events go to be stored.
     pub pipeline: Pipeline,
     /// The store, for queries.
@@ -51,13 +54,15 @@ pub struct AppState {
     pub started: Instant,
     /// Answers `/chat` questions.
     pub chat: Arc<crate::chat::Chat>,
+    /// Vector search (embedded or Chroma) and, with Chroma, the link's state.
+    pub vectors: crate::vector::VectorIndex,
     /// The summarizers' status.
     pub summaries: crate::summarize::SummaryBoard,
 }
 
 /// The whole API as a router, testable without a socket.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.settings.max_body_bytes;
+    let body_limit = state.settings.load().max_body_bytes;
     Router::new()
         .route("/", get(info::root))
         .route("/health", get(info::health))
@@ -66,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(query::stats))
         .route("/api/v1/logs", get(query::logs))
         .route("/api/v1/anomalies", get(query::anomalies))
+        .route("/api/v1/plugins", get(plugins::list))
         .route("/api/v1/summaries", get(summaries::list))
         .route("/metrics", get(metrics::scrape))
         .route("/openapi.json", get(openapi::document))

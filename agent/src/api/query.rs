@@ -191,5 +191,16 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
         },
         "sources": state.sources.snapshot(),
         "queues": { "pipeline": state.pipeline.queue_depth() },
+        "chroma": chroma_status(&state).await?,
     })))
+}
+
+/// The Chroma link's state with the outbox's depth as of now (`/health` shows the depth as of
+/// the drain task's last look, without a query).
+async fn chroma_status(state: &AppState) -> Result<Option<crate::vector::LinkStatus>, ApiError> {
+    let Some(link) = state.vectors.chroma() else { return Ok(None) };
+    let store = state.store.clone();
+    let depth =
+        tokio::task::spawn_blocking(move || store.outbox_depth()).await.map_err(query_failed)?.map_err(query_failed)?;
+    Ok(Some(crate::vector::LinkStatus { outbox: depth, ..link.status() }))
 }

@@ -81,13 +81,16 @@ impl StoreConfig {
     }
 }
 
-/// The store backends. Only the embedded one exists yet.
+/// The store backends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum StoreKind {
     /// SQLite in the data directory.
     #[default]
     Embedded,
+    /// SQLite in the data directory (the source of truth and the outbox) plus a ChromaDB
+    /// server (`[chroma]`) that receives logs, anomalies and summaries with their vectors.
+    Chroma,
 }
 
 impl TryFrom<String> for StoreKind {
@@ -96,8 +99,8 @@ impl TryFrom<String> for StoreKind {
     fn try_from(kind: String) -> Result<Self, Self::Error> {
         match kind.as_str() {
             "embedded" => Ok(StoreKind::Embedded),
-            "chroma" => Err("kind = \"chroma\" is not supported by this version yet; use kind = \"embedded\"".into()),
-            other => Err(format!("unknown store kind {other:?}; the supported kind is \"embedded\"")),
+            "chroma" => Ok(StoreKind::Chroma),
+            other => Err(format!("unknown store kind {other:?}; the kinds are \"embedded\" and \"chroma\"")),
         }
     }
 }

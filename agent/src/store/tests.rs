@@ -590,8 +590,8 @@ fn config_defaults_and_kind_rejection() {
     let embedded: StoreConfig = toml::from_str("kind = \"embedded\"\nretention_days = 30").unwrap();
     assert_eq!(embedded.retention_days, 30);
 
-    let chroma = toml::from_str::<StoreConfig>("kind = \"chroma\"").unwrap_err().to_string();
-    assert!(chroma.contains("\"chroma\" is not supported by this version yet; use kind = \"embedded\""), "{chroma}");
+    let chroma: StoreConfig = toml::from_str("kind = \"chroma\"").unwrap();
+    assert_eq!(chroma.kind, StoreKind::Chroma);
     let other = toml::from_str::<StoreConfig>("kind = \"postgres\"").unwrap_err().to_string();
     assert!(other.contains("unknown store kind \"postgres\""), "{other}");
     let unknown = toml::from_str::<StoreConfig>("retention = 3").unwrap_err().to_string();
