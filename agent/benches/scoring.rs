@@ -1,6 +1,7 @@
 //! Isolation Forest scoring throughput: the default plugin as a .wasm component through the
 //! agent's plugin host, and the same Rust code called natively, at batches of 1, 1,000 and
-//! 10,000 events. Run: `cargo bench -p vigil --bench scoring`.
+//! 10,000 events; the same for the k-means plugin at 1,000 and 10,000.
+//! Run: `cargo bench -p vigil --bench scoring`.
 
 #[path = "common/traffic.rs"]
 mod traffic;
@@ -12,6 +13,7 @@ use vigil::config::{DetectorSpec, PluginLimits, PluginSource};
 use vigil::detect::{DetectorHost, PluginEngine};
 use vigil::event::Event;
 use vigil_isolation_forest::IsolationForestDetector;
+use vigil_kmeans::KMeansDetector;
 use vigil_plugin_sdk::{Detector, OwnedEvent, Settings, borrow_all};
 
 const TRAINING: usize = 10_000;
@@ -93,6 +95,32 @@ fn scoring(c: &mut Criterion) {
             b.iter_batched(
                 || native_traffic.records(n).iter().map(sdk_event).collect::<Vec<_>>(),
                 |batch| native.score(&borrow_all(&batch)).expect("native score"),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+
+    // The k-means detector (builtin:kmeans), trained on the same events, the same way.
+    let kmeans_spec = DetectorSpec { source: PluginSource::Builtin("kmeans"), ..spec.clone() };
+    let mut kmeans_wasm = DetectorHost::start(&engine, &kmeans_spec).expect("kmeans plugin starts");
+    kmeans_wasm.train(&host_training).expect("kmeans wasm train");
+    let mut kmeans_native = KMeansDetector::new(serde_json::from_str("{}").unwrap(), &settings).expect("kmeans");
+    kmeans_native.train(&borrow_all(&sdk_training)).expect("kmeans native train");
+    let mut group = c.benchmark_group("kmeans_score");
+    for &n in &BATCHES[1..] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("wasm", n), |b| {
+            b.iter_batched(
+                || wasm_traffic.records(n).iter().map(host_event).collect::<Vec<_>>(),
+                |batch| kmeans_wasm.score(&batch).expect("kmeans wasm score"),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(BenchmarkId::new("native", n), |b| {
+            b.iter_batched(
+                || native_traffic.records(n).iter().map(sdk_event).collect::<Vec<_>>(),
+                |batch| kmeans_native.score(&borrow_all(&batch)).expect("kmeans native score"),
                 BatchSize::LargeInput,
             )
         });

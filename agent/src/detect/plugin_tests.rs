@@ -11,9 +11,9 @@ fn event(i: u64) -> Event {
     Event {
         timestamp_ms: 1_700_000_000_000 + i as i64 * 100,
         ip: format!("10.0.{}.{}", i % 7, i % 11),
-        method: if i % 9 == 0 { "POST" } else { "GET" }.into(),
+        method: if i.is_multiple_of(9) { "POST" } else { "GET" }.into(),
         url: pages[i as usize % pages.len()].into(),
-        status_code: if i % 13 == 0 { 304 } else { 200 },
+        status_code: if i.is_multiple_of(13) { 304 } else { 200 },
         bytes_sent: 500 + (i * 37) % 3_000,
         user_agent: ["Mozilla/5.0 (X11; Linux x86_64)", "Mozilla/5.0 (iPhone)"][i as usize % 2].into(),
         ..Event::default()

@@ -128,7 +128,7 @@ impl Clusters {
         if !finite(&self.mean) || !self.std.iter().all(|s| s.is_finite() && *s >= MIN_STD) {
             return Err("snapshot has a non-finite or zero scale".to_owned());
         }
-        if !self.centroids.iter().all(finite) || !(self.edge.is_finite() && self.edge >= MIN_EDGE) {
+        if !(self.centroids.iter().all(finite) && self.edge.is_finite() && self.edge >= MIN_EDGE) {
             return Err("snapshot has a non-finite centroid or calibration".to_owned());
         }
         Ok(())

@@ -16,4 +16,7 @@ mod model;
 pub use config::Config;
 pub use detector::KMeansDetector;
 
+// Only in the component: natively the export symbols would clash with another plugin's when
+// both rlibs are linked into one binary (the agent's scoring benchmark links two).
+#[cfg(target_family = "wasm")]
 vigil_plugin_sdk::export_detector!(KMeansDetector);

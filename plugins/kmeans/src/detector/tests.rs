@@ -14,9 +14,9 @@ fn normal(i: u64) -> OwnedEvent {
     OwnedEvent {
         timestamp_ms: 1_700_000_000_000 + i as i64 * 100,
         ip: format!("10.0.{}.{}", i % 7, i % 11),
-        method: if i % 9 == 0 { "POST" } else { "GET" }.into(),
+        method: if i.is_multiple_of(9) { "POST" } else { "GET" }.into(),
         url: pages[(i % pages.len() as u64) as usize].into(),
-        status_code: if i % 13 == 0 { 304 } else { 200 },
+        status_code: if i.is_multiple_of(13) { 304 } else { 200 },
         bytes_sent: 500 + (i * 37) % 3_000,
         user_agent: agents[(i % agents.len() as u64) as usize].into(),
         raw: String::new(),
