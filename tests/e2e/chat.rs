@@ -69,11 +69,14 @@ fn chat_answers_with_exact_numbers_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let (llm, seen) = fake_llm();
     let fixture = plugin_path("vigil-fixture-constant-score");
+    // Retention off: the data set's 2025 timestamps are older than the default 7 days.
     let config = format!(
         "[[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = 0.2\n\
-         [chat]\nllm_endpoint = \"http://{llm}/v1\"\nmodel = \"fake-model\"\n",
+         [chat]\nllm_endpoint = \"http://{llm}/v1\"\nmodel = \"fake-model\"\n\
+         [store]\nretention_days = 0\n",
         fixture.display().to_string()
     );
+    // Retention off: the data set is older than the default 7 days.
     let agent = Agent::start(dir.path(), &config);
 
     // 2025-04-01: 10× 200 from 10.1.1.1 from 09:00, 4× 500 from 10.1.1.2 from 10:00,
