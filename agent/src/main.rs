@@ -185,6 +185,7 @@ fn print_summary(agent: &vigil::Agent, config: &Config, source: &str) {
     let store = &config.store;
     let age = match store.retention_days {
         0 => "no age limit".to_owned(),
+        1 => "1 day".to_owned(),
         days => format!("{days} days"),
     };
     let size = match store.max_size_mib {

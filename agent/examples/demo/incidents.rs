@@ -82,11 +82,12 @@ impl Incident {
     /// Change a normal request the way this incident would.
     pub fn bend(self, rng: &mut Rng, request: &mut Request) {
         match self {
-            Incident::ErrorBurst if request.url.starts_with("/api/v1/c") || rng.u32(..10) == 0 => {
-                if request.url.starts_with("/api/") {
-                    request.status = [500, 502, 503][rng.usize(..3)];
-                    request.bytes = 90 + rng.u64(..40);
-                }
+            // Checkout and cart (`/api/v1/c...`) always fail; one in ten other API calls too.
+            Incident::ErrorBurst
+                if request.is_api() && (request.url.starts_with("/api/v1/c") || rng.u32(..10) == 0) =>
+            {
+                request.status = [500, 502, 503][rng.usize(..3)];
+                request.bytes = 90 + rng.u64(..40);
             }
             Incident::SlowEndpoint if request.url.starts_with("/search") || request.url.starts_with("/category") => {
                 request.latency_s = 3.0 + rng.f64() * 6.0;

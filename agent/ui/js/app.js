@@ -61,6 +61,7 @@ function connect() {
     }
     else if (message.type === 'stats') setCounters(message);
     else if (message.type === 'lagged') feed.onLagged(message.missed);
+    else if (message.type === 'summary') refreshSummaries($('summaries'));
   });
   socket.addEventListener('close', (event) => {
     // 1008 or a refused upgrade (1006 before open) with a token set usually means a bad token.
