@@ -25,7 +25,12 @@ export async function refreshStatus(node, pill, version) {
   let pluginNote = null;
   try {
     const answer = await getJson('/api/v1/plugins');
-    plugins = Array.isArray(answer) ? answer : answer?.plugins ?? null;
+    // `{detectors: [...], summarizers: [...]}`: every kind of plugin in one table.
+    plugins = Array.isArray(answer)
+      ? answer
+      : Object.entries(answer ?? {}).flatMap(([kind, list]) =>
+          Array.isArray(list) ? list.map((p) => ({ kind: p.kind ?? kind.replace(/s$/, ''), ...p })) : [],
+        );
   } catch (e) {
     pluginNote = e.unavailable ? 'Plugin details (/api/v1/plugins) are not available in this version; detectors from /health:' : e.describe('Plugins');
   }
@@ -63,7 +68,7 @@ function pluginTable(plugins) {
           'tr',
           { title: p.last_error ?? p.source ?? '' },
           el('td', {}, `${p.name ?? '?'} ${p.version ?? ''}`),
-          el('td', { class: 'muted' }, p.kind ?? (p.threshold !== undefined ? `detector ≥ ${p.threshold}` : '')),
+          el('td', { class: 'muted' }, p.threshold !== undefined ? `${p.kind ?? 'detector'} ≥ ${p.threshold}` : p.kind ?? ''),
           el('td', {}, el('span', { class: `pill ${p.state === 'ready' ? 'good' : 'warn'}` }, p.state ?? '?')),
           el('td', { class: 'num' }, count(p.calls)),
           el('td', { class: p.failures ? 'num hot' : 'num' }, count(p.failures)),
