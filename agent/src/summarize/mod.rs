@@ -18,6 +18,6 @@ mod window;
 
 pub use config::{SummarizerConfig, SummarizerSpec};
 pub use feed::{CommittedBatch, SummaryFeed};
-pub use host::{PluginSummary, SummarizerHost};
+pub use host::{FoldAnomaly, PluginSummary, SummarizerHost};
 pub use runner::{SummarizerStatus, Summarizers, SummaryBoard, summary_json};
 pub use window::SummaryWindow;
