@@ -81,9 +81,9 @@ fn metrics_count_events_per_source_rejections_parse_errors_and_latencies() {
     assert_eq!(sample(&text, "vigil_queue_depth{queue=\"pipeline\"}"), Some(0.0), "{text}");
     assert_eq!(sample(&text, "vigil_chroma_outbox_depth"), Some(0.0), "{text}");
     assert!(sample(&text, "vigil_anomalies_total").is_some(), "{text}");
-    // One commit per batch; at least the API's batch and the file's.
+    // One commit per batch; the API's and the file's events may share a batch.
     let commits = sample(&text, "vigil_store_commit_seconds_count").unwrap();
-    assert!(commits >= 2.0, "{text}");
+    assert!(commits >= 1.0, "{text}");
     assert_eq!(sample(&text, "vigil_store_commit_seconds_bucket{le=\"+Inf\"}"), Some(commits), "{text}");
     // Scored twice at least: the API's batch in-line and the file's batch in the pipeline.
     let label = "plugin=\"isolation-forest\"";
