@@ -20,8 +20,6 @@ use tokio::net::TcpListener;
 
 /// How often `/ws` clients get a stats message.
 const STATS_EVERY: Duration = Duration::from_secs(5);
-/// How often retention runs.
-const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// How often detectors whose snapshot interval passed are snapshotted.
 const SNAPSHOT_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -203,7 +201,8 @@ async fn on_hangup(reload: Option<crate::reload::ReloadHandle>) {
 /// Periodic work: stats for `/ws`, retention for the store, plugin snapshots.
 async fn housekeeping(state: AppState) {
     let mut stats = tokio::time::interval(STATS_EVERY);
-    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    let mut retention = tokio::time::interval(Duration::from_secs(state.store.config().retention_interval_secs));
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut snapshots = tokio::time::interval(SNAPSHOT_CHECK_EVERY);
     snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -147,9 +147,11 @@ impl Drop for Chroma {
     }
 }
 
+/// The test logs are of 2025: older than the default 7-day retention, which runs every second
+/// here. Retention must hold each event until Chroma has it, then delete it.
 fn agent_config(chroma: &Chroma, prefix: &str) -> String {
     format!(
-        "[store]\nkind = \"chroma\"\n[chroma]\nurl = \"{}\"\ncollection_prefix = \"{prefix}\"\n\
+        "[store]\nkind = \"chroma\"\nretention_interval_secs = 1\n[chroma]\nurl = \"{}\"\ncollection_prefix = \"{prefix}\"\n\
          retry_initial_ms = 50\nretry_max_ms = 400\ntimeout_ms = 5000\nbatch_size = 200\n",
         chroma.url()
     )
@@ -198,13 +200,14 @@ fn drained(agent: &Agent) -> bool {
 fn logs_and_anomalies_reach_chroma_with_filterable_metadata_and_nearest_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     let chroma = Chroma::start(dir.path());
-    let agent = Agent::start(dir.path(), &agent_config(&chroma, "e2e"));
+    let config = agent_config(&chroma, "e2e") + "[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"1s\"\n";
+    let agent = Agent::start(dir.path(), &config);
     ingest(&agent, 0..300);
     wait_until("300 logs in chroma", || drained(&agent) && chroma.count("e2e-logs") == 300);
 
-    // Counts: every log once, and as many anomalies as the agent stored.
-    let stored_anomalies = stats(&agent)["store"]["anomalies"].as_u64().unwrap();
-    assert_eq!(chroma.count("e2e-anomalies"), stored_anomalies);
+    // Counts: every log once, and as many anomalies as the agent committed.
+    let committed_anomalies = stats(&agent)["anomalies_total"].as_u64().unwrap();
+    assert_eq!(chroma.count("e2e-anomalies"), committed_anomalies);
     let all = chroma.get("e2e-logs", json!({ "include": [] }));
     let ids: BTreeSet<String> = all["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
     assert_eq!(ids, (1..=300).map(|i| format!("log-{i}")).collect());
@@ -258,6 +261,21 @@ fn logs_and_anomalies_reach_chroma_with_filterable_metadata_and_nearest_neighbou
     );
     assert!(collection.to_string().contains("cosine"), "{collection}");
 
+    // The summary of the window the 300 logs fell in, with its text and window metadata.
+    wait_until("a summary in chroma", || drained(&agent) && chroma.count("e2e-summaries") >= 1);
+    let (status, served) = request(agent.addr, "GET", "/api/v1/summaries", None);
+    assert_eq!(status, 200, "{served}");
+    let served = &served["summaries"].as_array().unwrap()[0];
+    let got = chroma.get(
+        "e2e-summaries",
+        json!({ "ids": [format!("summary-{}", served["id"])], "include": ["metadatas", "documents"] }),
+    );
+    assert_eq!(got["documents"][0], served["text"], "{got}");
+    let m = &got["metadatas"][0];
+    assert_eq!((m["summarizer"].as_str(), m["events"].as_u64()), (Some("window-summary"), served["events"].as_u64()));
+    assert!(m["timestamp"].as_i64().unwrap() < m["window_end"].as_i64().unwrap(), "{m}");
+    assert!(served["text"].as_str().unwrap().contains("/api/checkout"), "{served}");
+
     let (_, health) = request(agent.addr, "GET", "/health", None);
     assert_eq!(
         (health["status"].as_str(), health["chroma"]["state"].as_str()),
@@ -295,8 +313,10 @@ fn chroma_stopped_during_ingest_gets_every_record_exactly_once_after_it_returns(
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), unique.len(), "an id came twice");
     assert_eq!(unique, (1..=800).map(|i| format!("log-{i}")).collect());
-    let stored_anomalies = stats(&agent)["store"]["anomalies"].as_u64().unwrap();
-    assert_eq!(chroma.count("outage-anomalies"), stored_anomalies);
+    let committed_anomalies = stats(&agent)["anomalies_total"].as_u64().unwrap();
+    assert_eq!(chroma.count("outage-anomalies"), committed_anomalies);
+    // Retention held the expired events only until Chroma had them.
+    wait_until("retention to delete the sent events", || stats(&agent)["store"]["events"] == 0);
     let (_, health) = request(agent.addr, "GET", "/health", None);
     assert_eq!(health["chroma"]["state"], "up", "{health}");
     assert!(health["chroma"]["last_error"].is_string(), "the outage is remembered: {health}");

@@ -34,6 +34,9 @@ pub struct StoreConfig {
     /// Events deleted per retention transaction; smaller chunks block commits for less time.
     #[serde(default = "default_retention_chunk")]
     pub retention_chunk: usize,
+    /// How often retention runs, in seconds (1 to 86400); it also runs once at start.
+    #[serde(default = "default_retention_interval_secs")]
+    pub retention_interval_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -46,6 +49,7 @@ impl Default for StoreConfig {
             cache_mib: default_cache_mib(),
             busy_timeout_ms: default_busy_timeout_ms(),
             retention_chunk: default_retention_chunk(),
+            retention_interval_secs: default_retention_interval_secs(),
         }
     }
 }
@@ -65,6 +69,12 @@ impl StoreConfig {
         }
         if !(100..=1_000_000).contains(&self.retention_chunk) {
             return bad("retention_chunk", format!("{} is out of range; give 100 to 1000000", self.retention_chunk));
+        }
+        if !(1..=86_400).contains(&self.retention_interval_secs) {
+            return bad(
+                "retention_interval_secs",
+                format!("{} is out of range; give 1 to 86400 (seconds)", self.retention_interval_secs),
+            );
         }
         if self.retention_days > 36_500 {
             return bad(
@@ -122,4 +132,7 @@ fn default_busy_timeout_ms() -> u64 {
 }
 fn default_retention_chunk() -> usize {
     10_000
+}
+fn default_retention_interval_secs() -> u64 {
+    60
 }

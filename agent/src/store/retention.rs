@@ -2,6 +2,12 @@
 //! over `max_size_mib`, the oldest events go too. Checkpoints are never deleted (a tailer
 //! without its offset would read a file again from the start).
 //!
+//! Events still waiting in the Chroma outbox are not expired by age: age is the event's own
+//! timestamp, so a backfilled or replayed log would otherwise be deleted before Chroma ever
+//! saw it, and a Chroma outage must delay writes, not lose them. Only the size limit may take
+//! unsent events (a full disk outranks a late copy); those are counted in
+//! [`RetentionReport::unsent_evicted`] and logged.
+//!
 //! Deleted rows' pages go to SQLite's free list and are reused by later commits: the size
 //! limit counts pages in use, and the file itself stops growing rather than shrinking.
 //!
@@ -22,6 +28,8 @@ pub struct RetentionReport {
     pub evicted_events: u64,
     /// Anomalies deleted with those events.
     pub anomalies: u64,
+    /// Of the evicted events, those Chroma had not received yet (they will never reach it).
+    pub unsent_evicted: u64,
     /// Bytes in use before.
     pub bytes_before: u64,
     /// Bytes in use after.
@@ -36,7 +44,8 @@ impl Store {
         if self.config.retention_days > 0 {
             let cutoff = now_ms.saturating_sub(i64::from(self.config.retention_days) * 86_400_000);
             loop {
-                let (events, anomalies) = self.delete_oldest(Some(cutoff), chunk)?;
+                let unsent = self.first_unsent_event()?;
+                let (events, anomalies) = self.delete_oldest(Some(cutoff), unsent, chunk)?;
                 report.expired_events += events;
                 report.anomalies += anomalies;
                 if events < chunk as u64 {
@@ -45,22 +54,61 @@ impl Store {
             }
         }
         if let Some(max) = self.config.max_size_bytes() {
+            // Commits go on meanwhile: count within the ids that exist now.
+            let unsent = self.first_unsent_event()?.map(|first| (first, self.last_event_id()));
+            let unsent_before = self.events_between(unsent)?;
             while self.used_bytes()? > max {
-                let (events, anomalies) = self.delete_oldest(None, chunk)?;
+                let (events, anomalies) = self.delete_oldest(None, None, chunk)?;
                 report.evicted_events += events;
                 report.anomalies += anomalies;
                 if events == 0 {
                     break;
                 }
             }
+            report.unsent_evicted = unsent_before.saturating_sub(self.events_between(unsent)?);
+            if report.unsent_evicted > 0 {
+                tracing::warn!(
+                    events = report.unsent_evicted,
+                    max_size_mib = self.config.max_size_mib,
+                    "the store is over its size limit: events Chroma has not received yet were deleted; \
+                     raise store.max_size_mib or bring Chroma back"
+                );
+            }
         }
         report.bytes_after = self.used_bytes()?;
         Ok(report)
     }
 
-    /// Delete up to `limit` of the oldest events (only those before `cutoff`, if given) and
-    /// their anomalies in one transaction; returns (events, anomalies) deleted.
-    fn delete_oldest(&self, cutoff: Option<i64>, limit: usize) -> Result<(u64, u64), StoreError> {
+    /// The lowest event id still waiting in the outbox, if any.
+    fn first_unsent_event(&self) -> Result<Option<i64>, StoreError> {
+        let writer = self.writer();
+        writer
+            .conn
+            .query_row("SELECT min(first_id) FROM outbox WHERE first_id IS NOT NULL", [], |r| r.get(0))
+            .map_err(self.error("read the outbox"))
+    }
+
+    /// The highest event id there is (0 when there is none).
+    fn last_event_id(&self) -> i64 {
+        let writer = self.writer();
+        writer.conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0)).unwrap_or(i64::MAX)
+    }
+
+    /// Events with ids in `first..=last` (none without a range).
+    fn events_between(&self, range: Option<(i64, i64)>) -> Result<u64, StoreError> {
+        let Some((first, last)) = range else { return Ok(0) };
+        let writer = self.writer();
+        writer
+            .conn
+            .query_row("SELECT count(*) FROM events WHERE id BETWEEN ?1 AND ?2", [first, last], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(self.error("count unsent events"))
+    }
+
+    /// Delete up to `limit` of the oldest events (only those before `cutoff`, if given, and
+    /// only ids below `keep_from`, if given) and their anomalies in one transaction; returns
+    /// (events, anomalies) deleted.
+    fn delete_oldest(&self, cutoff: Option<i64>, keep_from: Option<i64>, limit: usize) -> Result<(u64, u64), StoreError> {
         let err = self.error("delete old events");
         let mut writer = self.writer();
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
@@ -68,11 +116,13 @@ impl Store {
         let oldest: Vec<(i64, String)> = {
             let mut select = tx
                 .prepare_cached(
-                    "SELECT id, source FROM events WHERE timestamp_ms < ?1 ORDER BY timestamp_ms, id LIMIT ?2",
+                    "SELECT id, source FROM events WHERE timestamp_ms < ?1 AND id < ?3 \
+                     ORDER BY timestamp_ms, id LIMIT ?2",
                 )
                 .map_err(&err)?;
+            let bounds = (cutoff.unwrap_or(i64::MAX), limit as i64, keep_from.unwrap_or(i64::MAX));
             let rows = select
-                .query_map((cutoff.unwrap_or(i64::MAX), limit as i64), |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_map(bounds, |row| Ok((row.get(0)?, row.get(1)?)))
                 .map_err(&err)?;
             rows.collect::<Result<_, _>>().map_err(&err)?
         };

@@ -182,6 +182,53 @@ fn events_deleted_before_they_were_sent_are_skipped() {
 }
 
 #[test]
+fn retention_by_age_keeps_the_events_chroma_has_not_received() {
+    // Events of 2025 against a 7-day limit: expired as soon as they are stored.
+    let store = open(StoreKind::Chroma);
+    store.commit(&batch(30)).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let report = store.enforce_retention(now).unwrap();
+    assert_eq!((report.expired_events, report.unsent_evicted), (0, 0), "{report:?}");
+    assert_eq!(store.outbox_depth().unwrap().events, 30);
+
+    // Chroma takes the first 10; only those may go.
+    let work = store.outbox_next(10).unwrap().unwrap();
+    store.outbox_ack(&work.ack).unwrap();
+    assert_eq!(store.enforce_retention(now).unwrap().expired_events, 10);
+    let rest = store.outbox_next(100).unwrap().unwrap();
+    let logs = rest.records.iter().filter(|(c, _)| *c == Collection::Logs).count();
+    assert_eq!((logs, rest.records.first().map(|(_, r)| r.id.as_str())), (20, Some("log-11")));
+    store.outbox_ack(&rest.ack).unwrap();
+    assert_eq!(store.enforce_retention(now).unwrap().expired_events, 20);
+
+    // The embedded store has no outbox: its old events go at once.
+    let embedded = open(StoreKind::Embedded);
+    embedded.commit(&batch(30)).unwrap();
+    assert_eq!(embedded.enforce_retention(now).unwrap().expired_events, 30);
+}
+
+#[test]
+fn the_size_limit_may_take_unsent_events_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let config =
+        StoreConfig { kind: StoreKind::Chroma, retention_days: 0, max_size_mib: 1, retention_chunk: 500, ..StoreConfig::default() };
+    let store = Store::open(&dir, &config).unwrap();
+    let padding = "x".repeat(800);
+    let mut big = batch(4_000);
+    for e in &mut big.events {
+        e.event.user_agent = padding.clone();
+    }
+    store.commit(&big).unwrap();
+    // Chroma has the first 100 events only.
+    let sent = store.outbox_next(100).unwrap().unwrap();
+    store.outbox_ack(&sent.ack).unwrap();
+
+    let report = store.enforce_retention(0).unwrap();
+    assert!(report.evicted_events > 100, "{report:?}");
+    assert_eq!(report.unsent_evicted, report.evicted_events - 100, "{report:?}");
+}
+
+#[test]
 fn filters_match_numbers_as_numbers_and_render_as_chroma_where() {
     let m = meta(json!({ "status_code": 500, "ip": "10.0.0.1", "timestamp": 100 }));
     assert!(Filter::none().matches(&m));
