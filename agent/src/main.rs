@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vigil::Config;
 use vigil::detect::{DetectorSet, PluginEngine};
+use vigil::telemetry::Telemetry;
 
 /// Vigil: a sidecar log agent that scores every event for anomalies with WebAssembly plugins.
 ///
@@ -53,14 +54,16 @@ struct EvalArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let runtime = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
     match cli.command {
-        Some(Command::Validate { file }) => validate(&file),
-        Some(Command::Eval(args)) => eval(cli.config.as_ref(), args),
+        Some(Command::Validate { file }) => {
+            Telemetry::logging_only();
+            validate(&file)
+        }
+        Some(Command::Eval(args)) => {
+            Telemetry::logging_only();
+            eval(cli.config.as_ref(), args)
+        }
         None => runtime.block_on(run(cli.config)),
     }
 }
@@ -129,6 +132,21 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The log, and OTLP export when [telemetry] asks for it.
+    let telemetry = match Telemetry::start(&config.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("vigil: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = serve(config_path, config).await;
+    // Export what is still queued; blocking, so off the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
+}
+
+async fn serve(config_path: Option<PathBuf>, config: Config) -> ExitCode {
     let shutdown = shutdown_signal();
     let agent = match vigil::Agent::start(&config).await {
         // A config file is watched: changes to it and SIGHUP reload it.
@@ -208,4 +226,13 @@ fn print_summary(agent: &vigil::Agent, config: &Config, source: &str) {
         "none: anyone who reaches the address can use the API"
     };
     println!("  token:     {token}");
+    let telemetry = match &config.telemetry.otlp {
+        None => "off (set [telemetry] otlp_endpoint to export over OTLP)".to_owned(),
+        Some(otlp) => {
+            let anomalies = if otlp.export_anomalies { ", anomalies as logs" } else { "" };
+            let traces = if otlp.export_traces { "traces, " } else { "" };
+            format!("OTLP/HTTP to {} ({traces}metrics{anomalies})", otlp.endpoint)
+        }
+    };
+    println!("  telemetry: {telemetry}");
 }

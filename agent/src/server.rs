@@ -10,6 +10,7 @@ use crate::pipeline::{MonitorMessage, Pipeline, PipelineTasks};
 use crate::reload::{ConfigStatus, Reloader};
 use crate::source::{SourceRegistry, SourceSet};
 use crate::store::{Store, StoreError};
+use crate::telemetry::WarmupWatch;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub struct Agent {
     config: Config,
     config_path: Option<PathBuf>,
     summarizers: crate::summarize::Summarizers,
+    /// Detectors still learning from their first events (their progress goes to the log).
+    warmup: WarmupWatch,
 }
 
 impl Agent {
@@ -67,8 +70,10 @@ impl Agent {
         let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), fuel)?;
         let store = Arc::new(Store::open(data_dir, &config.store)?);
         // Detectors resume the learned state they had when the agent last stopped.
-        let detectors = Arc::new(DetectorSet::start_from(&engine, &config.detectors, &store.snapshots()?)?);
-        let monitor = crate::pipeline::Monitor::default();
+        let saved = store.snapshots()?;
+        let detectors = Arc::new(DetectorSet::start_from(&engine, &config.detectors, &saved)?);
+        let warmup = WarmupWatch::new(&config.detectors, &detectors.status(), &saved, Instant::now());
+        let monitor = crate::pipeline::Monitor::default().with_anomaly_export(crate::telemetry::otel::anomaly_export());
         let (summarizers, feed) =
             crate::summarize::Summarizers::start(&engine, &config.summarizers, store.clone(), monitor.clone())?;
         let (pipeline, tasks) =
@@ -101,7 +106,7 @@ impl Agent {
             summaries: summarizers.board(),
         };
         let sources = Arc::new(sources);
-        Ok(Agent { listener, state, tasks, sources, config: config.clone(), config_path: None, summarizers })
+        Ok(Agent { listener, state, tasks, sources, config: config.clone(), config_path: None, summarizers, warmup })
     }
 
     /// Follow `path`, the file `config` was loaded from: changes to it (and to the plugin
@@ -124,8 +129,9 @@ impl Agent {
 
     /// Serve until `shutdown` resolves, then stop the sources and drain the pipeline.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-        let Agent { listener, state, tasks, sources, config, config_path, summarizers } = self;
+        let Agent { listener, state, tasks, sources, config, config_path, summarizers, warmup } = self;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let warmup = tokio::spawn(crate::telemetry::warmup::report(state.detectors.clone(), warmup));
         // With Chroma: the outbox drains into it until shutdown (what is left waits in vigil.db).
         let chroma_drain = state.vectors.chroma().map(|link| {
             let embedder = crate::embed::default_embedder();
@@ -156,6 +162,7 @@ impl Agent {
             axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(RunError::Serve);
         housekeeping.abort();
         let _ = housekeeping.await;
+        warmup.abort();
         if let Some(drain) = chroma_drain {
             drain.abort();
             let _ = drain.await;

@@ -8,6 +8,7 @@ mod chroma;
 mod cli;
 mod http;
 mod metrics;
+mod otlp;
 mod reload;
 mod scoring;
 mod summaries;

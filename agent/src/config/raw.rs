@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// Absent: `builtin:window-summary` every minute; `summarizers = []`: none.
     #[serde(default = "crate::summarize::config::default_summarizers")]
     pub summarizers: Vec<crate::summarize::SummarizerConfig>,
+    /// OpenTelemetry: traces, metrics and anomalies over OTLP/HTTP when `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 /// `[api]`: where the API listens and what it accepts.

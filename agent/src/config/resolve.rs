@@ -35,6 +35,8 @@ pub struct Config {
     pub chat: crate::chat::ChatSettings,
     /// Summarizers, in config order.
     pub summarizers: Vec<crate::summarize::SummarizerSpec>,
+    /// OTLP export settings (read at start; a change needs a restart).
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// Validated `[api]`.
@@ -180,6 +182,12 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         }
         Default::default()
     });
+    let telemetry = raw.telemetry.resolve().unwrap_or_else(|problems| {
+        for p in problems {
+            check.errors.push(ConfigError::at(file, text, None, p.field, p.message).hint(p.hint));
+        }
+        Default::default()
+    });
     if raw.pipeline.batch_events == 0 || raw.pipeline.queue == 0 {
         check.errors.push(
             ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1")
@@ -225,6 +233,7 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             pipeline: raw.pipeline,
             chat,
             summarizers,
+            telemetry,
         })
     } else {
         Err(ConfigErrors(check.errors))

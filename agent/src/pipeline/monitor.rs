@@ -1,8 +1,11 @@
 //! The monitor channel behind `/ws`: anomalies from every source, ack summaries and periodic
 //! stats, each pre-serialized once and shared by every client. A slow client never slows the
 //! pipeline: the channel is bounded and a lagging client is told how many messages it missed.
+//! When OTLP export is on, committed anomalies are also offered to it (never waiting either).
 
 use super::submission::AnomalyNotice;
+use crate::event::Event;
+use crate::telemetry::AnomalyExport;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -32,15 +35,31 @@ pub enum MonitorMessage {
 #[derive(Clone)]
 pub struct Monitor {
     tx: broadcast::Sender<Arc<str>>,
+    /// Where anomalies are exported over OTLP, when they are.
+    export: Option<AnomalyExport>,
 }
 
 impl Default for Monitor {
     fn default() -> Self {
-        Monitor { tx: broadcast::channel(CAPACITY).0 }
+        Monitor { tx: broadcast::channel(CAPACITY).0, export: None }
     }
 }
 
 impl Monitor {
+    /// Also offer every committed anomaly to `export` (no-op with `None`).
+    pub fn with_anomaly_export(mut self, export: Option<AnomalyExport>) -> Self {
+        self.export = export;
+        self
+    }
+
+    /// Announce a committed anomaly of `event`: to `/ws` clients and to the OTLP export.
+    pub fn anomaly(&self, notice: &AnomalyNotice, event: &Event) {
+        if let Some(export) = &self.export {
+            export.offer(notice, event);
+        }
+        self.publish(&MonitorMessage::Anomaly(notice.clone()));
+    }
+
     /// Publish a message; without subscribers it goes nowhere, at no cost beyond serializing.
     pub fn publish(&self, message: &MonitorMessage) {
         if self.tx.receiver_count() == 0 {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 /// Batches between the scorer and the committer: one being committed, one ready.
 const SCORED_QUEUE: usize = 2;
@@ -199,6 +200,9 @@ fn score(
     let mut fresh = if unscored.is_empty() {
         Vec::new()
     } else {
+        // One span per batch (never per event): the agent's traces when OTLP export is on.
+        // Counts as i64: OTLP has no unsigned attributes (u64 would be exported as text).
+        let _span = tracing::info_span!("score", events = unscored.len() as i64).entered();
         let started = std::time::Instant::now();
         let scores = detectors.score(&unscored);
         stats.instruments.observe_scoring(detectors, started.elapsed());
@@ -259,10 +263,16 @@ async fn commit_stage(
         }
         commit.checkpoints = checkpoints;
 
-        let (commit, first_id) = commit_with_retry(&store, commit, templates, &stats).await;
+        let span = tracing::info_span!(
+            "commit",
+            events = commit.events.len() as i64,
+            anomalies = commit.anomalies.len() as i64
+        );
+        let (commit, first_id) = commit_with_retry(&store, commit, templates, &stats).instrument(span).await;
         stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
         stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
         stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
+        stats.instruments.count_anomalies(commit.anomalies.len() as u64);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         answer(&commit, first_id, submissions, spans, &monitor);
         feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
@@ -328,12 +338,12 @@ fn answer(
         }
     };
     for (submission, span) in submissions.into_iter().zip(spans) {
-        let anomalies: Vec<AnomalyNotice> =
-            commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).map(notice).collect();
+        let committed: Vec<&NewAnomaly> = commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).collect();
+        let anomalies: Vec<AnomalyNotice> = committed.iter().map(|a| notice(a)).collect();
         let ids = (!span.is_empty()).then(|| first_id + span.start as i64..=first_id + span.end as i64 - 1);
         if !span.is_empty() {
-            for anomaly in &anomalies {
-                monitor.publish(&MonitorMessage::Anomaly(anomaly.clone()));
+            for (anomaly, a) in anomalies.iter().zip(&committed) {
+                monitor.anomaly(anomaly, &commit.events[a.event_index].event);
             }
             monitor.publish(&MonitorMessage::Ack {
                 source: commit.events[span.start].event.source.clone(),

@@ -4,7 +4,8 @@
 //! histograms, events in per source, the Chroma outbox depth), and [`Readings`] are the
 //! counters the agent already keeps for `/api/v1/stats` (pipeline, sources, rejected input,
 //! plugins), read at scrape time so there is one source of truth for each number. A scrape
-//! builds a fresh registry of both and encodes it with `prometheus-client`.
+//! builds a fresh registry of both and encodes it with `prometheus-client`. When OTLP export
+//! is set up, [`Instruments`] also record into its OpenTelemetry instruments.
 
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
@@ -43,6 +44,8 @@ pub struct Instruments {
     /// The `plugin` label of scoring calls timed around the whole detector set (see
     /// [`Instruments::observe_scoring`]).
     scoring_label: OnceLock<String>,
+    /// The same measurements for OTLP export, when it is set up.
+    otlp: Option<super::otel::OtlpInstruments>,
 }
 
 impl Default for Instruments {
@@ -53,6 +56,7 @@ impl Default for Instruments {
             events_in: Family::default(),
             outbox_depth: Gauge::default(),
             scoring_label: OnceLock::new(),
+            otlp: super::otel::OtlpInstruments::installed(),
         }
     }
 }
@@ -61,11 +65,17 @@ impl Instruments {
     /// One store commit (one transaction) took `elapsed`.
     pub fn observe_commit(&self, elapsed: Duration) {
         self.store_commit.observe(elapsed.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.store_commit(elapsed);
+        }
     }
 
     /// One call of `plugin` on a batch took `elapsed`.
     pub fn observe_plugin_call(&self, plugin: &str, elapsed: Duration) {
         self.plugin_call.get_or_create(&[("plugin", plugin.to_owned())]).observe(elapsed.as_secs_f64());
+        if let Some(otlp) = &self.otlp {
+            otlp.plugin_call(plugin, elapsed);
+        }
     }
 
     /// One call of the whole detector set took `elapsed`. The label names the set's plugins
@@ -87,13 +97,28 @@ impl Instruments {
                 Some((current, n)) if *current == source => *n += 1,
                 _ => {
                     if let Some((current, n)) = run.replace((source, 1)) {
-                        self.events_in.get_or_create(&[("source", current.to_owned())]).inc_by(n);
+                        self.add_events(current, n);
                     }
                 }
             }
         }
         if let Some((current, n)) = run {
-            self.events_in.get_or_create(&[("source", current.to_owned())]).inc_by(n);
+            self.add_events(current, n);
+        }
+    }
+
+    fn add_events(&self, source: &str, n: u64) {
+        self.events_in.get_or_create(&[("source", source.to_owned())]).inc_by(n);
+        if let Some(otlp) = &self.otlp {
+            otlp.events_in(source, n);
+        }
+    }
+
+    /// Count committed anomalies (Prometheus reads its own counter at scrape time; this is
+    /// for OTLP export).
+    pub fn count_anomalies(&self, n: u64) {
+        if let Some(otlp) = self.otlp.as_ref().filter(|_| n > 0) {
+            otlp.anomalies(n);
         }
     }
 
