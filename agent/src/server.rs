@@ -68,7 +68,7 @@ impl Agent {
             .map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
         let fuel = config.detectors.iter().any(|d| d.limits.fuel.is_some());
         let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), fuel)?;
-        let store = Arc::new(Store::open(data_dir, &config.store)?);
+        let store = Arc::new(Store::open_with_embedder(data_dir, &config.store, config.embedding.build())?);
         // Detectors resume the learned state they had when the agent last stopped.
         let saved = store.snapshots()?;
         let detectors = Arc::new(DetectorSet::start_from(&engine, &config.detectors, &saved)?);
@@ -101,7 +101,10 @@ impl Agent {
             rejected: Arc::new(AtomicU64::new(0)),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             started: Instant::now(),
-            chat: Arc::new(crate::chat::Chat::new(&config.chat)),
+            chat: Arc::new(
+                crate::chat::Chat::new(&config.chat)
+                    .with_retriever(Arc::new(crate::chat::VectorRetriever::new(vectors.clone()))),
+            ),
             vectors,
             summaries: summarizers.board(),
         };
@@ -134,7 +137,7 @@ impl Agent {
         let warmup = tokio::spawn(crate::telemetry::warmup::report(state.detectors.clone(), warmup));
         // With Chroma: the outbox drains into it until shutdown (what is left waits in vigil.db).
         let chroma_drain = state.vectors.chroma().map(|link| {
-            let embedder = crate::embed::default_embedder();
+            let embedder = state.vectors.embedder_handle();
             crate::vector::drain::spawn(link.clone(), state.store.clone(), embedder, state.shutdown.subscribe())
         });
         let reloader = config_path.map(|path| {

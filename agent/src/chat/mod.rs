@@ -3,7 +3,8 @@
 //! A question is read by rules ([`timerange`] finds its window, [`intent`] what it asks and
 //! about which events); aggregate questions are answered by SQL on the store's read
 //! connections ([`queries`]); open questions and summaries by the same numbers plus the
-//! nearest summaries and anomalies ([`retrieve`]). The answer names its window, its facts
+//! nearest summaries and anomalies, found by vector search ([`nearest`]) and by words
+//! ([`retrieve`]). The answer names its window, its facts
 //! and the ids it rests on. An optional LLM ([`llm`]) only rephrases that answer.
 //!
 //! This module never writes to the store and never invents a number.
@@ -13,6 +14,7 @@ mod clock;
 mod config;
 pub mod intent;
 mod llm;
+pub mod nearest;
 pub mod queries;
 pub mod retrieve;
 #[cfg(test)]
@@ -22,6 +24,7 @@ pub mod timerange;
 pub use answer::Answer;
 pub use clock::Clock;
 pub use config::{ChatConfig, ChatConfigError, ChatSettings, LlmSettings};
+pub use nearest::VectorRetriever;
 pub use retrieve::{Passage, Retrieved, Retriever};
 
 use crate::store::{Store, StoreError};
@@ -88,29 +91,21 @@ impl Chat {
                 answer::help("I could not tell what you are asking about the logs."),
             )),
             Intent::Open | Intent::Summary => Queries::with(store, |q| {
+                let stored = retrieve::from_store(q, &reading, &range)?;
                 let retrieved = match &self.retriever {
-                    Some(retriever) => match retriever.nearest(question, &range, &reading.filters, retrieve::NEAREST) {
-                        Ok(mut found) => {
-                            // What the index does not hold (older data, a sub-path) the store may.
-                            if found.summaries.is_empty() || found.anomalies.is_empty() {
-                                let stored = retrieve::from_store(q, &reading, &range)?;
-                                if found.summaries.is_empty() {
-                                    found.summaries = stored.summaries;
-                                }
-                                if found.anomalies.is_empty() {
-                                    found.anomalies = stored.anomalies;
-                                }
-                            }
-                            found
-                        }
+                    // The index may miss what the store holds (a sub-path, a summary far from
+                    // the question's words): its picks fill up after the nearest.
+                    Some(retriever) => match retriever.nearest(&reading, &range, retrieve::NEAREST) {
+                        Ok(found) => retrieve::merge(found, stored, retrieve::NEAREST),
                         Err(e) => {
-                            tracing::warn!(error = %e, "vector search failed; citing anomalies from the store");
-                            let mut found = retrieve::from_store(q, &reading, &range)?;
-                            found.note = Some(format!("vector search failed ({e}); anomalies matched by words"));
-                            found
+                            tracing::warn!(error = %e, "vector search failed; citing what the store matched by words");
+                            Retrieved {
+                                note: Some(format!("vector search failed ({e}); sources matched by words")),
+                                ..stored
+                            }
                         }
                     },
-                    None => retrieve::from_store(q, &reading, &range)?,
+                    None => stored,
                 };
                 answer::open(q, &reading, &range, &retrieved)
             }),

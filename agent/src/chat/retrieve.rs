@@ -1,10 +1,11 @@
 //! Finding the stored summaries and anomalies nearest to an open question.
 //!
-//! Vector search (the `embed` module's embedder and index over the "summaries" and
-//! "anomalies" collections) plugs in through [`Retriever`]. Without it, or when it fails,
-//! [`from_store`] picks the summaries whose window overlaps the question's and whose text names
-//! its URL, IP or words (newest first), and the anomalies of the window that match them
-//! (highest score first), so an open question always cites what it rests on.
+//! Vector search (the agent's embedder and the "summaries" and "anomalies" collections, see
+//! [`super::nearest`]) plugs in through [`Retriever`]. [`from_store`] picks the summaries whose
+//! window overlaps the question's and whose text names its URL, IP or words (newest first), and
+//! the anomalies of the window that match them (highest score first). [`merge`] puts the vector
+//! hits first and fills up with the store's picks, so an open question always cites what it
+//! rests on — also when the index holds nothing near it or vector search fails.
 
 use super::intent::Reading;
 use super::queries::{AnomalyRow, Queries, Scope};
@@ -81,15 +82,33 @@ pub struct Retrieved {
 
 /// Vector search over summaries and anomalies.
 pub trait Retriever: Send + Sync {
-    /// At most `k` summaries and `k` anomalies of `range` (and of the IP and URL of
-    /// `filters`) nearest to `question`.
-    fn nearest(
-        &self,
-        question: &str,
-        range: &TimeRange,
-        filters: &super::intent::Filters,
-        k: usize,
-    ) -> Result<Retrieved, String>;
+    /// At most `k` summaries and `k` anomalies of `range` (and of the IP and URL of the
+    /// reading's filters) nearest to what the question asks about, nearest first; empty when
+    /// the question names nothing to search for. Called on a blocking thread.
+    fn nearest(&self, reading: &Reading, range: &TimeRange, k: usize) -> Result<Retrieved, crate::vector::VectorError>;
+}
+
+/// The vector hits first, then the store's picks they do not already cite, at most `k` of each
+/// kind. `method` is `vector` when a vector hit is cited, else `store`.
+pub fn merge(vector: Retrieved, stored: Retrieved, k: usize) -> Retrieved {
+    fn join(first: Vec<Passage>, then: Vec<Passage>, k: usize) -> Vec<Passage> {
+        let mut out: Vec<Passage> = Vec::with_capacity(k);
+        for p in first.into_iter().chain(then) {
+            if out.len() < k && !out.iter().any(|o| o.kind == p.kind && o.id == p.id) {
+                out.push(p);
+            }
+        }
+        out
+    }
+    let summaries = join(vector.summaries, stored.summaries, k);
+    let anomalies = join(vector.anomalies, stored.anomalies, k);
+    let by_vector = summaries.iter().chain(&anomalies).any(|p| p.distance.is_some());
+    Retrieved {
+        summaries,
+        anomalies,
+        method: if by_vector { "vector" } else { "store" },
+        note: vector.note.or(stored.note),
+    }
 }
 
 /// Passages cited per kind.

@@ -423,6 +423,166 @@ fn open_questions_cite_the_summaries_that_name_what_they_ask_about() {
     assert!(a.response.contains("rare status 500"), "{}", a.response);
 }
 
+// --- Open questions by vector search ---
+
+/// A chat whose open questions go through vector search over `store`'s embedded index.
+fn vector_chat(store: &Arc<Store>) -> Chat {
+    let index = crate::vector::VectorIndex::new(store.clone(), None);
+    chat().with_retriever(Arc::new(super::VectorRetriever::new(index)))
+}
+
+fn cited<'a>(a: &'a Answer, kind: &str) -> Vec<&'a Value> {
+    a.sources.iter().filter(|s| s["type"] == kind).collect()
+}
+
+/// Each cited passage's id and whether it carries a distance.
+fn ids_and_distances(a: &Answer, kind: &str) -> Vec<(i64, bool)> {
+    cited(a, kind).iter().map(|s| (s["id"].as_i64().unwrap(), s["distance"].is_number())).collect()
+}
+
+fn summary(start: &str, end: &str, text: &str) -> crate::store::NewSummary {
+    crate::store::NewSummary {
+        summarizer: "window-summary".into(),
+        window_start_ms: at(start).as_millisecond(),
+        window_end_ms: at(end).as_millisecond(),
+        first_event_ms: None,
+        last_event_ms: None,
+        events: 0,
+        anomalies: 0,
+        skipped_events: 0,
+        partial: false,
+        text: text.into(),
+        data: Default::default(),
+    }
+}
+
+/// A store where words and nearness disagree. Summaries (ids 1-4): 1 and 2 both name
+/// "payment" and "timeouts", so a word match ties them and takes the newer, 2, whose long text
+/// is mostly about something else; 1 is about little else. 3 names neither; 4, yesterday's,
+/// is a copy of 1. Anomalies (ids 1-3): 1 is the payment timeout (score 0.62); 3 is on a
+/// payment URL but about something else, with a higher score (0.90), so a word match ranked by
+/// score takes 3 first; 2 (0.97) names neither.
+fn payment_store() -> Arc<Store> {
+    let store = crate::testing::store();
+    let mut rows = Vec::new();
+    series(&mut rows, "2025-04-01T10:00:30Z", 1, 1, "10.0.0.9", "POST", "/api/payment", 504, 0);
+    series(&mut rows, "2025-04-01T11:30:00Z", 1, 1, "10.0.0.6", "GET", "/admin", 403, 0);
+    series(&mut rows, "2025-04-01T11:45:00Z", 1, 1, "10.0.0.5", "GET", "/api/payment/methods", 200, 900);
+    let flags = [
+        (0.62, "upstream timeouts on the payment gateway"),
+        (0.97, "new client on /admin"),
+        (0.90, "first request from a new country"),
+    ];
+    let anomalies = flags
+        .iter()
+        .enumerate()
+        .map(|(i, (score, reason))| NewAnomaly {
+            event_index: i,
+            detector: "isolation-forest".into(),
+            score: *score,
+            reason: (*reason).into(),
+        })
+        .collect();
+    let events = rows.into_iter().map(|(event, _)| ScoredEvent { event, anomaly_score: Some(0.9) }).collect();
+    store.commit(&CommitBatch { events, anomalies, checkpoints: Vec::new() }).unwrap();
+    let dense = "POST /api/payment 504 40 times from 10.0.0.9: upstream timeouts on the payment gateway, payment \
+                 retries timed out";
+    let summaries = [
+        summary("2025-04-01T10:00:00Z", "2025-04-01T10:01:00Z", dense),
+        summary(
+            "2025-04-01T11:00:00Z",
+            "2025-04-01T11:01:00Z",
+            "quiet minute: GET /index.html 200 300 times from 10.0.0.1, GET /static/app.js 200 120 times, \
+             GET /favicon.ico 404 3 times; the payment page was viewed 4 times and no timeouts were seen; top user \
+             agents Mozilla/5.0 and curl/8.5; median response 1200 bytes",
+        ),
+        summary("2025-04-01T12:00:00Z", "2025-04-01T12:01:00Z", "GET /index.html 200 20 times from 10.0.0.1"),
+        summary("2025-03-31T10:00:00Z", "2025-03-31T10:01:00Z", dense),
+    ];
+    for s in &summaries {
+        store.insert_summary(s).unwrap();
+    }
+    store
+}
+
+#[test]
+fn open_questions_cite_the_nearest_summary_and_anomaly_not_the_word_match() {
+    let store = payment_store();
+    let question = "what is going on with payment timeouts today?";
+
+    // Matched by words: the tie goes to the newer summary, and the higher-scored anomaly.
+    let by_words = chat().answer_from_data(&store, question).unwrap();
+    assert_eq!(ids_and_distances(&by_words, "summary")[..2], [(2, false), (1, false)], "{:?}", by_words.sources);
+    assert_eq!(ids_and_distances(&by_words, "anomaly")[0], (3, false), "{:?}", by_words.sources);
+    assert_eq!(by_words.facts["retrieval"], "store");
+
+    let a = vector_chat(&store).answer_from_data(&store, question).unwrap();
+    let shown = serde_json::to_string_pretty(&a.sources).unwrap();
+    assert_eq!(a.intent, "open");
+    assert_eq!(a.facts["retrieval"], "vector", "{shown}");
+    // Nearest first, each with its distance; yesterday's copy of summary 1 is outside "today".
+    assert_eq!(ids_and_distances(&a, "summary")[..2], [(1, true), (2, true)], "{shown}");
+    assert!(!ids_and_distances(&a, "summary").iter().any(|(id, _)| *id == 4), "{shown}");
+    let summaries = cited(&a, "summary");
+    let d: Vec<f64> = summaries.iter().filter_map(|s| s["distance"].as_f64()).collect();
+    assert!(d[0] < d[1] && d[1] <= f64::from(super::nearest::MAX_DISTANCE), "{shown}");
+    assert!(summaries[0]["text"].as_str().unwrap().starts_with("2025-04-01T10:00:00Z to 2025-04-01T10:01:00Z: POST"));
+    // The store's pick without a distance comes after the vector hits, never twice.
+    assert_eq!(ids_and_distances(&a, "summary")[2..], [(3, false)], "{shown}");
+    assert_eq!(ids_and_distances(&a, "anomaly")[0], (1, true), "{shown}");
+    assert!(cited(&a, "anomaly")[0]["text"].as_str().unwrap().contains("upstream timeouts on the payment gateway"));
+    assert!(a.response.contains("summary 1 (2025-04-01T10:00:00Z"), "{}", a.response);
+
+    // Without "today" the window is all data: yesterday's copy is as near as summary 1.
+    let a = vector_chat(&store).answer_from_data(&store, "what is going on with payment timeouts?").unwrap();
+    let mut nearest: Vec<i64> = ids_and_distances(&a, "summary")[..2].iter().map(|(id, _)| *id).collect();
+    nearest.sort();
+    assert_eq!(nearest, [1, 4], "{:?}", a.sources);
+}
+
+#[test]
+fn open_questions_keep_their_answers_with_vector_search() {
+    let chat = vector_chat(&store());
+    let a = chat.answer_from_data(&store(), "What is going on with /login?").unwrap();
+    assert_eq!((a.facts["requests"].as_u64(), a.facts["errors"].as_u64()), (Some(10), Some(8)));
+    // Only what names /login: summary 1 and the three /login anomalies, found by vector search.
+    assert_eq!(ids_and_distances(&a, "summary"), [(1, true)], "{:?}", a.sources);
+    let anomalies = cited(&a, "anomaly");
+    assert_eq!(anomalies.len(), 3, "{:?}", a.sources);
+    assert!(anomalies.iter().all(|s| s["distance"].is_number() && s["text"].as_str().unwrap().contains("/login")));
+
+    // Nothing to search for: the top anomaly by score, the window's summaries newest first.
+    let a = chat.answer_from_data(&store(), "anything unusual today?").unwrap();
+    assert_eq!(a.facts["retrieval"], "store");
+    assert!(cited(&a, "anomaly")[0]["text"].as_str().unwrap().contains("/admin"), "{:?}", a.sources);
+    let a = chat.answer_from_data(&store(), "summarize the last hour").unwrap();
+    assert_eq!(ids_and_distances(&a, "summary"), [(1, false), (2, false)]);
+}
+
+/// A vector index that is down.
+struct Unreachable;
+
+impl super::Retriever for Unreachable {
+    fn nearest(
+        &self,
+        _: &super::intent::Reading,
+        _: &TimeRange,
+        _: usize,
+    ) -> Result<super::Retrieved, crate::vector::VectorError> {
+        Err(crate::vector::VectorError::Task("the index is unreachable".into()))
+    }
+}
+
+#[test]
+fn failed_vector_search_falls_back_to_the_store_and_says_so() {
+    let chat = chat().with_retriever(Arc::new(Unreachable));
+    let a = chat.answer_from_data(&store(), "What is going on with /login?").unwrap();
+    assert_eq!(a.facts["retrieval"], "store");
+    assert_eq!(ids_and_distances(&a, "summary"), [(1, false)]);
+    assert_eq!(cited(&a, "anomaly").len(), 3);
+    assert!(a.response.contains("vector search failed (") && a.response.contains("unreachable"), "{}", a.response);
+}
+
 #[test]
 fn unknown_questions_get_the_list_of_what_can_be_asked() {
     for question in ["What's the weather in Paris?", "tell me a joke about cats"] {

@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// `/chat`: the optional LLM that rephrases its answers.
     #[serde(default)]
     pub chat: crate::chat::ChatConfig,
+    /// The embedder that turns anomalies, summaries and `/chat` questions into vectors.
+    #[serde(default)]
+    pub embedding: crate::embed::EmbeddingConfig,
     /// Summarizers; each folds committed events into windows and stores a summary per window.
     /// Absent: `builtin:window-summary` every minute; `summarizers = []`: none.
     #[serde(default = "crate::summarize::config::default_summarizers")]

@@ -33,6 +33,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// `/chat` settings.
     pub chat: crate::chat::ChatSettings,
+    /// The embedder of every vector.
+    pub embedding: crate::embed::EmbeddingSettings,
     /// Summarizers, in config order.
     pub summarizers: Vec<crate::summarize::SummarizerSpec>,
     /// OTLP export settings (read at start; a change needs a restart).
@@ -182,6 +184,10 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         }
         Default::default()
     });
+    let embedding = raw.embedding.resolve().unwrap_or_else(|p| {
+        check.errors.push(ConfigError::at(file, text, None, p.field, p.message).hint(p.hint));
+        Default::default()
+    });
     let telemetry = raw.telemetry.resolve().unwrap_or_else(|problems| {
         for p in problems {
             check.errors.push(ConfigError::at(file, text, None, p.field, p.message).hint(p.hint));
@@ -232,6 +238,7 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             chroma: raw.chroma,
             pipeline: raw.pipeline,
             chat,
+            embedding,
             summarizers,
             telemetry,
         })

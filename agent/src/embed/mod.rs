@@ -5,19 +5,38 @@
 //!
 //! [`HashedNgrams`] is the default: feature hashing of words, word pairs and character
 //! n-grams; it needs no model download, no network and no state, and it is deterministic
-//! across runs, builds and machines (vectors persist in Chroma). A model-based embedder can be
-//! added behind the same trait. This module never does I/O.
+//! across runs, builds and machines (vectors persist in Chroma). `[embedding]` ([`config`])
+//! chooses the embedder and its dimension; a model-based embedder can be added behind the same
+//! trait (see [`Embedder`]). This module never does I/O.
 
+pub mod config;
 mod hashed;
 #[cfg(test)]
 mod tests;
 
+pub use config::{EmbedderKind, EmbeddingConfig, EmbeddingConfigError, EmbeddingSettings};
 pub use hashed::HashedNgrams;
 
 use std::sync::{Arc, LazyLock};
 
 /// Turns text into a vector of [`dimension`](Embedder::dimension) floats, L2-normalized (or all
 /// zeros for text without features), so that cosine distance compares meaning.
+///
+/// # Adding a model-based embedder
+/// A sentence-embedding model (an ONNX or candle model run in-process, or an HTTP embedding
+/// endpoint) plugs in as one more implementation:
+/// 1. Implement the trait. `embed` is called on the commit path (anomalies), by summarizers and
+///    by `/chat` from blocking threads, so it must be synchronous, thread-safe and cheap enough
+///    per text; a remote model needs its own blocking client with a timeout. Load the model
+///    once, in the constructor, and L2-normalize what it returns.
+/// 2. Give it a [`name`](Embedder::name) that names the model, its revision and its dimension
+///    (`"minilm-l6-v2-384"`): the store tags every vector with it and compares only vectors of
+///    the same name, and a changed name is what makes the agent re-embed (embedded store) or
+///    refuse to start (Chroma) instead of mixing two vector spaces.
+/// 3. Add a variant to [`EmbedderKind`] with its own settings in [`EmbeddingConfig`] (model
+///    path, endpoint), validated in [`EmbeddingConfig::resolve`] and built in
+///    [`EmbeddingSettings::build`]. Everything else (store, Chroma outbox, `/chat`) takes the
+///    embedder from there.
 pub trait Embedder: Send + Sync {
     /// A stable name that changes whenever the vectors would: stored with every vector so
     /// vectors of different embedders are never compared.

@@ -65,3 +65,126 @@ fn repeated_words_count_sublinearly() {
     assert!(share > 0.2, "timeout's share of the repeated text: {share}");
     assert!(cosine_distance(&once, &many) < 0.5);
 }
+
+// --- `[embedding]` and a changed embedder against a store that holds vectors ---
+
+fn parse(text: &str) -> Result<crate::config::Config, String> {
+    crate::config::Config::parse(text, "t.toml", std::path::Path::new(".")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn embedding_config_chooses_the_dimension_and_is_checked() {
+    let default = parse("").unwrap().embedding;
+    assert_eq!(default, EmbeddingSettings { kind: EmbedderKind::Hashed, dimensions: 384 });
+    assert_eq!(default.build().name(), default_embedder().name());
+
+    let chosen = parse("[embedding]\nkind = \"hashed\"\ndimensions = 512\n").unwrap().embedding;
+    let embedder = chosen.build();
+    assert_eq!((embedder.name(), embedder.dimension()), ("hashed-ngrams-v1-512", 512));
+    assert_eq!(embedder.embed("GET /login").len(), 512);
+
+    for (text, want) in [
+        ("[embedding]\ndimensions = 16\n", "embedding.dimensions: must be between 32 and 4096, got 16"),
+        ("[embedding]\ndimensions = 5000\n", "must be between 32 and 4096, got 5000"),
+        ("[embedding]\nkind = \"minilm\"\n", "unknown embedding kind \"minilm\"; the kinds are: \"hashed\""),
+        ("[embedding]\ndimension = 384\n", "unknown field `dimension`"),
+    ] {
+        let err = parse(text).expect_err(text);
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}
+
+/// The store in `dir`, of `kind`, whose vectors come from `embedder`.
+fn store_with(
+    dir: &std::path::Path,
+    kind: crate::store::StoreKind,
+    embedder: Arc<dyn Embedder>,
+) -> Result<crate::store::Store, crate::store::StoreError> {
+    let config = crate::store::StoreConfig { kind, ..Default::default() };
+    crate::store::Store::open_with_embedder(dir, &config, embedder)
+}
+
+fn fill(store: &crate::store::Store) {
+    use crate::store::{CommitBatch, NewAnomaly, NewSummary, ScoredEvent};
+    let event = crate::event::Event {
+        timestamp_ms: 1_743_510_896_000,
+        ip: "10.0.0.2".into(),
+        method: "POST".into(),
+        url: "/login".into(),
+        status_code: 401,
+        ..Default::default()
+    };
+    let anomaly =
+        NewAnomaly { event_index: 0, detector: "if".into(), score: 0.9, reason: "burst of failed logins".into() };
+    let events = vec![ScoredEvent { event, anomaly_score: Some(0.9) }];
+    store.commit(&CommitBatch { events, anomalies: vec![anomaly], checkpoints: Vec::new() }).unwrap();
+    let summary = NewSummary {
+        summarizer: "window-summary".into(),
+        window_start_ms: 1_743_510_840_000,
+        window_end_ms: 1_743_510_900_000,
+        first_event_ms: None,
+        last_event_ms: None,
+        events: 1,
+        anomalies: 1,
+        skipped_events: 0,
+        partial: false,
+        text: "POST /login 401 from 10.0.0.2: burst of failed logins".into(),
+        data: Default::default(),
+    };
+    store.insert_summary(&summary).unwrap();
+}
+
+fn nearest_summary(store: &crate::store::Store, embedder: &dyn Embedder) -> Vec<(String, f32)> {
+    let query = embedder.embed("failed logins");
+    let hits = store
+        .nearest_vectors(crate::vector::Collection::Summaries, embedder, &query, 3, &crate::vector::Filter::none())
+        .unwrap();
+    hits.into_iter().map(|h| (h.id, h.distance)).collect()
+}
+
+#[test]
+fn a_changed_dimension_re_embeds_the_embedded_index_at_start() {
+    use crate::store::StoreKind::Embedded;
+    let dir = tempfile::tempdir().unwrap();
+    let old: Arc<dyn Embedder> = Arc::new(HashedNgrams::new(384));
+    let store = store_with(dir.path(), Embedded, old.clone()).unwrap();
+    fill(&store);
+    assert_eq!(nearest_summary(&store, old.as_ref()).len(), 1);
+    drop(store);
+
+    let new: Arc<dyn Embedder> = Arc::new(HashedNgrams::new(512));
+    let store = store_with(dir.path(), Embedded, new.clone()).unwrap();
+    // Both records are found with the new vectors, and none is left in the old space.
+    let found = nearest_summary(&store, new.as_ref());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1 < 0.8, "{found:?}");
+    assert!(nearest_summary(&store, old.as_ref()).is_empty());
+    let query = new.embed("failed logins");
+    let anomalies = store
+        .nearest_vectors(crate::vector::Collection::Anomalies, new.as_ref(), &query, 3, &crate::vector::Filter::none())
+        .unwrap();
+    assert_eq!(anomalies.len(), 1);
+    // Reopening with the same embedder leaves the index alone.
+    drop(store);
+    let store = store_with(dir.path(), Embedded, new.clone()).unwrap();
+    assert_eq!(nearest_summary(&store, new.as_ref()), found);
+}
+
+#[test]
+fn a_changed_dimension_is_refused_with_chroma_and_says_what_to_do() {
+    use crate::store::StoreKind::Chroma;
+    let dir = tempfile::tempdir().unwrap();
+    let old: Arc<dyn Embedder> = Arc::new(HashedNgrams::new(384));
+    fill(&store_with(dir.path(), Chroma, old.clone()).unwrap());
+
+    let err = store_with(dir.path(), Chroma, Arc::new(HashedNgrams::new(512))).err().expect("refused").to_string();
+    for want in
+        ["hashed-ngrams-v1-384 (384 dimensions)", "hashed-ngrams-v1-512 (512 dimensions)", "dimensions back to 384"]
+    {
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+    assert!(err.contains("collection_prefix"), "{err}");
+    // Nothing was changed: the old embedder still opens the store and finds its vectors.
+    let store = store_with(dir.path(), Chroma, old.clone()).unwrap();
+    assert_eq!(nearest_summary(&store, old.as_ref()).len(), 1);
+}

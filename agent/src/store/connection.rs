@@ -9,11 +9,12 @@ use super::config::StoreConfig;
 use super::error::StoreError;
 use super::schema;
 use super::wal::WalCheckpointer;
+use crate::embed::Embedder;
 use rusqlite::{Connection, OptionalExtension};
 use std::fs::{File, TryLockError};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "vigil.db";
@@ -22,6 +23,8 @@ pub const DB_FILE: &str = "vigil.db";
 pub struct Store {
     path: PathBuf,
     pub(crate) config: StoreConfig,
+    /// Makes every vector the store writes (anomalies, summaries) and the ones searched for.
+    pub(crate) embedder: Arc<dyn Embedder>,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// Declared before the lock so it stops before the lock is released.
@@ -39,7 +42,19 @@ pub(crate) struct Writer {
 impl Store {
     /// Open (creating if needed) `vigil.db` in `data_dir`, migrate its schema and take the
     /// data directory's lock; fails with [`StoreError::Locked`] if another process has it.
+    /// Vectors are made by the default embedder.
     pub fn open(data_dir: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with_embedder(data_dir, config, crate::embed::default_embedder())
+    }
+
+    /// [`open`](Store::open), with the vectors of anomalies and summaries made by `embedder`
+    /// (from `[embedding]`). Vectors an earlier run made with another embedder are re-embedded
+    /// (`kind = "embedded"`) or refused (`kind = "chroma"`); see `vectors.rs`.
+    pub fn open_with_embedder(
+        data_dir: &Path,
+        config: &StoreConfig,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Store, StoreError> {
         config.validate()?;
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             what: "create the data directory",
@@ -48,12 +63,14 @@ impl Store {
         })?;
         let path = data_dir.join(DB_FILE);
         let lock = take_lock(&path.with_extension("db.lock"))?;
-        let conn = schema::open_writer(&path, config)?;
+        let mut conn = schema::open_writer(&path, config)?;
+        super::vectors::reconcile(&mut conn, &path, config.kind, embedder.as_ref())?;
         let next_id = next_event_id(&conn).map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
         let wal = WalCheckpointer::start(&path, config)?;
         Ok(Store {
             path,
             config: config.clone(),
+            embedder,
             writer: Mutex::new(Writer { conn, next_id }),
             readers: Mutex::new(Vec::new()),
             _wal: wal,
@@ -69,6 +86,11 @@ impl Store {
     /// The config the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// The embedder of every vector this store writes; search with the same one.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
     }
 
     /// The writer, waiting for the commit or retention step that holds it. A panic while it

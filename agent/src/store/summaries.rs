@@ -119,7 +119,9 @@ impl Store {
         metadata.insert("events".into(), json!(s.events));
         metadata.insert("anomalies".into(), json!(s.anomalies));
         metadata.insert("partial".into(), json!(s.partial));
-        super::vectors::enqueue_summary(&tx, self.config.kind, &id.to_string(), &s.text, &metadata).map_err(&err)?;
+        let embedder = self.embedder.as_ref();
+        super::vectors::put_summary(&tx, self.config.kind, embedder, &id.to_string(), &s.text, &metadata)
+            .map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(StoredSummary { id, summary: s.clone(), created_ms: now })
     }

@@ -58,6 +58,9 @@ pub(crate) fn put_vector(
 /// into the outbox too, so Chroma gets it exactly when the transaction commits. `id` becomes
 /// the record id `summary-<id>`; `metadata` should hold `timestamp` (window start, integer
 /// seconds) and may hold any flat string, number or boolean fields.
+///
+/// Vectors come from the default embedder; [`Store::insert_summary`] uses the store's own
+/// (`[embedding]`).
 pub fn enqueue_summary(
     conn: &Connection,
     kind: StoreKind,
@@ -65,9 +68,20 @@ pub fn enqueue_summary(
     text: &str,
     metadata: &Metadata,
 ) -> rusqlite::Result<()> {
+    put_summary(conn, kind, crate::embed::default_embedder().as_ref(), id, text, metadata)
+}
+
+/// [`enqueue_summary`] with the vector made by `embedder`.
+pub(crate) fn put_summary(
+    conn: &Connection,
+    kind: StoreKind,
+    embedder: &dyn Embedder,
+    id: &str,
+    text: &str,
+    metadata: &Metadata,
+) -> rusqlite::Result<()> {
     let record = Record { id: format!("summary-{id}"), document: text.to_owned(), metadata: flatten(metadata) };
-    let embedder = crate::embed::default_embedder();
-    put_vector(conn, Collection::Summaries, &record, embedder.as_ref(), &embedder.embed(text), None)?;
+    put_vector(conn, Collection::Summaries, &record, embedder, &embedder.embed(text), None)?;
     if kind == StoreKind::Chroma {
         super::outbox::enqueue_record(conn, Collection::Summaries, &record)?;
     }
@@ -248,6 +262,64 @@ impl Store {
         let below = oldest.unwrap_or(i64::MAX);
         guard.conn.execute("DELETE FROM vectors WHERE event_id IS NOT NULL AND event_id < ?1", [below]).map_err(&err)
     }
+}
+
+/// At open, before anything is written: make the embedded index agree with `embedder`, the
+/// one `[embedding]` configures. Vectors of another embedder (another dimension, another
+/// model) would never be compared with new queries — search would silently forget them — so:
+/// - `kind = "embedded"`: they are re-embedded from their stored documents, in one
+///   transaction (about 20 µs per record with the hashed embedder); returns how many.
+/// - `kind = "chroma"`: refused, because Chroma's collections keep the dimension they were
+///   created with and would reject every new vector; the message says what to do.
+pub(crate) fn reconcile(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    kind: StoreKind,
+    embedder: &dyn Embedder,
+) -> Result<usize, StoreError> {
+    let err = |e| StoreError::sqlite("check the embedder of the vector index", path, e);
+    let mut others = conn
+        .prepare("SELECT embedder, count(*), max(length(embedding)) / 4 FROM vectors WHERE embedder <> ?1 GROUP BY 1")
+        .map_err(err)?;
+    let found: Vec<(String, i64, i64)> = others
+        .query_map([embedder.name()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(err)?;
+    drop(others);
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let held: Vec<String> =
+        found.iter().map(|(name, n, dims)| format!("{n} vectors of {name} ({dims} dimensions)")).collect();
+    let (name, dims) = (embedder.name(), embedder.dimension());
+    if kind == StoreKind::Chroma {
+        let before = found.iter().map(|(_, _, d)| d.to_string()).collect::<Vec<_>>().join(" or ");
+        return Err(StoreError::Unusable {
+            path: path.to_path_buf(),
+            message: format!(
+                "the vector index holds {} but [embedding] now makes {name} ({dims} dimensions), and the Chroma \
+                 collections keep the dimension they were created with (hint: set [embedding] dimensions back to \
+                 {before}; to change the embedder with Chroma, start with a new data_dir and a new [chroma] \
+                 collection_prefix)",
+                held.join(", ")
+            ),
+        });
+    }
+    let tx = conn.transaction().map_err(err)?;
+    let stale: Vec<(i64, String)> = tx
+        .prepare("SELECT seq, document FROM vectors WHERE embedder <> ?1")
+        .and_then(|mut s| s.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(err)?;
+    {
+        let mut update = tx.prepare("UPDATE vectors SET embedder = ?2, embedding = ?3 WHERE seq = ?1").map_err(err)?;
+        for (seq, document) in &stale {
+            let blob: Vec<u8> = embedder.embed(document).iter().flat_map(|x| x.to_le_bytes()).collect();
+            update.execute((seq, name, blob)).map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)?;
+    tracing::info!(records = stale.len(), from = %held.join(", "), to = name, "re-embedded the vector index for [embedding]");
+    Ok(stale.len())
 }
 
 /// Metadata as Chroma accepts it: strings, numbers and booleans are kept, nulls dropped, and

@@ -158,8 +158,7 @@ impl Store {
             tx.prepare_cached(SET_NEXT_ID).map_err(&err)?.execute([next]).map_err(&err)?;
             super::templates::upsert(&tx, templates).map_err(&err)?;
             // Anomaly vectors and the Chroma outbox row commit with the events they cover.
-            let embedder = crate::embed::default_embedder();
-            super::outbox::record_commit(&tx, self.config.kind, embedder.as_ref(), first, batch).map_err(&err)?;
+            super::outbox::record_commit(&tx, self.config.kind, self.embedder.as_ref(), first, batch).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;

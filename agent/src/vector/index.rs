@@ -28,9 +28,16 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 impl VectorIndex {
-    /// An index over `store`, and over Chroma when `chroma` is given.
+    /// An index over `store`, and over Chroma when `chroma` is given. Vectors come from the
+    /// store's embedder (`[embedding]`), so what is written and what is searched agree.
     pub fn new(store: Arc<Store>, chroma: Option<ChromaLink>) -> VectorIndex {
-        VectorIndex { store, embedder: crate::embed::default_embedder(), chroma }
+        let embedder = store.embedder().clone();
+        VectorIndex { store, embedder, chroma }
+    }
+
+    /// The embedder as a shared handle (for the Chroma drain task).
+    pub fn embedder_handle(&self) -> Arc<dyn Embedder> {
+        self.embedder.clone()
     }
 
     /// The embedder every vector of this index comes from: embed queries with it.
@@ -70,31 +77,67 @@ impl VectorIndex {
         filter: &Filter,
     ) -> Result<Vec<Hit>, VectorError> {
         self.check_dimension(embedding)?;
-        if let Some(link) = &self.chroma {
-            let fallback = collection != Collection::Logs;
-            if !(fallback && link.is_down()) {
-                match link.client().query(collection, embedding, k, filter).await {
-                    Ok(hits) => {
-                        link.succeeded(0);
-                        return Ok(hits);
-                    }
-                    Err(e) => {
-                        link.failed(&e.to_string());
-                        if !fallback {
-                            return Err(e.into());
-                        }
-                        tracing::warn!(error = %e, %collection, "chroma search failed; answering from the embedded index");
-                    }
-                }
-            }
-        } else if collection == Collection::Logs {
-            return Err(VectorError::NotIndexed { collection });
+        if let Some(answered) = self.query_chroma(collection, embedding, k, filter).await {
+            return answered;
         }
         let (store, embedder, embedding, filter) =
             (self.store.clone(), self.embedder.clone(), embedding.to_vec(), filter.clone());
         let hits =
             blocking(move || store.nearest_vectors(collection, embedder.as_ref(), &embedding, k, &filter)).await??;
         Ok(hits)
+    }
+
+    /// [`query`](Self::query) for callers already on a blocking thread (`/chat` answers on
+    /// one while it holds a store read connection). The embedded index is scanned right here;
+    /// a Chroma search runs on the tokio runtime of this thread, so with Chroma this must be
+    /// called from inside `spawn_blocking` (never from an async task).
+    pub fn query_blocking(
+        &self,
+        collection: Collection,
+        embedding: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, VectorError> {
+        self.check_dimension(embedding)?;
+        if self.chroma.is_some() {
+            let handle = tokio::runtime::Handle::try_current().map_err(|e| VectorError::Task(e.to_string()))?;
+            if let Some(answered) = handle.block_on(self.query_chroma(collection, embedding, k, filter)) {
+                return answered;
+            }
+        }
+        Ok(self.store.nearest_vectors(collection, self.embedder.as_ref(), embedding, k, filter)?)
+    }
+
+    /// The answer of Chroma, or `None` when the embedded index should answer instead (no
+    /// Chroma, or Chroma down or failing for a collection the embedded copy holds).
+    async fn query_chroma(
+        &self,
+        collection: Collection,
+        embedding: &[f32],
+        k: usize,
+        filter: &Filter,
+    ) -> Option<Result<Vec<Hit>, VectorError>> {
+        let Some(link) = &self.chroma else {
+            return (collection == Collection::Logs).then_some(Err(VectorError::NotIndexed { collection }));
+        };
+        let fallback = collection != Collection::Logs;
+        if fallback && link.is_down() {
+            return None;
+        }
+        match link.client().query(collection, embedding, k, filter).await {
+            Ok(hits) => {
+                link.succeeded(0);
+                Some(Ok(hits))
+            }
+            Err(e) => {
+                link.failed(&e.to_string());
+                if !fallback {
+                    return Some(Err(e.into()));
+                }
+                tracing::warn!(error = %e, %collection, "chroma search failed; answering from the embedded index");
+                None
+            }
+        }
     }
 
     /// [`query`](Self::query) with the embedding of `text`.
