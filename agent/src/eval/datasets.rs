@@ -204,12 +204,13 @@ pub fn scanners(data: &Path) -> Result<LabeledSet, EvalError> {
 }
 
 /// HDFS_100k block sessions, one event per block whose `fields` are its event counts
-/// (`{"E5": 3, "E22": 1, ...}`). loglizer's protocol: the first half of the normal blocks and
+/// (`{"E5": 3, "E22": 1, ...}`) and whose line (`raw`) is its sequence of event ids, as a
+/// session line would read (`E5 E22 E5 E11 ...`). loglizer's protocol: the first half of the normal blocks and
 /// the first half of the anomalous ones (file order) are the warm-up, the rest is scored.
 pub fn hdfs(data: &Path) -> Result<LabeledSet, EvalError> {
     let path = data.join("hdfs_100k/HDFS_100k_sessions.csv");
     let lines = read_lines(&path)?;
-    let mut blocks: Vec<(bool, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+    let mut blocks: Vec<(bool, serde_json::Map<String, serde_json::Value>, String)> = Vec::new();
     for (n, line) in lines.iter().enumerate().skip(1) {
         let cols: Vec<&str> = line.split(',').collect();
         if cols.len() < 4 {
@@ -223,14 +224,14 @@ pub fn hdfs(data: &Path) -> Result<LabeledSet, EvalError> {
             *counts.entry(id).or_default() += 1;
         }
         let fields = counts.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::from(v))).collect();
-        blocks.push((cols[1] == "Anomaly", fields));
+        blocks.push((cols[1] == "Anomaly", fields, cols[3].trim().to_owned()));
     }
-    let half = |anomaly: bool| blocks.iter().filter(|(a, _)| *a == anomaly).count() / 2;
+    let half = |anomaly: bool| blocks.iter().filter(|(a, _, _)| *a == anomaly).count() / 2;
     let (normal_half, anomaly_half) = (half(false), half(true));
     let (mut seen_n, mut seen_a) = (0, 0);
     let mut train = Vec::new();
     let mut test = Vec::new();
-    for (anomaly, fields) in blocks {
+    for (anomaly, fields, sequence) in blocks {
         let in_train = if anomaly {
             seen_a += 1;
             seen_a <= anomaly_half
@@ -238,13 +239,14 @@ pub fn hdfs(data: &Path) -> Result<LabeledSet, EvalError> {
             seen_n += 1;
             seen_n <= normal_half
         };
-        if in_train { train.push((anomaly, fields)) } else { test.push((anomaly, fields)) }
+        if in_train { train.push((anomaly, fields, sequence)) } else { test.push((anomaly, fields, sequence)) }
     }
     let mut set = LabeledSet { name: "hdfs", warmup: train.len(), ..LabeledSet::default() };
-    for (i, (anomaly, fields)) in train.into_iter().chain(test).enumerate() {
+    for (i, (anomaly, fields, raw)) in train.into_iter().chain(test).enumerate() {
         set.events.push(Event {
             timestamp_ms: START_MS + i as i64 * 1000,
             source: "eval:hdfs".into(),
+            raw,
             fields,
             ..Event::default()
         });

@@ -91,6 +91,7 @@ fn hdfs_blocks_carry_event_counts_and_split_half_of_each_label() {
     assert_eq!(set.labels, [false, false, true, false, false, true]);
     assert_eq!(set.events[0].fields["E5"], 2);
     assert_eq!(set.events[2].fields["E7"], 1);
+    assert_eq!((set.events[0].raw.as_str(), set.events[2].raw.as_str()), ("E5 E22 E5", "E5 E7"));
 }
 
 #[test]

@@ -35,6 +35,12 @@ pub struct Config {
     /// Slots of the per-IP table (a power of two); IPs beyond it share slots.
     #[serde(default = "default_ip_slots")]
     pub ip_slots: usize,
+    /// For events that are not access logs (status 0: system logs, sessions): a message
+    /// pattern below this share of the learned messages is anomalous (0 < share <= 0.5).
+    /// 0.01 suits logs with a few dominant patterns (HDFS sessions); logs with many rare but
+    /// normal lines (BGL, syslog) want 0.001, which flags only patterns hardly ever seen.
+    #[serde(default = "default_rare_message_share")]
+    pub rare_message_share: f32,
 }
 
 fn default_trees() -> usize {
@@ -58,6 +64,9 @@ fn default_retrain_every() -> u64 {
 fn default_window_secs() -> u32 {
     60
 }
+fn default_rare_message_share() -> f32 {
+    crate::features::message::RARE_SHARE
+}
 fn default_ip_slots() -> usize {
     65_536
 }
@@ -73,6 +82,7 @@ impl Default for Config {
             retrain_every: default_retrain_every(),
             window_secs: default_window_secs(),
             ip_slots: default_ip_slots(),
+            rare_message_share: default_rare_message_share(),
         }
     }
 }
@@ -116,6 +126,9 @@ impl Config {
         if !self.ip_slots.is_power_of_two() || !(low..=high).contains(&self.ip_slots) {
             return Err(format!("ip_slots must be a power of two between {low} and {high}, got {}", self.ip_slots));
         }
+        if !(self.rare_message_share > 0.0 && self.rare_message_share <= 0.5) {
+            return Err(format!("rare_message_share must be above 0 and at most 0.5, got {}", self.rare_message_share));
+        }
         Ok(Params {
             trees: self.trees,
             sample_size: self.sample_size,
@@ -152,6 +165,15 @@ mod tests {
     fn given_keys_override_defaults() {
         let params = parse(r#"{"trees": 50, "seed": 7, "window_secs": 300}"#).unwrap();
         assert_eq!((params.trees, params.seed, params.window_secs, params.sample_size), (50, 7, 300, 256));
+    }
+
+    #[test]
+    fn rare_message_share_is_a_share() {
+        let config: Config = serde_json::from_str(r#"{"rare_message_share": 0.001}"#).unwrap();
+        assert!(config.validate().is_ok());
+        let err = parse(r#"{"rare_message_share": 0}"#).unwrap_err();
+        assert!(err.starts_with("rare_message_share must be above 0"), "{err}");
+        assert!(parse(r#"{"rare_message_share": 0.9}"#).is_err());
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod tests;
 pub struct IsolationForestDetector {
     params: Params,
     threshold: f32,
+    /// Not part of `Params`: it shapes no learned state, so snapshots do not carry it.
+    rare_message_share: f32,
     model: Model,
     scratch: Scratch,
 }
@@ -25,7 +27,13 @@ impl Detector for IsolationForestDetector {
 
     fn new(config: Config, settings: &Settings) -> Result<Self, String> {
         let params = config.validate()?;
-        Ok(Self { params, threshold: settings.threshold, model: Model::new(params), scratch: Scratch::default() })
+        Ok(Self {
+            params,
+            threshold: settings.threshold,
+            rare_message_share: config.rare_message_share,
+            model: Model::new(params),
+            scratch: Scratch::default(),
+        })
     }
 
     fn train(&mut self, batch: &[Event]) -> Result<(), String> {
@@ -34,7 +42,7 @@ impl Detector for IsolationForestDetector {
     }
 
     fn score(&mut self, batch: &[Event]) -> Result<Vec<Verdict>, String> {
-        Ok(self.model.score(batch, self.threshold, &mut self.scratch))
+        Ok(self.model.score(batch, self.threshold, self.rare_message_share, &mut self.scratch))
     }
 
     fn snapshot(&self) -> Vec<u8> {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use vigil_plugin_sdk::Event;
 
+use crate::features::message::PatternFacts;
 use crate::features::request::{CLASS_NAMES, DANGEROUS_CLASSES};
 use crate::features::{Feature, FeatureExtractor, MIN_PARAM_SEEN, MIN_PATH_SEEN, Novelty};
 use crate::forest::Point;
@@ -17,6 +18,21 @@ use crate::typical::TypicalRanges;
 const MAX_PARTS: usize = 3;
 /// Longest path or parameter name quoted, in characters.
 const MAX_QUOTE: usize = 60;
+
+/// The reason for `event`, not an access log, whose message pattern is rare.
+pub fn message_reason(facts: &PatternFacts, rare_share: f32, event: &Event) -> String {
+    let message = quote(&crate::features::message::masked(event.raw));
+    let share = facts.share() * 100.0;
+    if facts.seen == 0 {
+        format!("message pattern never seen in {} messages learned: {message}", facts.learned)
+    } else {
+        format!(
+            "message pattern seen in {share:.2}% of {} messages learned (rare below {}%): {message}",
+            facts.learned,
+            rare_share * 100.0
+        )
+    }
+}
 
 /// The reason for `event`, scored from `point` with `novelty`.
 pub fn reason(

@@ -11,6 +11,7 @@ use vigil_plugin_sdk::{Event, Verdict};
 
 use crate::config::Params;
 use crate::explain;
+use crate::features::message::is_message;
 use crate::features::{FEATURE_COUNT, FeatureExtractor, Novelty};
 use crate::forest::{Forest, ForestShape, Point};
 use crate::reservoir::Reservoir;
@@ -107,7 +108,8 @@ impl Model {
     }
 
     /// Score a batch, learning from it as the schedule says.
-    pub fn score(&mut self, batch: &[Event], threshold: f32, scratch: &mut Scratch) -> Vec<Verdict> {
+    /// `rare_share` is the config's `rare_message_share` (see `features::message`).
+    pub fn score(&mut self, batch: &[Event], threshold: f32, rare_share: f32, scratch: &mut Scratch) -> Vec<Verdict> {
         let warming_up = self.forest.is_none() || self.events_seen < self.params.warmup;
         self.extract(batch, scratch, warming_up);
         if warming_up {
@@ -130,13 +132,24 @@ impl Model {
                 *score = score.max(novelty_score(novelty, threshold));
             }
         }
+        // Events that are not access logs: the forest's request features are constant for
+        // them, so their message pattern's rarity is their score (see `features::message`).
+        for (event, score) in batch.iter().zip(scratch.scores.iter_mut()) {
+            if is_message(event.status_code)
+                && let Some(rarity) = self.extractor.pattern_facts(event).score(threshold, rare_share)
+            {
+                *score = rarity;
+            }
+        }
         let verdicts = batch
             .iter()
             .zip(&scratch.scores)
             .zip(scratch.points.iter().zip(&scratch.novelties))
             .map(|((event, &score), (point, novelty))| {
                 // Reasons cost an allocation and a few lookups: only anomalies get one.
-                let reason = if score >= threshold {
+                let reason = if score >= threshold && is_message(event.status_code) {
+                    explain::message_reason(&self.extractor.pattern_facts(event), rare_share, event)
+                } else if score >= threshold {
                     explain::reason(&self.extractor, &self.typical, event, point, novelty)
                 } else {
                     String::new()
@@ -146,11 +159,14 @@ impl Model {
             .collect();
         if !warming_up {
             // Anomalies stay out of the sample and the per-path statistics, so an ongoing
-            // attack does not teach the detector that it is normal.
+            // attack does not teach the detector that it is normal; only their message
+            // pattern is counted (see `FeatureExtractor::learn_pattern`).
             for ((event, point), &score) in batch.iter().zip(&scratch.points).zip(&scratch.scores) {
                 if score < threshold {
                     self.extractor.learn(event);
                     self.reservoir.offer(*point, &mut self.rng);
+                } else {
+                    self.extractor.learn_pattern(event);
                 }
             }
             self.advance_retrain(batch.len() as u64);

@@ -229,3 +229,43 @@ fn names_and_version_come_from_the_crate() {
         IsolationForestDetector::new(Config { sample_size: 1, ..Config::default() }, &Settings { threshold: 0.5 });
     assert_eq!(err.err().unwrap(), "sample_size must be between 2 and 4096, got 1");
 }
+
+/// A system-log line (status 0): mostly two routine patterns, with varying numbers.
+fn message(i: usize, text: &str) -> OwnedEvent {
+    OwnedEvent {
+        timestamp_ms: T0 + i as i64 * 1000,
+        raw: format!("{} node-{:04} {text} core.{}", 1_117_838_570 + i, i % 64, i * 7),
+        ..OwnedEvent::default()
+    }
+}
+
+#[test]
+fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
+    let mut d = detector(Config { warmup: 1_000, ..Config::default() });
+    let routine: Vec<OwnedEvent> = (0..1_000)
+        .map(|i| message(i, if i % 3 == 0 { "RAS KERNEL INFO generating" } else { "RAS APP INFO job started" }))
+        .collect();
+    for chunk in routine.chunks(250) {
+        d.score(&borrow_all(chunk)).unwrap();
+    }
+    let probe =
+        [message(2_000, "RAS KERNEL INFO generating"), message(2_001, "RAS KERNEL FATAL data TLB error interrupt")];
+    let verdicts = d.score(&borrow_all(&probe)).unwrap();
+    assert!(verdicts[0].score < THRESHOLD, "{:?}", verdicts[0]);
+    assert!(verdicts[0].reason.is_empty());
+    assert_eq!(verdicts[1].score, 1.0, "{:?}", verdicts[1]);
+    assert!(
+        verdicts[1].reason.starts_with("message pattern never seen in 1000 messages learned"),
+        "{}",
+        verdicts[1].reason
+    );
+
+    // Its pattern was counted all the same: the second time it is rare, no longer new.
+    let again = d.score(&borrow_all(&probe[1..])).unwrap();
+    assert!(again[0].score >= THRESHOLD && again[0].score < 1.0, "{:?}", again[0]);
+    assert!(
+        again[0].reason.starts_with("message pattern seen in 0.10% of 1002 messages learned"),
+        "{}",
+        again[0].reason
+    );
+}

@@ -11,6 +11,7 @@
 mod hash;
 mod ip_window;
 mod key_counter;
+pub mod message;
 mod rarity;
 pub mod request;
 mod url;
@@ -25,6 +26,7 @@ use crate::forest::{POINT_WIDTH, Point};
 use hash::{combine, hash_bytes};
 use ip_window::IpWindowTable;
 use key_counter::{KeyCounter, rarity};
+use message::{MESSAGES_KEY, PatternFacts};
 use rarity::RarityCounter;
 
 /// One feature of the catalogue, in point order.
@@ -257,7 +259,24 @@ impl FeatureExtractor {
                 self.keys.add(combine(name_key, CLASS_DOMAIN << 8 | u64::from(class)));
             }
         }
+        self.learn_pattern(event);
         self.keys.end_event();
+    }
+
+    /// Count `event`'s message pattern, if it is not an access log. Unlike the rest of
+    /// [`FeatureExtractor::learn`], the model calls this for anomalous messages too: a new
+    /// log pattern is news the first times, not for as long as it keeps coming.
+    pub fn learn_pattern(&mut self, event: &Event) {
+        if message::is_message(event.status_code) {
+            self.keys.add(message::pattern(event.raw));
+            self.keys.add(MESSAGES_KEY);
+        }
+    }
+
+    /// How often `event`'s message pattern was learned, among the messages learned (events
+    /// that are not access logs; see [`message`]).
+    pub fn pattern_facts(&self, event: &Event) -> PatternFacts {
+        PatternFacts { seen: self.keys.count(message::pattern(event.raw)), learned: self.keys.count(MESSAGES_KEY) }
     }
 
     /// Facts about `event`'s path for a reason: times the path was learned, times with this
