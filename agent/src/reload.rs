@@ -3,17 +3,18 @@
 //! values, plugin files, and every changed plugin instantiated and configured); if anything
 //! is wrong it is refused as a whole, the running config stays, and the refusal is logged,
 //! kept for `/health` under `config`, and sent on `/ws` as `{"type":"config_error",...}`.
-//! A valid config is applied by difference: only changed detectors and sources restart
-//! (see [`DetectorSet::reconfigure`] and [`SourceSet::apply`]); the API token and batch
-//! limits change in place. Settings that this version applies only at start (the listen
-//! address, the data dir, the store and Chroma link, the pipeline's queues, `[chat]` and the
-//! summarizers) are reported under `config.needs_restart` in `/health` and logged.
+//! A valid config is applied by difference: only changed detectors, summarizers and sources
+//! restart (see [`DetectorSet::reconfigure`], [`Summarizers::apply`] and [`SourceSet::apply`]);
+//! the API token and batch limits change in place. Settings that this version applies only at
+//! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues
+//! and `[chat]`) are reported under `config.needs_restart` in `/health` and logged.
 
 use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors};
 use crate::detect::DetectorSet;
 use crate::pipeline::{MonitorMessage, Pipeline};
 use crate::source::SourceSet;
 use crate::store::Store;
+use crate::summarize::Summarizers;
 use notify::Watcher;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -71,6 +72,7 @@ pub struct Reloader {
     path: PathBuf,
     current: tokio::sync::Mutex<Config>,
     detectors: Arc<DetectorSet>,
+    summarizers: Arc<Summarizers>,
     sources: Arc<SourceSet>,
     settings: Arc<arc_swap::ArcSwap<ApiSettings>>,
     status: Arc<Mutex<ConfigStatus>>,
@@ -96,6 +98,7 @@ impl Reloader {
         path: PathBuf,
         config: Config,
         detectors: Arc<DetectorSet>,
+        summarizers: Arc<Summarizers>,
         sources: Arc<SourceSet>,
         settings: Arc<arc_swap::ArcSwap<ApiSettings>>,
         status: Arc<Mutex<ConfigStatus>>,
@@ -106,6 +109,7 @@ impl Reloader {
             path,
             current: tokio::sync::Mutex::new(config),
             detectors,
+            summarizers,
             sources,
             settings,
             status,
@@ -150,10 +154,11 @@ impl Reloader {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The config file and the component files of its detectors.
+    /// The config file and the component files of its detectors and summarizers.
     fn watched_files(&self, config: &Config) -> Vec<PathBuf> {
         let mut files = vec![self.path.clone()];
-        files.extend(config.detectors.iter().filter_map(|d| match &d.source {
+        let plugins = config.detectors.iter().map(|d| &d.source).chain(config.summarizers.iter().map(|s| &s.source));
+        files.extend(plugins.filter_map(|source| match source {
             crate::config::PluginSource::File(path) => Some(path.clone()),
             crate::config::PluginSource::Builtin(_) => None,
         }));
@@ -188,16 +193,21 @@ impl Reloader {
         }
     }
 
-    /// A plugin that failed to start, pointed at its `plugin = ...` line when it can be found.
-    fn plugin_error(&self, config: &Config, error: &crate::detect::PluginError) -> ConfigError {
+    /// A plugin of `kind` (`detectors` or `summarizers`) that failed to start, pointed at its
+    /// `plugin = ...` line when it can be found.
+    fn plugin_error(&self, config: &Config, kind: &str, error: &crate::detect::PluginError) -> ConfigError {
         let file = self.path.display().to_string();
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let message = error.to_string();
-        let index = config.detectors.iter().position(|d| message.contains(&d.source.to_string()));
-        let field = index.map_or_else(|| "detectors".to_owned(), |i| format!("detectors[{i}].plugin"));
+        let sources: Vec<&crate::config::PluginSource> = match kind {
+            "summarizers" => config.summarizers.iter().map(|s| &s.source).collect(),
+            _ => config.detectors.iter().map(|d| &d.source).collect(),
+        };
+        let index = sources.iter().position(|source| message.contains(&source.to_string()));
+        let field = index.map_or_else(|| kind.to_owned(), |i| format!("{kind}[{i}].plugin"));
         let span = index.and_then(|i| {
             // The plugin string as written: the path relative to the config, or builtin:...
-            let written = match &config.detectors[i].source {
+            let written = match sources[i] {
                 crate::config::PluginSource::File(path) => path.file_name()?.to_string_lossy().into_owned(),
                 crate::config::PluginSource::Builtin(name) => format!("builtin:{name}"),
             };
@@ -205,7 +215,7 @@ impl Reloader {
             Some(at..at + written.len())
         });
         ConfigError::at(&file, &text, span, field, message)
-            .hint("fix or rebuild the plugin (vigil validate FILE checks it); the running detectors stay")
+            .hint(format!("fix or rebuild the plugin (vigil validate FILE checks it); the running {kind} stay"))
     }
 
     fn refuse(&self, report: ReloadReport, file: &str) -> ReloadReport {
@@ -250,9 +260,6 @@ impl Reloader {
         if new.chat != current.chat {
             needs_restart.push("chat".to_owned());
         }
-        if new.summarizers != current.summarizers {
-            needs_restart.push("summarizers".to_owned());
-        }
         if !needs_restart.is_empty() {
             tracing::warn!(fields = ?needs_restart, "these settings changed but apply only after a restart");
         }
@@ -263,9 +270,19 @@ impl Reloader {
         new.pipeline = current.pipeline.clone();
         new.chroma = current.chroma.clone();
         new.chat = current.chat.clone();
-        new.summarizers = current.summarizers.clone();
         let restart_changed = self.lock_status().needs_restart != needs_restart;
         self.lock_status().needs_restart = needs_restart;
+
+        // New and changed summarizers are started before anything changes: one that fails
+        // refuses the whole config.
+        let summarizer_plan = if self.summarizers.differs_from(&new.summarizers) {
+            let (summarizers, specs) = (self.summarizers.clone(), new.summarizers.clone());
+            let plan =
+                tokio::task::spawn_blocking(move || summarizers.prepare(&specs)).await.expect("starting summarizers");
+            Some(plan.map_err(|e| self.plugin_error(&new, "summarizers", &e))?)
+        } else {
+            None
+        };
 
         let mut changes = Vec::new();
         if self.detectors.differs_from(&new.detectors) {
@@ -282,7 +299,13 @@ impl Reloader {
             })
             .await
             .expect("reconfiguring detectors");
-            changes.extend(swapped.map_err(|e| self.plugin_error(&new, &e))?);
+            changes.extend(swapped.map_err(|e| self.plugin_error(&new, "detectors", &e))?);
+        }
+        if let Some(plan) = summarizer_plan {
+            let summarizers = self.summarizers.clone();
+            changes.extend(
+                tokio::task::spawn_blocking(move || summarizers.apply(plan)).await.expect("swapping summarizers"),
+            );
         }
         if new.sources != current.sources {
             let applied = self.sources.apply(&new.sources).await.map_err(|(name, message)| {

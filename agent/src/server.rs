@@ -55,7 +55,7 @@ pub struct Agent {
     sources: Arc<SourceSet>,
     config: Config,
     config_path: Option<PathBuf>,
-    summarizers: crate::summarize::Summarizers,
+    summarizers: Arc<crate::summarize::Summarizers>,
     /// Detectors still learning from their first events (their progress goes to the log).
     warmup: WarmupWatch,
 }
@@ -76,6 +76,7 @@ impl Agent {
         let monitor = crate::pipeline::Monitor::default().with_anomaly_export(crate::telemetry::otel::anomaly_export());
         let (summarizers, feed) =
             crate::summarize::Summarizers::start(&engine, &config.summarizers, store.clone(), monitor.clone())?;
+        let summarizers = Arc::new(summarizers);
         let (pipeline, tasks) =
             Pipeline::start_with_feed(&config.pipeline, detectors.clone(), store.clone(), monitor, feed);
         let registry = SourceRegistry::default();
@@ -145,6 +146,7 @@ impl Agent {
                 path,
                 config,
                 state.detectors.clone(),
+                summarizers.clone(),
                 sources.clone(),
                 state.settings.clone(),
                 state.config.clone(),
@@ -179,8 +181,8 @@ impl Agent {
         sources.stop_all().await;
         drop(sources);
         tasks.join().await;
-        // The pipeline has drained and dropped the feed: summarizers close their windows.
-        let _ = tokio::task::spawn_blocking(move || summarizers.join()).await;
+        // The pipeline has drained: summarizers close their windows.
+        let _ = tokio::task::spawn_blocking(move || summarizers.stop()).await;
         // Everything is scored: keep what the detectors learned for the next start.
         let saved = tokio::task::spawn_blocking(move || store.save_snapshots(&detectors.snapshots(false))).await;
         if let Ok(Err(e)) = saved {

@@ -3,6 +3,7 @@
 
 use super::{ApiError, AppState};
 use crate::detect::DetectorStatus;
+use crate::summarize::SummarizerStatus;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
@@ -27,6 +28,7 @@ pub struct Health {
     version: &'static str,
     uptime_seconds: u64,
     detectors: Vec<DetectorStatus>,
+    summarizers: Vec<SummarizerStatus>,
     /// The config file, its reloads, and settings waiting for a restart.
     config: crate::reload::ConfigStatus,
     /// With `[store] kind = "chroma"`: the link to Chroma and the outbox behind it.
@@ -37,12 +39,15 @@ pub struct Health {
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let detectors = state.detectors.status();
     let config = state.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let summarizers = state.summaries.status();
     // Degraded only while something is actually broken: a detector in backoff after failing,
-    // or a config file on disk that was refused (the agent runs an older one).
+    // a summarizer whose most recent call failed, or a config file on disk that was refused
+    // (the agent runs an older one).
     let chroma = state.vectors.chroma().map(|link| link.status());
     // A Chroma that is down only delays its writes (they wait in the outbox), but it is broken.
     let chroma_down = chroma.as_ref().is_some_and(|c| c.state == crate::vector::LinkState::Down);
-    let broken = detectors.iter().any(|d| d.state != "ready") || config.refused() || chroma_down;
+    let summarizer_failing = summarizers.iter().any(|s| s.state == "failing");
+    let broken = detectors.iter().any(|d| d.state != "ready") || summarizer_failing || config.refused() || chroma_down;
     let status = if broken { "degraded" } else { "healthy" };
     let timestamp = jiff::Timestamp::now().round(jiff::Unit::Second).expect("rounding to seconds").to_string();
     Json(Health {
@@ -51,6 +56,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
         detectors,
+        summarizers,
         config,
         chroma,
     })

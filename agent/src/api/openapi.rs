@@ -6,7 +6,10 @@
 //! CI (`tests/schemathesis/run.sh`) checks every answer of the live agent against this
 //! document, so a handler and its description cannot drift apart unnoticed.
 
+mod plugins;
+
 use axum::Json;
+use plugins::{DetectorPlugin, PluginLatency, PluginLimits, PluginList, SummarizerPlugin};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -29,12 +32,13 @@ pub async fn document() -> Json<Value> {
             (WebSockets may pass `?token=`). Every error is JSON: `{\"error\": code, \"message\": text}`."
     ),
     paths(
-        root, health, chat, anomaly_detection, monitor_ws, application_ws, stats, logs, anomalies, summaries, metrics,
-        openapi_json, ui
+        root, health, chat, anomaly_detection, monitor_ws, application_ws, stats, logs, anomalies, summaries,
+        plugins_list, metrics, openapi_json, ui
     ),
     components(schemas(
         Error, LogIn, AnomalyRequest, AnomalyDetail, AnomalyResponse, StoredLog, StoredAnomaly, LogPage,
-        AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsError
+        AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsError, PluginList, DetectorPlugin, SummarizerPlugin,
+        PluginLimits, PluginLatency
     )),
     modifiers(&BearerAuth)
 )]
@@ -87,6 +91,8 @@ struct Health {
     uptime_seconds: Option<u64>,
     /// Each detector plugin.
     detectors: Option<Vec<DetectorHealth>>,
+    /// Each summarizer plugin, as `/api/v1/plugins` shows it.
+    summarizers: Option<Vec<SummarizerPlugin>>,
     /// The config file and how its last reload went.
     config: Option<Value>,
 }
@@ -496,6 +502,16 @@ fn anomalies() {}
 #[allow(dead_code)]
 fn summaries() {}
 
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "operations", security(("bearer" = [])),
+    description = "Every loaded plugin by world: version, digest, state, limits, calls, failures, restarts, latency \
+        and last error; detectors also their fallback use and last snapshot, summarizers their window and queue.",
+    responses(
+        (status = 200, description = "The plugins, in config order", body = PluginList),
+        (status = 401, description = "Missing or wrong token", body = Error),
+    ))]
+#[allow(dead_code)]
+fn plugins_list() {}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
     description = "Prometheus text format 0.0.4: events in per source, parse errors, rejected input, anomalies, \
         queue depths, plugin call and store commit latency histograms, Chroma outbox depth.",
@@ -539,6 +555,7 @@ mod tests {
             "/api/v1/logs",
             "/api/v1/anomalies",
             "/api/v1/summaries",
+            "/api/v1/plugins",
             "/metrics",
             "/openapi.json",
             "/ui/",
@@ -549,5 +566,14 @@ mod tests {
         let log_in = &doc["components"]["schemas"]["LogIn"];
         assert_eq!(log_in["properties"]["status_code"]["minimum"], 100);
         assert_eq!(log_in["required"].as_array().unwrap().len(), 7, "all seven fields of API.md are required");
+        let plugins = &doc["paths"]["/api/v1/plugins"]["get"]["responses"]["200"]["content"]["application/json"];
+        assert_eq!(plugins["schema"]["$ref"], "#/components/schemas/PluginList");
+        let list = &doc["components"]["schemas"]["PluginList"]["properties"];
+        assert_eq!(list["detectors"]["items"]["$ref"], "#/components/schemas/DetectorPlugin");
+        assert_eq!(list["summarizers"]["items"]["$ref"], "#/components/schemas/SummarizerPlugin");
+        let summarizer = &doc["components"]["schemas"]["SummarizerPlugin"];
+        for field in ["name", "world", "version", "digest", "limits", "state", "calls", "failures", "restarts"] {
+            assert!(summarizer["required"].as_array().unwrap().contains(&field.into()), "{field}: {summarizer:#}");
+        }
     }
 }

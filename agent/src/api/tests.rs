@@ -450,3 +450,91 @@ async fn anomaly_details_carry_the_stored_event_id() {
     assert_eq!(body["anomaly_details"][0]["id"], 1);
     assert_eq!(body["anomaly_details"][1]["id"], 2);
 }
+
+/// The window summary under a fuel limit that a big batch exhausts, as the app's summarizer.
+fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summarizers, crate::summarize::SummaryFeed)
+{
+    use crate::config::{PluginLimits, PluginSource};
+    let settings =
+        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: None };
+    let mut state = app_state(constant_detectors(0.3, 0.5), settings);
+    let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
+    let spec = crate::summarize::SummarizerSpec {
+        name: Some("tight".into()),
+        source: PluginSource::Builtin("window-summary"),
+        window: std::time::Duration::from_secs(3600),
+        queue: 4,
+        limits: PluginLimits {
+            max_memory_bytes: 64 << 20,
+            call_timeout: std::time::Duration::from_secs(5),
+            fuel: Some(20_000_000),
+        },
+        config_json: "{}".into(),
+    };
+    let (summarizers, feed) =
+        crate::summarize::Summarizers::start(&engine, &[spec], state.store.clone(), Default::default()).unwrap();
+    state.summaries = summarizers.board();
+    (router(state), summarizers, feed)
+}
+
+#[tokio::test]
+async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_health() {
+    let (app, summarizers, feed) = app_with_a_fuel_limited_summarizer();
+    let (status, body) = get(app.clone(), "/api/v1/plugins", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["detectors"][0]["name"].as_str(), body["detectors"][0]["world"].as_str()),
+        (Some("constant-score"), Some("detector"))
+    );
+    let s = &body["summarizers"][0];
+    assert_eq!(
+        (s["name"].as_str(), s["world"].as_str(), s["state"].as_str()),
+        (Some("tight"), Some("summarizer"), Some("ready"))
+    );
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"), "{s:#}");
+    assert_eq!(s["digest"].as_str().map(str::len), Some(64), "{s:#}");
+    assert_eq!(s["limits"], json!({"max_memory_mib": 64, "call_timeout_ms": 5000, "fuel": 20_000_000}));
+    assert_eq!((s["calls"].as_u64(), s["failures"].as_u64(), s["restarts"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!((s["latency_ms"]["mean"].clone(), s["last_error"].clone()), (Value::Null, Value::Null));
+    assert_eq!(get(app.clone(), "/health", None).await.1["status"], "healthy");
+    // The OpenAPI document describes every field of both kinds, and no other.
+    let (_, doc) = get(app.clone(), "/openapi.json", None).await;
+    for (kind, schema) in [("detectors", "DetectorPlugin"), ("summarizers", "SummarizerPlugin")] {
+        let schema = &doc["components"]["schemas"][schema];
+        let mut described: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        let mut answered: Vec<&String> = body[kind][0].as_object().unwrap().keys().collect();
+        described.sort();
+        answered.sort();
+        assert_eq!(described, answered, "{kind}");
+    }
+
+    // 200,000 events in one batch: folding them takes more than the fuel of one call.
+    let events = (0..200_000)
+        .map(|i| crate::store::ScoredEvent {
+            event: crate::event::Event {
+                url: format!("/p/{i}/x{i}"),
+                method: "GET".into(),
+                status_code: 200,
+                ..Default::default()
+            },
+            anomaly_score: None,
+        })
+        .collect();
+    feed.offer(crate::store::CommitBatch { events, ..Default::default() }, 1, jiff::Timestamp::now().as_millisecond());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let health = loop {
+        let (_, health) = get(app.clone(), "/health", None).await;
+        if health["status"] == "degraded" {
+            break health;
+        }
+        assert!(std::time::Instant::now() < deadline, "not degraded within 30 s: {health:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(health["summarizers"][0]["state"], "failing", "{health:#}");
+    let (_, body) = get(app, "/api/v1/plugins", None).await;
+    let s = &body["summarizers"][0];
+    assert_eq!((s["calls"].as_u64(), s["failures"].as_u64(), s["restarts"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert!(s["last_error"].as_str().unwrap().contains("ran out of fuel"), "{s:#}");
+    assert!(s["last_failure_at"].is_string() && s["latency_ms"]["max"].as_f64().unwrap() > 0.0, "{s:#}");
+    tokio::task::spawn_blocking(move || summarizers.stop()).await.unwrap();
+}

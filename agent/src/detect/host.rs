@@ -276,7 +276,7 @@ impl DetectorHost {
 }
 
 /// The component's bytes.
-fn component_bytes(source: &PluginSource) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+pub(crate) fn component_bytes(source: &PluginSource) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
     let source_name = source.to_string();
     match source {
         PluginSource::Builtin(name) => super::builtin::lookup(name)
@@ -289,13 +289,13 @@ fn component_bytes(source: &PluginSource) -> Result<std::borrow::Cow<'static, [u
 }
 
 /// SHA-256 of a component, hex: the identity of its code.
-pub(super) fn hex_digest(bytes: &[u8]) -> String {
+pub(crate) fn hex_digest(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The digest of the component `source` names now, to see whether it changed on disk.
-pub(super) fn current_digest(source: &PluginSource) -> Option<String> {
+pub(crate) fn current_digest(source: &PluginSource) -> Option<String> {
     component_bytes(source).ok().map(|bytes| hex_digest(&bytes))
 }
 

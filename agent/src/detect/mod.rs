@@ -12,6 +12,7 @@ mod host;
 #[cfg(test)]
 mod plugin_tests;
 mod set;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -20,4 +21,7 @@ pub use engine::PluginEngine;
 pub(crate) use engine::{EPOCH_TICK, PluginState};
 pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
+pub(crate) use host::{component_bytes, current_digest, hex_digest};
 pub use set::{DetectorSet, DetectorStatus, Scored};
+pub(crate) use stats::Latency;
+pub use stats::{LATENCY_BUCKETS_US, LatencyStatus, LimitsStatus};

@@ -15,6 +15,7 @@ use super::batch::EncodedBatch;
 use super::engine::PluginEngine;
 use super::error::PluginError;
 use super::host::{DetectorHost, Verdict, current_digest};
+use super::stats::{Latency, LatencyStatus, LimitsStatus};
 use crate::config::{DetectorSpec, Fallback, PluginLimits, PluginSource};
 use crate::event::Event;
 use crate::store::PluginSnapshot;
@@ -39,43 +40,6 @@ pub struct Scored {
 /// First backoff after a batch that failed twice; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// Upper bounds of the call-latency histogram buckets, microseconds (the last is +inf).
-pub const LATENCY_BUCKETS_US: [u64; 14] =
-    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, u64::MAX];
-
-#[derive(Default)]
-struct Latency {
-    buckets: [u64; LATENCY_BUCKETS_US.len()],
-    count: u64,
-    total_us: u64,
-    max_us: u64,
-}
-
-impl Latency {
-    fn record(&mut self, elapsed: Duration) {
-        let us = elapsed.as_micros().min(u128::from(u64::MAX - 1)) as u64;
-        let bucket = LATENCY_BUCKETS_US.iter().position(|&b| us <= b).unwrap_or(LATENCY_BUCKETS_US.len() - 1);
-        self.buckets[bucket] += 1;
-        self.count += 1;
-        self.total_us += us;
-        self.max_us = self.max_us.max(us);
-    }
-
-    /// The bucket bound under which `q` of the calls fall (an upper estimate), in ms.
-    fn quantile_ms(&self, q: f64) -> Option<f64> {
-        let rank = (self.count as f64 * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                let bound = LATENCY_BUCKETS_US[i];
-                return Some(if bound == u64::MAX { self.max_us } else { bound.min(self.max_us) } as f64 / 1000.0);
-            }
-        }
-        None
-    }
-}
 
 /// What went wrong lately, and until when the plugin is left alone.
 #[derive(Default)]
@@ -110,28 +74,6 @@ struct Slot {
     fallback_events: AtomicU64,
     /// Size and time of the last snapshot taken for persistence.
     snapshot: Mutex<Option<(usize, i64)>>,
-}
-
-/// Call latency of one plugin, milliseconds.
-#[derive(Debug, Clone, Serialize)]
-pub struct LatencyStatus {
-    pub mean: Option<f64>,
-    pub p50: Option<f64>,
-    pub p99: Option<f64>,
-    pub max: Option<f64>,
-    /// Calls per histogram bucket, bounds in [`LATENCY_BUCKETS_US`] (for `/metrics`).
-    #[serde(skip)]
-    pub buckets: Vec<u64>,
-    #[serde(skip)]
-    pub total_us: u64,
-}
-
-/// Sandbox limits as reported.
-#[derive(Debug, Clone, Serialize)]
-pub struct LimitsStatus {
-    pub max_memory_mib: u64,
-    pub call_timeout_ms: u64,
-    pub fuel: Option<u64>,
 }
 
 /// The last persisted snapshot.
@@ -534,7 +476,6 @@ impl Slot {
         let now = Instant::now();
         let backoff_left = trouble.backoff_until.and_then(|until| until.checked_duration_since(now));
         let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let ms = |us: u64| us as f64 / 1000.0;
         let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).ok();
         DetectorStatus {
             name: self.name.to_string(),
@@ -545,11 +486,7 @@ impl Slot {
             digest: self.digest.clone(),
             threshold: self.threshold,
             state: if backoff_left.is_some() { "failed" } else { "ready" },
-            limits: LimitsStatus {
-                max_memory_mib: (self.limits.max_memory_bytes / (1024 * 1024)) as u64,
-                call_timeout_ms: self.limits.call_timeout.as_millis() as u64,
-                fuel: self.limits.fuel,
-            },
+            limits: self.limits.into(),
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
@@ -560,14 +497,7 @@ impl Slot {
                 Fallback::Builtin(name) => format!("builtin:{name}"),
                 Fallback::None => "none".into(),
             },
-            latency_ms: LatencyStatus {
-                mean: (latency.count > 0).then(|| ms(latency.total_us) / latency.count as f64),
-                p50: latency.quantile_ms(0.5),
-                p99: latency.quantile_ms(0.99),
-                max: (latency.count > 0).then(|| ms(latency.max_us)),
-                buckets: latency.buckets.to_vec(),
-                total_us: latency.total_us,
-            },
+            latency_ms: latency.status(),
             last_error: trouble.last_error.clone(),
             last_failure_at: trouble.last_failure_ms.and_then(at),
             backoff_until_ms: backoff_left.map(|d| d.as_millis() as u64),

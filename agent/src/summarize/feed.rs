@@ -1,8 +1,11 @@
 //! The feed from the pipeline to the summarizers: after each commit, the committed batch is
 //! offered to every summarizer's bounded queue without waiting. A summarizer that is behind
 //! misses the batch, and the events it missed are counted: summaries never slow ingestion.
+//! A reload swaps the list of queues in one step: each batch goes to the summarizers of
+//! exactly one config, so a replaced summarizer and its successor never share a batch.
 
 use crate::store::{CommitBatch, NewAnomaly, ScoredEvent};
+use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -33,16 +36,28 @@ pub struct LaneCounters {
     pub skipped_batches: AtomicU64,
 }
 
-struct Lane {
+/// The sending end of one summarizer's queue. Dropping every clone of it ends that
+/// summarizer (it closes its open window first).
+#[derive(Clone)]
+pub(super) struct Lane {
     tx: SyncSender<Arc<CommittedBatch>>,
     counters: Arc<LaneCounters>,
 }
 
-/// The pipeline's end of the feed; cheap to clone. Dropping every clone ends the
-/// summarizers (each closes its open window first).
+impl Lane {
+    /// A queue of `capacity` batches and its receiving end.
+    pub(super) fn new(capacity: usize) -> (Lane, LaneReceiver) {
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let counters = Arc::new(LaneCounters::default());
+        (Lane { tx, counters: counters.clone() }, LaneReceiver { rx, counters })
+    }
+}
+
+/// The pipeline's end of the feed; cheap to clone. The summarizers swap its queues on a
+/// reload ([`SummaryFeed::replace`]).
 #[derive(Clone, Default)]
 pub struct SummaryFeed {
-    lanes: Arc<Vec<Lane>>,
+    lanes: Arc<ArcSwap<Vec<Lane>>>,
 }
 
 /// One summarizer's end of the feed.
@@ -54,32 +69,35 @@ pub struct LaneReceiver {
 impl SummaryFeed {
     /// A feed with one queue of `capacity` batches per summarizer.
     pub fn new(capacities: &[usize]) -> (SummaryFeed, Vec<LaneReceiver>) {
-        let mut lanes = Vec::new();
-        let mut receivers = Vec::new();
-        for &capacity in capacities {
-            let (tx, rx) = sync_channel(capacity.max(1));
-            let counters = Arc::new(LaneCounters::default());
-            lanes.push(Lane { tx, counters: counters.clone() });
-            receivers.push(LaneReceiver { rx, counters });
-        }
-        (SummaryFeed { lanes: Arc::new(lanes) }, receivers)
+        let (lanes, receivers) = capacities.iter().map(|&capacity| Lane::new(capacity)).unzip();
+        let feed = SummaryFeed::default();
+        feed.replace(lanes);
+        (feed, receivers)
+    }
+
+    /// Offer batches to exactly `lanes` from now on. A lane left out stops receiving; its
+    /// summarizer ends once the batches in flight to it are delivered.
+    pub(super) fn replace(&self, lanes: Vec<Lane>) {
+        self.lanes.store(Arc::new(lanes));
     }
 
     /// Whether any summarizer listens.
     pub fn is_empty(&self) -> bool {
-        self.lanes.is_empty()
+        self.lanes.load().is_empty()
     }
 
     /// Offer a committed batch to every summarizer, never waiting. `committed_ms` is the
     /// wall-clock time of the commit.
     pub fn offer(&self, commit: CommitBatch, first_id: i64, committed_ms: i64) {
-        if self.lanes.is_empty() || commit.events.is_empty() {
+        // One list for the whole batch, even if a reload swaps it meanwhile.
+        let lanes = self.lanes.load_full();
+        if lanes.is_empty() || commit.events.is_empty() {
             return;
         }
         let events = commit.events.len() as u64;
         let batch =
             Arc::new(CommittedBatch { committed_ms, first_id, events: commit.events, anomalies: commit.anomalies });
-        for lane in self.lanes.iter() {
+        for lane in lanes.iter() {
             // Counted before the send: the receiver decrements as soon as it has it.
             lane.counters.queued.fetch_add(1, Ordering::Relaxed);
             match lane.tx.try_send(batch.clone()) {

@@ -6,8 +6,8 @@
 use super::bindings::vigil::plugin::summaries::{Anomaly, Judgements, SummarizerSettings, Window};
 use super::bindings::{Summarizer, SummarizerPre};
 use super::config::SummarizerSpec;
-use crate::config::{PluginLimits, PluginSource};
-use crate::detect::{EPOCH_TICK, EncodedBatch, PluginEngine, PluginError, PluginState};
+use crate::config::PluginLimits;
+use crate::detect::{EPOCH_TICK, EncodedBatch, PluginEngine, PluginError, PluginState, component_bytes, hex_digest};
 use wasmtime::Store;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -53,6 +53,8 @@ pub struct SummarizerHost {
     store: Store<PluginState>,
     instance: Summarizer,
     stderr: MemoryOutputPipe,
+    /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
+    digest: String,
     /// Instances started after the first, because of traps.
     restarts: u64,
 }
@@ -69,14 +71,8 @@ impl SummarizerHost {
                     .into(),
             });
         }
-        let bytes: std::borrow::Cow<'static, [u8]> = match &spec.source {
-            PluginSource::Builtin(name) => crate::detect::builtin::lookup(name)
-                .map(|(_, bytes)| bytes.into())
-                .ok_or_else(|| PluginError::Load { source_name: source.clone(), message: "no such builtin".into() })?,
-            PluginSource::File(path) => std::fs::read(path)
-                .map(Into::into)
-                .map_err(|e| PluginError::Load { source_name: source.clone(), message: e.to_string() })?,
-        };
+        let bytes = component_bytes(&spec.source)?;
+        let digest = hex_digest(&bytes);
         let pre = engine.instance_pre(&source, &bytes)?;
         let pre = SummarizerPre::new(pre).map_err(|e| PluginError::Interface {
             source_name: source.clone(),
@@ -96,6 +92,7 @@ impl SummarizerHost {
             store,
             instance,
             stderr,
+            digest,
             restarts: 0,
         };
         host.configure()?;
@@ -130,6 +127,16 @@ impl SummarizerHost {
     /// `builtin:<name>` or the component's path.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// SHA-256 of the component, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The sandbox limits it runs under.
+    pub fn limits(&self) -> PluginLimits {
+        self.limits
     }
 
     /// Instances started after a failure.

@@ -6,12 +6,20 @@
 //! Plugins run on the detectors' engine and component cache, each in its own sandboxed store
 //! and thread. This module must never make ingestion wait: a summarizer that falls behind
 //! misses batches, and the events it missed are counted.
+//!
+//! A reload changes the set by difference ([`Summarizers::prepare`], [`Summarizers::apply`]):
+//! unchanged summarizers keep their open window; a changed or removed one stores its open
+//! window as a partial summary before it stops, so no folded event is lost.
 
 mod bindings;
 pub mod config;
 mod feed;
 mod host;
 mod runner;
+mod set;
+#[cfg(test)]
+mod set_tests;
+mod status;
 #[cfg(test)]
 mod tests;
 mod window;
@@ -19,5 +27,7 @@ mod window;
 pub use config::{SummarizerConfig, SummarizerSpec};
 pub use feed::{CommittedBatch, SummaryFeed};
 pub use host::{FoldAnomaly, PluginSummary, SummarizerHost};
-pub use runner::{SummarizerStatus, Summarizers, SummaryBoard, summary_json};
+pub use runner::summary_json;
+pub use set::{SummarizerPlan, Summarizers};
+pub use status::{SummarizerStatus, SummaryBoard};
 pub use window::SummaryWindow;

@@ -4,188 +4,24 @@
 //! SQLite writes are blocking, and a thread of its own keeps them off the async runtime and
 //! away from the pipeline: ingestion never waits for a summarizer.
 
-use super::config::SummarizerSpec;
-use super::feed::{CommittedBatch, LaneCounters, LaneReceiver, SummaryFeed};
+use super::feed::{CommittedBatch, LaneReceiver};
 use super::host::{FoldAnomaly, SummarizerHost};
+use super::status::{LaneStatus, Progress};
 use super::window::SummaryWindow;
-use crate::detect::{EncodedBatch, PluginEngine, PluginError};
+use crate::detect::{EncodedBatch, PluginError};
 use crate::event::Event;
 use crate::pipeline::{Monitor, MonitorMessage};
 use crate::store::{NewSummary, PluginSnapshot, Store, StoreError, StoredSummary};
-use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest wait for a batch while no window is open.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
-/// A summarizer's state, for `/api/v1/summaries`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SummarizerStatus {
-    /// Summarizer name.
-    pub name: String,
-    /// Plugin version.
-    pub version: String,
-    /// `builtin:<name>` or the component's path.
-    pub source: String,
-    /// Window length in milliseconds.
-    pub window_ms: i64,
-    /// `ready`, `failing` while its most recent call failed, or `stopped`.
-    pub state: &'static str,
-    /// Batches waiting in its queue.
-    pub queued: u64,
-    /// Events it received, folded and skipped (its queue was full).
-    pub received_events: u64,
-    pub folded_events: u64,
-    pub skipped_events: u64,
-    pub skipped_batches: u64,
-    /// Summaries stored since start.
-    pub summaries: u64,
-    /// Failed calls, and instances restarted after a trap.
-    pub failures: u64,
-    pub restarts: u64,
-    /// The most recent failure, if any.
-    pub last_error: Option<String>,
-}
-
-/// What changes while a summarizer runs.
-#[derive(Debug, Default)]
-struct Progress {
-    folded_events: u64,
-    summaries: u64,
-    failures: u64,
-    restarts: u64,
-    failing: bool,
-    stopped: bool,
-    last_error: Option<String>,
-}
-
-struct LaneStatus {
-    name: String,
-    version: String,
-    source: String,
-    window_ms: i64,
-    counters: Arc<LaneCounters>,
-    progress: Mutex<Progress>,
-}
-
-/// Every summarizer's status; cheap to clone.
-#[derive(Clone, Default)]
-pub struct SummaryBoard {
-    lanes: Arc<Vec<Arc<LaneStatus>>>,
-}
-
-impl SummaryBoard {
-    /// Each summarizer's status.
-    pub fn status(&self) -> Vec<SummarizerStatus> {
-        self.lanes
-            .iter()
-            .map(|l| {
-                let p = l.progress.lock().unwrap_or_else(|e| e.into_inner());
-                let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-                SummarizerStatus {
-                    name: l.name.clone(),
-                    version: l.version.clone(),
-                    source: l.source.clone(),
-                    window_ms: l.window_ms,
-                    state: if p.stopped {
-                        "stopped"
-                    } else if p.failing {
-                        "failing"
-                    } else {
-                        "ready"
-                    },
-                    queued: load(&l.counters.queued),
-                    received_events: load(&l.counters.received_events),
-                    folded_events: p.folded_events,
-                    skipped_events: load(&l.counters.skipped_events),
-                    skipped_batches: load(&l.counters.skipped_batches),
-                    summaries: p.summaries,
-                    failures: p.failures,
-                    restarts: p.restarts,
-                    last_error: p.last_error.clone(),
-                }
-            })
-            .collect()
-    }
-
-    /// Whether some summarizer's most recent call failed.
-    pub fn any_failing(&self) -> bool {
-        self.lanes.iter().any(|l| l.progress.lock().unwrap_or_else(|e| e.into_inner()).failing)
-    }
-}
-
-/// The running summarizers; [`Summarizers::join`] waits for them after the feed is dropped.
-pub struct Summarizers {
-    board: SummaryBoard,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Summarizers {
-    /// Start every summarizer of the config, each resumed from its saved snapshot. Returns
-    /// them and the feed the pipeline offers committed batches to.
-    pub fn start(
-        engine: &PluginEngine,
-        specs: &[SummarizerSpec],
-        store: Arc<Store>,
-        monitor: Monitor,
-    ) -> Result<(Summarizers, SummaryFeed), PluginError> {
-        let mut hosts = specs.iter().map(|spec| SummarizerHost::start(engine, spec)).collect::<Result<Vec<_>, _>>()?;
-        let saved = store.snapshots().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read summarizer snapshots; starting without them");
-            Vec::new()
-        });
-        for host in &mut hosts {
-            let key = snapshot_key(host.name());
-            if let Some(s) = saved.iter().find(|s| s.detector == key && s.plugin == host.source())
-                && let Err(e) = host.restore(&s.state)
-            {
-                tracing::warn!(summarizer = %host.name(), error = %e, "summarizer refused its snapshot; starting afresh");
-            }
-        }
-        let capacities: Vec<usize> = specs.iter().map(|s| s.queue).collect();
-        let (feed, receivers) = SummaryFeed::new(&capacities);
-        let mut lanes = Vec::new();
-        let mut threads = Vec::new();
-        for ((host, spec), receiver) in hosts.into_iter().zip(specs).zip(receivers) {
-            let status = Arc::new(LaneStatus {
-                name: host.name().to_owned(),
-                version: host.version().to_owned(),
-                source: host.source().to_owned(),
-                window_ms: spec.window.as_millis() as i64,
-                counters: receiver.counters.clone(),
-                progress: Mutex::new(Progress::default()),
-            });
-            lanes.push(status.clone());
-            let mut lane = SummarizerLane::new(host, spec.window, store.clone(), monitor.clone(), status);
-            let thread = std::thread::Builder::new()
-                .name(format!("vigil-summarize-{}", lane.status.name))
-                .spawn(move || lane.run(receiver))
-                .map_err(|e| PluginError::Load { source_name: spec.source.to_string(), message: e.to_string() })?;
-            threads.push(thread);
-        }
-        Ok((Summarizers { board: SummaryBoard { lanes: Arc::new(lanes) }, threads }, feed))
-    }
-
-    /// The status board.
-    pub fn board(&self) -> SummaryBoard {
-        self.board.clone()
-    }
-
-    /// Wait until every summarizer has closed its window and stopped; they stop once every
-    /// clone of the feed is dropped (the pipeline has drained). Blocking.
-    pub fn join(self) {
-        for thread in self.threads {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// The key of a summarizer's row in the plugin snapshot table (shared with detectors).
-fn snapshot_key(name: &str) -> String {
+pub(super) fn snapshot_key(name: &str) -> String {
     format!("summarizer:{name}")
 }
 
@@ -210,14 +46,7 @@ impl SummarizerLane {
     /// A lane outside [`Summarizers`], driven by hand (tests): batches go to [`Self::receive`].
     #[cfg(test)]
     pub(super) fn standalone(host: SummarizerHost, window: Duration, store: Arc<Store>, monitor: Monitor) -> Self {
-        let status = Arc::new(LaneStatus {
-            name: host.name().to_owned(),
-            version: host.version().to_owned(),
-            source: host.source().to_owned(),
-            window_ms: window.as_millis() as i64,
-            counters: Arc::default(),
-            progress: Mutex::new(Progress::default()),
-        });
+        let status = Arc::new(LaneStatus::new(&host, window.as_millis() as i64, Arc::default()));
         SummarizerLane::new(host, window, store, monitor, status)
     }
 
@@ -228,7 +57,7 @@ impl SummarizerLane {
         (p.failures, p.restarts, p.last_error.clone())
     }
 
-    fn new(
+    pub(super) fn new(
         host: SummarizerHost,
         window: Duration,
         store: Arc<Store>,
@@ -246,8 +75,10 @@ impl SummarizerLane {
         }
     }
 
-    /// Work until the feed is dropped, then close the open window (as a partial one).
-    fn run(&mut self, receiver: LaneReceiver) {
+    /// Work until the feed drops this lane (shutdown, or a reload that removed or replaced
+    /// it), then close the open window (as a partial one). Returns the plugin's state at the
+    /// end, for a successor of the same plugin to resume.
+    pub(super) fn run(mut self, receiver: LaneReceiver) -> Option<Vec<u8>> {
         loop {
             let wait = match &self.open {
                 Some(w) => Duration::from_millis((w.end_ms() - now_ms()).max(0) as u64),
@@ -266,10 +97,20 @@ impl SummarizerLane {
         }
         self.close(now_ms());
         self.progress().stopped = true;
+        self.last_snapshot
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.status.progress.lock().unwrap_or_else(|e| e.into_inner())
+        self.status.progress()
+    }
+
+    /// Count a plugin call and its latency.
+    fn timed<R>(status: &LaneStatus, host: &mut SummarizerHost, call: impl FnOnce(&mut SummarizerHost) -> R) -> R {
+        let started = Instant::now();
+        let result = call(host);
+        status.calls.fetch_add(1, Ordering::Relaxed);
+        status.latency.lock().unwrap_or_else(|e| e.into_inner()).record(started.elapsed());
+        result
     }
 
     fn skipped(&self) -> u64 {
@@ -300,7 +141,8 @@ impl SummarizerLane {
                 reason: a.reason.clone(),
             })
             .collect();
-        let result = EncodedBatch::encode(&events).and_then(|encoded| self.host.fold(&encoded, &scores, &anomalies));
+        let result = EncodedBatch::encode(&events)
+            .and_then(|encoded| Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores, &anomalies)));
         match result {
             Ok(()) => {
                 window.count(events.iter().map(|e| e.timestamp_ms), anomalies.len());
@@ -357,7 +199,7 @@ impl SummarizerLane {
             Some(at) if partial => at.clamp(window.start_ms + 1, window.end_ms()),
             _ => window.end_ms(),
         };
-        let summary = match self.host.emit(window.start_ms, end_ms) {
+        let summary = match Self::timed(&self.status, &mut self.host, |h| h.emit(window.start_ms, end_ms)) {
             Ok(summary) => summary,
             Err(e) => {
                 self.failed(e);
@@ -400,6 +242,14 @@ impl SummarizerLane {
         Some(stored)
     }
 
+    /// Resume `state` (a saved snapshot, or a predecessor's state on a reload); a restart
+    /// after a trap resumes it too, until the next window closes.
+    pub(super) fn resume_from(&mut self, state: Vec<u8>) -> Result<(), PluginError> {
+        self.host.restore(&state)?;
+        self.last_snapshot = Some(state);
+        Ok(())
+    }
+
     /// Give a restarted instance the state of the last closed window.
     fn resume(&mut self) {
         self.progress().restarts = self.host.restarts();
@@ -416,6 +266,7 @@ impl SummarizerLane {
         p.failures += 1;
         p.failing = true;
         p.last_error = Some(error.to_string());
+        p.last_failure_ms = Some(now_ms());
     }
 
     fn store_failed(&self, error: &StoreError) {

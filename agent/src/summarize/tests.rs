@@ -4,7 +4,8 @@
 use super::config::{SummarizerSpec, parse_window};
 use super::feed::{CommittedBatch, SummaryFeed};
 use super::host::SummarizerHost;
-use super::runner::{SummarizerLane, Summarizers};
+use super::runner::SummarizerLane;
+use super::set::Summarizers;
 use crate::config::{Config, PluginLimits, PluginSource};
 use crate::event::Event;
 use crate::pipeline::Monitor;
@@ -198,7 +199,7 @@ fn shutdown_stores_the_open_window_as_partial_and_the_next_start_remembers_its_p
         crate::summarize::runner::now_ms(),
     );
     drop(feed);
-    summarizers.join();
+    summarizers.stop();
     let latest = &store.summaries(&SummaryQuery { limit: Some(1), ..Default::default() }).unwrap()[0];
     let data = serde_json::Value::Object(latest.summary.data.clone());
     assert_eq!(data["new_url_patterns"]["count"], 0, "{data}");

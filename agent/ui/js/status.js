@@ -5,7 +5,7 @@ import { getJson } from './api.js';
 import { clock, count, el, fill, note } from './dom.js';
 
 /** Fields of /health shown by the header or the detector list, not as extra facts. */
-const KNOWN = new Set(['status', 'timestamp', 'version', 'uptime_seconds', 'detectors', 'config', 'chroma']);
+const KNOWN = new Set(['status', 'timestamp', 'version', 'uptime_seconds', 'detectors', 'summarizers', 'config', 'chroma']);
 
 export async function refreshStatus(node, pill, version) {
   let health;
@@ -68,7 +68,7 @@ function pluginTable(plugins) {
           'tr',
           { title: p.last_error ?? p.source ?? '' },
           el('td', {}, `${p.name ?? '?'} ${p.version ?? ''}`),
-          el('td', { class: 'muted' }, p.threshold !== undefined ? `${p.kind ?? 'detector'} ≥ ${p.threshold}` : p.kind ?? ''),
+          el('td', { class: 'muted' }, kindOf(p)),
           el('td', {}, el('span', { class: `pill ${p.state === 'ready' ? 'good' : 'warn'}` }, p.state ?? '?')),
           el('td', { class: 'num' }, count(p.calls)),
           el('td', { class: p.failures ? 'num hot' : 'num' }, count(p.failures)),
@@ -76,6 +76,18 @@ function pluginTable(plugins) {
       ),
     ),
   );
+}
+
+/** "detector ≥ 0.6", "summarizer per 1 min". */
+function kindOf(p) {
+  if (p.threshold !== undefined) return `${p.kind ?? 'detector'} ≥ ${p.threshold}`;
+  if (typeof p.window_ms === 'number') return `${p.kind ?? 'summarizer'} per ${windowLength(p.window_ms)}`;
+  return p.kind ?? '';
+}
+
+function windowLength(ms) {
+  const s = ms / 1000;
+  return s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`;
 }
 
 /** The config file, whether it is watched, and its last reload. */
