@@ -136,6 +136,60 @@ fn chat_answers_with_exact_numbers_through_the_binary() {
     assert_eq!(status, 200);
 }
 
+/// Poll `/api/v1/summaries` until it holds `n` summaries (one per closed one-second window).
+fn wait_for_summaries(agent: &Agent, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, body) = request(agent.addr, "GET", "/api/v1/summaries", None);
+        assert_eq!(status, 200, "{body}");
+        let summaries = body["summaries"].as_array().unwrap().clone();
+        if summaries.len() >= n {
+            return summaries;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n} summaries not stored within 30 s: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn open_question_cites_the_summary_found_by_vector_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = plugin_path("vigil-fixture-constant-score");
+    let config = format!(
+        "[[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = 0.2\n\
+         [[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"1s\"\n\
+         [store]\nretention_days = 0\n",
+        fixture.display().to_string()
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let post = |logs: Vec<Value>| {
+        let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": logs })));
+        assert_eq!(status, 200, "{body}");
+    };
+    // One window of checkout traffic, then a later one of page views: each request is one
+    // commit, and a commit lands in one window.
+    let mut checkout = Vec::new();
+    for (i, url) in ["/checkout/pay", "/checkout/cart", "/checkout/confirm"].iter().cycle().take(9).enumerate() {
+        let mut l = log("10.2.2.2", format!("2025-04-01T12:00:{i:02}Z"), "POST", url, 502);
+        l["user_agent"] = json!("checkout-client/2.1");
+        checkout.push(l);
+    }
+    post(checkout);
+    wait_for_summaries(&agent, 1);
+    post((0..9).map(|i| log("10.3.3.3", format!("2025-04-01T12:01:{i:02}Z"), "GET", "/index.html", 200)).collect());
+    let summaries = wait_for_summaries(&agent, 2);
+    let about_checkout = summaries.iter().find(|s| s["text"].as_str().unwrap().contains("/checkout/pay")).unwrap();
+
+    // "checkouts" is in neither summary, so words alone would cite the newest first; its
+    // trigrams put the checkout window nearest.
+    let a = ask(&agent, "what is going on with checkouts?");
+    assert_eq!((a["intent"].as_str(), a["facts"]["retrieval"].as_str()), (Some("open"), Some("vector")), "{a}");
+    let cited: Vec<&Value> = a["sources"].as_array().unwrap().iter().filter(|s| s["type"] == "summary").collect();
+    assert_eq!(cited[0]["id"], about_checkout["id"], "{a}");
+    assert!(cited[0]["distance"].as_f64().is_some_and(|d| d < 0.95), "{a}");
+    assert!(a["response"].as_str().unwrap().contains(&format!("summary {} (", about_checkout["id"])), "{a}");
+}
+
 #[test]
 fn chat_config_without_a_model_is_refused_by_validate() {
     let dir = tempfile::tempdir().unwrap();
