@@ -264,3 +264,68 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+fn summarizer(window: &str) -> String {
+    format!("[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = {window:?}\n")
+}
+
+/// Post `n` requests for `url` through `/anomaly_detection` (one commit).
+fn post_logs(agent: &Agent, url: &str, n: usize) {
+    let logs: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"ip": format!("10.7.0.{i}"), "timestamp": "2026-11-25T12:00:00Z", "method": "GET", "url": url,
+                   "status_code": 200, "bytes_sent": 100, "user_agent": "reload-test"})
+        })
+        .collect();
+    let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": logs })));
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Wait until `/api/v1/summaries` has a summary that `wanted` accepts.
+fn wait_for_summary(agent: &Agent, wanted: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = request(agent.addr, "GET", "/api/v1/summaries", None);
+        assert_eq!(status, 200, "{body}");
+        if let Some(found) = body["summaries"].as_array().unwrap().iter().find(|s| wanted(s)) {
+            return found.clone();
+        }
+        assert!(Instant::now() < deadline, "no such summary within 20 s: {body:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn window_secs(summary: &Value) -> i64 {
+    let time = |field: &str| summary[field].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    (time("window_end") - time("window_start")).get_seconds()
+}
+
+#[test]
+fn a_summarizer_change_is_applied_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &summarizer("1h"));
+    post_logs(&agent, "/before", 5);
+
+    let before = attempts(&agent);
+    write_config(dir.path(), &summarizer("1s"));
+    let body = wait_for_reload(&agent, before, 1, "applied");
+    assert_eq!(
+        body["config"]["last_reload"]["changes"],
+        json!(["summarizer window-summary restarted with its state, window 1s"]),
+        "{body:#}"
+    );
+    assert_eq!(body["config"]["needs_restart"], json!([]), "a summarizer change needs no restart");
+    assert_eq!((body["summarizers"][0]["window_ms"].as_i64(), body["status"].as_str()), (Some(1000), Some("healthy")));
+    // The hour window that was open is stored as it stood, with the events folded into it.
+    let partial = wait_for_summary(&agent, |s| s["partial"] == true);
+    assert_eq!(partial["events"], 5, "{partial:#}");
+
+    // Later events are summarized per second by the restarted summarizer.
+    post_logs(&agent, "/after", 3);
+    let next = wait_for_summary(&agent, |s| s["partial"] == false);
+    assert_eq!((window_secs(&next), next["events"].as_u64()), (1, Some(3)), "{next:#}");
+    let (_, plugins) = request(agent.addr, "GET", "/api/v1/plugins", None);
+    assert_eq!(plugins["summarizers"][0]["window_ms"], 1000, "{plugins:#}");
+    assert_eq!(plugins["summarizers"][0]["world"], "summarizer");
+    assert!(agent.terminate().success());
+}
