@@ -200,3 +200,31 @@ fn anomalies_spans_and_metrics_reach_an_otlp_receiver() {
         assert!(metrics.contains(&name), "no {name} among {metrics:?}");
     }
 }
+
+#[test]
+fn a_receiver_that_is_down_neither_slows_ingestion_nor_holds_the_shutdown() {
+    // A port nothing listens on: every export is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\nmetrics_interval_secs = 1\n\
+         [[detectors]]\nplugin = {:?}\nthreshold = 0.5\n[detectors.config]\nscore = 0.9\n",
+        plugin_path("vigil-fixture-constant-score").display().to_string()
+    );
+    let agent = Agent::start(dir.path(), &config);
+    let logs: Vec<_> = (0..200)
+        .map(|i| {
+            json!({ "ip": format!("198.51.100.{}", i % 250), "timestamp": "2025-04-01T12:00:00Z", "method": "GET",
+            "url": "/", "status_code": 200, "bytes_sent": 1, "user_agent": "t" })
+        })
+        .collect();
+    let started = Instant::now();
+    for _ in 0..5 {
+        let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": logs })));
+        assert_eq!((status, body["anomalies_detected"].as_u64()), (200, Some(200)), "{body}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "ingestion waited on the export: {:?}", started.elapsed());
+    let stopping = Instant::now();
+    assert!(agent.terminate().success());
+    assert!(stopping.elapsed() < Duration::from_secs(18), "shutdown took {:?}", stopping.elapsed());
+}

@@ -30,6 +30,10 @@ use tracing_subscriber::{Layer as _, fmt};
 /// The instrumentation scope of everything the agent exports.
 const SCOPE: &str = "vigil";
 
+/// Longest shutdown waits for each signal's last export (a receiver that is down must not
+/// hold the agent's exit for the export's full timeout and retries).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
 /// What the running export offers the rest of the agent; set once per process.
 struct Installed {
     meter: Meter,
@@ -169,7 +173,9 @@ impl Telemetry {
                 .with_filter(Targets::new().with_target("vigil", LevelFilter::INFO))
         });
         let _ = tracing_subscriber::registry().with(stderr_layer()).with(traces).try_init();
-        tracing::info!(endpoint = %otlp.endpoint, "exporting traces, metrics and anomalies over OTLP/HTTP");
+        let signals = [("traces", otlp.export_traces), ("metrics", true), ("anomalies", otlp.export_anomalies)];
+        let signals: Vec<&str> = signals.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+        tracing::info!(endpoint = %otlp.endpoint, "exporting {} over OTLP/HTTP", signals.join(", "));
         Ok(Telemetry { export: Some(Export { tracer, meter, logger, anomalies }) })
     }
 
@@ -183,7 +189,7 @@ impl Telemetry {
     pub fn shutdown(self) {
         let Some(export) = self.export else { return };
         if let Some(anomalies) = &export.anomalies {
-            if !anomalies.flush(Duration::from_secs(5)) {
+            if !anomalies.flush(SHUTDOWN_WAIT) {
                 tracing::warn!("OTLP: anomalies still queued at shutdown were not exported");
             }
             let dropped = anomalies.dropped();
@@ -192,9 +198,9 @@ impl Telemetry {
             }
         }
         let results = [
-            ("logs", export.logger.map(|p| p.shutdown())),
-            ("traces", export.tracer.map(|p| p.shutdown())),
-            ("metrics", Some(export.meter.shutdown())),
+            ("logs", export.logger.map(|p| p.shutdown_with_timeout(SHUTDOWN_WAIT))),
+            ("traces", export.tracer.map(|p| p.shutdown_with_timeout(SHUTDOWN_WAIT))),
+            ("metrics", Some(export.meter.shutdown_with_timeout(SHUTDOWN_WAIT))),
         ];
         for (signal, result) in results {
             if let Some(Err(e)) = result {
