@@ -45,6 +45,9 @@ pub enum RunError {
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
+    /// Chroma's collections do not fit `[embedding]`.
+    #[error(transparent)]
+    Vectors(#[from] crate::vector::VectorError),
 }
 
 /// A started agent: plugins loaded, store open, pipeline and sources running, listener bound.
@@ -86,6 +89,7 @@ impl Agent {
         let chroma = (config.store.kind == crate::store::StoreKind::Chroma)
             .then(|| crate::vector::ChromaLink::new(crate::vector::ChromaClient::new(&config.chroma)));
         let vectors = crate::vector::VectorIndex::new(store.clone(), chroma);
+        vectors.check_chroma_dimension().await?;
 
         let address = config.api.address;
         let listener = TcpListener::bind(address).await.map_err(|source| RunError::Bind { address, source })?;

@@ -289,8 +289,10 @@ pub(crate) fn reconcile(
     if found.is_empty() {
         return Ok(0);
     }
-    let held: Vec<String> =
-        found.iter().map(|(name, n, dims)| format!("{n} vectors of {name} ({dims} dimensions)")).collect();
+    let held: Vec<String> = found
+        .iter()
+        .map(|(name, n, dims)| format!("{n} vector{} of {name} ({dims} dimensions)", if *n == 1 { "" } else { "s" }))
+        .collect();
     let (name, dims) = (embedder.name(), embedder.dimension());
     if kind == StoreKind::Chroma {
         let before = found.iter().map(|(_, _, d)| d.to_string()).collect::<Vec<_>>().join(" or ");

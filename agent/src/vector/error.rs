@@ -31,6 +31,22 @@ pub enum VectorError {
         /// The query's.
         got: usize,
     },
+    /// Chroma's collections hold vectors of another dimension than the embedder makes.
+    #[error(
+        "chroma collection {collection}: {message}, but [embedding] makes {dimension}-dimension vectors ({embedder}) \
+         (hint: set [embedding] dimensions back to what the collections hold, or give [chroma] a new \
+         collection_prefix to start new collections)"
+    )]
+    ChromaDimension {
+        /// The collection.
+        collection: Collection,
+        /// Chroma's own words.
+        message: String,
+        /// The embedder's name.
+        embedder: String,
+        /// Its dimension.
+        dimension: usize,
+    },
     /// A blocking task panicked or was cancelled.
     #[error("vector task failed: {0}")]
     Task(String),

@@ -23,6 +23,9 @@ pub struct VectorIndex {
     chroma: Option<ChromaLink>,
 }
 
+/// Longest wait for Chroma when checking its collections' dimension at start.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, VectorError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| VectorError::Task(e.to_string()))
 }
@@ -150,6 +153,35 @@ impl VectorIndex {
     ) -> Result<Vec<Hit>, VectorError> {
         let embedding = self.embedder.embed(text);
         self.query(collection, &embedding, k, filter).await
+    }
+
+    /// With Chroma: fail when a collection holds vectors of another dimension than the
+    /// embedder makes. The store refuses a changed embedder against its own vectors at open;
+    /// this catches a new data_dir pointed at collections an earlier embedder filled, which
+    /// would otherwise reject every write. Chroma down or slow is not an error here (the
+    /// agent starts and writes wait in the outbox); a mismatch then shows in the link's error.
+    pub async fn check_chroma_dimension(&self) -> Result<(), VectorError> {
+        let Some(link) = &self.chroma else { return Ok(()) };
+        // Any unit vector will do: Chroma checks the length before it searches.
+        let mut probe = vec![0f32; self.embedder.dimension()];
+        probe[0] = 1.0;
+        let everything = Filter::none();
+        for collection in Collection::ALL {
+            let asked = link.client().query(collection, &probe, 1, &everything);
+            let message = match tokio::time::timeout(CHECK_TIMEOUT, asked).await {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {CHECK_TIMEOUT:?}"),
+            };
+            // Chroma 1.5: "Collection expecting embedding with dimension of 384, got 512".
+            if message.contains("expecting embedding with dimension") {
+                let (embedder, dimension) = (self.embedder.name().to_owned(), self.embedder.dimension());
+                return Err(VectorError::ChromaDimension { collection, message, embedder, dimension });
+            }
+            tracing::warn!(error = %message, "cannot check the dimension of Chroma's collections now");
+            return Ok(());
+        }
+        Ok(())
     }
 
     fn check_dimension(&self, embedding: &[f32]) -> Result<(), VectorError> {
