@@ -53,6 +53,16 @@ impl Running {
     }
 }
 
+/// A summarizer a reload stopped, and what a successor of the same name may resume.
+struct Gone {
+    name: String,
+    source: String,
+    /// Whether a new summarizer of the same name took its place.
+    succeeded: bool,
+    /// Its plugin's state at the end.
+    state: Option<Vec<u8>>,
+}
+
 /// A new config's summarizers, ready to swap in by [`Summarizers::apply`].
 pub struct SummarizerPlan {
     entries: Vec<Planned>,
@@ -173,10 +183,15 @@ impl Summarizers {
                 .collect(),
         );
         // The summarizers that go: each folds what was queued for it and stores its window.
-        let mut gone: Vec<(String, String, Option<Option<Vec<u8>>>)> = old
+        let mut gone: Vec<Gone> = old
             .into_iter()
             .flatten()
-            .map(|r| (r.status.name.clone(), r.status.source.clone(), Some(r.stop())))
+            .map(|r| Gone {
+                name: r.status.name.clone(),
+                source: r.status.source.clone(),
+                succeeded: false,
+                state: r.stop(),
+            })
             .collect();
 
         let mut changes = Vec::new();
@@ -194,16 +209,17 @@ impl Summarizers {
             let window = format!("{:?}", spec.window);
             let mut worker =
                 SummarizerLane::new(*host, spec.window, self.store.clone(), self.monitor.clone(), status.clone());
-            match gone.iter_mut().find(|(n, _, state)| *n == name && state.is_some()) {
-                Some((_, previous, state)) if *previous == source => {
-                    let resumed = state.take().flatten().map(|state| worker.resume_from(state));
+            match gone.iter_mut().find(|g| g.name == name && !g.succeeded) {
+                Some(previous) if previous.source == source => {
+                    previous.succeeded = true;
+                    let resumed = previous.state.take().map(|state| worker.resume_from(state));
                     changes.push(match resumed {
                         Some(Err(e)) => format!("summarizer {name} restarted fresh (its state was not kept: {e})"),
                         _ => format!("summarizer {name} restarted with its state, window {window}"),
                     });
                 }
-                Some((_, _, state)) => {
-                    *state = None;
+                Some(previous) => {
+                    previous.succeeded = true;
                     changes.push(format!("summarizer {name} replaced by plugin {source} {version}, window {window}"));
                 }
                 None => {
@@ -236,10 +252,8 @@ impl Summarizers {
                 }
             }
         }
-        for (name, _, state) in gone {
-            if state.is_some() {
-                changes.push(format!("summarizer {name} stopped"));
-            }
+        for g in gone.into_iter().filter(|g| !g.succeeded) {
+            changes.push(format!("summarizer {} stopped", g.name));
         }
         self.board.show(running.iter().map(|r| r.status.clone()).collect());
         changes
