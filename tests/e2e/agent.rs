@@ -96,3 +96,14 @@ fn read_address(child: &mut Child) -> SocketAddr {
         Err(_) => panic!("vigil did not print its address within 60 s"),
     }
 }
+
+/// Today (UTC) as an access log writes it (`02/Dec/2026`): test lines dated today stay within
+/// the default 7-day retention, which a fixed date would outlive.
+pub fn clf_today() -> String {
+    jiff::Timestamp::now().strftime("%d/%b/%Y").to_string()
+}
+
+/// Today (UTC) as an RFC 3339 date (`2026-12-02`), for JSON logs; see [`clf_today`].
+pub fn iso_today() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%d").to_string()
+}

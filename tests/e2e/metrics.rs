@@ -39,7 +39,10 @@ fn log(i: usize) -> serde_json::Value {
 fn metrics_count_events_per_source_rejections_parse_errors_and_latencies() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("logs")).unwrap();
-    let good = "10.1.0.1 - - [25/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 512 \"-\" \"curl\"\n";
+    let good = format!(
+        "10.1.0.1 - - [{}:00:00:00 +0000] \"GET /a HTTP/1.1\" 200 512 \"-\" \"curl\"\n",
+        crate::agent::clf_today()
+    );
     std::fs::write(dir.path().join("logs/access.log"), format!("{good}{good}{good}this is not an access log\n"))
         .unwrap();
     let agent = Agent::start(

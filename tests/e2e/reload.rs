@@ -34,10 +34,12 @@ fn detector(plugin: &str, threshold: f64, config: &str) -> String {
 }
 
 fn line(file: &str, n: usize) -> String {
+    static TODAY: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::agent::clf_today);
     format!(
-        "10.2.{}.{} - - [25/Nov/2026:10:00:{:02} +0000] \"GET /{file}/{n} HTTP/1.1\" 200 {} \"-\" \"reload-test\"\n",
+        "10.2.{}.{} - - [{}:00:00:{:02} +0000] \"GET /{file}/{n} HTTP/1.1\" 200 {} \"-\" \"reload-test\"\n",
         n / 250 % 250,
         n % 250,
+        *TODAY,
         n % 60,
         100 + n % 900
     )
@@ -210,7 +212,7 @@ fn config_changes_apply_while_tailing_and_no_line_is_lost_or_repeated() {
 fn probe_scores(agent: &Agent) -> Vec<f64> {
     let logs: Vec<Value> = (0..20)
         .map(|i| {
-            json!({"ip": format!("203.0.113.{i}"), "timestamp": "2026-11-25T12:00:00Z", "method": "GET",
+            json!({"ip": format!("203.0.113.{i}"), "timestamp": format!("{}T12:00:00Z", crate::agent::iso_today()), "method": "GET",
                    "url": format!("/shop/item/{}", i * 7), "status_code": if i == 3 { 500 } else { 200 },
                    "bytes_sent": 900 + i * 13, "user_agent": "Mozilla/5.0"})
         })
@@ -229,7 +231,7 @@ fn a_plugins_learned_state_survives_a_restart() {
     for batch in 0..4 {
         let logs: Vec<Value> = (0..1000)
             .map(|i| {
-                json!({"ip": format!("10.9.{}.{}", batch, i % 200), "timestamp": "2026-11-25T09:00:00Z",
+                json!({"ip": format!("10.9.{}.{}", batch, i % 200), "timestamp": format!("{}T09:00:00Z", crate::agent::iso_today()),
                        "method": if i % 10 == 0 { "POST" } else { "GET" }, "url": format!("/api/v1/items/{}", i % 50),
                        "status_code": 200, "bytes_sent": 400 + i % 300, "user_agent": "curl/8.0"})
             })
@@ -273,7 +275,7 @@ fn summarizer(window: &str) -> String {
 fn post_logs(agent: &Agent, url: &str, n: usize) {
     let logs: Vec<Value> = (0..n)
         .map(|i| {
-            json!({"ip": format!("10.7.0.{i}"), "timestamp": "2026-11-25T12:00:00Z", "method": "GET", "url": url,
+            json!({"ip": format!("10.7.0.{i}"), "timestamp": format!("{}T12:00:00Z", crate::agent::iso_today()), "method": "GET", "url": url,
                    "status_code": 200, "bytes_sent": 100, "user_agent": "reload-test"})
         })
         .collect();

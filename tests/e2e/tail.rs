@@ -11,10 +11,12 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn line(n: usize) -> String {
+    static TODAY: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::agent::clf_today);
     format!(
-        "10.1.{}.{} - - [25/Nov/2026:10:00:{:02} +0000] \"GET /line/{n} HTTP/1.1\" 200 {} \"-\" \"kill-test\"\n",
+        "10.1.{}.{} - - [{}:00:00:{:02} +0000] \"GET /line/{n} HTTP/1.1\" 200 {} \"-\" \"kill-test\"\n",
         n / 250 % 250,
         n % 250,
+        *TODAY,
         n % 60,
         100 + n % 900
     )
