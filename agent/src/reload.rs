@@ -6,8 +6,8 @@
 //! A valid config is applied by difference: only changed detectors, summarizers and sources
 //! restart (see [`DetectorSet::reconfigure`], [`Summarizers::apply`] and [`SourceSet::apply`]);
 //! the API token and batch limits change in place. Settings that this version applies only at
-//! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues
-//! and `[chat]`) are reported under `config.needs_restart` in `/health` and logged.
+//! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues,
+//! `[chat]` and `[telemetry]`) are reported under `config.needs_restart` in `/health` and logged.
 
 use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors};
 use crate::detect::DetectorSet;
@@ -260,6 +260,9 @@ impl Reloader {
         if new.chat != current.chat {
             needs_restart.push("chat".to_owned());
         }
+        if new.telemetry != current.telemetry {
+            needs_restart.push("telemetry".to_owned());
+        }
         if !needs_restart.is_empty() {
             tracing::warn!(fields = ?needs_restart, "these settings changed but apply only after a restart");
         }
@@ -270,6 +273,7 @@ impl Reloader {
         new.pipeline = current.pipeline.clone();
         new.chroma = current.chroma.clone();
         new.chat = current.chat.clone();
+        new.telemetry = current.telemetry.clone();
         let restart_changed = self.lock_status().needs_restart != needs_restart;
         self.lock_status().needs_restart = needs_restart;
 

@@ -228,3 +228,32 @@ fn a_receiver_that_is_down_neither_slows_ingestion_nor_holds_the_shutdown() {
     assert!(agent.terminate().success());
     assert!(stopping.elapsed() < Duration::from_secs(18), "shutdown took {:?}", stopping.elapsed());
 }
+
+#[test]
+fn a_telemetry_change_in_the_watched_file_is_reported_as_needing_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), "");
+    let text = format!(
+        "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\n",
+        dir.path().join("data").display().to_string()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut written = Instant::now() - Duration::from_secs(60);
+    loop {
+        // Like an editor: a temporary file renamed over the config; again every second, as
+        // the watcher may not be watching yet right after start-up.
+        if written.elapsed() > Duration::from_secs(1) {
+            let tmp = dir.path().join(".vigil.toml.tmp");
+            std::fs::write(&tmp, &text).unwrap();
+            std::fs::rename(&tmp, dir.path().join("vigil.toml")).unwrap();
+            written = Instant::now();
+        }
+        let (status, body) = request(agent.addr, "GET", "/health", None);
+        assert_eq!(status, 200, "{body}");
+        if body["config"]["needs_restart"] == json!(["telemetry"]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "telemetry is not listed under needs_restart within 20 s: {body:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
