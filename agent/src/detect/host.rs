@@ -3,17 +3,12 @@
 
 use super::batch::EncodedBatch;
 use super::bindings::{self, Detector, DetectorPre};
-use super::engine::{EPOCH_TICK, PluginEngine, PluginState};
+use super::engine::{PluginEngine, PluginState};
 use super::error::PluginError;
+use super::sandbox::Sandbox;
 use crate::config::{DetectorSpec, PluginLimits, PluginSource};
 use crate::event::Event;
-use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimitsBuilder};
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-
-/// Most bytes of a plugin's stderr kept for error messages.
-const STDERR_CAPACITY: usize = 16 * 1024;
+use wasmtime::Store;
 
 /// A detector's judgement of one event, as the host keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,13 +25,12 @@ pub struct DetectorHost {
     plugin_name: String,
     version: String,
     source: String,
+    engine: PluginEngine,
     pre: DetectorPre<PluginState>,
     limits: PluginLimits,
     threshold: f64,
     config_json: String,
-    store: Store<PluginState>,
-    instance: Detector,
-    stderr: MemoryOutputPipe,
+    sandbox: Sandbox<Detector>,
     /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
     digest: String,
     /// The most recent learned state (taken by `snapshot` or given to `restore`): a restarted
@@ -61,19 +55,18 @@ impl DetectorHost {
         }
         let digest = hex_digest(&bytes);
         let pre = engine.prepare(&source, &bytes)?;
-        let (store, instance, stderr) = instantiate(&engine.engine, &pre, &spec.limits, &source)?;
+        let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
         let mut host = DetectorHost {
             name: source.clone(),
             plugin_name: String::new(),
             version: String::new(),
             source,
+            engine: engine.clone(),
             pre,
             limits: spec.limits,
             threshold: spec.threshold,
             config_json: spec.config_json.clone(),
-            store,
-            instance,
-            stderr,
+            sandbox,
             digest,
             last_snapshot: None,
             restarts: 0,
@@ -192,55 +185,28 @@ impl DetectorHost {
         self.reinstantiate();
     }
 
-    /// Run one call under the deadline. A trap leaves the instance unusable, so it is replaced
-    /// by a fresh, configured one before the error is returned (its learned state is lost
-    /// until snapshots are restored on restart).
+    /// Run one call in the sandbox. A trap leaves the instance unusable, so it is replaced by
+    /// a fresh, configured one (resumed from the last snapshot) before the error is returned.
     fn guarded<R>(
         &mut self,
         call: &'static str,
         f: impl FnOnce(&Detector, &mut Store<PluginState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let ticks = self.limits.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
-        self.store.set_epoch_deadline(ticks);
-        if let Some(fuel) = self.limits.fuel {
-            // Per call, like the deadline; `set_fuel` fails only when metering is off, which
-            // `start` refused.
-            let _ = self.store.set_fuel(fuel);
-        }
-        match f(&self.instance, &mut self.store) {
-            Ok(r) => Ok(r),
-            Err(trap) => {
-                let mut message = format!("{trap:#}");
-                if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
-                    message = match kind {
-                        wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
-                        wasmtime::Trap::OutOfFuel => {
-                            format!("ran out of fuel ({} units per call)", self.limits.fuel.unwrap_or_default())
-                        }
-                        other => format!("trapped: {other}"),
-                    };
-                }
-                let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned();
-                if !stderr.is_empty() {
-                    message.push_str(&format!("; plugin stderr: {stderr}"));
-                }
-                let error = self.call_error(call, message);
-                self.reinstantiate();
-                Err(error)
-            }
-        }
+        self.sandbox.call(f).map_err(|message| {
+            let error = self.call_error(call, message);
+            self.reinstantiate();
+            error
+        })
     }
 
     fn reinstantiate(&mut self) {
         // Built through the same path as the first instance; an error here leaves the old,
         // poisoned instance, whose next call fails again and retries this.
-        let engine = self.store.engine().clone();
         let name = self.name.clone();
-        match instantiate(&engine, &self.pre, &self.limits, &self.source) {
-            Ok((store, instance, stderr)) => {
-                self.store = store;
-                self.instance = instance;
-                self.stderr = stderr;
+        let pre = &self.pre;
+        match Sandbox::new(&self.engine, self.limits, &self.source, |store| pre.instantiate(store)) {
+            Ok(sandbox) => {
+                self.sandbox = sandbox;
                 self.restarts += 1;
                 if let Err(e) = self.configure() {
                     tracing::error!(plugin = %name, error = %e, "restarted plugin refused its config");
@@ -251,7 +217,7 @@ impl DetectorHost {
                 if let Some(state) = self.last_snapshot.take() {
                     // A failing restore leaves a fresh, untrained instance (it learns again).
                     // `guarded` would recurse here on a trap, so call the export directly.
-                    let restored = self.instance.call_restore(&mut self.store, &state);
+                    let restored = self.sandbox.instance.call_restore(&mut self.sandbox.store, &state);
                     match restored {
                         Ok(Ok(())) => tracing::info!(plugin = %self.name, "plugin restarted from its last snapshot"),
                         Ok(Err(e)) => {
@@ -297,32 +263,4 @@ pub(crate) fn hex_digest(bytes: &[u8]) -> String {
 /// The digest of the component `source` names now, to see whether it changed on disk.
 pub(crate) fn current_digest(source: &PluginSource) -> Option<String> {
     component_bytes(source).ok().map(|bytes| hex_digest(&bytes))
-}
-
-/// A new store with the limits and an empty WASI context, and the detector instantiated in it.
-fn instantiate(
-    engine: &wasmtime::Engine,
-    pre: &DetectorPre<PluginState>,
-    limits: &PluginLimits,
-    source: &str,
-) -> Result<(Store<PluginState>, Detector, MemoryOutputPipe), PluginError> {
-    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-    // Nothing is granted: no preopened dirs, no env, no args, no sockets, no stdin/stdout.
-    let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
-    let state = PluginState {
-        wasi,
-        table: ResourceTable::new(),
-        limits: StoreLimitsBuilder::new().memory_size(limits.max_memory_bytes).trap_on_grow_failure(true).build(),
-    };
-    let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
-    // With fuel metering on, a plugin without a fuel limit (and instantiation itself) runs
-    // on an unlimited tank; `guarded` sets the per-call budget of those that have one.
-    // Fails only when metering is off.
-    let _ = store.set_fuel(u64::MAX);
-    store.set_epoch_deadline(u64::MAX / 2);
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
-    Ok((store, instance, stderr))
 }

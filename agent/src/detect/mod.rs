@@ -11,6 +11,7 @@ mod error;
 mod host;
 #[cfg(test)]
 mod plugin_tests;
+mod sandbox;
 mod set;
 mod stats;
 #[cfg(test)]
@@ -18,10 +19,11 @@ mod tests;
 
 pub use batch::EncodedBatch;
 pub use engine::PluginEngine;
-pub(crate) use engine::{EPOCH_TICK, PluginState};
+pub(crate) use engine::PluginState;
 pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
 pub(crate) use host::{component_bytes, current_digest, hex_digest};
+pub(crate) use sandbox::Sandbox;
 pub use set::{DetectorSet, DetectorStatus, Scored};
 pub(crate) use stats::Latency;
 pub use stats::{LATENCY_BUCKETS_US, LatencyStatus, LimitsStatus};

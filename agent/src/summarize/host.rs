@@ -1,18 +1,14 @@
 //! One sandboxed summarizer instance: its own wasmtime `Store` with the configured memory
 //! cap, a deadline (and optional fuel) on every call, no filesystem, network or environment,
-//! and stderr captured for error reports. Built on the detectors' engine, linker and
-//! compiled-component cache.
+//! and stderr captured for error reports. Built on the detectors' engine, linker,
+//! compiled-component cache and [`Sandbox`].
 
 use super::bindings::vigil::plugin::summaries::{Anomaly, Judgements, SummarizerSettings, Window};
 use super::bindings::{Summarizer, SummarizerPre};
 use super::config::SummarizerSpec;
 use crate::config::PluginLimits;
-use crate::detect::{EPOCH_TICK, EncodedBatch, PluginEngine, PluginError, PluginState, component_bytes, hex_digest};
+use crate::detect::{EncodedBatch, PluginEngine, PluginError, PluginState, Sandbox, component_bytes, hex_digest};
 use wasmtime::Store;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-
-/// Most bytes of a plugin's stderr kept for error messages.
-const STDERR_CAPACITY: usize = 16 * 1024;
 /// The WIT package version the host was generated from.
 const WIT_VERSION: &str = "0.1.0";
 
@@ -50,9 +46,7 @@ pub struct SummarizerHost {
     limits: PluginLimits,
     window_ms: i64,
     config_json: String,
-    store: Store<PluginState>,
-    instance: Summarizer,
-    stderr: MemoryOutputPipe,
+    sandbox: Sandbox<Summarizer>,
     /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
     digest: String,
     /// Instances started after the first, because of traps.
@@ -79,7 +73,7 @@ impl SummarizerHost {
             expected: WIT_VERSION,
             message: format!("{e:#} (a summarizer must export the summarizer world)"),
         })?;
-        let (store, instance, stderr) = instantiate(engine, &pre, &spec.limits, &source)?;
+        let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
         let mut host = SummarizerHost {
             name: source.clone(),
             version: String::new(),
@@ -89,9 +83,7 @@ impl SummarizerHost {
             limits: spec.limits,
             window_ms: spec.window.as_millis() as i64,
             config_json: spec.config_json.clone(),
-            store,
-            instance,
-            stderr,
+            sandbox,
             digest,
             restarts: 0,
         };
@@ -183,51 +175,27 @@ impl SummarizerHost {
         self.guarded("restore", |s, st| s.call_restore(st, state))?.map_err(|m| self.call_error("restore", m))
     }
 
-    /// Run one call under the deadline (and fuel). A trap leaves the instance unusable, so it
-    /// is replaced by a fresh, configured one before the error is returned; the caller
-    /// restores the last snapshot into it.
+    /// Run one call in the sandbox. A trap leaves the instance unusable, so it is replaced by
+    /// a fresh, configured one before the error is returned; the caller restores the last
+    /// snapshot into it.
     fn guarded<R>(
         &mut self,
         call: &'static str,
         f: impl FnOnce(&Summarizer, &mut Store<PluginState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let ticks = self.limits.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
-        self.store.set_epoch_deadline(ticks);
-        if let Some(fuel) = self.limits.fuel {
-            // Fails only when metering is off, which `start` refused.
-            let _ = self.store.set_fuel(fuel);
-        }
-        match f(&self.instance, &mut self.store) {
-            Ok(r) => Ok(r),
-            Err(trap) => {
-                let mut message = format!("{trap:#}");
-                if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
-                    message = match kind {
-                        wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
-                        wasmtime::Trap::OutOfFuel => {
-                            format!("ran out of fuel ({} units per call)", self.limits.fuel.unwrap_or_default())
-                        }
-                        other => format!("trapped: {other}"),
-                    };
-                }
-                let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned();
-                if !stderr.is_empty() {
-                    message.push_str(&format!("; plugin stderr: {stderr}"));
-                }
-                let error = self.call_error(call, message);
-                self.reinstantiate();
-                Err(error)
-            }
-        }
+        self.sandbox.call(f).map_err(|message| {
+            let error = self.call_error(call, message);
+            self.reinstantiate();
+            error
+        })
     }
 
     fn reinstantiate(&mut self) {
         let name = self.name.clone();
-        match instantiate(&self.engine, &self.pre, &self.limits, &self.source) {
-            Ok((store, instance, stderr)) => {
-                self.store = store;
-                self.instance = instance;
-                self.stderr = stderr;
+        let pre = &self.pre;
+        match Sandbox::new(&self.engine, self.limits, &self.source, |store| pre.instantiate(store)) {
+            Ok(sandbox) => {
+                self.sandbox = sandbox;
                 self.restarts += 1;
                 if let Err(e) = self.configure() {
                     tracing::error!(plugin = %name, error = %e, "restarted summarizer refused its config");
@@ -246,22 +214,4 @@ impl SummarizerHost {
     fn bad_output(&self, call: &'static str, message: String) -> PluginError {
         PluginError::BadOutput { plugin: self.name.clone(), call, message }
     }
-}
-
-/// A new sandboxed store and the summarizer instantiated in it.
-fn instantiate(
-    engine: &PluginEngine,
-    pre: &SummarizerPre<PluginState>,
-    limits: &PluginLimits,
-    source: &str,
-) -> Result<(Store<PluginState>, Summarizer, MemoryOutputPipe), PluginError> {
-    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-    let mut store = engine.sandboxed_store(stderr.clone(), limits.max_memory_bytes);
-    if limits.fuel.is_some() {
-        let _ = store.set_fuel(u64::MAX / 2);
-    }
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
-    Ok((store, instance, stderr))
 }

@@ -294,3 +294,16 @@ fn a_summarizer_out_of_fuel_is_restarted_and_its_lost_events_are_counted() {
     let stored = lane.tick(t0() + 60_000).expect("a summary of what was folded after the restart");
     assert_eq!((stored.summary.events, stored.summary.skipped_events), (5, 200_005));
 }
+
+#[test]
+fn a_summarizer_without_a_fuel_limit_runs_on_an_engine_that_meters_fuel() {
+    // Metering is on for every plugin once some detector sets a fuel limit.
+    let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
+    let host = SummarizerHost::start(&engine, &spec(Duration::from_secs(60))).expect("starts on an unlimited tank");
+    let mut lane = SummarizerLane::standalone(host, Duration::from_secs(60), testing::store(), Monitor::default());
+    for b in known_batches() {
+        lane.receive(&b);
+    }
+    assert_eq!(lane.failures().0, 0);
+    assert_eq!(lane.tick(t0() + 60_000).expect("summarized").summary.events, 10);
+}
