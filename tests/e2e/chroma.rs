@@ -284,6 +284,55 @@ fn logs_and_anomalies_reach_chroma_with_filterable_metadata_and_nearest_neighbou
     );
 }
 
+/// Run the agent on `config` until it exits by itself (bounded); its exit code and stderr.
+fn run_until_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
+    let path = dir.join("vigil.toml");
+    let text = format!(
+        "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{config}",
+        dir.join("data").display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut child = Command::new(crate::agent::binary())
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting vigil");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the agent did not exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn an_embedder_of_another_dimension_than_the_collections_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let chroma = Chroma::start(dir.path());
+    let agent = Agent::start(dir.path(), &agent_config(&chroma, "dims"));
+    ingest(&agent, 0..20);
+    wait_until("the logs in chroma", || drained(&agent) && chroma.count("dims-logs") == 20);
+    assert!(agent.terminate().success());
+
+    // A new data_dir (so the store has no vectors to compare), the same collections, 512 dims.
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    let config = agent_config(&chroma, "dims") + "[embedding]\ndimensions = 512\n";
+    let (code, stderr) = run_until_exit(&fresh, &config);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("chroma collection") && stderr.contains("dimension") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert_eq!(chroma.count("dims-logs"), 20, "nothing was written with the wrong dimension");
+}
+
 #[test]
 fn chroma_stopped_during_ingest_gets_every_record_exactly_once_after_it_returns() {
     let dir = tempfile::tempdir().unwrap();
