@@ -7,7 +7,7 @@
 //! restart (see [`DetectorSet::reconfigure`], [`Summarizers::apply`] and [`SourceSet::apply`]);
 //! the API token and batch limits change in place. Settings that this version applies only at
 //! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues,
-//! `[chat]` and `[telemetry]`) are reported under `config.needs_restart` in `/health` and logged.
+//! `[chat]`, `[telemetry]` and `[embedding]`) are reported under `config.needs_restart` in `/health` and logged.
 
 use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors};
 use crate::detect::DetectorSet;
@@ -128,9 +128,18 @@ impl Reloader {
     }
 
     async fn run(self, handle: ReloadHandle, mut requests: mpsc::Receiver<(&'static str, Instant)>) {
-        let mut watch = FileWatch::new(handle);
+        let mut watch = FileWatch::new(handle.clone());
         watch.follow(&self.watched_files(&*self.current.lock().await));
         self.lock_status().watching = watch.watcher.is_some();
+        // The file was read at start, before this watch existed: a change written in between
+        // (a deploy script that starts the agent, then edits its config) would never be seen.
+        // Catch up once by comparing what is on disk now with what runs.
+        let path = self.path.clone();
+        let on_disk = tokio::task::spawn_blocking(move || Config::load(&path)).await;
+        let running = self.current.lock().await.clone();
+        if !matches!(on_disk, Ok(Ok(config)) if config == running) {
+            handle.request("file");
+        }
         while let Some((mut trigger, mut since)) = requests.recv().await {
             // Debounce: wait until the files are quiet, then reload once.
             while let Ok(Ok((t, s))) = tokio::time::timeout(DEBOUNCE, requests.recv()).await.map(|r| r.ok_or(())) {
@@ -263,6 +272,9 @@ impl Reloader {
         if new.telemetry != current.telemetry {
             needs_restart.push("telemetry".to_owned());
         }
+        if new.embedding != current.embedding {
+            needs_restart.push("embedding".to_owned());
+        }
         if !needs_restart.is_empty() {
             tracing::warn!(fields = ?needs_restart, "these settings changed but apply only after a restart");
         }
@@ -274,6 +286,7 @@ impl Reloader {
         new.chroma = current.chroma.clone();
         new.chat = current.chat.clone();
         new.telemetry = current.telemetry.clone();
+        new.embedding = current.embedding.clone();
         let restart_changed = self.lock_status().needs_restart != needs_restart;
         self.lock_status().needs_restart = needs_restart;
 

@@ -331,3 +331,14 @@ fn a_summarizer_change_is_applied_without_a_restart() {
     assert_eq!(plugins["summarizers"][0]["world"], "summarizer");
     assert!(agent.terminate().success());
 }
+
+#[test]
+fn a_config_written_right_after_start_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &detector("builtin:isolation-forest", 0.6, ""));
+    // No pause: the write may land before the agent's file watch exists.
+    write_config(dir.path(), &detector("builtin:isolation-forest", 0.8, ""));
+    let body = wait_for_reload(&agent, 0, 1, "applied");
+    assert_eq!(body["detectors"][0]["threshold"], 0.8);
+    assert!(agent.terminate().success());
+}
