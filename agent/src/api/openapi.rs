@@ -121,7 +121,15 @@ struct DetectorHealth {
 /// `POST /chat` request.
 #[derive(Serialize, ToSchema)]
 struct ChatRequest {
-    /// A question about the stored logs, e.g. "how many 500s in the last hour".
+    /// A question about the stored logs, e.g. "how many 500s in the last hour": at least one
+    /// character that is not white space, at most 2,000, no control characters but tab and
+    /// line breaks.
+    #[schema(
+        example = "how many 500s in the last hour?",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     query: String,
 }
 
