@@ -93,4 +93,17 @@ fn metrics_count_events_per_source_rejections_parse_errors_and_latencies() {
     assert!(sample(&text, &format!("vigil_plugin_call_seconds_count{{{label}}}")).unwrap() >= 2.0, "{text}");
     assert!(sample(&text, &format!("vigil_plugin_calls_total{{{label}}}")).unwrap() >= 2.0, "{text}");
     assert!(text.contains("# TYPE vigil_plugin_call_seconds histogram"), "{text}");
+    // The default summarizer is a plugin too, with its own queue; it folds the commits soon
+    // after they are made.
+    let folded = |text: &str| sample(text, "vigil_plugin_calls_total{plugin=\"window-summary\"}");
+    let text = loop {
+        let (_, _, text) = get_text(agent.addr, "/metrics");
+        if folded(&text).is_some_and(|n| n >= 1.0) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the summarizer made no call within 60 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(sample(&text, "vigil_plugin_failures_total{plugin=\"window-summary\"}"), Some(0.0), "{text}");
+    assert!(sample(&text, "vigil_queue_depth{queue=\"summarizer:window-summary\"}").is_some(), "{text}");
 }

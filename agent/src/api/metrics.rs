@@ -34,12 +34,22 @@ pub fn readings(state: &AppState) -> Readings {
             .collect(),
         _ => Vec::new(),
     };
+    let summarizers = state.summaries.status();
+    // Detectors and summarizers side by side under their names: both are plugins.
     let plugins = state
         .detectors
         .status()
         .into_iter()
         .map(|d| PluginReading { failing: d.state != "ready", name: d.name, calls: d.calls, failures: d.failures })
+        .chain(summarizers.iter().map(|s| PluginReading {
+            failing: s.state == "failing",
+            name: s.name.clone(),
+            calls: s.calls,
+            failures: s.failures,
+        }))
         .collect();
+    let mut queues = vec![("pipeline".to_owned(), state.pipeline.queue_depth() as u64)];
+    queues.extend(summarizers.iter().map(|s| (format!("summarizer:{}", s.name), s.queued)));
     Readings {
         events_submitted: load(&p.submitted),
         events_committed: load(&p.committed),
@@ -48,7 +58,7 @@ pub fn readings(state: &AppState) -> Readings {
         score_failures: load(&p.score_failures),
         commit_failures: load(&p.commit_failures),
         rejected: state.rejected.load(Ordering::Relaxed),
-        queues: vec![("pipeline".to_owned(), state.pipeline.queue_depth() as u64)],
+        queues,
         sources,
         plugins,
         uptime_seconds: state.started.elapsed().as_secs(),
