@@ -148,24 +148,9 @@ fn text(hit: &Hit, key: &str) -> String {
 
 /// A summary hit as the same passage the store's pick of it gives.
 fn summary(hit: &Hit) -> Option<Passage> {
-    let stored = crate::store::StoredSummary {
-        id: numeric_id(&hit.id, "summary").as_i64()?,
-        summary: crate::store::NewSummary {
-            summarizer: text(hit, "summarizer"),
-            window_start_ms: int(hit, "timestamp")? * 1000,
-            window_end_ms: int(hit, "window_end")? * 1000,
-            first_event_ms: None,
-            last_event_ms: None,
-            events: 0,
-            anomalies: 0,
-            skipped_events: 0,
-            partial: false,
-            text: hit.document.clone(),
-            data: Default::default(),
-        },
-        created_ms: 0,
-    };
-    Some(Passage { distance: Some(hit.distance), ..Passage::summary(&stored) })
+    let id = numeric_id(&hit.id, "summary").as_i64()?;
+    let (start, end) = (int(hit, "timestamp")? * 1000, int(hit, "window_end")? * 1000);
+    Some(Passage { distance: Some(hit.distance), ..Passage::summary_window(id, start, end, &hit.document) })
 }
 
 /// An anomaly hit as a passage: the event from its metadata, the reason from its document

@@ -39,15 +39,21 @@ impl Passage {
     /// A stored summary as a passage (its id is the one `GET /api/v1/summaries` shows).
     pub fn summary(stored: &StoredSummary) -> Passage {
         let s = &stored.summary;
+        Passage::summary_window(stored.id, s.window_start_ms, s.window_end_ms, &s.text)
+    }
+
+    /// Summary `id` of the window `[start_ms, end_ms)` saying `text`, as a passage (what
+    /// [`Passage::summary`] gives, for a summary known only by its vector-index record).
+    pub fn summary_window(id: i64, start_ms: i64, end_ms: i64, text: &str) -> Passage {
         let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
-        let mut text: String = s.text.chars().take(MAX_SUMMARY_CHARS).collect();
-        if text.len() < s.text.len() {
-            text.push('…');
+        let mut short: String = text.chars().take(MAX_SUMMARY_CHARS).collect();
+        if short.len() < text.len() {
+            short.push('…');
         }
         Passage {
             kind: "summary",
-            id: json!(stored.id),
-            text: format!("{} to {}: {text}", at(s.window_start_ms), at(s.window_end_ms)),
+            id: json!(id),
+            text: format!("{} to {}: {short}", at(start_ms), at(end_ms)),
             distance: None,
         }
     }

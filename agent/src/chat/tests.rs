@@ -122,20 +122,7 @@ fn load(store: &Store) {
         .collect();
     store.commit(&CommitBatch { events, anomalies, checkpoints: Vec::new() }).expect("the data set commits");
     for (start, end, text) in SUMMARIES {
-        let summary = crate::store::NewSummary {
-            summarizer: "window-summary".into(),
-            window_start_ms: at(start).as_millisecond(),
-            window_end_ms: at(end).as_millisecond(),
-            first_event_ms: None,
-            last_event_ms: None,
-            events: 0,
-            anomalies: 0,
-            skipped_events: 0,
-            partial: false,
-            text: text.into(),
-            data: Default::default(),
-        };
-        store.insert_summary(&summary).expect("a summary is stored");
+        store.insert_summary(&summary(start, end, text)).expect("a summary is stored");
     }
 }
 

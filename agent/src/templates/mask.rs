@@ -11,7 +11,7 @@
 //! - variables joined only by `.:-_/,+@` (an IP and port, a date and time, a MAC address) are
 //!   one `<*>`, and a `-` sign before a number is part of it.
 
-/// The placeholder for a variable part, in masked text and in templates.
+/// What stands for a variable part, in masked text and in templates.
 pub const WILDCARD: &str = "<*>";
 
 /// Writes the masked form of `line` into `out` (cleared first): its tokens, masked, joined by
