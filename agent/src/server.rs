@@ -217,7 +217,11 @@ async fn on_hangup(reload: Option<crate::reload::ReloadHandle>) {
 /// Periodic work: stats for `/ws`, retention for the store, plugin snapshots.
 async fn housekeeping(state: AppState) {
     let mut stats = tokio::time::interval(STATS_EVERY);
-    let mut retention = tokio::time::interval(Duration::from_secs(state.store.config().retention_interval_secs));
+    // The first pass comes one interval after start, not at once: a log replayed or backfilled
+    // right at start (dated beyond retention_days) is queryable for that long, not deleted
+    // while its sender is still reading the ack.
+    let period = Duration::from_secs(state.store.config().retention_interval_secs);
+    let mut retention = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut snapshots = tokio::time::interval(SNAPSHOT_CHECK_EVERY);
     snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

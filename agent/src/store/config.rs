@@ -34,7 +34,7 @@ pub struct StoreConfig {
     /// Events deleted per retention transaction; smaller chunks block commits for less time.
     #[serde(default = "default_retention_chunk")]
     pub retention_chunk: usize,
-    /// How often retention runs, in seconds (1 to 86400); it also runs once at start.
+    /// How often retention runs, in seconds (1 to 86400); the first run is one interval after start.
     #[serde(default = "default_retention_interval_secs")]
     pub retention_interval_secs: u64,
 }
