@@ -74,7 +74,7 @@ fn main() {
         path.display()
     );
     let started = Instant::now();
-    let (_server, addr) = agent::start_agent(dir.path(), &source);
+    let (server, addr) = agent::start_agent(dir.path(), &source);
     let mut last = (Instant::now(), 0);
     loop {
         std::thread::sleep(Duration::from_millis(200));
@@ -95,4 +95,12 @@ fn main() {
         lines as f64 / secs,
         bytes as f64 / 1048576.0 / secs
     );
+    if let Some((_, peak)) = server.memory_mib() {
+        println!("  agent peak RSS during the run: {peak:.1} MiB");
+    }
+    // Idle: the file is read to its end and nothing new arrives.
+    std::thread::sleep(Duration::from_secs(agent::arg("--idle-seconds", 10)));
+    if let Some((now, _)) = server.memory_mib() {
+        println!("  agent RSS idle afterwards: {now:.1} MiB");
+    }
 }

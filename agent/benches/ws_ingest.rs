@@ -31,7 +31,10 @@ fn frame(traffic: &mut Traffic) -> String {
 fn main() {
     let seconds = agent::arg("--seconds", 10);
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr) = agent::start_agent(dir.path(), "");
+    let (server, addr) = agent::start_agent(dir.path(), "");
+    // Idle before any load: first start (plugins compiled), nothing connected.
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_at_start = server.memory_mib();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     runtime.block_on(async move {
         let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/application")).await.unwrap();
@@ -77,4 +80,21 @@ fn main() {
             acked as f64 / elapsed
         );
     });
+    let peak = server.memory_mib();
+    // Idle after the load: the connection is closed and the queues are drained.
+    std::thread::sleep(Duration::from_secs(agent::arg("--idle-seconds", 10)));
+    let after = server.memory_mib();
+    // A restart: the plugins' compiled code is cached in data_dir now, as on every start but
+    // the first, and the store already holds the run's events.
+    drop(server);
+    let (server, _) = agent::start_agent(dir.path(), "");
+    std::thread::sleep(Duration::from_secs(2));
+    if let (Some((start, _)), Some((_, peak)), Some((after, _)), Some((restarted, _))) =
+        (idle_at_start, peak, after, server.memory_mib())
+    {
+        println!(
+            "agent RSS: idle at first start {start:.1} MiB, peak under load {peak:.1} MiB, idle afterwards \
+             {after:.1} MiB, idle after a restart {restarted:.1} MiB"
+        );
+    }
 }

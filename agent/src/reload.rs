@@ -286,7 +286,7 @@ impl Reloader {
         new.chroma = current.chroma.clone();
         new.chat = current.chat.clone();
         new.telemetry = current.telemetry.clone();
-        new.embedding = current.embedding.clone();
+        new.embedding = current.embedding;
         let restart_changed = self.lock_status().needs_restart != needs_restart;
         self.lock_status().needs_restart = needs_restart;
 

@@ -200,7 +200,8 @@ fn drained(agent: &Agent) -> bool {
 fn logs_and_anomalies_reach_chroma_with_filterable_metadata_and_nearest_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     let chroma = Chroma::start(dir.path());
-    let config = agent_config(&chroma, "e2e") + "[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"1s\"\n";
+    let config =
+        agent_config(&chroma, "e2e") + "[[summarizers]]\nplugin = \"builtin:window-summary\"\nwindow = \"1s\"\n";
     let agent = Agent::start(dir.path(), &config);
     ingest(&agent, 0..300);
     wait_until("300 logs in chroma", || drained(&agent) && chroma.count("e2e-logs") == 300);
@@ -287,10 +288,8 @@ fn logs_and_anomalies_reach_chroma_with_filterable_metadata_and_nearest_neighbou
 /// Run the agent on `config` until it exits by itself (bounded); its exit code and stderr.
 fn run_until_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
     let path = dir.join("vigil.toml");
-    let text = format!(
-        "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{config}",
-        dir.join("data").display().to_string()
-    );
+    let text =
+        format!("data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{config}", dir.join("data").display().to_string());
     std::fs::write(&path, text).unwrap();
     let mut child = Command::new(crate::agent::binary())
         .arg("--config")

@@ -16,6 +16,20 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// The agent's resident memory now and its peak so far, in MiB, from `/proc/PID/status`
+    /// (`VmRSS`, `VmHWM`); `None` off Linux.
+    #[allow(dead_code)]
+    pub fn memory_mib(&self) -> Option<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        let kib = |key: &str| -> Option<f64> {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line[key.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+        };
+        Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
+    }
+}
+
 /// Start the agent in `dir` with `extra` config appended (after `[api]`).
 pub fn start_agent(dir: &Path, extra: &str) -> (Server, SocketAddr) {
     let config = dir.join("vigil.toml");

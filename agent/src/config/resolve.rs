@@ -200,6 +200,18 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
                 .hint("the defaults are 4096 and 64"),
         );
     }
+    if !(1..=MAX_QUEUE_EVENTS).contains(&raw.pipeline.queue_events) {
+        check.errors.push(
+            ConfigError::at(
+                file,
+                text,
+                None,
+                "pipeline",
+                format!("queue_events is {}; it must be between 1 and {MAX_QUEUE_EVENTS}", raw.pipeline.queue_events),
+            )
+            .hint("the default is 32768 (about 25 MiB of access-log events)"),
+        );
+    }
     let sources =
         raw.sources.iter().enumerate().filter_map(|(i, s)| resolve_source(&mut check, i, s)).collect::<Vec<_>>();
     for (i, s) in sources.iter().enumerate() {
@@ -246,6 +258,9 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         Err(ConfigErrors(check.errors))
     }
 }
+
+/// Largest `[pipeline] queue_events`: a semaphore counts at most this many permits.
+const MAX_QUEUE_EVENTS: usize = 1 << 28;
 
 fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Option<SourceSpec> {
     let before = check.errors.len();

@@ -90,3 +90,11 @@ fn plugin_config_table_is_passed_as_json() {
         parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\ntrees = 50\n").unwrap();
     assert_eq!(config.detectors[0].config_json, r#"{"trees":50}"#);
 }
+
+#[test]
+fn pipeline_queue_events_out_of_range_is_refused_with_the_default() {
+    let err = parse("[pipeline]\nqueue_events = 0\n").unwrap_err().to_string();
+    assert!(err.contains("queue_events is 0; it must be between 1 and"), "{err}");
+    assert!(err.contains("the default is 32768"), "{err}");
+    assert_eq!(parse("[pipeline]\nqueue_events = 100\n").unwrap().pipeline.queue_events, 100);
+}

@@ -18,6 +18,12 @@ pub struct PipelineConfig {
     /// Submissions queued before submitters wait (backpressure).
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// Events in the pipeline (queued, being scored or being committed) before submitters
+    /// wait: bounds its memory whatever the size of the submissions (a file source submits
+    /// up to a `read_chunk_bytes` of lines at once). A larger submission waits until the
+    /// pipeline is empty and then goes in alone.
+    #[serde(default = "default_queue_events")]
+    pub queue_events: usize,
 }
 
 impl Default for PipelineConfig {
@@ -26,6 +32,7 @@ impl Default for PipelineConfig {
             batch_events: default_batch_events(),
             batch_wait_ms: default_batch_wait_ms(),
             queue: default_queue(),
+            queue_events: default_queue_events(),
         }
     }
 }
@@ -45,4 +52,7 @@ fn default_batch_wait_ms() -> u64 {
 }
 fn default_queue() -> usize {
     64
+}
+fn default_queue_events() -> usize {
+    32_768
 }

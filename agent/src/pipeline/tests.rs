@@ -111,7 +111,7 @@ async fn dropping_every_handle_drains_everything_submitted() {
 #[tokio::test]
 async fn a_full_queue_makes_submitters_wait() {
     let store = store();
-    let config = PipelineConfig { queue: 1, batch_events: 1, batch_wait_ms: 0 };
+    let config = PipelineConfig { queue: 1, batch_events: 1, batch_wait_ms: 0, ..PipelineConfig::default() };
     let (pipeline, tasks) =
         Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
     // Far more submissions than queue slots: each send waits for room, none is dropped.
@@ -128,4 +128,39 @@ async fn a_full_queue_makes_submitters_wait() {
     drop(pipeline);
     tasks.join().await;
     assert_eq!(store.counts().unwrap().events, 200);
+}
+
+#[tokio::test]
+async fn the_events_in_the_pipeline_stay_within_queue_events() {
+    let store = store();
+    // Room for 25 events, in a queue that would take 64 submissions of 10.
+    let config = PipelineConfig { queue_events: 25, ..PipelineConfig::default() };
+    let (pipeline, tasks) =
+        Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
+    let senders: Vec<_> = (0..40)
+        .map(|_| {
+            let p = pipeline.clone();
+            tokio::spawn(async move { p.submit(Submission::events(events(10, "ws"))).await })
+        })
+        .collect();
+    // Submitted (counted once queued) and not yet committed.
+    let in_flight = |p: &Pipeline| {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::SeqCst);
+        let committed = load(&p.stats().committed);
+        load(&p.stats().submitted).saturating_sub(committed)
+    };
+    let mut most = 0;
+    while !senders.iter().all(|s| s.is_finished()) {
+        most = most.max(in_flight(&pipeline));
+        tokio::task::yield_now().await;
+    }
+    for s in senders {
+        s.await.unwrap().unwrap();
+    }
+    assert!(most > 0 && most <= 20, "{most} events in flight with room for 25 (two submissions of 10)");
+    // A submission larger than the whole room waits for all of it and goes in alone.
+    pipeline.submit(Submission::events(events(100, "file:big"))).await.unwrap();
+    drop(pipeline);
+    tasks.join().await;
+    assert_eq!(store.counts().unwrap().events, 500);
 }

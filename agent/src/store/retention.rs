@@ -108,7 +108,12 @@ impl Store {
     /// Delete up to `limit` of the oldest events (only those before `cutoff`, if given, and
     /// only ids below `keep_from`, if given) and their anomalies in one transaction; returns
     /// (events, anomalies) deleted.
-    fn delete_oldest(&self, cutoff: Option<i64>, keep_from: Option<i64>, limit: usize) -> Result<(u64, u64), StoreError> {
+    fn delete_oldest(
+        &self,
+        cutoff: Option<i64>,
+        keep_from: Option<i64>,
+        limit: usize,
+    ) -> Result<(u64, u64), StoreError> {
         let err = self.error("delete old events");
         let mut writer = self.writer();
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
@@ -121,9 +126,7 @@ impl Store {
                 )
                 .map_err(&err)?;
             let bounds = (cutoff.unwrap_or(i64::MAX), limit as i64, keep_from.unwrap_or(i64::MAX));
-            let rows = select
-                .query_map(bounds, |row| Ok((row.get(0)?, row.get(1)?)))
-                .map_err(&err)?;
+            let rows = select.query_map(bounds, |row| Ok((row.get(0)?, row.get(1)?))).map_err(&err)?;
             rows.collect::<Result<_, _>>().map_err(&err)?
         };
         {

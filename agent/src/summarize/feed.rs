@@ -10,6 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
+/// Most events waiting for one summarizer, whatever its `queue` (in batches) says: batches
+/// range from one event to thousands, and a lagging summarizer must not hold a burst's worth
+/// of events in memory. An empty queue always takes the next batch, however large.
+pub const MAX_QUEUED_EVENTS: u64 = 65_536;
+
 /// A committed batch, shared by every summarizer.
 #[derive(Debug)]
 pub struct CommittedBatch {
@@ -28,6 +33,8 @@ pub struct CommittedBatch {
 pub struct LaneCounters {
     /// Batches waiting.
     pub queued: AtomicU64,
+    /// Events in the batches waiting or being folded (at most [`MAX_QUEUED_EVENTS`]).
+    pub queued_events: AtomicU64,
     /// Events received.
     pub received_events: AtomicU64,
     /// Events skipped because the queue was full (or the summarizer had stopped).
@@ -100,12 +107,15 @@ impl SummaryFeed {
         for lane in lanes.iter() {
             // Counted before the send: the receiver decrements as soon as it has it.
             lane.counters.queued.fetch_add(1, Ordering::Relaxed);
-            match lane.tx.try_send(batch.clone()) {
-                Ok(()) => {
+            let waiting = lane.counters.queued_events.fetch_add(events, Ordering::Relaxed);
+            let over = waiting > 0 && waiting + events > MAX_QUEUED_EVENTS;
+            match if over { None } else { Some(lane.tx.try_send(batch.clone())) } {
+                Some(Ok(())) => {
                     lane.counters.received_events.fetch_add(events, Ordering::Relaxed);
                 }
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                None | Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) => {
                     lane.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                    lane.counters.queued_events.fetch_sub(events, Ordering::Relaxed);
                     lane.counters.skipped_events.fetch_add(events, Ordering::Relaxed);
                     lane.counters.skipped_batches.fetch_add(1, Ordering::Relaxed);
                 }

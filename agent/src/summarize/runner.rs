@@ -88,6 +88,7 @@ impl SummarizerLane {
                 Ok(batch) => {
                     receiver.counters.queued.fetch_sub(1, Ordering::Relaxed);
                     self.receive(&batch);
+                    receiver.counters.queued_events.fetch_sub(batch.events.len() as u64, Ordering::Relaxed);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.tick(now_ms());

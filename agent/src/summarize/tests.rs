@@ -2,7 +2,7 @@
 //! with the exact numbers of the summary it stores.
 
 use super::config::{SummarizerSpec, parse_window};
-use super::feed::{CommittedBatch, SummaryFeed};
+use super::feed::{CommittedBatch, MAX_QUEUED_EVENTS, SummaryFeed};
 use super::host::SummarizerHost;
 use super::runner::SummarizerLane;
 use super::set::Summarizers;
@@ -226,6 +226,32 @@ fn a_full_queue_skips_batches_and_counts_their_events() {
     assert_eq!(load(&counters.skipped_batches), 2);
     assert_eq!(load(&counters.queued), 1);
     assert_eq!(receivers[0].rx.try_recv().unwrap().first_id, 1);
+}
+
+#[test]
+fn a_queue_holds_at_most_max_queued_events_however_many_batches_it_allows() {
+    let (feed, receivers) = SummaryFeed::new(&[1000]);
+    let batch = |n: u64| CommitBatch {
+        events: (0..n)
+            .map(|_| ScoredEvent { event: event("1.1.1.1", "GET", "/", 200, 1), anomaly_score: None })
+            .collect(),
+        ..Default::default()
+    };
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let counters = &receivers[0].counters;
+    // An empty queue takes a batch larger than the bound.
+    feed.offer(batch(MAX_QUEUED_EVENTS + 10), 1, t0());
+    assert_eq!(load(&counters.queued_events), MAX_QUEUED_EVENTS + 10);
+    feed.offer(batch(1), 2, t0());
+    assert_eq!((load(&counters.skipped_events), load(&counters.queued)), (1, 1));
+    receivers[0].rx.try_recv().unwrap();
+    counters.queued_events.store(0, std::sync::atomic::Ordering::Relaxed); // what the runner does after folding it
+    let half = MAX_QUEUED_EVENTS / 2;
+    feed.offer(batch(half), 3, t0());
+    feed.offer(batch(half), 4, t0());
+    feed.offer(batch(1), 5, t0());
+    assert_eq!(load(&counters.queued_events), MAX_QUEUED_EVENTS);
+    assert_eq!((load(&counters.skipped_events), load(&counters.skipped_batches)), (2, 2));
 }
 
 #[test]

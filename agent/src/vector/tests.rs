@@ -210,8 +210,13 @@ fn retention_by_age_keeps_the_events_chroma_has_not_received() {
 #[test]
 fn the_size_limit_may_take_unsent_events_and_counts_them() {
     let dir = tempfile::tempdir().unwrap().keep();
-    let config =
-        StoreConfig { kind: StoreKind::Chroma, retention_days: 0, max_size_mib: 1, retention_chunk: 500, ..StoreConfig::default() };
+    let config = StoreConfig {
+        kind: StoreKind::Chroma,
+        retention_days: 0,
+        max_size_mib: 1,
+        retention_chunk: 500,
+        ..StoreConfig::default()
+    };
     let store = Store::open(&dir, &config).unwrap();
     let padding = "x".repeat(800);
     let mut big = batch(4_000);
