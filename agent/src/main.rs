@@ -53,6 +53,7 @@ struct EvalArgs {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
     match cli.command {
@@ -168,6 +169,21 @@ async fn serve(config_path: Option<PathBuf>, config: Config) -> ExitCode {
             eprintln!("vigil: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// At most two glibc malloc arenas (its default is eight per core). Every thread that
+/// allocates gets an arena of its own, and memory freed in one arena is never reused by
+/// another: with the tokio workers, the blocking pool, the tailer and the summarizer each
+/// holding some, a file-ingest run ended with ~85 MiB spread over ten arenas. Measured with
+/// `--bench ws_ingest`: peak RSS 89 -> 72 MiB, throughput unchanged. Called before any thread
+/// starts, as mallopt requires.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a glibc allocator setting; M_ARENA_MAX takes effect for
+    // threads that have not allocated yet, and no other thread exists at this point.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 /// Most events waiting for one summarizer, whatever its `queue` (in batches) says: batches
 /// range from one event to thousands, and a lagging summarizer must not hold a burst's worth
 /// of events in memory. An empty queue always takes the next batch, however large.
-pub const MAX_QUEUED_EVENTS: u64 = 65_536;
+pub const MAX_QUEUED_EVENTS: u64 = 32_768;
 
 /// A committed batch, shared by every summarizer.
 #[derive(Debug)]
