@@ -25,6 +25,21 @@ fn stats(addr: SocketAddr) -> serde_json::Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// Time spent per stage, from the `*_seconds_sum` histograms of `/metrics`: divided by the
+/// run's wall time, how busy each stage was.
+fn stage_seconds(addr: SocketAddr) -> Vec<(String, f64)> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(name, _)| name.contains("_seconds_sum"))
+        .filter_map(|(name, value)| Some((name.to_owned(), value.trim().parse().ok()?)))
+        .collect()
+}
+
 fn stored(addr: SocketAddr) -> u64 {
     stats(addr)["store"]["events"].as_u64().unwrap()
 }
@@ -95,6 +110,12 @@ fn main() {
         lines as f64 / secs,
         bytes as f64 / 1048576.0 / secs
     );
+    for (stage, busy) in stage_seconds(addr) {
+        println!("  {stage}: {busy:.1} s ({:.0}% of the run)", busy * 100.0 / secs);
+    }
+    if let Some(cpu) = server.cpu_seconds() {
+        println!("  agent CPU: {cpu:.1} s over {secs:.1} s, {:.2} cores busy on average", cpu / secs);
+    }
     if let Some((_, peak)) = server.memory_mib() {
         println!("  agent peak RSS during the run: {peak:.1} MiB");
     }

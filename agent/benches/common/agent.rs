@@ -28,6 +28,19 @@ impl Server {
         };
         Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
     }
+
+    /// CPU time the agent has used so far (user + system, all threads), in seconds, from
+    /// `/proc/PID/stat`; `None` off Linux.
+    #[allow(dead_code)]
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
+        // Fields after the command name (which may hold spaces, so split after its ')').
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        Some(ticks / per_second)
+    }
 }
 
 /// Start the agent in `dir` with `extra` config appended (after `[api]`).

@@ -57,7 +57,9 @@ impl Monitor {
         if let Some(export) = &self.export {
             export.offer(notice, event);
         }
-        self.publish(&MonitorMessage::Anomaly(notice.clone()));
+        if self.tx.receiver_count() > 0 {
+            self.publish(&MonitorMessage::Anomaly(notice.clone()));
+        }
     }
 
     /// Publish a message; without subscribers it goes nowhere, at no cost beyond serializing.

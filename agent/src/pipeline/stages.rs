@@ -7,7 +7,8 @@ use super::config::PipelineConfig;
 use super::monitor::{Monitor, MonitorMessage};
 use super::submission::{Accepted, AnomalyNotice, PipelineError, Submission};
 use crate::detect::{DetectorSet, Scored};
-use crate::store::{Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
+use crate::embed::Embedder;
+use crate::store::{AnomalyVector, Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
 use crate::summarize::SummaryFeed;
 use crate::templates::{MinerConfig, SourceMiners};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,7 +86,14 @@ struct ScoredBatch {
     templates: Vec<TemplateUpdate>,
     /// The submissions' room in the pipeline, given back once they are answered.
     room: Vec<OwnedSemaphorePermit>,
+    /// The anomalies' vector-index entries, in commit order (see `CommitBatch::anomaly_vectors`).
+    anomaly_vectors: Vec<AnomalyVector>,
 }
+
+/// Pre-scored submissions (the API's) with at most this many anomalies are handled on the
+/// runtime; more would hold it for their embeddings (~12 µs each), so they go to the
+/// blocking pool like unscored ones.
+const INLINE_ANOMALIES: usize = 8;
 
 impl Pipeline {
     /// Start the stages on the current tokio runtime.
@@ -111,8 +119,9 @@ impl Pipeline {
         let room_size = config.queue_events.clamp(1, Semaphore::MAX_PERMITS);
         let (scored_tx, scored_rx) = mpsc::channel(SCORED_QUEUE);
         let stats = Arc::new(PipelineStats::default());
-        let miners = Arc::new(Mutex::new(SourceMiners::load(&store, MinerConfig::default())));
-        let scorer = tokio::spawn(score_stage(rx, scored_tx, detectors.clone(), miners, config.clone(), stats.clone()));
+        let miners = Mutex::new(SourceMiners::load(&store, MinerConfig::default()));
+        let scoring = Scoring { detectors: detectors.clone(), miners, embedder: store.embedder().clone() };
+        let scorer = tokio::spawn(score_stage(rx, scored_tx, Arc::new(scoring), config.clone(), stats.clone()));
         let committer = tokio::spawn(commit_stage(scored_rx, store, monitor.clone(), stats.clone(), feed));
         let pipeline = Pipeline {
             tx,
@@ -167,11 +176,18 @@ impl Pipeline {
     }
 }
 
+/// What the scorer stage works with.
+struct Scoring {
+    detectors: Arc<DetectorSet>,
+    miners: Mutex<SourceMiners>,
+    /// The store's embedder, for the anomalies' vector-index entries.
+    embedder: Arc<dyn Embedder>,
+}
+
 async fn score_stage(
     mut rx: mpsc::Receiver<Queued>,
     tx: mpsc::Sender<ScoredBatch>,
-    detectors: Arc<DetectorSet>,
-    miners: Arc<Mutex<SourceMiners>>,
+    scoring: Arc<Scoring>,
     config: PipelineConfig,
     stats: Arc<PipelineStats>,
 ) {
@@ -197,14 +213,15 @@ async fn score_stage(
             submissions.push(next.submission);
             room.push(next.room);
         }
-        // Pre-scored submissions (the API's) need no wasm call: no trip to the blocking pool.
-        let scored = if submissions.iter().all(|s| s.scored.is_some()) {
-            Ok(score(&detectors, &miners, submissions, &stats))
+        // Pre-scored submissions (the API's) need no wasm call: no trip to the blocking pool,
+        // unless they bring many anomalies to embed.
+        let anomalies = || submissions.iter().flat_map(|s| s.scored.iter().flatten()).filter(|s| s.anomalous).count();
+        let scored = if submissions.iter().all(|s| s.scored.is_some()) && anomalies() <= INLINE_ANOMALIES {
+            Ok(score(&scoring, submissions, &stats))
         } else {
-            let detectors = detectors.clone();
-            let miners = miners.clone();
+            let scoring = scoring.clone();
             let stats = stats.clone();
-            tokio::task::spawn_blocking(move || score(&detectors, &miners, submissions, &stats)).await
+            tokio::task::spawn_blocking(move || score(&scoring, submissions, &stats)).await
         };
         match scored {
             Ok(mut batch) => {
@@ -218,13 +235,10 @@ async fn score_stage(
     }
 }
 
-/// Score every submission that is not scored yet, all in one call per detector.
-fn score(
-    detectors: &DetectorSet,
-    miners: &Mutex<SourceMiners>,
-    mut submissions: Vec<Submission>,
-    stats: &PipelineStats,
-) -> ScoredBatch {
+/// Score every submission that is not scored yet, all in one call per detector, and make the
+/// anomalies' vector-index entries.
+fn score(scoring: &Scoring, mut submissions: Vec<Submission>, stats: &PipelineStats) -> ScoredBatch {
+    let Scoring { detectors, miners, embedder } = scoring;
     // Templates first: lines that are not access logs get their template id (the miner takes
     // about 1 µs a line, see `docs/templates.md`; access logs cost one check).
     let templates = miners
@@ -253,14 +267,20 @@ fn score(
         }
     }
     .into_iter();
-    let scores = submissions
+    let scores: Vec<Option<Scored>> = submissions
         .iter_mut()
         .flat_map(|s| match s.scored.take() {
             Some(scored) => scored.into_iter().map(Some).collect::<Vec<_>>(),
             None => fresh.by_ref().take(s.events.len()).collect(),
         })
         .collect();
-    ScoredBatch { submissions, scores, templates, room: Vec::new() }
+    let events = submissions.iter().flat_map(|s| &s.events);
+    let anomaly_vectors = events
+        .zip(&scores)
+        .filter_map(|(event, scored)| scored.as_ref().filter(|s| s.anomalous).map(|s| (event, s)))
+        .map(|(event, s)| AnomalyVector::new(embedder.as_ref(), event, &s.detector, s.score, &s.reason))
+        .collect();
+    ScoredBatch { submissions, scores, templates, room: Vec::new(), anomaly_vectors }
 }
 
 async fn commit_stage(
@@ -271,7 +291,7 @@ async fn commit_stage(
     feed: SummaryFeed,
 ) {
     while let Some(batch) = rx.recv().await {
-        let ScoredBatch { mut submissions, scores, templates, room } = batch;
+        let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors } = batch;
         let mut commit = CommitBatch::default();
         let mut spans = Vec::with_capacity(submissions.len());
         let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -298,6 +318,7 @@ async fn commit_stage(
             }
         }
         commit.checkpoints = checkpoints;
+        commit.anomaly_vectors = anomaly_vectors;
 
         let span = tracing::info_span!(
             "commit",

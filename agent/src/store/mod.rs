@@ -37,5 +37,5 @@ pub use retention::RetentionReport;
 pub use snapshots::PluginSnapshot;
 pub use summaries::{NewSummary, SUMMARY_DEFAULT_LIMIT, SUMMARY_MAX_LIMIT, StoredSummary, SummaryQuery};
 pub use templates::{StoredTemplate, TemplateUpdate};
-pub use vectors::enqueue_summary;
+pub use vectors::{AnomalyVector, enqueue_summary};
 pub use write::{CommitBatch, Committed, NewAnomaly, ScoredEvent};

@@ -17,7 +17,7 @@
 use super::StoreKind;
 use super::connection::Store;
 use super::error::StoreError;
-use super::vectors::{anomaly_record, log_record, put_vector};
+use super::vectors::{AnomalyVector, anomaly_record, log_record};
 use super::write::CommitBatch;
 use crate::embed::Embedder;
 use crate::event::Event;
@@ -36,24 +36,22 @@ pub(super) fn record_commit(
     embedder: &dyn Embedder,
     first: i64,
     batch: &CommitBatch,
+    anomaly_ids: &[i64],
 ) -> rusqlite::Result<()> {
     let count = batch.events.len() as i64;
     if count == 0 {
         return Ok(());
     }
-    if !batch.anomalies.is_empty() {
-        let mut select = tx.prepare_cached(
-            "SELECT id, event_id, detector, score, reason FROM anomalies WHERE event_id BETWEEN ?1 AND ?2",
-        )?;
-        let rows = select.query_map((first, first + count - 1), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, f64>(3)?, r.get(4)?))
-        })?;
-        for row in rows {
-            let (anomaly_id, event_id, detector, score, reason): (i64, i64, String, f64, String) = row?;
-            let event = &batch.events[(event_id - first) as usize].event;
-            let record = anomaly_record(anomaly_id, event_id, event, &detector, score, &reason);
-            let embedding = embedder.embed(&record.document);
-            put_vector(tx, Collection::Anomalies, &record, embedder, &embedding, Some(event_id))?;
+    // Made ahead by the pipeline when it could; otherwise here.
+    let prepared = batch.anomaly_vectors.len() == batch.anomalies.len();
+    for (n, (anomaly, &anomaly_id)) in batch.anomalies.iter().zip(anomaly_ids).enumerate() {
+        let event = &batch.events[anomaly.event_index].event;
+        let event_id = first + anomaly.event_index as i64;
+        if prepared {
+            batch.anomaly_vectors[n].put(tx, embedder, anomaly_id, event_id)?;
+        } else {
+            AnomalyVector::new(embedder, event, &anomaly.detector, anomaly.score, &anomaly.reason)
+                .put(tx, embedder, anomaly_id, event_id)?;
         }
     }
     if kind == StoreKind::Chroma {

@@ -609,3 +609,61 @@ fn out_of_range_config_is_refused_before_anything_is_created() {
     let config = StoreConfig { retention_chunk: 5, ..StoreConfig::default() };
     assert!(matches!(config.validate(), Err(StoreError::Config { field: "retention_chunk", .. })));
 }
+
+#[test]
+fn anomaly_vectors_made_ahead_of_the_commit_are_the_ones_the_commit_would_make() {
+    let vectors = |prepare: bool| {
+        let dir = TempDir::new().unwrap();
+        let store = open(dir.path());
+        // A first commit, so the second one's anomaly and event ids are not the first.
+        let mut first = batch(vec![event(1_000, "10.0.0.1", 200, "/")]);
+        first.anomalies.push(NewAnomaly { event_index: 0, detector: "d".into(), score: 0.7, reason: "r0".into() });
+        store.commit(&first).unwrap();
+        let mut second = batch((0..4).map(|i| event(2_000 + i, "10.0.0.2", 404, &format!("/admin/{i}"))).collect());
+        for (event_index, reason) in [(1, "rare path"), (3, "odd status")] {
+            second.anomalies.push(NewAnomaly {
+                event_index,
+                detector: "isolation-forest".into(),
+                score: 0.81,
+                reason: reason.into(),
+            });
+        }
+        if prepare {
+            second.anomaly_vectors = second
+                .anomalies
+                .iter()
+                .map(|a| {
+                    let event = &second.events[a.event_index].event;
+                    AnomalyVector::new(store.embedder().as_ref(), event, &a.detector, a.score, &a.reason)
+                })
+                .collect();
+        }
+        store.commit(&second).unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut rows = conn
+            .prepare(
+                "SELECT collection, id, document, metadata, embedder, embedding, event_id FROM vectors ORDER BY seq",
+            )
+            .unwrap();
+        rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+    };
+    let (ahead, in_commit) = (vectors(true), vectors(false));
+    assert_eq!(ahead.len(), 3);
+    assert_eq!((ahead[2].1.as_str(), ahead[2].6), ("anomaly-3", Some(5)), "{:?}", ahead[2]);
+    assert!(ahead[2].2.contains("odd status") && ahead[2].3.contains("\"event_id\":5"), "{:?}", ahead[2]);
+    assert_eq!(ahead, in_commit);
+}

@@ -108,12 +108,53 @@ pub(crate) fn anomaly_record(
     score: f64,
     reason: &str,
 ) -> Record {
+    let (document, metadata) = anomaly_text(event, detector, score, reason);
+    with_ids(document, metadata, anomaly_id, event_id)
+}
+
+/// An anomaly's record without the ids its commit gives it.
+fn anomaly_text(event: &Event, detector: &str, score: f64, reason: &str) -> (String, Metadata) {
     let mut metadata = event_metadata(event);
     metadata.insert("anomaly_score".into(), json!(score));
     metadata.insert("detector".into(), json!(detector));
-    metadata.insert("event_id".into(), json!(event_id));
     let document = format!("anomaly (score {score:.2}, {detector}): {reason} | {}", event_document(event));
+    (document, metadata)
+}
+
+fn with_ids(document: String, mut metadata: Metadata, anomaly_id: i64, event_id: i64) -> Record {
+    metadata.insert("event_id".into(), json!(event_id));
     Record { id: format!("anomaly-{anomaly_id}"), document, metadata }
+}
+
+/// An anomaly's entry in the vector index, made before its commit: embedding the text is the
+/// costly part (~12 µs with the hashed embedder), and the pipeline does it while the previous
+/// batch commits instead of inside the single writer's transaction (`CommitBatch::anomaly_vectors`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyVector {
+    document: String,
+    metadata: Metadata,
+    embedding: Vec<f32>,
+}
+
+impl AnomalyVector {
+    /// The entry for an anomaly of `event` scored `score` by `detector`, embedded by `embedder`
+    /// (which must be the store's: see `Store::embedder`).
+    pub fn new(embedder: &dyn Embedder, event: &Event, detector: &str, score: f32, reason: &str) -> Self {
+        let (document, metadata) = anomaly_text(event, detector, f64::from(score), reason);
+        AnomalyVector { embedding: embedder.embed(&document), document, metadata }
+    }
+
+    /// Write it for anomaly `anomaly_id` of event `event_id`, inside the commit's transaction.
+    pub(crate) fn put(
+        &self,
+        conn: &Connection,
+        embedder: &dyn Embedder,
+        anomaly_id: i64,
+        event_id: i64,
+    ) -> rusqlite::Result<()> {
+        let record = with_ids(self.document.clone(), self.metadata.clone(), anomaly_id, event_id);
+        put_vector(conn, Collection::Anomalies, &record, embedder, &self.embedding, Some(event_id))
+    }
 }
 
 /// The line itself when the source kept it, otherwise the access-log fields as a line.

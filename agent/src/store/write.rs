@@ -5,6 +5,7 @@
 use super::checkpoint::Checkpoint;
 use super::connection::Store;
 use super::error::StoreError;
+use super::vectors::AnomalyVector;
 use crate::event::Event;
 use rusqlite::TransactionBehavior;
 use std::ops::RangeInclusive;
@@ -40,6 +41,10 @@ pub struct CommitBatch {
     pub anomalies: Vec<NewAnomaly>,
     /// Source read positions that cover `events` (for a file: the offset after its last line).
     pub checkpoints: Vec<Checkpoint>,
+    /// The anomalies' entries in the vector index, one per anomaly in order, made ahead of
+    /// the commit by [`AnomalyVector::new`] with the store's embedder; empty, the commit
+    /// makes them (any other length is ignored the same way).
+    pub anomaly_vectors: Vec<AnomalyVector>,
 }
 
 /// What a commit wrote.
@@ -139,11 +144,13 @@ impl Store {
                 insert.raw_execute().map_err(&err)?;
             }
             let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;
+            let mut anomaly_ids = Vec::with_capacity(batch.anomalies.len());
             for anomaly in &batch.anomalies {
                 let event = &batch.events[anomaly.event_index].event;
                 let id = first + anomaly.event_index as i64;
                 let params = (id, &anomaly.detector, f64::from(anomaly.score), &anomaly.reason, event.timestamp_ms);
                 insert.execute(params).map_err(&err)?;
+                anomaly_ids.push(tx.last_insert_rowid());
             }
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
             for checkpoint in &batch.checkpoints {
@@ -158,7 +165,8 @@ impl Store {
             tx.prepare_cached(SET_NEXT_ID).map_err(&err)?.execute([next]).map_err(&err)?;
             super::templates::upsert(&tx, templates).map_err(&err)?;
             // Anomaly vectors and the Chroma outbox row commit with the events they cover.
-            super::outbox::record_commit(&tx, self.config.kind, self.embedder.as_ref(), first, batch).map_err(&err)?;
+            super::outbox::record_commit(&tx, self.config.kind, self.embedder.as_ref(), first, batch, &anomaly_ids)
+                .map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;

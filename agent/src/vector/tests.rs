@@ -42,7 +42,7 @@ fn batch(n: usize) -> CommitBatch {
             reason: "rare url".into(),
         })
         .collect();
-    CommitBatch { events, anomalies, checkpoints: Vec::new() }
+    CommitBatch { events, anomalies, checkpoints: Vec::new(), anomaly_vectors: Vec::new() }
 }
 
 fn meta(value: serde_json::Value) -> Metadata {
