@@ -121,6 +121,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // Summaries written by summarizer plugins (see `summaries.rs`); idempotent.
     super::summaries::SCHEMA,
+    // Vectors stored as one signed byte per dimension (see `vectors::quantize`); rows written
+    // before keep their little-endian f32 and say so with `quantized = 0`.
+    "ALTER TABLE vectors ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

@@ -667,3 +667,43 @@ fn anomaly_vectors_made_ahead_of_the_commit_are_the_ones_the_commit_would_make()
     assert!(ahead[2].2.contains("odd status") && ahead[2].3.contains("\"event_id\":5"), "{:?}", ahead[2]);
     assert_eq!(ahead, in_commit);
 }
+
+#[test]
+fn vectors_stored_a_byte_per_dimension_keep_their_distances_and_older_f32_rows_are_still_read() {
+    use crate::vector::{Collection, Filter, Record};
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let embedder = store.embedder().clone();
+    let texts = [
+        "anomaly (score 0.91, isolation-forest): url_length 412 | GET /cgi-bin/test.cgi?cmd=cat%20/etc/passwd",
+        "anomaly (score 0.66, isolation-forest): ip_rate_per_s 1.93 (typical 0.02-0.33) | GET /products/42",
+        "window 12:00-12:01: 5123 requests, 2.1% errors, top client 10.0.0.7, 14 anomalies",
+        "failed password for invalid user admin from 203.0.113.9 port 22",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let record = Record { id: format!("r{i}"), document: (*text).into(), metadata: Default::default() };
+        store.upsert_vector(Collection::Anomalies, &record, embedder.as_ref(), &embedder.embed(text)).unwrap();
+    }
+    // A row as an earlier version wrote it: little-endian f32, `quantized` 0.
+    let old = "GET /wp-login.php 404 from a scanner";
+    let blob: Vec<u8> = embedder.embed(old).iter().flat_map(|x| x.to_le_bytes()).collect();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute(
+        "INSERT INTO vectors (collection, id, document, metadata, embedder, embedding, event_id, quantized) \
+         VALUES ('anomalies', 'old', ?1, '{}', ?2, ?3, NULL, 0)",
+        (old, embedder.name(), blob),
+    )
+    .unwrap();
+    let stored_bytes: i64 =
+        conn.query_row("SELECT length(embedding) FROM vectors WHERE id = 'r0'", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored_bytes as usize, embedder.dimension());
+
+    let query = embedder.embed("requests for /etc/passwd through cgi-bin");
+    let hits = store.nearest_vectors(Collection::Anomalies, embedder.as_ref(), &query, 10, &Filter::none()).unwrap();
+    assert_eq!(hits.len(), 5, "{hits:?}");
+    assert_eq!(hits[0].id, "r0");
+    for hit in &hits {
+        let exact = crate::embed::cosine_distance(&query, &embedder.embed(&hit.document));
+        assert!((hit.distance - exact).abs() < 0.005, "{}: {} stored vs {exact} exact", hit.id, hit.distance);
+    }
+}

@@ -24,10 +24,44 @@ use serde_json::{Value, json};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-const UPSERT_VECTOR: &str = "INSERT INTO vectors (collection, id, document, metadata, embedder, embedding, event_id) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(collection, id) DO UPDATE SET document = excluded.document, \
-     metadata = excluded.metadata, embedder = excluded.embedder, embedding = excluded.embedding, \
-     event_id = excluded.event_id";
+const UPSERT_VECTOR: &str = "INSERT INTO vectors (collection, id, document, metadata, embedder, embedding, event_id, \
+     quantized) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT(collection, id) DO UPDATE SET \
+     document = excluded.document, metadata = excluded.metadata, embedder = excluded.embedder, \
+     embedding = excluded.embedding, event_id = excluded.event_id, quantized = 1";
+
+/// A vector as stored: one signed byte per dimension, scaled so that the largest component is
+/// ±127. Search only compares directions (cosine distance ignores the scale), and the rounding
+/// moves a distance by about 0.001 (see the tests), while the row shrinks by three bytes per
+/// dimension: a 384-dimension anomaly row went from ~2.3 to ~1.2 KiB, and those rows are
+/// written with every anomaly, inside the commit (docs/benchmarks.md, ingest).
+fn quantize(vector: &[f32]) -> Vec<u8> {
+    let scale = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if !(scale > 0.0 && scale.is_finite()) {
+        return vec![0; vector.len()];
+    }
+    vector.iter().map(|x| (x / scale * 127.0).round() as i8 as u8).collect()
+}
+
+/// Read a stored vector into `out`: quantized (this version) or little-endian f32 (rows of
+/// earlier versions). `false` when the blob does not have `out`'s dimension.
+fn dequantize(blob: &[u8], quantized: bool, out: &mut [f32]) -> bool {
+    if quantized {
+        if blob.len() != out.len() {
+            return false;
+        }
+        for (x, &b) in out.iter_mut().zip(blob) {
+            *x = f32::from(b as i8);
+        }
+    } else {
+        if blob.len() != out.len() * 4 {
+            return false;
+        }
+        for (x, bytes) in out.iter_mut().zip(blob.chunks_exact(4)) {
+            *x = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+    }
+    true
+}
 
 /// Write (or replace) one record and its vector in the embedded index, inside the caller's
 /// transaction. `event_id` ties the vector to an event so retention can prune it.
@@ -40,14 +74,13 @@ pub(crate) fn put_vector(
     event_id: Option<i64>,
 ) -> rusqlite::Result<()> {
     let metadata = serde_json::to_string(&record.metadata).expect("a JSON map always serializes");
-    let blob: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
     conn.prepare_cached(UPSERT_VECTOR)?.execute((
         collection.name(),
         &record.id,
         &record.document,
         metadata,
         embedder.name(),
-        blob,
+        quantize(embedding),
         event_id,
     ))?;
     Ok(())
@@ -237,7 +270,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut scan = conn
-            .prepare_cached("SELECT seq, embedding, metadata FROM vectors WHERE collection = ?1 AND embedder = ?2")
+            .prepare_cached(
+                "SELECT seq, embedding, metadata, quantized FROM vectors WHERE collection = ?1 AND embedder = ?2",
+            )
             .map_err(&err)?;
         let mut rows = scan.query((collection.name(), embedder.name())).map_err(&err)?;
         let mut vector = vec![0f32; embedding.len()];
@@ -250,11 +285,9 @@ impl Store {
                 }
             }
             let blob = row.get_ref(1).map_err(&err)?.as_blob().unwrap_or(&[]);
-            if blob.len() != embedding.len() * 4 {
+            let quantized = row.get::<_, bool>(3).map_err(&err)?;
+            if !dequantize(blob, quantized, &mut vector) {
                 continue;
-            }
-            for (x, bytes) in vector.iter_mut().zip(blob.chunks_exact(4)) {
-                *x = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
             }
             let candidate = Candidate { distance: cosine_distance(embedding, &vector), row: row.get(0).map_err(&err)? };
             if heap.len() < k {
@@ -320,7 +353,10 @@ pub(crate) fn reconcile(
 ) -> Result<usize, StoreError> {
     let err = |e| StoreError::sqlite("check the embedder of the vector index", path, e);
     let mut others = conn
-        .prepare("SELECT embedder, count(*), max(length(embedding)) / 4 FROM vectors WHERE embedder <> ?1 GROUP BY 1")
+        .prepare(
+            "SELECT embedder, count(*), max(length(embedding) / (CASE quantized WHEN 0 THEN 4 ELSE 1 END)) \
+             FROM vectors WHERE embedder <> ?1 GROUP BY 1",
+        )
         .map_err(err)?;
     let found: Vec<(String, i64, i64)> = others
         .query_map([embedder.name()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -354,10 +390,11 @@ pub(crate) fn reconcile(
         .and_then(|mut s| s.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(err)?;
     {
-        let mut update = tx.prepare("UPDATE vectors SET embedder = ?2, embedding = ?3 WHERE seq = ?1").map_err(err)?;
+        let mut update = tx
+            .prepare("UPDATE vectors SET embedder = ?2, embedding = ?3, quantized = 1 WHERE seq = ?1")
+            .map_err(err)?;
         for (seq, document) in &stale {
-            let blob: Vec<u8> = embedder.embed(document).iter().flat_map(|x| x.to_le_bytes()).collect();
-            update.execute((seq, name, blob)).map_err(err)?;
+            update.execute((seq, name, quantize(&embedder.embed(document)))).map_err(err)?;
         }
     }
     tx.commit().map_err(err)?;
