@@ -31,7 +31,7 @@ const UPSERT_VECTOR: &str = "INSERT INTO vectors (collection, id, document, meta
 
 /// A vector as stored: one signed byte per dimension, scaled so that the largest component is
 /// ±127. Search only compares directions (cosine distance ignores the scale), and the rounding
-/// moves a distance by about 0.001 (see the tests), while the row shrinks by three bytes per
+/// moves a distance by less than 0.005 (see the tests), while the row shrinks by three bytes per
 /// dimension: a 384-dimension anomaly row went from ~2.3 to ~1.2 KiB, and those rows are
 /// written with every anomaly, inside the commit (docs/benchmarks.md, ingest).
 fn quantize(vector: &[f32]) -> Vec<u8> {
