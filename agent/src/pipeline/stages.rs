@@ -217,15 +217,14 @@ async fn score_stage(
         // unless they bring many anomalies to embed.
         let anomalies = || submissions.iter().flat_map(|s| s.scored.iter().flatten()).filter(|s| s.anomalous).count();
         let scored = if submissions.iter().all(|s| s.scored.is_some()) && anomalies() <= INLINE_ANOMALIES {
-            Ok(score(&scoring, submissions, &stats))
+            Ok(score(&scoring, submissions, room, &stats))
         } else {
             let scoring = scoring.clone();
             let stats = stats.clone();
-            tokio::task::spawn_blocking(move || score(&scoring, submissions, &stats)).await
+            tokio::task::spawn_blocking(move || score(&scoring, submissions, room, &stats)).await
         };
         match scored {
-            Ok(mut batch) => {
-                batch.room = room;
+            Ok(batch) => {
                 if tx.send(batch).await.is_err() {
                     return;
                 }
@@ -237,7 +236,12 @@ async fn score_stage(
 
 /// Score every submission that is not scored yet, all in one call per detector, and make the
 /// anomalies' vector-index entries.
-fn score(scoring: &Scoring, mut submissions: Vec<Submission>, stats: &PipelineStats) -> ScoredBatch {
+fn score(
+    scoring: &Scoring,
+    mut submissions: Vec<Submission>,
+    room: Vec<OwnedSemaphorePermit>,
+    stats: &PipelineStats,
+) -> ScoredBatch {
     let Scoring { detectors, miners, embedder } = scoring;
     // Templates first: lines that are not access logs get their template id (the miner takes
     // about 1 µs a line, see `docs/templates.md`; access logs cost one check).
@@ -280,7 +284,7 @@ fn score(scoring: &Scoring, mut submissions: Vec<Submission>, stats: &PipelineSt
         .filter_map(|(event, scored)| scored.as_ref().filter(|s| s.anomalous).map(|s| (event, s)))
         .map(|(event, s)| AnomalyVector::new(embedder.as_ref(), event, &s.detector, s.score, &s.reason))
         .collect();
-    ScoredBatch { submissions, scores, templates, room: Vec::new(), anomaly_vectors }
+    ScoredBatch { submissions, scores, templates, room, anomaly_vectors }
 }
 
 async fn commit_stage(

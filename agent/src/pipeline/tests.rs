@@ -108,6 +108,16 @@ async fn dropping_every_handle_drains_everything_submitted() {
     assert_eq!(store.counts().unwrap().events, 5_000);
 }
 
+/// `count` tasks that each submit ten events at once.
+fn submit_concurrently(pipeline: &Pipeline, count: usize) -> Vec<tokio::task::JoinHandle<Result<(), PipelineError>>> {
+    (0..count)
+        .map(|_| {
+            let p = pipeline.clone();
+            tokio::spawn(async move { p.submit(Submission::events(events(10, "ws"))).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_full_queue_makes_submitters_wait() {
     let store = store();
@@ -115,12 +125,7 @@ async fn a_full_queue_makes_submitters_wait() {
     let (pipeline, tasks) =
         Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
     // Far more submissions than queue slots: each send waits for room, none is dropped.
-    let senders: Vec<_> = (0..20)
-        .map(|_| {
-            let p = pipeline.clone();
-            tokio::spawn(async move { p.submit(Submission::events(events(10, "ws"))).await })
-        })
-        .collect();
+    let senders = submit_concurrently(&pipeline, 20);
     for s in senders {
         s.await.unwrap().unwrap();
     }
@@ -137,12 +142,7 @@ async fn the_events_in_the_pipeline_stay_within_queue_events() {
     let config = PipelineConfig { queue_events: 25, ..PipelineConfig::default() };
     let (pipeline, tasks) =
         Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
-    let senders: Vec<_> = (0..40)
-        .map(|_| {
-            let p = pipeline.clone();
-            tokio::spawn(async move { p.submit(Submission::events(events(10, "ws"))).await })
-        })
-        .collect();
+    let senders = submit_concurrently(&pipeline, 40);
     // Submitted (counted once queued) and not yet committed.
     let in_flight = |p: &Pipeline| {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::SeqCst);
