@@ -16,6 +16,7 @@
 //! - [`templates`]: Drain template mining; non-access lines get a template id.
 //! - [`eval`]: `vigil eval`, detection quality on public labeled data.
 //! - [`telemetry`]: the agent's own metrics (`/metrics`) and OpenTelemetry export.
+//! - [`memory`]: glibc allocator settings, and handing idle memory back to the OS.
 //! - [`server`]: starting the agent from a config and stopping it on a signal.
 //!
 //! `main.rs` only parses the command line and calls [`run`].
@@ -27,6 +28,7 @@ pub mod detect;
 pub mod embed;
 pub mod eval;
 pub mod event;
+pub mod memory;
 pub mod parse;
 pub mod pipeline;
 pub mod reload;

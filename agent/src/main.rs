@@ -53,7 +53,7 @@ struct EvalArgs {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    vigil::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
     match cli.command {
@@ -162,41 +162,16 @@ async fn serve(config_path: Option<PathBuf>, config: Config) -> ExitCode {
     };
     let source = config_path.map_or_else(|| vigil::config::DEFAULT_CONFIG_NAME.to_owned(), |p| p.display().to_string());
     print_summary(&agent, &config, &source);
-    release_startup_heap();
+    // Compiling the plugins with Cranelift (on a first start, before their code is cached in
+    // data_dir) and the start-up reads leave tens of MiB freed or cached.
+    agent.shrink_store_caches();
+    vigil::memory::release_free_heap();
     match agent.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// At most two glibc malloc arenas (its default is eight per core). Every thread that
-/// allocates gets an arena of its own, and memory freed in one arena is never reused by
-/// another: with the tokio workers, the blocking pool, the tailer and the summarizer each
-/// holding some, a file-ingest run ended with ~85 MiB spread over ten arenas. Measured with
-/// `--bench ws_ingest`: peak RSS 89 -> 72 MiB, throughput unchanged. Called before any thread
-/// starts, as mallopt requires.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes a glibc allocator setting; M_ARENA_MAX takes effect for
-    // threads that have not allocated yet, and no other thread exists at this point.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-/// Give the heap that start-up freed back to the OS. Compiling the plugins with Cranelift (on
-/// a first start, before the compiled code is cached in `data_dir`) allocates tens of MiB and
-/// frees them again; glibc keeps freed memory in its arenas, so without this a freshly
-/// installed agent idles at ~52 MiB resident instead of ~37 (docs/benchmarks.md, memory).
-fn release_startup_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only hands glibc's unused heap pages back to the kernel; it has no
-    // preconditions and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -1,7 +1,8 @@
 //! The two stages: the scorer gathers submissions into a batch (by size or time) and scores
 //! what is not scored yet; the committer writes each batch in one transaction, then answers
-//! the submitters and tells the monitor. Both are tokio tasks that run their blocking work
-//! (wasm calls, SQLite) on the blocking pool, so scoring batch N+1 overlaps committing N.
+//! the submitters and tells the monitor. The scorer is a tokio task that runs its wasm calls
+//! on the blocking pool; the committer is a thread of its own, since all it does is block on
+//! SQLite. Scoring batch N+1 overlaps committing N.
 
 use super::config::PipelineConfig;
 use super::monitor::{Monitor, MonitorMessage};
@@ -17,7 +18,6 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::Instrument as _;
 
 /// Batches between the scorer and the committer: one being committed, one ready.
 const SCORED_QUEUE: usize = 2;
@@ -67,14 +67,15 @@ struct Queued {
 /// The running stages; `join` waits until everything submitted is committed.
 pub struct PipelineTasks {
     scorer: JoinHandle<()>,
-    committer: JoinHandle<()>,
+    committer: std::thread::JoinHandle<()>,
 }
 
 impl PipelineTasks {
     /// Wait for the stages to drain and stop (after every `Pipeline` handle is dropped).
     pub async fn join(self) {
         let _ = self.scorer.await;
-        let _ = self.committer.await;
+        let committer = self.committer;
+        let _ = tokio::task::spawn_blocking(move || committer.join()).await;
     }
 }
 
@@ -122,7 +123,13 @@ impl Pipeline {
         let miners = Mutex::new(SourceMiners::load(&store, MinerConfig::default()));
         let scoring = Scoring { detectors: detectors.clone(), miners, embedder: store.embedder().clone() };
         let scorer = tokio::spawn(score_stage(rx, scored_tx, Arc::new(scoring), config.clone(), stats.clone()));
-        let committer = tokio::spawn(commit_stage(scored_rx, store, monitor.clone(), stats.clone(), feed));
+        let committer = {
+            let (monitor, stats) = (monitor.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name("vigil-commit".into())
+                .spawn(move || commit_stage(scored_rx, &store, &monitor, &stats, &feed))
+                .expect("the operating system starts the commit thread")
+        };
         let pipeline = Pipeline {
             tx,
             room: Arc::new(Semaphore::new(room_size)),
@@ -287,14 +294,21 @@ fn score(
     ScoredBatch { submissions, scores, templates, room, anomaly_vectors }
 }
 
-async fn commit_stage(
+/// The committer's loop. A thread, not a task: a commit blocks for its whole length, and
+/// handing it to the blocking pool and back cost two thread wake-ups per batch, which at one
+/// log per API request was a large part of each request's cost.
+fn commit_stage(
     mut rx: mpsc::Receiver<ScoredBatch>,
-    store: Arc<Store>,
-    monitor: Monitor,
-    stats: Arc<PipelineStats>,
-    feed: SummaryFeed,
+    store: &Store,
+    monitor: &Monitor,
+    stats: &PipelineStats,
+    feed: &SummaryFeed,
 ) {
-    while let Some(batch) = rx.recv().await {
+    while let Some(mut batch) = rx.blocking_recv() {
+        // Group commit: what the scorer finished meanwhile goes into the same transaction.
+        while let Ok(next) = rx.try_recv() {
+            batch.absorb(next);
+        }
         let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors } = batch;
         let mut commit = CommitBatch::default();
         let mut spans = Vec::with_capacity(submissions.len());
@@ -329,47 +343,43 @@ async fn commit_stage(
             events = commit.events.len() as i64,
             anomalies = commit.anomalies.len() as i64
         );
-        let (commit, first_id) = commit_with_retry(&store, commit, templates, &stats).instrument(span).await;
+        let first_id = span.in_scope(|| commit_with_retry(store, &commit, &templates, stats));
         stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
         stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
         stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
         stats.instruments.count_anomalies(commit.anomalies.len() as u64);
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        answer(&commit, first_id, submissions, spans, &monitor);
+        answer(&commit, first_id, submissions, spans, monitor);
         drop(room);
         feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
     }
 }
 
+impl ScoredBatch {
+    /// Append `next`, which was scored after this batch: its events commit after these.
+    fn absorb(&mut self, next: ScoredBatch) {
+        self.submissions.extend(next.submissions);
+        self.scores.extend(next.scores);
+        self.templates.extend(next.templates);
+        self.room.extend(next.room);
+        self.anomaly_vectors.extend(next.anomaly_vectors);
+    }
+}
+
 /// Commit, retrying with backoff until it works: a failing disk delays events, never drops
-/// them (the queue fills and the sources wait).
-async fn commit_with_retry(
-    store: &Arc<Store>,
-    commit: CommitBatch,
-    templates: Vec<TemplateUpdate>,
-    stats: &PipelineStats,
-) -> (CommitBatch, i64) {
-    let mut commit = commit;
-    let templates = Arc::new(templates);
+/// them (the queue fills and the sources wait). Returns the first event id.
+fn commit_with_retry(store: &Store, commit: &CommitBatch, templates: &[TemplateUpdate], stats: &PipelineStats) -> i64 {
     let mut backoff = Duration::from_millis(50);
     loop {
-        let store = store.clone();
-        let templates = templates.clone();
-        let (returned, result, took) = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let result = store.commit_with_templates(&commit, &templates);
-            (commit, result, started.elapsed())
-        })
-        .await
-        .expect("the commit task does not panic");
-        stats.instruments.observe_commit(took);
-        commit = returned;
+        let started = std::time::Instant::now();
+        let result = store.commit_with_templates(commit, templates);
+        stats.instruments.observe_commit(started.elapsed());
         match result {
-            Ok(done) => return (commit, done.ids.map_or(0, |ids| *ids.start())),
+            Ok(done) => return done.ids.map_or(0, |ids| *ids.start()),
             Err(e) => {
                 stats.commit_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, retry_in = ?backoff, "commit failed; retrying");
-                tokio::time::sleep(backoff).await;
+                std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }

@@ -164,3 +164,35 @@ async fn the_events_in_the_pipeline_stay_within_queue_events() {
     tasks.join().await;
     assert_eq!(store.counts().unwrap().events, 500);
 }
+
+#[tokio::test]
+// Held on purpose across the awaits: the committer is a thread of its own and must wait.
+#[allow(clippy::await_holding_lock)]
+async fn batches_scored_while_a_commit_runs_share_the_next_transaction() {
+    let store = store();
+    // One submission per scored batch, so only the committer can put several in a transaction.
+    let config = PipelineConfig { batch_events: 1, ..PipelineConfig::default() };
+    let (pipeline, tasks) =
+        Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
+    // Hold the store's writer: the first batch's commit waits for it while the scorer queues
+    // the next ones.
+    let writer = store.writer();
+    let mut replies = Vec::new();
+    for _ in 0..4 {
+        let (submission, reply) = Submission::events(events(1, "ws")).with_reply();
+        pipeline.submit(submission).await.unwrap();
+        replies.push(reply);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(writer);
+    let mut ids = Vec::new();
+    for reply in replies {
+        ids.push(reply.await.unwrap().unwrap().ids.unwrap());
+    }
+    assert_eq!(ids, vec![1..=1, 2..=2, 3..=3, 4..=4], "each submission keeps its own ids, in order");
+    let batches = pipeline.stats().batches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(batches < 4, "four scored batches took {batches} transactions");
+    drop(pipeline);
+    tasks.join().await;
+    assert_eq!(store.counts().unwrap().events, 4);
+}

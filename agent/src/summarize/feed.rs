@@ -54,9 +54,10 @@ pub(super) struct Lane {
 impl Lane {
     /// A queue of `capacity` batches and its receiving end.
     pub(super) fn new(capacity: usize) -> (Lane, LaneReceiver) {
-        let (tx, rx) = sync_channel(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (tx, rx) = sync_channel(capacity);
         let counters = Arc::new(LaneCounters::default());
-        (Lane { tx, counters: counters.clone() }, LaneReceiver { rx, counters })
+        (Lane { tx, counters: counters.clone() }, LaneReceiver { rx, counters, capacity })
     }
 }
 
@@ -71,6 +72,8 @@ pub struct SummaryFeed {
 pub struct LaneReceiver {
     pub(super) rx: Receiver<Arc<CommittedBatch>>,
     pub(super) counters: Arc<LaneCounters>,
+    /// Batches the queue holds.
+    pub(super) capacity: usize,
 }
 
 impl SummaryFeed {

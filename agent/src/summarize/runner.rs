@@ -4,7 +4,7 @@
 //! SQLite writes are blocking, and a thread of its own keeps them off the async runtime and
 //! away from the pipeline: ingestion never waits for a summarizer.
 
-use super::feed::{CommittedBatch, LaneReceiver};
+use super::feed::{CommittedBatch, LaneReceiver, MAX_QUEUED_EVENTS};
 use super::host::{FoldAnomaly, SummarizerHost};
 use super::status::{LaneStatus, Progress};
 use super::window::SummaryWindow;
@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 /// Longest wait for a batch while no window is open.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// How long a lane lets batches gather after the first one arrives (see `run`). Summaries
+/// cover windows of seconds to hours, so this delay is invisible in them.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// The key of a summarizer's row in the plugin snapshot table (shared with detectors).
 pub(super) fn snapshot_key(name: &str) -> String {
@@ -79,16 +83,30 @@ impl SummarizerLane {
     /// it), then close the open window (as a partial one). Returns the plugin's state at the
     /// end, for a successor of the same plugin to resume.
     pub(super) fn run(mut self, receiver: LaneReceiver) -> Option<Vec<u8>> {
+        let mut busy = false;
         loop {
             let wait = match &self.open {
                 Some(w) => Duration::from_millis((w.end_ms() - now_ms()).max(0) as u64),
                 None => IDLE_WAIT,
             };
             match receiver.rx.recv_timeout(wait) {
-                Ok(batch) => {
-                    receiver.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                    self.receive(&batch);
-                    receiver.counters.queued_events.fetch_sub(batch.events.len() as u64, Ordering::Relaxed);
+                Ok(first) => {
+                    // A short nap before taking what is queued: small batches (one API request
+                    // each) then cost one wake-up and one plugin call together instead of one
+                    // each. Skipped while the queue is filling, so a busy lane never waits.
+                    if !busy {
+                        std::thread::sleep(GATHER);
+                    }
+                    let mut batches = vec![first];
+                    while let Ok(batch) = receiver.rx.try_recv() {
+                        batches.push(batch);
+                    }
+                    let events: usize = batches.iter().map(|b| b.events.len()).sum();
+                    busy = batches.len() > receiver.capacity / 4 || events as u64 > MAX_QUEUED_EVENTS / 4;
+                    let refs: Vec<&CommittedBatch> = batches.iter().map(|b| b.as_ref()).collect();
+                    self.receive_all(&refs);
+                    receiver.counters.queued.fetch_sub(batches.len() as u64, Ordering::Relaxed);
+                    receiver.counters.queued_events.fetch_sub(events as u64, Ordering::Relaxed);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.tick(now_ms());
@@ -99,6 +117,12 @@ impl SummarizerLane {
         self.close(now_ms());
         self.progress().stopped = true;
         self.last_snapshot
+    }
+
+    /// Plugin calls so far (tests).
+    #[cfg(test)]
+    pub(super) fn plugin_calls(&self) -> u64 {
+        self.status.calls.load(Ordering::Relaxed)
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -121,27 +145,43 @@ impl SummarizerLane {
     /// Fold a batch into the window of its commit time, closing the open window first if
     /// the batch belongs to a later one. A batch committed just before a window closed but
     /// received after goes into the open window.
+    #[cfg(test)]
     pub(super) fn receive(&mut self, batch: &CommittedBatch) -> Option<StoredSummary> {
+        self.receive_all(&[batch]).pop()
+    }
+
+    /// [`Self::receive`] for batches in commit order: consecutive ones of the same window go
+    /// to the plugin in one call. Returns the summaries stored on the way.
+    pub(super) fn receive_all(&mut self, batches: &[&CommittedBatch]) -> Vec<StoredSummary> {
+        let length_ms = self.length_ms;
+        let window_of = |b: &CommittedBatch| b.committed_ms.div_euclid(length_ms);
+        batches.chunk_by(|a, b| window_of(a) == window_of(b)).filter_map(|group| self.receive_group(group)).collect()
+    }
+
+    /// Fold batches committed in one window in a single plugin call.
+    fn receive_group(&mut self, group: &[&CommittedBatch]) -> Option<StoredSummary> {
+        let committed_ms = group.first()?.committed_ms;
         let mut stored = None;
-        if self.open.as_ref().is_some_and(|w| w.is_over(batch.committed_ms)) {
+        if self.open.as_ref().is_some_and(|w| w.is_over(committed_ms)) {
             stored = self.emit(false, None);
         }
         let skipped = self.skipped();
-        let window =
-            self.open.get_or_insert_with(|| SummaryWindow::containing(batch.committed_ms, self.length_ms, skipped));
-        let events: Vec<&Event> = batch.events.iter().map(|e| &e.event).collect();
-        let scores: Vec<f32> = batch.events.iter().map(|e| e.anomaly_score.unwrap_or(-1.0)).collect();
-        let anomalies: Vec<FoldAnomaly> = batch
-            .anomalies
-            .iter()
-            .map(|a| FoldAnomaly {
-                index: a.event_index as u32,
+        let window = self.open.get_or_insert_with(|| SummaryWindow::containing(committed_ms, self.length_ms, skipped));
+        let all = || group.iter().flat_map(|b| &b.events);
+        let events: Vec<&Event> = all().map(|e| &e.event).collect();
+        let scores: Vec<f32> = all().map(|e| e.anomaly_score.unwrap_or(-1.0)).collect();
+        let mut anomalies: Vec<FoldAnomaly> = Vec::new();
+        let mut offset = 0;
+        for batch in group {
+            anomalies.extend(batch.anomalies.iter().map(|a| FoldAnomaly {
+                index: (offset + a.event_index) as u32,
                 event_id: batch.first_id + a.event_index as i64,
                 score: a.score,
                 detector: a.detector.clone(),
                 reason: a.reason.clone(),
-            })
-            .collect();
+            }));
+            offset += batch.events.len();
+        }
         let result = EncodedBatch::encode(&events)
             .and_then(|encoded| Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores, &anomalies)));
         match result {

@@ -166,6 +166,33 @@ fn a_batch_of_a_later_window_closes_the_open_one_first() {
 }
 
 #[test]
+fn batches_taken_together_fold_in_one_call_per_window_with_the_same_summary() {
+    let later = || batch(t0() + 125_000, 11, vec![event("10.0.0.9", "GET", "/late", 200, 1)], &[]);
+    let mut one_by_one = lane(testing::store(), Monitor::default());
+    let [first, second] = known_batches().try_into().unwrap();
+    let closed: Vec<_> = [first, second, later()].iter().filter_map(|b| one_by_one.receive(b)).collect();
+    let mut together = lane(testing::store(), Monitor::default());
+    let mut batches = known_batches();
+    batches.push(later());
+    let refs: Vec<&CommittedBatch> = batches.iter().collect();
+    let closed_together = together.receive_all(&refs);
+
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed_together.len(), 1, "the later batch closes the first window");
+    let (a, b) = (&closed[0].summary, &closed_together[0].summary);
+    assert_eq!((b.window_start_ms, b.events, b.anomalies), (t0(), 10, 2));
+    assert_eq!(a.data, b.data, "the same summary whether batches come one by one or together");
+    let d = serde_json::Value::Object(b.data.clone());
+    assert_eq!(d["anomalies"]["highest"][0]["event_id"], 8, "anomalies keep their events' ids");
+    assert_eq!(d["anomalies"]["highest"][1]["event_id"], 9);
+    assert_eq!(
+        one_by_one.plugin_calls() - together.plugin_calls(),
+        1,
+        "the two batches of the first window went to the plugin in one call"
+    );
+}
+
+#[test]
 fn windows_without_events_store_nothing() {
     let store = testing::store();
     let mut lane = lane(store.clone(), Monitor::default());
