@@ -37,32 +37,43 @@ const CHUNK: usize = 256;
 /// Points walked down a tree in lockstep, level by level (see `walk_all`). Measured with the
 /// `forest_throughput` test: one point at a time costs ~1.8 ns per node visit natively; 8
 /// lanes ~1.5 ns natively and in wasm (Cranelift); 16 lanes is a little faster natively but
-/// ~1.5x slower in wasm, where the plugin actually runs; 32 and more lose everywhere.
+/// ~1.5x slower in wasm, where the plugin actually runs; 32 and more lose everywhere. With
+/// the 1-based step (0.65 ns natively), 6 lanes scored 591k events/s in wasm and 4 lanes
+/// 509k, against 8 lanes' 660k (`--bench scoring`, batch 1,000). Writing the levels out
+/// instead of looping made wasm slower (420k): LLVM's wasm backend then reorders the steps
+/// one lane at a time, and the lockstep is lost.
 const LANES: usize = 8;
 
-/// One branchless step down a flat tree: left child `2i + 1`, right child `2i + 2`.
+/// One branchless step down a flat tree, counting nodes from 1: node `m` is entry `m - 1` of
+/// the tree's `splits` (which are stored 0-based, children `2i + 1` and `2i + 2`), and its
+/// children are `2m` and `2m + 1`. The same walk as 0-based, one addition shorter per step.
 ///
-/// `node` must be an internal node of `splits`. Every caller walks at most `depth` steps from
-/// the root of a tree whose `splits` hold all `2^depth - 1` internal nodes, so after `d < depth`
-/// steps `node < 2^(d+1) - 1 <= splits.len()`.
+/// `m` must be an internal node: every caller walks at most `depth` steps from the root
+/// (m = 1) of a tree whose `splits` hold all `2^depth - 1` internal nodes, so after `d < depth`
+/// steps `m < 2^(d+1) <= splits.len() + 1`.
 #[inline(always)]
-fn step(splits: &[Split], node: usize, point: &Point) -> usize {
-    debug_assert!(node < splits.len());
-    // SAFETY: `node < splits.len()` by the walk invariant above. This is the innermost loop
-    // of scoring (100 trees x 8 steps per event); the bounds check was measured at ~15% of
-    // a wasm score call.
-    let split = unsafe { *splits.get_unchecked(node) };
-    2 * node + 1 + usize::from(point[split.feature as usize & (POINT_WIDTH - 1)] > split.threshold)
+fn step(splits: &[Split], m: usize, point: &Point) -> usize {
+    debug_assert!((1..=splits.len()).contains(&m));
+    // SAFETY: `1 <= m <= splits.len()` by the walk invariant above, and every split's feature
+    // is below POINT_WIDTH: `TreeGrower` only picks features below `dims <= POINT_WIDTH`, and
+    // a decoded forest is validated before it exists (`Forest: TryFrom<ForestParts>`). This
+    // is the innermost loop of scoring (100 trees x 8 steps per event); the bounds checks were
+    // measured at ~15% of a wasm score call.
+    let (split, value) = unsafe {
+        let split = *splits.get_unchecked(m - 1);
+        (split, *point.get_unchecked(split.feature as usize))
+    };
+    2 * m + usize::from(value > split.threshold)
 }
 
 /// The leaf index `point` reaches in a tree of `DEPTH` levels.
 #[inline(always)]
 fn walk<const DEPTH: u32>(splits: &[Split], point: &Point) -> usize {
-    let mut node = 0usize;
+    let mut m = 1usize;
     for _ in 0..DEPTH {
-        node = step(splits, node, point);
+        m = step(splits, m, point);
     }
-    node
+    m - (1 << DEPTH)
 }
 
 /// How a forest is grown.
@@ -76,8 +87,10 @@ pub struct ForestShape {
     pub dims: usize,
 }
 
-/// A grown forest.
+/// A grown forest. Decoding one validates it (see [`Forest::validate`]): scoring relies on
+/// every split naming a feature inside the point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ForestParts")]
 pub struct Forest {
     shape: ForestShape,
     /// Sub-sample actually used: `sample_size`, or fewer when fewer points were given.
@@ -88,6 +101,28 @@ pub struct Forest {
     splits: Vec<Split>,
     /// `trees × 2^depth` path lengths h(x), tree after tree.
     leaves: Vec<f32>,
+}
+
+/// A [`Forest`] as decoded, before it is validated: the same fields, so the encoding is the
+/// forest's own.
+#[derive(Deserialize)]
+struct ForestParts {
+    shape: ForestShape,
+    psi: usize,
+    depth: u32,
+    splits: Vec<Split>,
+    leaves: Vec<f32>,
+}
+
+impl TryFrom<ForestParts> for Forest {
+    type Error = String;
+
+    fn try_from(parts: ForestParts) -> Result<Forest, String> {
+        let ForestParts { shape, psi, depth, splits, leaves } = parts;
+        let forest = Forest { shape, psi, depth, splits, leaves };
+        forest.validate()?;
+        Ok(forest)
+    }
 }
 
 impl Forest {
@@ -207,18 +242,18 @@ impl Forest {
             let mut point_groups = points.chunks_exact(LANES);
             let mut sum_groups = sums.chunks_exact_mut(LANES);
             for (group, group_sums) in (&mut point_groups).zip(&mut sum_groups) {
-                let mut nodes = [0usize; LANES];
+                let mut nodes = [1usize; LANES];
                 for _ in 0..DEPTH {
                     for (node, point) in nodes.iter_mut().zip(group) {
                         *node = step(splits, *node, point);
                     }
                 }
                 for (sum, node) in group_sums.iter_mut().zip(nodes) {
-                    *sum += leaves[node - internal];
+                    *sum += leaves[node - per_tree_leaves];
                 }
             }
             for (sum, point) in sum_groups.into_remainder().iter_mut().zip(point_groups.remainder()) {
-                *sum += leaves[walk::<DEPTH>(splits, point) - internal];
+                *sum += leaves[walk::<DEPTH>(splits, point)];
             }
         }
     }

@@ -135,6 +135,9 @@ fn corrupt_forest_is_rejected() {
     let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
     forest.splits[0].feature = 40;
     assert!(forest.validate().unwrap_err().contains("unknown feature"));
+    let bytes = postcard::to_stdvec(&forest).unwrap();
+    let decoded = postcard::from_bytes::<Forest>(&bytes);
+    assert!(decoded.is_err(), "a forest that names a feature outside the point is never decoded (scoring trusts it)");
     let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(1));
     forest.leaves.pop();
     assert!(forest.validate().is_err());
