@@ -9,7 +9,8 @@ use crate::config::Params;
 use crate::model::Model;
 
 const TAG: &[u8; 4] = b"VGIF";
-const FORMAT_VERSION: u8 = 2;
+/// 3: the IP table remembers when it started (`IpWindowTable::started_ms`).
+const FORMAT_VERSION: u8 = 3;
 
 /// The model as snapshot bytes.
 pub fn encode(model: &Model) -> Vec<u8> {

@@ -44,18 +44,30 @@ pub struct IpActivity {
 pub struct IpWindowTable {
     window_ms: i64,
     slots: Vec<IpSlot>,
+    /// Timestamp of the first event the table recorded.
+    started_ms: Option<i64>,
 }
+
+/// The shortest time a rate is taken over, so the first events do not divide by ~0.
+const MIN_WATCHED_MS: i64 = 1000;
 
 impl IpWindowTable {
     /// An empty table of `slots` (a power of two) windows of `window_secs` seconds.
     pub fn new(slots: usize, window_secs: u32) -> Self {
         assert!(slots.is_power_of_two());
-        Self { window_ms: i64::from(window_secs) * 1000, slots: vec![IpSlot::default(); slots] }
+        Self { window_ms: i64::from(window_secs) * 1000, slots: vec![IpSlot::default(); slots], started_ms: None }
     }
 
     /// Record one request from the IP hashed to `hash` and return its activity, this request
     /// included.
     pub fn record(&mut self, hash: u64, timestamp_ms: i64, is_error: bool, is_novel: bool) -> IpActivity {
+        // Until a whole window has been watched, a count covers only the time since the first
+        // event: the rate is taken over that time, not the window. Over the window, every
+        // client looked slower than it was during warm-up (the first 1,000 events, seconds of
+        // traffic), and once the windows had filled, faster than anything learned. Measured
+        // with `vigil eval`: scanners false-positive rate 0.030 -> 0.023, CSIC 0.010 -> 0.009.
+        let started_ms = *self.started_ms.get_or_insert(timestamp_ms);
+        let watched_ms = (timestamp_ms - started_ms).clamp(MIN_WATCHED_MS.min(self.window_ms), self.window_ms);
         let mask = self.slots.len() - 1;
         let slot = &mut self.slots[hash as usize & mask];
         let tag = (hash >> 32) as u32 | 1;
@@ -80,7 +92,7 @@ impl IpWindowTable {
         let errors = slot.errors as f32 + slot.previous_errors as f32 * carried;
         let novel = slot.novel as f32 + slot.previous_novel as f32 * carried;
         IpActivity {
-            rate: requests * 1000.0 / self.window_ms as f32,
+            rate: requests * 1000.0 / watched_ms as f32,
             error_rate: (errors / requests).min(1.0),
             novel_share: (novel / requests).min(1.0),
         }
@@ -121,8 +133,25 @@ mod tests {
         }
         let quiet = table.record(2, T0 + 10_000, false, false);
         let busy = busy.unwrap();
-        assert!((busy.rate - 100.0 / 60.0).abs() < 1e-4, "busy {}", busy.rate);
-        assert!((quiet.rate - 1.0 / 60.0).abs() < 1e-6, "quiet {}", quiet.rate);
+        // 9.9 s watched so far: rates are taken over that, not the whole window.
+        assert!((busy.rate - 100.0 / 9.9).abs() < 1e-3, "busy {}", busy.rate);
+        assert!((quiet.rate - 1.0 / 10.0).abs() < 1e-6, "quiet {}", quiet.rate);
+    }
+
+    /// The rate a client sending 5 requests a second shows after `seconds`, in a table that
+    /// another client opened at T0.
+    fn steady_rate_after(seconds: i64) -> f32 {
+        let mut table = IpWindowTable::new(1024, 60);
+        table.record(1, T0, false, false);
+        (0..=seconds * 1000).step_by(200).map(|ms| table.record(2, T0 + ms, false, false)).last().unwrap().rate
+    }
+
+    #[test]
+    fn a_steady_client_has_the_same_rate_before_and_after_a_whole_window_was_watched() {
+        // Over the window (60 s) the early rate would be 41 / 60 = 0.68 requests/s.
+        let (early, late) = (steady_rate_after(8), steady_rate_after(150));
+        assert!((early - 5.0).abs() < 0.2, "after 8 s: {early} requests/s");
+        assert!((late - 5.0).abs() < 0.2, "after 150 s: {late} requests/s");
     }
 
     #[test]
@@ -158,9 +187,10 @@ mod tests {
         for _ in 0..50 {
             table.record(0xAAAA_0000_0000_0005, T0, true, false);
         }
-        // Same slot (low bits 5), different owner: starts from its own single request.
+        // Same slot (low bits 5), different owner: starts from its own single request, over
+        // the shortest time a rate is taken over.
         let newcomer = table.record(0xBBBB_0000_0000_0005, T0, false, false);
-        assert!((newcomer.rate * 60.0 - 1.0).abs() < 1e-4);
+        assert!((newcomer.rate - 1000.0 / MIN_WATCHED_MS as f32).abs() < 1e-4, "{}", newcomer.rate);
         assert_eq!(newcomer.error_rate, 0.0);
     }
 
