@@ -31,6 +31,19 @@ enum Command {
     /// Measure detection quality on the public labeled data sets (CSIC 2010, scanner logs,
     /// HDFS, BGL) with the configured detectors, and print the results table.
     Eval(EvalArgs),
+    /// Compile a plugin component into a compiled-plugin cache and exit. The agent runs this
+    /// in a child process on a first start, so the compiler's memory never becomes its own.
+    #[command(hide = true)]
+    CompilePlugin {
+        /// The cache directory (data_dir/plugin-cache).
+        #[arg(long, value_name = "DIR")]
+        cache: PathBuf,
+        /// Compile for an engine that meters fuel.
+        #[arg(long)]
+        fuel: bool,
+        /// The component to compile.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -65,7 +78,30 @@ fn main() -> ExitCode {
             Telemetry::logging_only();
             eval(cli.config.as_ref(), args)
         }
-        None => runtime.block_on(run(cli.config)),
+        Some(Command::CompilePlugin { cache, fuel, file }) => compile_plugin(&cache, fuel, &file),
+        None => {
+            // Plugins missing from the compiled-plugin cache are compiled by `vigil
+            // compile-plugin` in a child process (see `compile_in_child_processes`).
+            if let Ok(exe) = std::env::current_exe() {
+                vigil::detect::compile_in_child_processes(exe, vec!["compile-plugin".to_owned()]);
+            }
+            runtime.block_on(run(cli.config))
+        }
+    }
+}
+
+/// `vigil compile-plugin`: compile one component into the cache.
+fn compile_plugin(cache: &std::path::Path, fuel: bool, file: &std::path::Path) -> ExitCode {
+    let compiled = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display())).and_then(|bytes| {
+        let engine = PluginEngine::with_fuel(Some(cache), fuel).map_err(|e| e.to_string())?;
+        engine.compile_into_cache(&bytes).map_err(|e| e.to_string())
+    });
+    match compiled {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil compile-plugin: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -31,6 +31,11 @@ impl Agent {
 
     /// Like [`Agent::start`], with extra `[api]` lines.
     pub fn start_with_api(dir: &Path, api: &str, config: &str) -> Agent {
+        Agent::start_logging_to(dir, api, config, Stdio::inherit())
+    }
+
+    /// Like [`Agent::start_with_api`], with the agent's log (stderr) going to `stderr`.
+    pub fn start_logging_to(dir: &Path, api: &str, config: &str, stderr: impl Into<Stdio>) -> Agent {
         let path = dir.join("vigil.toml");
         let data_dir = dir.join("data");
         let text =
@@ -40,7 +45,7 @@ impl Agent {
             .arg("--config")
             .arg(&path)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("starting vigil");
         let addr = read_address(&mut child);

@@ -78,3 +78,38 @@ fn a_taken_port_is_a_clear_start_up_error() {
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot listen") && stderr.contains("api.address"), "{stderr}");
 }
+
+#[test]
+fn compile_plugin_fills_the_cache_and_refuses_what_is_not_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cached = || {
+        std::fs::read_dir(&cache)
+            .map_or(0, |d| d.filter(|e| e.as_ref().unwrap().path().extension() == Some("cwasm".as_ref())).count())
+    };
+    let fixture = plugin_path("vigil-fixture-constant-score");
+    let (code, _, stderr) = vigil(&["compile-plugin", "--cache", cache.to_str().unwrap(), fixture.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(cached(), 1);
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let (code, _, stderr) = vigil(&["compile-plugin", "--cache", cache.to_str().unwrap(), junk.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("vigil compile-plugin: "), "{stderr}");
+    assert_eq!(cached(), 1, "nothing cached for it");
+}
+
+#[test]
+fn a_first_start_compiles_the_plugins_in_child_processes_and_later_starts_load_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (start, compiles) in [("first", 2), ("second", 0)] {
+        let log = dir.path().join(format!("{start}.log"));
+        let agent = crate::agent::Agent::start_logging_to(dir.path(), "", "", std::fs::File::create(&log).unwrap());
+        let status = agent.terminate();
+        assert!(status.success(), "{start} start: {status}");
+        let log = std::fs::read_to_string(&log).unwrap();
+        // The default config: the isolation forest and the window summary.
+        assert_eq!(log.matches("compiled in a child process").count(), compiles, "{start} start:\n{log}");
+        assert!(!log.contains("compiling here"), "{start} start: no fallback\n{log}");
+    }
+}

@@ -70,6 +70,14 @@ impl PluginEngine {
         Ok(PluginEngine { engine, linker: Arc::new(linker), cache, fuel })
     }
 
+    /// Compile a component into the cache unless it is there already, without loading it:
+    /// the work of the child process of [`super::compile_in_child_processes`].
+    pub fn compile_into_cache(&self, bytes: &[u8]) -> Result<(), PluginError> {
+        let load_err = |message: String| PluginError::Load { source_name: "<compile>".into(), message };
+        let cache = self.cache.as_ref().ok_or_else(|| load_err("this engine has no cache".into()))?;
+        cache.compile_only(&self.engine, bytes).map_err(|e| load_err(format!("{e:#}")))
+    }
+
     /// Whether calls are metered with fuel.
     pub fn fuel_enabled(&self) -> bool {
         self.fuel
@@ -96,7 +104,7 @@ impl PluginEngine {
     ) -> Result<InstancePre<PluginState>, PluginError> {
         let load_err = |message: String| PluginError::Load { source_name: source_name.into(), message };
         let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, bytes),
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, self.fuel),
             None => Component::new(&self.engine, bytes),
         }
         .map_err(|e| load_err(format!("{e:#}")))?;

@@ -18,6 +18,7 @@ mod stats;
 mod tests;
 
 pub use batch::EncodedBatch;
+pub use cache::compile_in_child_processes;
 pub use engine::PluginEngine;
 pub(crate) use engine::PluginState;
 pub use error::PluginError;
