@@ -221,7 +221,8 @@ async fn on_hangup(reload: Option<crate::reload::ReloadHandle>) {
 
 /// Tells when ingest has gone quiet, so the memory its bursts left cached (SQLite pages,
 /// freed batches in glibc's arenas) can go back to the OS: an agent idle after a burst held
-/// ~77 MiB resident, ~35 once released (docs/benchmarks.md, memory).
+/// ~77 MiB resident, ~51 once released (~40 with plugins compiled out of process;
+/// docs/benchmarks.md, memory).
 #[derive(Default)]
 struct IdleWatch {
     /// Events submitted at the previous check.

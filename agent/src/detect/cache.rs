@@ -24,7 +24,7 @@ struct ChildCompiler {
 /// `program args... --cache DIR [--fuel] FILE` (the `vigil` binary's hidden `compile-plugin`
 /// command, which calls [`super::PluginEngine::compile_into_cache`]), then load them from the
 /// cache. Cranelift's code and allocations then never enter this process: a first start
-/// idled at ~42 MiB resident instead of ~34 (docs/benchmarks.md, memory). If the child
+/// idles at ~30 MiB resident instead of ~42 (docs/benchmarks.md, memory). If the child
 /// fails, the component is compiled here as before.
 pub fn compile_in_child_processes(program: PathBuf, args: Vec<String>) {
     let _ = CHILD_COMPILER.set(ChildCompiler { program, args });

@@ -111,7 +111,8 @@ impl Store {
 
     /// Free the page caches of the writer and of the idle readers. They refill as queries
     /// need them; start-up reads (snapshots, templates, counts) otherwise leave them full,
-    /// and an agent restarted on a large store idled ~11 MiB higher (docs/benchmarks.md).
+    /// and an agent restarted on a store of ~1.6 M events idled ~14 MiB higher
+    /// (docs/benchmarks.md, memory).
     pub fn shrink_memory(&self) {
         // A failure only means the memory stays cached: nothing to report.
         let _ = self.writer().conn.execute_batch("PRAGMA shrink_memory");
