@@ -8,7 +8,7 @@
 use super::config::StoreConfig;
 use super::error::StoreError;
 use super::schema;
-use super::wal::WalCheckpointer;
+use super::wal::{self, WalCheckpointer};
 use crate::embed::Embedder;
 use rusqlite::{Connection, OptionalExtension};
 use std::fs::{File, TryLockError};
@@ -28,7 +28,7 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// Declared before the lock so it stops before the lock is released.
-    _wal: WalCheckpointer,
+    pub(crate) wal: WalCheckpointer,
     /// Held (with an OS file lock) for as long as the store is open.
     _lock: File,
 }
@@ -66,14 +66,14 @@ impl Store {
         let mut conn = schema::open_writer(&path, config)?;
         super::vectors::reconcile(&mut conn, &path, config.kind, embedder.as_ref())?;
         let next_id = next_event_id(&conn).map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
-        let wal = WalCheckpointer::start(&path, config)?;
+        let wal = WalCheckpointer::start(&path, config, wal::Tuning::DEFAULT)?;
         Ok(Store {
             path,
             config: config.clone(),
             embedder,
             writer: Mutex::new(Writer { conn, next_id }),
             readers: Mutex::new(Vec::new()),
-            _wal: wal,
+            wal,
             _lock: lock,
         })
     }

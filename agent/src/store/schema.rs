@@ -153,8 +153,9 @@ pub(crate) fn open_writer(path: &Path, config: &StoreConfig) -> Result<Connectio
         "PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -{cache_kib};
-         -- Checkpoints run on the `wal` thread; this is only the backstop that lets the
-         -- WAL restart from its beginning when it reaches 256 MiB.
+         -- Checkpoints, and restarts of the WAL from its beginning, run on the `wal`
+         -- thread (at 16 MiB); this is only the backstop for when that thread cannot
+         -- restart it (a reader holding an old snapshot for long): at 256 MiB.
          PRAGMA wal_autocheckpoint = 65536;
          PRAGMA journal_size_limit = {journal_limit};",
         cache_kib = config.cache_mib * 1024,

@@ -172,6 +172,7 @@ impl Store {
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;
+        self.wal.restart_if_due(&writer.conn);
         Ok(Committed {
             ids: (count > 0).then(|| first..=next - 1),
             anomalies: batch.anomalies.len(),
