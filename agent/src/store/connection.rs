@@ -28,7 +28,7 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// Declared before the lock so it stops before the lock is released.
-    pub(crate) wal: WalCheckpointer,
+    pub(super) wal: WalCheckpointer,
     /// Held (with an OS file lock) for as long as the store is open.
     _lock: File,
 }
