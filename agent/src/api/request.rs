@@ -31,9 +31,41 @@ pub struct LogIn {
     pub timestamp: String,
     pub method: String,
     pub url: String,
+    #[serde(deserialize_with = "whole_number")]
     pub status_code: i64,
+    #[serde(deserialize_with = "whole_number")]
     pub bytes_sent: i64,
     pub user_agent: String,
+}
+
+/// An integer field that also takes a JSON number written with a fraction of zero (`200.0`):
+/// JSON Schema, and so the OpenAPI document, counts that as an integer, and serialisers that
+/// hold every number as a float (Python's `float`, some log shippers) write it so. Any other
+/// fraction, a non-finite value or one past i64 stays a type error.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct WholeNumber;
+    impl serde::de::Visitor<'_> for WholeNumber {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            // Past i64::MAX is out of range for every field either way: the validation says so.
+            Ok(i64::try_from(v).unwrap_or(i64::MAX))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is the first float past i64::MAX; `as` is exact below it for whole numbers.
+            if v.fract() == 0.0 && v >= -(2f64.powi(63)) && v < 2f64.powi(63) {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(WholeNumber)
 }
 
 /// A validated log: the event to score and the timestamp text to echo back.

@@ -200,6 +200,29 @@ async fn negative_and_absurd_numbers_are_422() {
     }
 }
 
+/// JSON Schema counts `200.0` as an integer, so the OpenAPI document's `integer` does too:
+/// whole numbers written as floats are taken; any other fraction is a type error.
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_taken_and_fractions_are_422() {
+    let mut log = log();
+    log["status_code"] = json!(404.0);
+    log["bytes_sent"] = json!(1_712_959.0);
+    let body = json!({ "logs": [log] }).to_string();
+    let decoded = super::request::decode(body.as_bytes(), 10).unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!((decoded[0].event.status_code, decoded[0].event.bytes_sent), (404, 1_712_959));
+    let (status, body) = detect(app(), body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total_logs"], 1, "{body}");
+    for (field, value) in [("status_code", json!(404.5)), ("bytes_sent", json!(12.25)), ("bytes_sent", json!(-0.5))] {
+        assert_error(
+            detect(app(), with(field, value).to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_type",
+            &format!("logs[0].{field}"),
+        );
+    }
+}
+
 #[tokio::test]
 async fn status_codes_outside_100_to_599_are_422() {
     for code in [0, 99, 600, 1000] {
