@@ -47,6 +47,12 @@ impl Tuning {
 /// reader holding the WAL for long costs at most this many such copies per checkpoint round.
 const RESTART_ATTEMPTS: u8 = 4;
 
+/// Passive checkpoints run back to back, at most, once the WAL is due a restart: each copies
+/// what was committed while the one before ran, until little is left for the writer (a
+/// sixteenth of [`Tuning::restart_frames`]). Measured with `--bench file_pipeline`: the
+/// writer's RESTART had been copying about as many frames as the thread's checkpoint.
+const CATCH_UP_ROUNDS: usize = 4;
+
 /// The checkpoint thread; stopped and joined on drop.
 pub(crate) struct WalCheckpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -75,8 +81,18 @@ impl WalCheckpointer {
                     stopped = wake.wait_timeout(stopped, tuning.interval).unwrap_or_else(|p| p.into_inner()).0;
                     // PASSIVE never blocks commits or queries; a failure (a busy moment) is
                     // retried next round, and the writer's backstop covers a long outage.
-                    let frames = checkpoint(&conn, "PASSIVE").map_or(0, |(_, frames)| frames);
+                    let Ok((_, frames, mut copied)) = checkpoint(&conn, "PASSIVE") else { continue };
                     if frames >= tuning.restart_frames {
+                        // Copy what was committed while this checkpoint ran too, so the
+                        // writer's RESTART, which runs on the commit path, has little left.
+                        let mut frames = frames;
+                        for _ in 0..CATCH_UP_ROUNDS {
+                            if frames - copied <= tuning.restart_frames / 16 {
+                                break;
+                            }
+                            let Ok((_, now, now_copied)) = checkpoint(&conn, "PASSIVE") else { break };
+                            (frames, copied) = (now, now_copied);
+                        }
                         due.store(RESTART_ATTEMPTS, Ordering::Relaxed);
                     }
                 }
@@ -109,7 +125,7 @@ impl WalCheckpointer {
         // this store comes back with the thread's next checkpoint.
         self.restart_due.store(attempts - 1, Ordering::Relaxed);
         if writer.busy_timeout(Duration::ZERO).is_ok() {
-            if let Ok((false, _)) = checkpoint(writer, "RESTART") {
+            if let Ok((false, _, _)) = checkpoint(writer, "RESTART") {
                 self.restart_due.store(0, Ordering::Relaxed);
             }
             let _ = writer.busy_timeout(self.busy_timeout);
@@ -118,10 +134,10 @@ impl WalCheckpointer {
 }
 
 /// Run a checkpoint of `mode`: whether it was kept from finishing (by the writer or a reader,
-/// for modes that wait for them), and the number of frames the WAL holds.
-fn checkpoint(conn: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(bool, i64)> {
-    // The row is (busy, frames in the WAL, frames checkpointed); -1s when not in WAL mode.
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| Ok((row.get(0)?, row.get(1)?)))
+/// for modes that wait for them), the number of frames the WAL holds and how many of them
+/// are copied back into the database (-1s when not in WAL mode).
+fn checkpoint(conn: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
 }
 
 impl Drop for WalCheckpointer {
