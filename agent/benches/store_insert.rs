@@ -274,7 +274,8 @@ impl Traffic {
         // About one event in 200 scores as an anomaly.
         let score = if self.below(200) == 0 { 0.9 + self.unit() as f32 * 0.1 } else { self.unit() as f32 * 0.6 };
         let event = Event {
-            timestamp_ms: self.timestamp_ms,
+            // The time its line shows, as a parser reads it: access logs write whole seconds.
+            timestamp_ms: self.timestamp_ms - self.timestamp_ms % 1000,
             ip,
             method: method.to_owned(),
             url,

@@ -69,3 +69,31 @@ pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -
         summaries: Default::default(),
     }
 }
+
+const SCAN_LOG_FILES: [&str; 3] = ["acunetix.txt", "netsparker.txt", "w3af.txt"];
+
+/// The lines of ../shared/data/apache_scan_logs (real access logs of three web scanners),
+/// unwrapped, per file; `None` (after saying why) when the data is absent.
+pub fn scan_logs() -> Option<Vec<(&'static str, Vec<String>)>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/apache_scan_logs");
+    if !dir.is_dir() {
+        eprintln!("skipped: {} is absent (the shared data sets are not on this machine)", dir.display());
+        return None;
+    }
+    let files = SCAN_LOG_FILES.map(|name| {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Each line is wrapped in an extra pair of quotes, except 62 lines of w3af.txt that
+        // were recorded without them; netsparker and w3af use CRLF endings.
+        let lines = text
+            .split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            .filter(|line| !line.is_empty())
+            .map(|line| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+                Some(inner) => inner.to_owned(),
+                None => line.to_owned(),
+            })
+            .collect();
+        (name, lines)
+    });
+    Some(files.into())
+}

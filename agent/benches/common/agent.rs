@@ -54,7 +54,9 @@ pub fn start_agent(dir: &Path, extra: &str) -> (Server, SocketAddr) {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+    // `VIGIL_BENCH_BINARY` runs another build of the agent under the same load (A/B runs).
+    let binary = std::env::var_os("VIGIL_BENCH_BINARY").unwrap_or_else(|| env!("CARGO_BIN_EXE_vigil").into());
+    let mut child = Command::new(binary)
         .arg("--config")
         .arg(&config)
         .env("VIGIL_LOG", "warn")

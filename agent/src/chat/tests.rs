@@ -120,9 +120,7 @@ fn load(store: &Store) {
         .into_iter()
         .map(|(event, flag)| ScoredEvent { event, anomaly_score: Some(flag.map_or(0.2, |(s, _)| s)) })
         .collect();
-    store
-        .commit(&CommitBatch { events, anomalies, checkpoints: Vec::new(), anomaly_vectors: Vec::new() })
-        .expect("the data set commits");
+    store.commit(&CommitBatch { events, anomalies, ..CommitBatch::default() }).expect("the data set commits");
     for (start, end, text) in SUMMARIES {
         store.insert_summary(&summary(start, end, text)).expect("a summary is stored");
     }
@@ -473,7 +471,7 @@ fn payment_store() -> Arc<Store> {
         })
         .collect();
     let events = rows.into_iter().map(|(event, _)| ScoredEvent { event, anomaly_score: Some(0.9) }).collect();
-    store.commit(&CommitBatch { events, anomalies, checkpoints: Vec::new(), anomaly_vectors: Vec::new() }).unwrap();
+    store.commit(&CommitBatch { events, anomalies, ..CommitBatch::default() }).unwrap();
     let dense = "POST /api/payment 504 40 times from 10.0.0.9: upstream timeouts on the payment gateway, payment \
                  retries timed out";
     let summaries = [

@@ -117,9 +117,7 @@ fn fill(store: &crate::store::Store) {
     let anomaly =
         NewAnomaly { event_index: 0, detector: "if".into(), score: 0.9, reason: "burst of failed logins".into() };
     let events = vec![ScoredEvent { event, anomaly_score: Some(0.9) }];
-    store
-        .commit(&CommitBatch { events, anomalies: vec![anomaly], checkpoints: Vec::new(), anomaly_vectors: Vec::new() })
-        .unwrap();
+    store.commit(&CommitBatch { events, anomalies: vec![anomaly], ..CommitBatch::default() }).unwrap();
     let summary = NewSummary {
         summarizer: "window-summary".into(),
         window_start_ms: 1_743_510_840_000,

@@ -1,6 +1,5 @@
 use super::*;
 use serde_json::json;
-use std::path::PathBuf;
 
 const SRC: &str = "file:/var/log/nginx/access.log";
 
@@ -593,32 +592,7 @@ fn parser_is_shared_across_threads() {
 
 // ---- the real scanner logs of ../shared/data/apache_scan_logs ----
 
-const SCAN_LOG_FILES: [&str; 3] = ["acunetix.txt", "netsparker.txt", "w3af.txt"];
-
-/// The scan logs' lines, unwrapped, per file; `None` (after saying why) when the data is absent.
-fn scan_logs() -> Option<Vec<(&'static str, Vec<String>)>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/apache_scan_logs");
-    if !dir.is_dir() {
-        eprintln!("skipped: {} is absent (the shared data sets are not on this machine)", dir.display());
-        return None;
-    }
-    let files = SCAN_LOG_FILES.map(|name| {
-        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        // Each line is wrapped in an extra pair of quotes, except 62 lines of w3af.txt that
-        // were recorded without them; netsparker and w3af use CRLF endings.
-        let lines = text
-            .split('\n')
-            .map(|line| line.strip_suffix('\r').unwrap_or(line))
-            .filter(|line| !line.is_empty())
-            .map(|line| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-                Some(inner) => inner.to_owned(),
-                None => line.to_owned(),
-            })
-            .collect();
-        (name, lines)
-    });
-    Some(files.into())
-}
+use crate::testing::scan_logs;
 
 #[test]
 fn every_scan_log_line_parses_as_combined_without_error() {

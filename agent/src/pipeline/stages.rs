@@ -9,7 +9,9 @@ use super::monitor::{Monitor, MonitorMessage};
 use super::submission::{Accepted, AnomalyNotice, PipelineError, Submission};
 use crate::detect::{DetectorSet, Scored};
 use crate::embed::Embedder;
-use crate::store::{AnomalyVector, Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
+use crate::store::{
+    AnomalyVector, Checkpoint, CommitBatch, LineLayouts, NewAnomaly, ScoredEvent, Store, TemplateUpdate,
+};
 use crate::summarize::SummaryFeed;
 use crate::templates::{MinerConfig, SourceMiners};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,6 +91,8 @@ struct ScoredBatch {
     room: Vec<OwnedSemaphorePermit>,
     /// The anomalies' vector-index entries, in commit order (see `CommitBatch::anomaly_vectors`).
     anomaly_vectors: Vec<AnomalyVector>,
+    /// How the events' lines are stored (see `CommitBatch::line_layouts`).
+    line_layouts: LineLayouts,
 }
 
 /// Pre-scored submissions (the API's) with at most this many anomalies are handled on the
@@ -291,7 +295,8 @@ fn score(
         .filter_map(|(event, scored)| scored.as_ref().filter(|s| s.anomalous).map(|s| (event, s)))
         .map(|(event, s)| AnomalyVector::new(embedder.as_ref(), event, &s.detector, s.score, &s.reason))
         .collect();
-    ScoredBatch { submissions, scores, templates, room, anomaly_vectors }
+    let line_layouts = LineLayouts::of(submissions.iter().flat_map(|s| &s.events));
+    ScoredBatch { submissions, scores, templates, room, anomaly_vectors, line_layouts }
 }
 
 /// The committer's loop. A thread, not a task: a commit blocks for its whole length, and
@@ -309,7 +314,7 @@ fn commit_stage(
         while let Ok(next) = rx.try_recv() {
             batch.absorb(next);
         }
-        let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors } = batch;
+        let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors, line_layouts } = batch;
         let mut commit = CommitBatch::default();
         let mut spans = Vec::with_capacity(submissions.len());
         let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -337,6 +342,7 @@ fn commit_stage(
         }
         commit.checkpoints = checkpoints;
         commit.anomaly_vectors = anomaly_vectors;
+        commit.line_layouts = line_layouts;
 
         let span = tracing::info_span!(
             "commit",
@@ -363,6 +369,7 @@ impl ScoredBatch {
         self.templates.extend(next.templates);
         self.room.extend(next.room);
         self.anomaly_vectors.extend(next.anomaly_vectors);
+        self.line_layouts.extend(next.line_layouts);
     }
 }
 

@@ -207,14 +207,14 @@ impl Store {
 fn events_records(conn: &Connection, first: i64, upto: i64) -> rusqlite::Result<Vec<(Collection, Record)>> {
     let mut select = conn.prepare_cached(
         "SELECT id, timestamp_ms, ip, method, url, status_code, bytes_sent, user_agent, raw, source, \
-         anomaly_score, anomalous FROM events WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+         anomaly_score, anomalous, referer, latency_ms, raw_layout FROM events WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     )?;
     let mut events: Vec<(i64, Event)> = Vec::new();
     let mut records = Vec::new();
     let mut rows = select.query((first, upto))?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        let event = Event {
+        let mut event = Event {
             timestamp_ms: r.get(1)?,
             ip: r.get(2)?,
             method: r.get(3)?,
@@ -224,8 +224,11 @@ fn events_records(conn: &Connection, first: i64, upto: i64) -> rusqlite::Result<
             user_agent: r.get(7)?,
             raw: r.get(8)?,
             source: r.get(9)?,
+            referer: r.get(12)?,
+            latency_ms: r.get(13)?,
             ..Event::default()
         };
+        super::raw_line::read_back(&mut event, r.get(14)?);
         records.push((Collection::Logs, log_record(id, &event, r.get(10)?, r.get(11)?)));
         events.push((id, event));
     }

@@ -124,8 +124,8 @@ pub struct StoreCounts {
 
 const EVENT_COLUMNS: &str = "e.id, e.timestamp_ms, e.ip, e.method, e.url, e.status_code, e.bytes_sent, \
      e.user_agent, e.raw, e.source, e.referer, e.latency_ms, e.fields, e.anomaly_score, e.anomalous, e.ingested_ms, \
-     e.template_id, (SELECT t.template FROM templates t WHERE t.id = e.template_id)";
-const EVENT_COLUMN_COUNT: usize = 18;
+     e.template_id, (SELECT t.template FROM templates t WHERE t.id = e.template_id), e.raw_layout";
+const EVENT_COLUMN_COUNT: usize = 19;
 
 impl Store {
     /// Stored events matching `query`, newest first.
@@ -270,8 +270,10 @@ impl Filter {
         }
         if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
             let pattern = Value::Text(format!("%{}%", escape_like(q)));
+            // The line as read: an access-log line stored once is written again to be searched.
+            let line = super::raw_line::LINE_SQL;
             filter.push(
-                r"(e.url LIKE ? ESCAPE '\' OR e.user_agent LIKE ? ESCAPE '\' OR e.raw LIKE ? ESCAPE '\')".into(),
+                format!(r"(e.url LIKE ? ESCAPE '\' OR e.user_agent LIKE ? ESCAPE '\' OR ({line}) LIKE ? ESCAPE '\')"),
                 [pattern.clone(), pattern.clone(), pattern],
             );
         }
@@ -315,7 +317,7 @@ fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         Some(text) => serde_json::from_str(&text)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, Box::new(e)))?,
     };
-    Ok(StoredEvent {
+    let mut stored = StoredEvent {
         id: row.get(0)?,
         event: Event {
             timestamp_ms: row.get(1)?,
@@ -336,5 +338,7 @@ fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         anomalous: row.get(14)?,
         ingested_ms: row.get(15)?,
         template: row.get(17)?,
-    })
+    };
+    super::raw_line::read_back(&mut stored.event, row.get(18)?);
+    Ok(stored)
 }

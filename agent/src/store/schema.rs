@@ -124,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
     // Vectors stored as one signed byte per dimension (see `vectors::quantize`); rows written
     // before keep their little-endian f32 and say so with `quantized = 0`.
     "ALTER TABLE vectors ADD COLUMN quantized INTEGER NOT NULL DEFAULT 0;",
+    // Access-log lines stored once (see `raw_line.rs`): a line its event's columns write again
+    // has an empty `raw` and says how to write it here; NULL keeps `raw` as the line.
+    "ALTER TABLE events ADD COLUMN raw_layout INTEGER;",
 ];
 
 /// The schema version this build writes.
@@ -163,6 +166,7 @@ pub(crate) fn open_writer(path: &Path, config: &StoreConfig) -> Result<Connectio
     ))
     .map_err(open_err)?;
     conn.set_prepared_statement_cache_capacity(32);
+    super::raw_line::register_sql_function(&conn).map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -178,6 +182,7 @@ pub(crate) fn open_reader(path: &Path, config: &StoreConfig) -> Result<Connectio
     ))
     .map_err(open_err)?;
     conn.set_prepared_statement_cache_capacity(32);
+    super::raw_line::register_sql_function(&conn).map_err(open_err)?;
     Ok(conn)
 }
 

@@ -74,13 +74,35 @@ pub(crate) fn put_vector(
     event_id: Option<i64>,
 ) -> rusqlite::Result<()> {
     let metadata = serde_json::to_string(&record.metadata).expect("a JSON map always serializes");
+    let row =
+        VectorRow { id: &record.id, document: &record.document, metadata: &metadata, quantized: &quantize(embedding) };
+    put_row(conn, collection, &row, embedder, event_id)
+}
+
+/// A vector-index row as written.
+struct VectorRow<'a> {
+    id: &'a str,
+    document: &'a str,
+    /// A JSON object.
+    metadata: &'a str,
+    /// See [`quantize`].
+    quantized: &'a [u8],
+}
+
+fn put_row(
+    conn: &Connection,
+    collection: Collection,
+    row: &VectorRow<'_>,
+    embedder: &dyn Embedder,
+    event_id: Option<i64>,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(UPSERT_VECTOR)?.execute((
         collection.name(),
-        &record.id,
-        &record.document,
-        metadata,
+        row.id,
+        row.document,
+        row.metadata,
         embedder.name(),
-        quantize(embedding),
+        row.quantized,
         event_id,
     ))?;
     Ok(())
@@ -162,11 +184,14 @@ fn with_ids(document: String, mut metadata: Metadata, anomaly_id: i64, event_id:
 /// An anomaly's entry in the vector index, made before its commit: embedding the text is the
 /// costly part (~12 µs with the hashed embedder), and the pipeline does it while the previous
 /// batch commits instead of inside the single writer's transaction (`CommitBatch::anomaly_vectors`).
+/// Its metadata is written as JSON and its vector quantized ahead too: the commit only adds
+/// the ids, which it alone knows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnomalyVector {
     document: String,
-    metadata: Metadata,
-    embedding: Vec<f32>,
+    /// The metadata as a JSON object, without its closing `}`.
+    metadata_open: String,
+    quantized: Vec<u8>,
 }
 
 impl AnomalyVector {
@@ -174,10 +199,13 @@ impl AnomalyVector {
     /// (which must be the store's: see `Store::embedder`).
     pub fn new(embedder: &dyn Embedder, event: &Event, detector: &str, score: f32, reason: &str) -> Self {
         let (document, metadata) = anomaly_text(event, detector, f64::from(score), reason);
-        AnomalyVector { embedding: embedder.embed(&document), document, metadata }
+        let mut metadata_open = serde_json::to_string(&metadata).expect("a JSON map always serializes");
+        metadata_open.pop();
+        AnomalyVector { quantized: quantize(&embedder.embed(&document)), document, metadata_open }
     }
 
-    /// Write it for anomaly `anomaly_id` of event `event_id`, inside the commit's transaction.
+    /// Write it for anomaly `anomaly_id` of event `event_id`, inside the commit's transaction:
+    /// the row [`anomaly_record`] would give, with `event_id` last in the metadata object.
     pub(crate) fn put(
         &self,
         conn: &Connection,
@@ -185,8 +213,11 @@ impl AnomalyVector {
         anomaly_id: i64,
         event_id: i64,
     ) -> rusqlite::Result<()> {
-        let record = with_ids(self.document.clone(), self.metadata.clone(), anomaly_id, event_id);
-        put_vector(conn, Collection::Anomalies, &record, embedder, &self.embedding, Some(event_id))
+        let separator = if self.metadata_open.len() > 1 { "," } else { "" };
+        let metadata = format!("{}{separator}\"event_id\":{event_id}}}", self.metadata_open);
+        let id = format!("anomaly-{anomaly_id}");
+        let row = VectorRow { id: &id, document: &self.document, metadata: &metadata, quantized: &self.quantized };
+        put_row(conn, Collection::Anomalies, &row, embedder, Some(event_id))
     }
 }
 

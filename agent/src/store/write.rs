@@ -5,6 +5,7 @@
 use super::checkpoint::Checkpoint;
 use super::connection::Store;
 use super::error::StoreError;
+use super::raw_line::{self, Layout, LineFields, LineLayouts};
 use super::vectors::AnomalyVector;
 use crate::event::Event;
 use rusqlite::TransactionBehavior;
@@ -45,6 +46,9 @@ pub struct CommitBatch {
     /// the commit by [`AnomalyVector::new`] with the store's embedder; empty, the commit
     /// makes them (any other length is ignored the same way).
     pub anomaly_vectors: Vec<AnomalyVector>,
+    /// How each event's line is stored, made ahead of the commit by [`LineLayouts::of`] over
+    /// `events`; empty, the commit works them out (any other length is ignored the same way).
+    pub line_layouts: LineLayouts,
 }
 
 /// What a commit wrote.
@@ -59,8 +63,8 @@ pub struct Committed {
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, timestamp_ms, ip, method, url, status_code, bytes_sent, \
-     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms, template_id) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms, template_id, \
+     raw_layout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 const INSERT_ANOMALY: &str =
     "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
@@ -115,6 +119,8 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(&err)?;
             let mut fields_json = Vec::new();
+            let mut line = String::new();
+            let ahead = batch.line_layouts.len() == count;
             for (i, scored) in batch.events.iter().enumerate() {
                 let e = &scored.event;
                 let fields = if e.fields.is_empty() {
@@ -126,6 +132,11 @@ impl Store {
                     })?;
                     Some(std::str::from_utf8(&fields_json).expect("serde_json writes UTF-8"))
                 };
+                // An access-log line its columns write again is stored once (`raw_line`).
+                let columns = LineFields::of(e);
+                let layout =
+                    if ahead { batch.line_layouts.get(i) } else { raw_line::layout_of(&columns, &e.raw, &mut line) };
+                let raw = if layout.is_some() { "" } else { e.raw.as_str() };
                 // Bound one by one: no parameter slice to build, no count check per row.
                 insert.raw_bind_parameter(1, first + i as i64).map_err(&err)?;
                 insert.raw_bind_parameter(2, e.timestamp_ms).map_err(&err)?;
@@ -133,9 +144,9 @@ impl Store {
                 insert.raw_bind_parameter(4, e.method.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(5, e.url.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(6, e.status_code).map_err(&err)?;
-                insert.raw_bind_parameter(7, i64::try_from(e.bytes_sent).unwrap_or(i64::MAX)).map_err(&err)?;
+                insert.raw_bind_parameter(7, columns.bytes_sent).map_err(&err)?;
                 insert.raw_bind_parameter(8, e.user_agent.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(9, e.raw.as_str()).map_err(&err)?;
+                insert.raw_bind_parameter(9, raw).map_err(&err)?;
                 insert.raw_bind_parameter(10, e.source.as_str()).map_err(&err)?;
                 insert.raw_bind_parameter(11, e.referer.as_deref()).map_err(&err)?;
                 insert.raw_bind_parameter(12, e.latency_ms).map_err(&err)?;
@@ -144,6 +155,7 @@ impl Store {
                 insert.raw_bind_parameter(15, anomalous[i]).map_err(&err)?;
                 insert.raw_bind_parameter(16, now).map_err(&err)?;
                 insert.raw_bind_parameter(17, e.template_id).map_err(&err)?;
+                insert.raw_bind_parameter(18, layout.map(Layout::code)).map_err(&err)?;
                 insert.raw_execute().map_err(&err)?;
             }
             let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;

@@ -42,7 +42,7 @@ fn batch(n: usize) -> CommitBatch {
             reason: "rare url".into(),
         })
         .collect();
-    CommitBatch { events, anomalies, checkpoints: Vec::new(), anomaly_vectors: Vec::new() }
+    CommitBatch { events, anomalies, ..CommitBatch::default() }
 }
 
 fn meta(value: serde_json::Value) -> Metadata {
@@ -155,6 +155,30 @@ fn draining_the_outbox_in_small_batches_yields_every_record_once() {
     assert_eq!(store.outbox_depth().unwrap().rows, 0);
     // The summary is in the embedded index too.
     assert_eq!(store.vector_count(Collection::Summaries).unwrap(), 1);
+}
+
+#[test]
+fn log_records_for_chroma_carry_each_line_as_read_also_when_it_was_stored_once() {
+    let store = open(StoreKind::Chroma);
+    let lines = [
+        // Written again from its columns (stored once) ...
+        r#"10.0.0.1 - - [01/Apr/2025:12:34:56 +0200] "GET /index.html HTTP/1.1" 200 512 "-" "curl/8""#,
+        r#"10.0.0.2 - - [01/Apr/2025:12:34:57 +0200] "POST /login HTTP/1.0" 401 - "https://a.example/" "x" 0.042"#,
+        // ... and kept as it came: an escaped quote.
+        r#"10.0.0.3 - - [01/Apr/2025:12:34:58 +0200] "GET /q?a=\"b\" HTTP/1.1" 200 1 "-" "y""#,
+    ];
+    let parser = crate::parse::Parser::combined();
+    let events = lines
+        .iter()
+        .map(|line| ScoredEvent { event: parser.parse(line, "file:a.log").event, anomaly_score: Some(0.1) })
+        .collect();
+    store.commit(&CommitBatch { events, ..CommitBatch::default() }).unwrap();
+    let stored_once: i64 =
+        store.writer().conn.query_row("SELECT count(raw_layout) FROM events WHERE raw = ''", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored_once, 2);
+    let work = store.outbox_next(100).unwrap().unwrap();
+    let documents: Vec<&str> = work.records.iter().map(|(_, r)| r.document.as_str()).collect();
+    assert_eq!(documents, lines);
 }
 
 #[test]
