@@ -269,13 +269,9 @@ impl Filter {
             None => {}
         }
         if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
-            let pattern = Value::Text(format!("%{}%", escape_like(q)));
-            // The line as read: an access-log line stored once is written again to be searched.
-            let line = super::raw_line::LINE_SQL;
-            filter.push(
-                format!(r"(e.url LIKE ? ESCAPE '\' OR e.user_agent LIKE ? ESCAPE '\' OR ({line}) LIKE ? ESCAPE '\')"),
-                [pattern.clone(), pattern.clone(), pattern],
-            );
+            // The URL, the user agent or the line as read (a line stored once is written
+            // again to be searched), ignoring ASCII case as `LIKE` did.
+            filter.push(super::raw_line::Q_MATCH_SQL.into(), [Value::Text(q.to_ascii_lowercase())]);
         }
         filter
     }
@@ -297,18 +293,6 @@ impl Filter {
     fn where_clause(&self) -> String {
         if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
     }
-}
-
-/// `q` as a LIKE pattern body: its `%`, `_` and `\` match themselves.
-fn escape_like(q: &str) -> String {
-    let mut out = String::with_capacity(q.len());
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
