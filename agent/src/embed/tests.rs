@@ -34,6 +34,33 @@ fn embedding_is_deterministic_across_instances() {
     assert_eq!(HashedNgrams::default().name(), "hashed-ngrams-v1-384");
 }
 
+/// Vectors are stored and must not change between versions: grouping features by bucket
+/// first gives exactly the floats that sorting them all gave, on real access-log lines (as
+/// anomaly texts), log messages and odd inputs, at several dimensions.
+#[test]
+fn bucketed_features_give_bit_identical_vectors() {
+    let mut texts: Vec<String> = vec![
+        String::new(),
+        "a".into(),
+        "login login login LOGIN logins".into(),
+        "Grüße aus Köln: ünïcödé wörds and 12345 numbers".into(),
+        "window 12:00-12:01: 5123 requests, 2.1% errors, top client 10.0.0.7, 14 anomalies".into(),
+    ];
+    if let Some(files) = crate::testing::scan_logs() {
+        let lines = files.into_iter().flat_map(|(_, lines)| lines);
+        texts
+            .extend(lines.step_by(7).map(|line| format!("anomaly (score 0.71, isolation-forest): rare path | {line}")));
+    }
+    for dimension in [16, 100, 384, 1024] {
+        let e = HashedNgrams::new(dimension);
+        for text in &texts {
+            let (got, want) = (e.embed(text), e.embed_by_global_sort(text));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "dimension {dimension}: {text}");
+        }
+    }
+}
+
 #[test]
 fn vectors_are_unit_length_with_the_configured_dimension() {
     for dim in [16, 256, 384] {
@@ -187,4 +214,30 @@ fn a_changed_dimension_is_refused_with_chroma_and_says_what_to_do() {
     // Nothing was changed: the old embedder still opens the store and finds its vectors.
     let store = store_with(dir.path(), Chroma, old.clone()).unwrap();
     assert_eq!(nearest_summary(&store, old.as_ref()).len(), 1);
+}
+
+/// Not a check: how long embedding an anomaly's text takes, by feature grouping and by the
+/// global sort it replaced. Run: `cargo test -p vigil --release --lib embedding_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run it in release"]
+fn embedding_speed() {
+    let Some(files) = crate::testing::scan_logs() else { return };
+    let texts: Vec<String> = files
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .map(|line| format!("anomaly (score 0.71, isolation-forest): rare path 0.93 (typical 0.01-0.10) | {line}"))
+        .collect();
+    let e = HashedNgrams::default();
+    for (name, embed) in [
+        ("grouped by bucket", &(|t: &str| e.embed(t)) as &dyn Fn(&str) -> Vec<f32>),
+        ("global sort", &|t: &str| e.embed_by_global_sort(t)),
+    ] {
+        let started = std::time::Instant::now();
+        let mut sum = 0f32;
+        for text in &texts {
+            sum += embed(text)[0];
+        }
+        let per = started.elapsed().as_secs_f64() * 1e6 / texts.len() as f64;
+        println!("{name}: {per:.2} µs per text ({} texts, checksum {sum})", texts.len());
+    }
 }
