@@ -70,15 +70,17 @@ impl Layout {
 
 /// How each event of a batch stores its line, worked out ahead of the commit (it costs ~5% of
 /// a commit's time, and the commit is the pipeline's narrowest stage): one entry per event,
-/// in order. See [`crate::store::CommitBatch::line_layouts`].
+/// in order, with the length of the line it was worked out for. See
+/// [`crate::store::CommitBatch::line_layouts`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LineLayouts(Vec<Option<Layout>>);
+pub struct LineLayouts(Vec<(Option<Layout>, usize)>);
 
 impl LineLayouts {
     /// The layouts of `events`' lines, in order.
     pub fn of<'a>(events: impl IntoIterator<Item = &'a crate::event::Event>) -> LineLayouts {
         let mut scratch = String::new();
-        LineLayouts(events.into_iter().map(|e| layout_of(&LineFields::of(e), &e.raw, &mut scratch)).collect())
+        let layouts = events.into_iter().map(|e| (layout_of(&LineFields::of(e), &e.raw, &mut scratch), e.raw.len()));
+        LineLayouts(layouts.collect())
     }
 
     /// Append the layouts of events that follow.
@@ -96,8 +98,11 @@ impl LineLayouts {
         self.0.is_empty()
     }
 
-    pub(super) fn get(&self, index: usize) -> Option<Layout> {
-        self.0.get(index).copied().flatten()
+    /// The layout of event `index`, whose line is `raw`; `None` when there is no entry for it
+    /// or the entry was worked out for a line of another length (made for other events: a
+    /// wrong layout would lose the line, so the commit works it out again).
+    pub(super) fn get(&self, index: usize, raw: &str) -> Option<Option<Layout>> {
+        self.0.get(index).filter(|(_, len)| *len == raw.len()).map(|(layout, _)| *layout)
     }
 }
 

@@ -385,8 +385,10 @@ fn line_layouts_made_ahead_of_the_commit_store_what_the_commit_would() {
     assert_eq!(in_commit.iter().map(|(_, layout)| layout.is_some()).collect::<Vec<_>>(), [true, false, true]);
     assert_eq!(in_commit[1].0, lines[1]);
     assert_eq!(rows(Some(|events| LineLayouts::of(events.iter().map(|e| &e.event)))), in_commit);
-    // Made for other events (one too few): worked out again in the commit.
+    // Made for other events (one too few; or as many, but in another order, which only the
+    // lines' lengths tell apart): worked out again in the commit.
     assert_eq!(rows(Some(|events| LineLayouts::of(events[1..].iter().map(|e| &e.event)))), in_commit);
+    assert_eq!(rows(Some(|events| LineLayouts::of(events.iter().rev().map(|e| &e.event)))), in_commit);
 }
 
 #[test]

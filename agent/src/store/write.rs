@@ -134,8 +134,10 @@ impl Store {
                 };
                 // An access-log line its columns write again is stored once (`raw_line`).
                 let columns = LineFields::of(e);
-                let layout =
-                    if ahead { batch.line_layouts.get(i) } else { raw_line::layout_of(&columns, &e.raw, &mut line) };
+                let layout = match batch.line_layouts.get(i, &e.raw).filter(|_| ahead) {
+                    Some(layout) => layout,
+                    None => raw_line::layout_of(&columns, &e.raw, &mut line),
+                };
                 let raw = if layout.is_some() { "" } else { e.raw.as_str() };
                 // Bound one by one: no parameter slice to build, no count check per row.
                 insert.raw_bind_parameter(1, first + i as i64).map_err(&err)?;
