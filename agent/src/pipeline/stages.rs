@@ -96,8 +96,8 @@ struct ScoredBatch {
 }
 
 /// Pre-scored submissions (the API's) with at most this many anomalies are handled on the
-/// runtime; more would hold it for their embeddings (~12 µs each), so they go to the
-/// blocking pool like unscored ones.
+/// runtime; more would hold it for their embeddings (~6 µs each, more on a busy machine), so
+/// they go to the blocking pool like unscored ones.
 const INLINE_ANOMALIES: usize = 8;
 
 impl Pipeline {

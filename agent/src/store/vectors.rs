@@ -182,8 +182,9 @@ fn with_ids(document: String, mut metadata: Metadata, anomaly_id: i64, event_id:
 }
 
 /// An anomaly's entry in the vector index, made before its commit: embedding the text is the
-/// costly part (~12 µs with the hashed embedder), and the pipeline does it while the previous
-/// batch commits instead of inside the single writer's transaction (`CommitBatch::anomaly_vectors`).
+/// costly part (~6 µs with the hashed embedder, test `embedding_speed`), and the pipeline does
+/// it while the previous batch commits instead of inside the single writer's transaction
+/// (`CommitBatch::anomaly_vectors`).
 /// Its metadata is written as JSON and its vector quantized ahead too: the commit only adds
 /// the ids, which it alone knows.
 #[derive(Debug, Clone, PartialEq)]
