@@ -88,21 +88,22 @@ impl LineLayouts {
         self.0.extend(next.0);
     }
 
-    /// The number of events covered.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether no event is covered.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The layout of event `index`, whose line is `raw`; `None` when there is no entry for it
-    /// or the entry was worked out for a line of another length (made for other events: a
-    /// wrong layout would lose the line, so the commit works it out again).
-    pub(super) fn get(&self, index: usize, raw: &str) -> Option<Option<Layout>> {
-        self.0.get(index).filter(|(_, len)| *len == raw.len()).map(|(layout, _)| *layout)
+    /// The layout of event `index` of a batch of `count` events, with `columns` and line
+    /// `raw`: the one worked out ahead when this list covers the batch and its entry was made
+    /// for a line of this length, otherwise worked out now (a list made for other events
+    /// could store a line under another's layout, and lose it). `scratch` is reused.
+    pub(super) fn layout(
+        &self,
+        (index, count): (usize, usize),
+        columns: &LineFields<'_>,
+        raw: &str,
+        scratch: &mut String,
+    ) -> Option<Layout> {
+        let ahead = self.0.get(index).filter(|(_, len)| self.0.len() == count && *len == raw.len());
+        match ahead {
+            Some((layout, _)) => *layout,
+            None => layout_of(columns, raw, scratch),
+        }
     }
 }
 
@@ -274,12 +275,14 @@ fn offset_and_protocol(raw: &str, fields: &LineFields<'_>) -> Option<(i16, u8)> 
 /// read, ignoring ASCII case: what `LIKE '%q%'` on each of them was. A line stored once is
 /// written again into a buffer the function keeps, so the scan allocates nothing per row: with
 /// `LIKE` over a rebuilt line, a search that matches nothing took 2.4x as long on 1 M events.
-/// Registered on every connection of the store.
+/// Registered on every read connection (the writer runs no searches).
 pub(super) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
-    let buffer = std::cell::RefCell::new(String::new());
+    // The line buffer, and the searcher of the last needle: a query passes the same needle
+    // for every row it scans, so the searcher is built once per query, not once per row.
+    let state = std::cell::RefCell::new((String::new(), memchr::memmem::Finder::new(b"").into_owned()));
     conn.create_scalar_function("vigil_q_match", 12, flags, move |ctx| {
         // Borrowed, not copied: this runs for every row a `q` search scans.
         let text = |i: usize| -> rusqlite::Result<Option<&str>> {
@@ -292,11 +295,13 @@ pub(super) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Re
             }
         };
         let needle = text(11)?.unwrap_or_default();
-        let finder = memchr::memmem::Finder::new(needle.as_bytes());
-        let mut line = buffer.borrow_mut();
+        let (line, finder) = &mut *state.borrow_mut();
+        if finder.needle() != needle.as_bytes() {
+            *finder = memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
+        }
         let mut found_in = |write: &dyn Fn(&mut String)| {
             line.clear();
-            write(&mut line);
+            write(line);
             line.make_ascii_lowercase();
             finder.find(line.as_bytes()).is_some()
         };

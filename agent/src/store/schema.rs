@@ -166,7 +166,6 @@ pub(crate) fn open_writer(path: &Path, config: &StoreConfig) -> Result<Connectio
     ))
     .map_err(open_err)?;
     conn.set_prepared_statement_cache_capacity(32);
-    super::raw_line::register_sql_function(&conn).map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }

@@ -5,7 +5,7 @@
 use super::checkpoint::Checkpoint;
 use super::connection::Store;
 use super::error::StoreError;
-use super::raw_line::{self, Layout, LineFields, LineLayouts};
+use super::raw_line::{Layout, LineFields, LineLayouts};
 use super::vectors::AnomalyVector;
 use crate::event::Event;
 use rusqlite::TransactionBehavior;
@@ -120,7 +120,6 @@ impl Store {
             let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(&err)?;
             let mut fields_json = Vec::new();
             let mut line = String::new();
-            let ahead = batch.line_layouts.len() == count;
             for (i, scored) in batch.events.iter().enumerate() {
                 let e = &scored.event;
                 let fields = if e.fields.is_empty() {
@@ -134,10 +133,7 @@ impl Store {
                 };
                 // An access-log line its columns write again is stored once (`raw_line`).
                 let columns = LineFields::of(e);
-                let layout = match batch.line_layouts.get(i, &e.raw).filter(|_| ahead) {
-                    Some(layout) => layout,
-                    None => raw_line::layout_of(&columns, &e.raw, &mut line),
-                };
+                let layout = batch.line_layouts.layout((i, count), &columns, &e.raw, &mut line);
                 let raw = if layout.is_some() { "" } else { e.raw.as_str() };
                 // Bound one by one: no parameter slice to build, no count check per row.
                 insert.raw_bind_parameter(1, first + i as i64).map_err(&err)?;
