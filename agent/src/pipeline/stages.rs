@@ -96,7 +96,7 @@ struct ScoredBatch {
 }
 
 /// Pre-scored submissions (the API's) with at most this many anomalies are handled on the
-/// runtime; more would hold it for their embeddings (~6 µs each, more on a busy machine), so
+/// runtime; more would hold it for their embeddings (~4 µs each, more on a busy machine), so
 /// they go to the blocking pool like unscored ones.
 const INLINE_ANOMALIES: usize = 8;
 
