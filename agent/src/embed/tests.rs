@@ -267,8 +267,8 @@ fn embedding_speed() {
         .map(|line| format!("anomaly (score 0.71, isolation-forest): rare path 0.93 (typical 0.01-0.10) | {line}"))
         .collect();
     let e = HashedNgrams::default();
-    let ways: [(&str, &dyn Fn(&str) -> Vec<f32>); 2] =
-        [("now", &|t| e.embed(t)), ("as first written", &|t| e.embed_by_global_sort(t))];
+    type Embed<'a> = &'a dyn Fn(&str) -> Vec<f32>;
+    let ways: [(&str, Embed); 2] = [("now", &|t| e.embed(t)), ("as first written", &|t| e.embed_by_global_sort(t))];
     let mut best = [f64::MAX; 2];
     for _ in 0..5 {
         for ((_, embed), best) in ways.iter().zip(&mut best) {
