@@ -158,8 +158,8 @@ mod tests {
     /// A writer committing back to back never gives SQLite the moment it needs to restart the
     /// WAL by itself: without the restart this WAL was never restarted and grew to ~100 MiB,
     /// everything committed. With it, the WAL restarts over and over (its header counts the
-    /// restarts: 12-16 were seen, each time the checkpoint thread caught up with a writer that
-    /// outpaces it), its file stays a fraction of that (11-23 MiB seen; how small depends on
+    /// restarts: 8-16 were seen, each time the checkpoint thread caught up with a writer that
+    /// outpaces it), its file stays a fraction of that (11-29 MiB seen; how small depends on
     /// how often the checkpoint thread gets a core, so the bounds are loose), and every row is
     /// there.
     #[test]
@@ -180,7 +180,10 @@ mod tests {
         let wal_file = std::fs::read(dir.path().join("wal-test.db-wal")).unwrap();
         // The WAL header's checkpoint sequence number (bytes 12..16, big-endian) counts restarts.
         let restarts = u32::from_be_bytes(wal_file[12..16].try_into().unwrap());
-        assert!(restarts >= 3, "the WAL restarted {restarts} times");
+        // How many restarts depends on how much CPU the checkpoint thread gets: 8-13 on an
+        // idle machine with the catch-up rounds, 2 once in a loaded full test run. Without the
+        // restart it is 0, and the size bound below is the property that matters.
+        assert!(restarts >= 1, "the WAL restarted {restarts} times");
         assert!(wal_file.len() < 48 << 20, "the WAL grew to {} bytes", wal_file.len());
         let rows: i64 = writer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, commits);
