@@ -127,7 +127,20 @@ const MIGRATIONS: &[&str] = &[
     // Access-log lines stored once (see `raw_line.rs`): a line its event's columns write again
     // has an empty `raw` and says how to write it here; NULL keeps `raw` as the line.
     "ALTER TABLE events ADD COLUMN raw_layout INTEGER;",
+    // `events_by_status` without the rows a status filter never looks up there: 200, most of
+    // an access log, is served by walking the time index (its rows are everywhere, so a page
+    // fills at once), and 0 (a log message, not a request) cannot be asked for. One index
+    // insert less for most events: `store_insert` batch 1,000 commits 365-381k -> 444-445k
+    // events/s. Queries name `STATUS_INDEXED` to use it (`query.rs`).
+    r#"
+    DROP INDEX events_by_status;
+    CREATE INDEX events_by_status ON events(status_code, timestamp_ms) WHERE status_code NOT IN (0, 200);
+    "#,
 ];
+
+/// The condition of the partial index `events_by_status`, exactly as written there: SQLite uses
+/// a partial index only for a query whose WHERE clause holds that condition.
+pub(crate) const STATUS_INDEXED: &str = "status_code NOT IN (0, 200)";
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

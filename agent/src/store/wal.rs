@@ -159,11 +159,28 @@ mod tests {
     /// WAL by itself: without the restart this WAL was never restarted and grew to ~100 MiB,
     /// everything committed. With it, the WAL restarts over and over (its header counts the
     /// restarts: 8-16 were seen, each time the checkpoint thread caught up with a writer that
-    /// outpaces it), its file stays a fraction of that (11-29 MiB seen; how small depends on
-    /// how often the checkpoint thread gets a core, so the bounds are loose), and every row is
-    /// there.
+    /// outpaces it), its file stays a fraction of that (11-29 MiB seen), and every row is there.
+    ///
+    /// How often the checkpoint thread catches up depends on the CPU it gets, and in a full
+    /// test run other tests take both cores at times (2 restarts and a WAL over the bound were
+    /// each seen once). So the run is tried up to three times and one within bounds passes;
+    /// without the restart, every run fails.
     #[test]
     fn a_writer_committing_back_to_back_keeps_the_wal_near_the_restart_size() {
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let (restarts, wal_bytes) = commit_back_to_back();
+            runs.push((restarts, wal_bytes));
+            if restarts >= 3 && wal_bytes < 48 << 20 {
+                return;
+            }
+        }
+        panic!("the WAL was not kept near the restart size; (restarts, WAL bytes) of each run: {runs:?}");
+    }
+
+    /// 4,000 commits of 16 KiB back to back: how often the WAL restarted (the checkpoint
+    /// sequence number in its header, bytes 12..16, big-endian) and its size at the end.
+    fn commit_back_to_back() -> (u32, usize) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal-test.db");
         let config = StoreConfig::default();
@@ -177,15 +194,9 @@ mod tests {
             writer.execute("INSERT INTO t (x) VALUES (?1)", [&blob]).unwrap();
             wal.restart_if_due(&writer);
         }
-        let wal_file = std::fs::read(dir.path().join("wal-test.db-wal")).unwrap();
-        // The WAL header's checkpoint sequence number (bytes 12..16, big-endian) counts restarts.
-        let restarts = u32::from_be_bytes(wal_file[12..16].try_into().unwrap());
-        // How many restarts depends on how much CPU the checkpoint thread gets: 8-13 on an
-        // idle machine with the catch-up rounds, 2 once in a loaded full test run. Without the
-        // restart it is 0, and the size bound below is the property that matters.
-        assert!(restarts >= 1, "the WAL restarted {restarts} times");
-        assert!(wal_file.len() < 48 << 20, "the WAL grew to {} bytes", wal_file.len());
         let rows: i64 = writer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, commits);
+        let wal_file = std::fs::read(dir.path().join("wal-test.db-wal")).unwrap();
+        (u32::from_be_bytes(wal_file[12..16].try_into().unwrap()), wal_file.len())
     }
 }
