@@ -130,7 +130,7 @@ const MIGRATIONS: &[&str] = &[
     // `events_by_status` without the rows a status filter never looks up there: 200, most of
     // an access log, is served by walking the time index (its rows are everywhere, so a page
     // fills at once), and 0 (a log message, not a request) cannot be asked for. One index
-    // insert less for most events: `store_insert` batch 1,000 commits 365-381k -> 444-445k
+    // insert less for most events: `store_insert` batch 1,000 commits 365-381k -> 433-445k
     // events/s. Queries name `STATUS_INDEXED` to use it (`query.rs`).
     r#"
     DROP INDEX events_by_status;

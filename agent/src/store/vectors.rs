@@ -38,7 +38,7 @@ const UPSERT_VECTOR: &str = "INSERT INTO vectors (collection, id, document, meta
 /// Written for speed, with the bytes of `(x / scale * 127.0).round() as i8` (test
 /// `quantized_bytes_are_those_of_rounding_each_scaled_component`): the largest magnitude is
 /// taken over eight lanes, not one chain of 384 dependent steps, and rounding is done in
-/// integers, so the compiler vectorizes it instead of calling `roundf` per component.
+/// integers, with no call to `roundf` per component.
 fn quantize(vector: &[f32]) -> Vec<u8> {
     // Exact in any order: a maximum rounds nothing.
     let mut lanes = [0f32; 8];
@@ -471,6 +471,7 @@ pub(crate) fn flatten(metadata: &Metadata) -> Metadata {
         })
         .collect()
 }
+
 #[cfg(test)]
 mod quantize_tests {
     use super::{quantize, round_half_away};
