@@ -7,6 +7,14 @@ use super::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
+/// The condition of the partial index `events_by_status`, written once for the migration that
+/// creates the index and for the queries that use it (a macro, so `concat!` can take it).
+macro_rules! status_indexed {
+    () => {
+        "status_code NOT IN (0, 200)"
+    };
+}
+
 /// Migration `n` (1-based) moves a database from `user_version = n - 1` to `n`. Append only:
 /// a shipped migration is never edited.
 const MIGRATIONS: &[&str] = &[
@@ -132,15 +140,16 @@ const MIGRATIONS: &[&str] = &[
     // fills at once), and 0 (a log message, not a request) cannot be asked for. One index
     // insert less for most events: `store_insert` batch 1,000 commits 365-381k -> 433-445k
     // events/s. Queries name `STATUS_INDEXED` to use it (`query.rs`).
-    r#"
-    DROP INDEX events_by_status;
-    CREATE INDEX events_by_status ON events(status_code, timestamp_ms) WHERE status_code NOT IN (0, 200);
-    "#,
+    concat!(
+        "DROP INDEX events_by_status; CREATE INDEX events_by_status ON events(status_code, timestamp_ms) WHERE ",
+        status_indexed!(),
+        ";"
+    ),
 ];
 
 /// The condition of the partial index `events_by_status`, exactly as written there: SQLite uses
 /// a partial index only for a query whose WHERE clause holds that condition.
-pub(crate) const STATUS_INDEXED: &str = "status_code NOT IN (0, 200)";
+pub(crate) const STATUS_INDEXED: &str = status_indexed!();
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
