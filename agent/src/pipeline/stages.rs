@@ -316,6 +316,8 @@ fn commit_stage(
         }
         let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors, line_layouts } = batch;
         let mut commit = CommitBatch::default();
+        // Sized once: growing it would copy every event moved in so far, several times.
+        commit.events.reserve_exact(submissions.iter().map(|s| s.events.len()).sum());
         let mut spans = Vec::with_capacity(submissions.len());
         let mut checkpoints: Vec<Checkpoint> = Vec::new();
         let mut scores = scores.into_iter();

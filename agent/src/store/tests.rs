@@ -674,6 +674,59 @@ fn unicode_and_control_characters_round_trip() {
     assert_eq!(ids(&store.logs(&LogQuery { ip: Some("2001:db8::1".into()), ..LogQuery::default() }).unwrap()), vec![1]);
 }
 
+/// Batches around the size of a multi-row INSERT (`write::ROWS_PER_INSERT`): every column of
+/// every row lands in its own row, whatever statement wrote it.
+#[test]
+fn every_column_of_every_event_is_stored_in_its_own_row_whatever_the_batch_size() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let mut written = Vec::new();
+    for size in [31, 32, 33, 64, 97, 1] {
+        let events: Vec<Event> = (written.len()..written.len() + size)
+            .map(|i| {
+                let mut fields = serde_json::Map::new();
+                if i % 3 == 0 {
+                    fields.insert(format!("k{i}"), serde_json::json!(i));
+                }
+                Event {
+                    timestamp_ms: 1_000 + i as i64 * 7,
+                    ip: format!("10.0.{}.{}", i / 256, i % 256),
+                    method: ["GET", "POST", "PUT"][i % 3].into(),
+                    url: format!("/item/{i}"),
+                    status_code: 200 + (i % 300) as u16,
+                    bytes_sent: i as u64 * 11,
+                    user_agent: format!("agent {i}"),
+                    raw: format!("line {i}"),
+                    source: format!("file:/var/log/{}.log", i % 2),
+                    referer: (i % 2 == 0).then(|| format!("/from/{i}")),
+                    latency_ms: (i % 4 == 0).then_some(i as f64 / 8.0),
+                    fields,
+                    template_id: None,
+                }
+            })
+            .collect();
+        let mut b = batch(events.clone());
+        for (n, scored) in b.events.iter_mut().enumerate() {
+            scored.anomaly_score = (n % 5 != 0).then_some(n as f32 / 100.0);
+        }
+        b.anomalies = (0..size)
+            .step_by(7)
+            .map(|n| NewAnomaly { event_index: n, detector: "d".into(), score: 0.9, reason: format!("r{n}") })
+            .collect();
+        let first = written.len() as i64 + 1;
+        assert_eq!(store.commit(&b).unwrap().ids, Some(first..=first + size as i64 - 1));
+        written.extend(b.events.into_iter().enumerate().map(|(n, scored)| (scored, n % 7 == 0)));
+    }
+    let mut rows = store.logs(&LogQuery { limit: Some(MAX_LIMIT), ..LogQuery::default() }).unwrap();
+    rows.sort_by_key(|r| r.id);
+    assert_eq!(rows.len(), written.len());
+    for (row, (scored, anomalous)) in rows.iter().zip(&written) {
+        assert_eq!(row.event, scored.event, "event {}", row.id);
+        assert_eq!(row.anomaly_score, scored.anomaly_score, "event {}", row.id);
+        assert_eq!(row.anomalous, *anomalous, "event {}", row.id);
+    }
+}
+
 #[test]
 fn status_filter_parses_codes_and_classes() {
     assert_eq!("404".parse(), Ok(StatusFilter::Exact(404)));

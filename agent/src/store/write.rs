@@ -8,7 +8,7 @@ use super::error::StoreError;
 use super::raw_line::{Layout, LineFields, LineLayouts};
 use super::vectors::AnomalyVector;
 use crate::event::Event;
-use rusqlite::TransactionBehavior;
+use rusqlite::{CachedStatement, TransactionBehavior};
 use std::ops::RangeInclusive;
 
 /// One event with the score the detectors gave it.
@@ -62,9 +62,34 @@ pub struct Committed {
     pub checkpoints: usize,
 }
 
-const INSERT_EVENT: &str = "INSERT INTO events (id, timestamp_ms, ip, method, url, status_code, bytes_sent, \
-     user_agent, raw, source, referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms, template_id, \
-     raw_layout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+/// The columns an event row is inserted with, in the order [`EventRows::bind`] binds them.
+const EVENT_COLUMNS: &str = "id, timestamp_ms, ip, method, url, status_code, bytes_sent, user_agent, raw, source, \
+     referer, latency_ms, fields, anomaly_score, anomalous, ingested_ms, template_id, raw_layout";
+/// Parameters per event row.
+const EVENT_PARAMS: usize = 18;
+/// Event rows per INSERT statement. Each run of a statement opens a cursor on the table and
+/// on each of its indexes, and closes and resets them at the end; 32 rows share that work
+/// (`sqlite3_step` went from 52% to 48% of a `store_insert` run). The batch's remainder goes
+/// one row at a time.
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO events (...) VALUES (?1, ..., ?18), (?19, ...), ...` for `rows` rows.
+fn insert_events_sql(rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..EVENT_PARAMS {
+            let separator = if column == 0 { "" } else { ", " };
+            write!(sql, "{separator}?{}", row * EVENT_PARAMS + column + 1).expect("writing to a String");
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+static INSERT_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(1));
+static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(ROWS_PER_INSERT));
 const INSERT_ANOMALY: &str =
     "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
@@ -117,44 +142,19 @@ impl Store {
         let next = first + count as i64;
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
         {
-            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(&err)?;
-            let mut fields_json = Vec::new();
-            let mut line = String::new();
-            for (i, scored) in batch.events.iter().enumerate() {
-                let e = &scored.event;
-                let fields = if e.fields.is_empty() {
-                    None
-                } else {
-                    fields_json.clear();
-                    serde_json::to_writer(&mut fields_json, &e.fields).map_err(|json| {
-                        StoreError::InvalidBatch(format!("events[{i}].fields cannot be written as JSON: {json}"))
-                    })?;
-                    Some(std::str::from_utf8(&fields_json).expect("serde_json writes UTF-8"))
-                };
-                // An access-log line its columns write again is stored once (`raw_line`).
-                let columns = LineFields::of(e);
-                let layout = batch.line_layouts.layout((i, count), &columns, &e.raw, &mut line);
-                let raw = if layout.is_some() { "" } else { e.raw.as_str() };
-                // Bound one by one: no parameter slice to build, no count check per row.
-                insert.raw_bind_parameter(1, first + i as i64).map_err(&err)?;
-                insert.raw_bind_parameter(2, e.timestamp_ms).map_err(&err)?;
-                insert.raw_bind_parameter(3, e.ip.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(4, e.method.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(5, e.url.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(6, e.status_code).map_err(&err)?;
-                insert.raw_bind_parameter(7, columns.bytes_sent).map_err(&err)?;
-                insert.raw_bind_parameter(8, e.user_agent.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(9, raw).map_err(&err)?;
-                insert.raw_bind_parameter(10, e.source.as_str()).map_err(&err)?;
-                insert.raw_bind_parameter(11, e.referer.as_deref()).map_err(&err)?;
-                insert.raw_bind_parameter(12, e.latency_ms).map_err(&err)?;
-                insert.raw_bind_parameter(13, fields).map_err(&err)?;
-                insert.raw_bind_parameter(14, scored.anomaly_score.map(f64::from)).map_err(&err)?;
-                insert.raw_bind_parameter(15, anomalous[i]).map_err(&err)?;
-                insert.raw_bind_parameter(16, now).map_err(&err)?;
-                insert.raw_bind_parameter(17, e.template_id).map_err(&err)?;
-                insert.raw_bind_parameter(18, layout.map(Layout::code)).map_err(&err)?;
-                insert.raw_execute().map_err(&err)?;
+            let mut many = tx.prepare_cached(&INSERT_EVENTS).map_err(&err)?;
+            let mut one = tx.prepare_cached(&INSERT_EVENT).map_err(&err)?;
+            let mut rows = EventRows { batch, first, anomalous: &anomalous, now, err: &err, scratch: Default::default() };
+            let whole = count - count % ROWS_PER_INSERT;
+            for start in (0..whole).step_by(ROWS_PER_INSERT) {
+                for i in start..start + ROWS_PER_INSERT {
+                    rows.bind(&mut many, (i - start) * EVENT_PARAMS, i)?;
+                }
+                many.raw_execute().map_err(&err)?;
+            }
+            for i in whole..count {
+                rows.bind(&mut one, 0, i)?;
+                one.raw_execute().map_err(&err)?;
             }
             let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;
             let mut anomaly_ids = Vec::with_capacity(batch.anomalies.len());
@@ -188,6 +188,64 @@ impl Store {
             anomalies: batch.anomalies.len(),
             checkpoints: batch.checkpoints.len(),
         })
+    }
+}
+
+/// What binding a batch's events needs besides the statement.
+struct EventRows<'a, E> {
+    batch: &'a CommitBatch,
+    /// The id of the batch's first event.
+    first: i64,
+    /// Whether each event has an anomaly.
+    anomalous: &'a [bool],
+    /// The commit's time.
+    now: i64,
+    err: &'a E,
+    /// Buffers reused from row to row.
+    scratch: (Vec<u8>, String),
+}
+
+impl<E: Fn(rusqlite::Error) -> StoreError> EventRows<'_, E> {
+    /// Bind event `index` to the statement's parameters `params + 1 ..= params + 18`.
+    fn bind(&mut self, insert: &mut CachedStatement<'_>, params: usize, index: usize) -> Result<(), StoreError> {
+        let EventRows { batch, first, anomalous, now, err, scratch: (fields_json, line) } = self;
+        let err = *err;
+        let scored = &batch.events[index];
+        let e = &scored.event;
+        let fields = if e.fields.is_empty() {
+            None
+        } else {
+            fields_json.clear();
+            serde_json::to_writer(&mut *fields_json, &e.fields).map_err(|json| {
+                StoreError::InvalidBatch(format!("events[{index}].fields cannot be written as JSON: {json}"))
+            })?;
+            Some(std::str::from_utf8(fields_json).expect("serde_json writes UTF-8"))
+        };
+        // An access-log line its columns write again is stored once (`raw_line`).
+        let columns = LineFields::of(e);
+        let layout = batch.line_layouts.layout((index, batch.events.len()), &columns, &e.raw, line);
+        let raw = if layout.is_some() { "" } else { e.raw.as_str() };
+        // Bound one by one: no parameter slice to build, no count check per row. rusqlite
+        // copies text as it binds it, so the scratch buffers serve the next row at once.
+        insert.raw_bind_parameter(params + 1, *first + index as i64).map_err(err)?;
+        insert.raw_bind_parameter(params + 2, e.timestamp_ms).map_err(err)?;
+        insert.raw_bind_parameter(params + 3, e.ip.as_str()).map_err(err)?;
+        insert.raw_bind_parameter(params + 4, e.method.as_str()).map_err(err)?;
+        insert.raw_bind_parameter(params + 5, e.url.as_str()).map_err(err)?;
+        insert.raw_bind_parameter(params + 6, e.status_code).map_err(err)?;
+        insert.raw_bind_parameter(params + 7, columns.bytes_sent).map_err(err)?;
+        insert.raw_bind_parameter(params + 8, e.user_agent.as_str()).map_err(err)?;
+        insert.raw_bind_parameter(params + 9, raw).map_err(err)?;
+        insert.raw_bind_parameter(params + 10, e.source.as_str()).map_err(err)?;
+        insert.raw_bind_parameter(params + 11, e.referer.as_deref()).map_err(err)?;
+        insert.raw_bind_parameter(params + 12, e.latency_ms).map_err(err)?;
+        insert.raw_bind_parameter(params + 13, fields).map_err(err)?;
+        insert.raw_bind_parameter(params + 14, scored.anomaly_score.map(f64::from)).map_err(err)?;
+        insert.raw_bind_parameter(params + 15, anomalous[index]).map_err(err)?;
+        insert.raw_bind_parameter(params + 16, *now).map_err(err)?;
+        insert.raw_bind_parameter(params + 17, e.template_id).map_err(err)?;
+        insert.raw_bind_parameter(params + 18, layout.map(Layout::code)).map_err(err)?;
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! bounded memory of the patterns seen before, which tells which ones are new.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 /// Path segments kept in a pattern; deeper paths end in `/…`.
 const MAX_SEGMENTS: usize = 12;

@@ -8,8 +8,9 @@
 //! count exceeds `floor` is still tracked, and a reported count overestimates by at most
 //! `floor`. Each prune costs O(n log n) for n inserts: O(log n) per insert.
 
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Longest key kept, in bytes: a 100 KB URL costs no more than a short one.
 pub const MAX_KEY_BYTES: usize = 256;
