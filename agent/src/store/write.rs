@@ -144,7 +144,8 @@ impl Store {
         {
             let mut many = tx.prepare_cached(&INSERT_EVENTS).map_err(&err)?;
             let mut one = tx.prepare_cached(&INSERT_EVENT).map_err(&err)?;
-            let mut rows = EventRows { batch, first, anomalous: &anomalous, now, err: &err, scratch: Default::default() };
+            let mut rows =
+                EventRows { batch, first, anomalous: &anomalous, now, err: &err, scratch: Default::default() };
             let whole = count - count % ROWS_PER_INSERT;
             for start in (0..whole).step_by(ROWS_PER_INSERT) {
                 for i in start..start + ROWS_PER_INSERT {

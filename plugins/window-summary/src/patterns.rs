@@ -1,8 +1,8 @@
 //! URL patterns (a path with its variable parts replaced: `/users/{n}/orders/{id}`) and the
 //! bounded memory of the patterns seen before, which tells which ones are new.
 
-use serde::{Deserialize, Serialize};
 use foldhash::HashSet;
+use serde::{Deserialize, Serialize};
 
 /// Path segments kept in a pattern; deeper paths end in `/…`.
 const MAX_SEGMENTS: usize = 12;
