@@ -8,8 +8,7 @@
 //! count exceeds `floor` is still tracked, and a reported count overestimates by at most
 //! `floor`. Each prune costs O(n log n) for n inserts: O(log n) per insert.
 
-use foldhash::HashMap;
-use foldhash::HashMapExt;
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 
 /// Longest key kept, in bytes: a 100 KB URL costs no more than a short one.
