@@ -39,9 +39,8 @@ const CHUNK: usize = 256;
 /// lanes ~1.5 ns natively and in wasm (Cranelift); 16 lanes is a little faster natively but
 /// ~1.5x slower in wasm, where the plugin actually runs; 32 and more lose everywhere. With
 /// the 1-based step (0.65 ns natively), 6 lanes scored 591k events/s in wasm and 4 lanes
-/// 509k, against 8 lanes' 660k (`--bench scoring`, batch 1,000). Writing the levels out
-/// instead of looping made wasm slower (420k): LLVM's wasm backend then reorders the steps
-/// one lane at a time, and the lockstep is lost.
+/// 509k, against 8 lanes' 660k (`--bench scoring`, batch 1,000). In wasm the levels are
+/// written out instead of looped (see [`walk_lanes_unrolled`]).
 const LANES: usize = 8;
 
 /// One branchless step down a flat tree, counting nodes from 1: node `m` is entry `m - 1` of
@@ -71,6 +70,70 @@ fn step(splits: &[Split], m: usize, point: &Point) -> usize {
         (split, *point.get_unchecked(split.feature as usize))
     };
     2 * m + usize::from(value > split.threshold)
+}
+
+/// [`step`] for [`walk_lanes_unrolled`]: the same node, chosen by a conditional move.
+/// `2 * m + usize::from(value > threshold)` becomes, in Cranelift's code, `ucomiss; seta r8;
+/// movzx`, and on this machine's AMD cores `seta` into an 8-bit register waits for the last
+/// write of the whole register. Written out, all eight lanes took their `seta` into the
+/// register that had just held another lane's address, which chained the lanes one after
+/// another through their loads: twice as slow as the loop. Adding `one`, a 1 the optimiser
+/// cannot see through ([`core::hint::black_box`]), or 0 keeps LLVM from rewriting the choice
+/// into that zero-extended comparison; it stays a wasm `select`, which Cranelift compiles to
+/// `cmov`.
+///
+/// The loads are volatile so that LLVM keeps them in program order, level by level: its wasm
+/// backend otherwise regroups written-out levels one lane at a time (420k events/s).
+#[inline(always)]
+fn step_unrolled(splits: &[Split], m: usize, point: &Point, one: usize) -> usize {
+    debug_assert!((1..=splits.len()).contains(&m) && one == 1);
+    // SAFETY: as in `step`: `1 <= m <= splits.len()`, and the split's feature is inside the
+    // point. Volatile reads of valid, aligned, initialised values.
+    let (threshold, value) = unsafe {
+        let split = splits.as_ptr().wrapping_sub(1).wrapping_add(m);
+        let feature = std::ptr::read_volatile(&raw const (*split).feature);
+        let threshold = std::ptr::read_volatile(&raw const (*split).threshold);
+        (threshold, std::ptr::read_volatile(point.as_ptr().add(feature as usize)))
+    };
+    2 * m + if value > threshold { one } else { 0 }
+}
+
+/// The leaf indices (counted from 1, so `2^DEPTH` is the first leaf) that `LANES` points
+/// reach, walked in lockstep level by level in a loop: what LLVM compiles best natively.
+#[inline(always)]
+fn walk_lanes_looped<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [usize; LANES] {
+    let mut nodes = [1usize; LANES];
+    for _ in 0..DEPTH {
+        for (node, point) in nodes.iter_mut().zip(group) {
+            *node = step(splits, *node, point);
+        }
+    }
+    nodes
+}
+
+/// [`walk_lanes_looped`] with the levels written out, what the plugin runs in wasm. A wasm
+/// loop costs Cranelift an epoch check at its head (the call deadline), and a value live
+/// across that check's slow path, a call, must sit in one of the few callee-saved registers
+/// or on the stack: the looped walk stored and reloaded five of its eight lanes at every
+/// level. Written out, there is no loop and so no check and no such spill. In wasm this is
+/// ~12% more events/s (docs/benchmarks.md, scoring). Native builds keep the loop: there
+/// this is ~8x slower (`forest_throughput`: ~4,570 against ~580 ns per point), the volatile
+/// loads and `black_box` taking away what LLVM does best.
+#[inline(always)]
+fn walk_lanes_unrolled<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [usize; LANES] {
+    let mut nodes = [1usize; LANES];
+    let one = core::hint::black_box(1);
+    let mut level = || {
+        for (node, point) in nodes.iter_mut().zip(group) {
+            *node = step_unrolled(splits, *node, point, one);
+        }
+    };
+    macro_rules! levels {
+        ($($below:literal)*) => { $( if DEPTH > $below { level(); } )* };
+    }
+    levels!(0 1 2 3 4 5 6 7 8 9 10 11);
+    const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
+    nodes
 }
 
 /// The leaf index `point` reaches in a tree of `DEPTH` levels.
@@ -249,12 +312,11 @@ impl Forest {
             let mut point_groups = points.chunks_exact(LANES);
             let mut sum_groups = sums.chunks_exact_mut(LANES);
             for (group, group_sums) in (&mut point_groups).zip(&mut sum_groups) {
-                let mut nodes = [1usize; LANES];
-                for _ in 0..DEPTH {
-                    for (node, point) in nodes.iter_mut().zip(group) {
-                        *node = step(splits, *node, point);
-                    }
-                }
+                let nodes = if cfg!(target_arch = "wasm32") {
+                    walk_lanes_unrolled::<DEPTH>(splits, group)
+                } else {
+                    walk_lanes_looped::<DEPTH>(splits, group)
+                };
                 for (sum, node) in group_sums.iter_mut().zip(nodes) {
                     *sum += leaves[node - per_tree_leaves];
                 }

@@ -167,3 +167,62 @@ fn forest_throughput() {
     let ns = start.elapsed().as_nanos() as f64 / (10 * data.len()) as f64;
     println!("forest: {ns:.0} ns/point, {:.2} ns/node visit", ns / (100.0 * 8.0));
 }
+
+/// The walk, however it is written for speed, goes right exactly when `value > threshold`:
+/// both lockstep walks (the looped one run natively, the written-out one run in wasm) are
+/// checked against a plain walk over the 0-based layout, on points that sit exactly on
+/// thresholds, one step of f32 either side of them, at zero and far outside the data.
+#[test]
+fn walk_goes_right_exactly_when_the_value_exceeds_the_threshold() {
+    let data = cluster(1000, 21);
+    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(5));
+    assert_eq!(forest.depth, 8);
+    let mut probe = cluster(200, 22);
+    let thresholds: Vec<(usize, f32)> = forest
+        .splits
+        .iter()
+        .filter(|s| s.threshold.is_finite())
+        .step_by(7)
+        .map(|s| (s.feature as usize, s.threshold))
+        .collect();
+    for (i, &(feature, t)) in thresholds.iter().enumerate() {
+        for value in [t, f32::from_bits(t.to_bits() + 1), f32::from_bits(t.to_bits() - 1)] {
+            let mut p = probe[i % 200];
+            p[feature] = value;
+            probe.push(p);
+        }
+    }
+    probe.extend([point(&[0.0, 0.0, 0.0]), point(&[1e30, -1e30, 0.5]), point(&[-0.0, 1e-40, 3e38])]);
+    probe.truncate(probe.len() / LANES * LANES);
+    assert!(probe.len() > 1000, "enough thresholds probed: {}", probe.len());
+
+    let internal = forest.internal_nodes();
+    let mut expected_sums = vec![0.0f32; probe.len()];
+    for t in 0..SHAPE.trees {
+        let splits = &forest.splits[t * internal..][..internal];
+        let leaves: Vec<usize> = probe
+            .iter()
+            .map(|p| {
+                let mut i = 0;
+                while i < internal {
+                    let split = splits[i];
+                    i = 2 * i + if p[split.feature as usize] > split.threshold { 2 } else { 1 };
+                }
+                i - internal
+            })
+            .collect();
+        for (group, expected) in probe.chunks_exact(LANES).zip(leaves.chunks_exact(LANES)) {
+            let first_leaf = internal + 1;
+            let looped = walk_lanes_looped::<8>(splits, group).map(|m| m - first_leaf);
+            let unrolled = walk_lanes_unrolled::<8>(splits, group).map(|m| m - first_leaf);
+            assert_eq!(looped, expected, "tree {t}, looped walk");
+            assert_eq!(unrolled, expected, "tree {t}, written-out walk");
+        }
+        for (sum, leaf) in expected_sums.iter_mut().zip(leaves) {
+            *sum += forest.leaves[t * (internal + 1) + leaf];
+        }
+    }
+    let mut sums = vec![0.0; probe.len()];
+    forest.sum_path_lengths(&probe, &mut sums);
+    assert_eq!(sums, expected_sums);
+}
