@@ -63,8 +63,8 @@ fn step(splits: &[Split], m: usize, point: &Point) -> usize {
     // arithmetic: it points outside the slice until `m >= 1` is added), not as `m - 1`: the
     // split's threshold and feature then share one address, `base + 8m`, where `m - 1` made
     // the wasm code compute `base + 8m - 8` and `base + 8m - 4` apart (a wasm load's offset
-    // cannot be negative). Eight alternated runs of each build, `--bench scoring`, batch
-    // 1,000 in wasm: median 590k against 565k events/s; natively the same.
+    // cannot be negative). Six alternated runs of each build, `--bench scoring`, batch 1,000
+    // in wasm: 678-682k against 664-669k events/s; natively the same within noise.
     let (split, value) = unsafe {
         let split = *splits.as_ptr().wrapping_sub(1).wrapping_add(m);
         (split, *point.get_unchecked(split.feature as usize))
@@ -116,11 +116,12 @@ fn walk_lanes_looped<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [us
 /// across that check's slow path, a call, must sit in one of the few callee-saved registers
 /// or on the stack: the looped walk stored and reloaded five of its eight lanes at every
 /// level. Written out, there is no loop and so no check and no such spill. In wasm this is
-/// ~12% more events/s (docs/benchmarks.md, scoring). Native builds keep the loop: there
+/// ~8% more events/s (docs/benchmarks.md, scoring). Native builds keep the loop: there
 /// this is ~8x slower (`forest_throughput`: ~4,570 against ~580 ns per point), the volatile
 /// loads and `black_box` taking away what LLVM does best.
 #[inline(always)]
 fn walk_lanes_unrolled<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [usize; LANES] {
+    const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
     let mut nodes = [1usize; LANES];
     let one = core::hint::black_box(1);
     let mut level = || {
@@ -132,7 +133,6 @@ fn walk_lanes_unrolled<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [
         ($($below:literal)*) => { $( if DEPTH > $below { level(); } )* };
     }
     levels!(0 1 2 3 4 5 6 7 8 9 10 11);
-    const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
     nodes
 }
 
