@@ -129,7 +129,11 @@ async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
     assert_eq!(status, 200);
     for monitor in [&mut monitor_a, &mut monitor_b] {
         let mut seen = Vec::new();
+        // Stats keep coming, so a missed message must fail the test rather than leave it
+        // waiting for ever.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while seen.len() < 4 {
+            assert!(tokio::time::Instant::now() < deadline, "the monitor got only {seen:?} in 30 s");
             let m = next_json(monitor).await;
             if m["type"] != "stats" {
                 seen.push((

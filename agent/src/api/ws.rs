@@ -22,7 +22,13 @@ pub async fn application(State(state): State<AppState>, upgrade: WebSocketUpgrad
 }
 
 pub async fn monitor(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, state))
+    // Subscribed here, before the handshake is answered, not in the upgraded task: a dashboard
+    // that has its connection gets everything that happens after, even what happens before
+    // that task first runs (the end-to-end monitor test once waited forever for an ack sent
+    // in that gap).
+    let updates = state.pipeline.monitor().subscribe();
+    let shutdown = state.shutdown.subscribe();
+    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, updates, shutdown))
 }
 
 /// What the writer half sends, in order.
@@ -150,10 +156,12 @@ fn error_json(e: &ApiError) -> String {
     json!({ "type": "error", "error": e.code, "message": e.message, "details": e.details }).to_string()
 }
 
-async fn stream_monitor(socket: WebSocket, state: AppState) {
+async fn stream_monitor(
+    socket: WebSocket,
+    mut updates: broadcast::Receiver<std::sync::Arc<str>>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let (mut sink, mut stream) = futures_split(socket);
-    let mut updates = state.pipeline.monitor().subscribe();
-    let mut shutdown = state.shutdown.subscribe();
     loop {
         tokio::select! {
             _ = closing(&mut shutdown) => break,
