@@ -40,21 +40,48 @@ pub struct DetectorHost {
     restarts: u64,
 }
 
+/// A detector's component compiled (or loaded from the cache) and linked, not yet
+/// instantiated. Clones share the compiled code: a second instance of the same component
+/// (a fallback, a restart) maps it once.
+#[derive(Clone)]
+pub struct PreparedDetector {
+    source: String,
+    /// SHA-256 of the component's bytes, hex.
+    digest: String,
+    pre: DetectorPre<PluginState>,
+}
+
+impl PreparedDetector {
+    /// Compile (or load from the cache) and link the component of `source`.
+    pub fn prepare(engine: &PluginEngine, source: &PluginSource) -> Result<Self, PluginError> {
+        let name = source.to_string();
+        let bytes = component_bytes(source)?;
+        let digest = hex_digest(&bytes);
+        let pre = engine.prepare(&name, &bytes)?;
+        Ok(PreparedDetector { source: name, digest, pre })
+    }
+
+    /// Where the compiled code is mapped: equal for components that share it.
+    #[cfg(test)]
+    pub(super) fn code(&self) -> std::ops::Range<*const u8> {
+        self.pre.instance_pre().component().image_range()
+    }
+}
+
 impl DetectorHost {
     /// Load, instantiate and configure the detector described by `spec`.
     pub fn start(engine: &PluginEngine, spec: &DetectorSpec) -> Result<Self, PluginError> {
-        let source = spec.source.to_string();
-        let bytes = component_bytes(&spec.source)?;
-        if spec.limits.fuel.is_some() && !engine.fuel_enabled() {
-            return Err(PluginError::Load {
-                source_name: source,
-                message: "limits.fuel is set, but the agent started without fuel metering \
-                          (hint: restart the agent to apply a fuel limit)"
-                    .into(),
-            });
-        }
-        let digest = hex_digest(&bytes);
-        let pre = engine.prepare(&source, &bytes)?;
+        Self::start_prepared(engine, spec, PreparedDetector::prepare(engine, &spec.source)?)
+    }
+
+    /// Instantiate and configure `prepared` (the component of `spec.source`) as `spec` says.
+    pub fn start_prepared(
+        engine: &PluginEngine,
+        spec: &DetectorSpec,
+        prepared: PreparedDetector,
+    ) -> Result<Self, PluginError> {
+        check_fuel(engine, spec)?;
+        let PreparedDetector { source, digest, pre } = prepared;
         let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
         let mut host = DetectorHost {
             name: source.clone(),
@@ -76,6 +103,11 @@ impl DetectorHost {
             host.name = name.clone();
         }
         Ok(host)
+    }
+
+    /// This instance's component, compiled and linked, for another instance of it.
+    pub fn prepared(&self) -> PreparedDetector {
+        PreparedDetector { source: self.source.clone(), digest: self.digest.clone(), pre: self.pre.clone() }
     }
 
     /// Ask the fresh instance who it is and hand it its config.
@@ -239,6 +271,19 @@ impl DetectorHost {
     fn bad_output(&self, call: &'static str, message: String) -> PluginError {
         PluginError::BadOutput { plugin: self.name.clone(), call, message }
     }
+}
+
+/// A fuel limit needs an engine that meters fuel, which is chosen when the agent starts.
+fn check_fuel(engine: &PluginEngine, spec: &DetectorSpec) -> Result<(), PluginError> {
+    if spec.limits.fuel.is_some() && !engine.fuel_enabled() {
+        return Err(PluginError::Load {
+            source_name: spec.source.to_string(),
+            message: "limits.fuel is set, but the agent started without fuel metering \
+                      (hint: restart the agent to apply a fuel limit)"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The component's bytes.

@@ -14,7 +14,7 @@
 use super::batch::EncodedBatch;
 use super::engine::PluginEngine;
 use super::error::PluginError;
-use super::host::{DetectorHost, Verdict, current_digest};
+use super::host::{DetectorHost, PreparedDetector, Verdict, current_digest};
 use super::stats::{Latency, LatencyStatus, LimitsStatus};
 use crate::config::{DetectorSpec, Fallback, PluginLimits, PluginSource};
 use crate::event::Event;
@@ -62,7 +62,13 @@ struct Slot {
     threshold: f64,
     limits: PluginLimits,
     host: Mutex<DetectorHost>,
-    /// The fallback instance, started on first need.
+    /// The fallback's component, compiled and linked when the slot starts, so a failing batch
+    /// never waits for a compile; `None` without a fallback, or when that failed (it is tried
+    /// again at first need).
+    fallback_code: Option<PreparedDetector>,
+    /// The fallback instance, started from `fallback_code` on first need. Not before: an
+    /// instance's linear memory (~2.5 MiB for the isolation forest once configured) would be
+    /// resident all the time for a fallback that most agents never use.
     fallback: OnceLock<Result<Mutex<DetectorHost>, PluginError>>,
     trouble: Mutex<Trouble>,
     latency: Mutex<Latency>,
@@ -214,6 +220,20 @@ impl DetectorSet {
         }
     }
 
+    /// For tests, per detector: whether its fallback instance has started, and whether the
+    /// fallback's code is the detector's own compiled code.
+    #[cfg(test)]
+    pub(super) fn fallbacks(&self) -> Vec<(bool, bool)> {
+        self.current()
+            .iter()
+            .map(|slot| {
+                let shared =
+                    slot.fallback_code.as_ref().is_some_and(|code| code.code() == slot.host().prepared().code());
+                (slot.fallback.get().is_some(), shared)
+            })
+            .collect()
+    }
+
     /// Each detector's status.
     pub fn status(&self) -> Vec<DetectorStatus> {
         self.current().iter().map(|s| s.status()).collect()
@@ -326,7 +346,20 @@ impl Slot {
             n += 1;
             name = Arc::from(format!("{}#{n}", host.name()));
         }
-        let slot = Slot {
+        let fallback_code = match spec.fallback {
+            // The plugin is the fallback's own code (the default detector): share its
+            // compiled form rather than map a second copy.
+            Fallback::Builtin(builtin) if matches!(spec.source, PluginSource::Builtin(b) if b == builtin) => {
+                Some(host.prepared())
+            }
+            Fallback::Builtin(builtin) => PreparedDetector::prepare(engine, &PluginSource::Builtin(builtin))
+                .inspect_err(|e| {
+                    tracing::warn!(detector = %name, error = %e, "the fallback detector cannot be loaded; trying again when it is needed")
+                })
+                .ok(),
+            Fallback::None => None,
+        };
+        Ok(Slot {
             spec: spec.clone(),
             digest: host.digest().to_owned(),
             fallback_name: Arc::from(format!("{name} (fallback)")),
@@ -337,6 +370,7 @@ impl Slot {
             threshold: host.threshold(),
             limits: host.limits(),
             host: Mutex::new(host),
+            fallback_code,
             fallback: OnceLock::new(),
             trouble: Mutex::default(),
             latency: Mutex::default(),
@@ -347,13 +381,7 @@ impl Slot {
             fallback_batches: AtomicU64::new(0),
             fallback_events: AtomicU64::new(0),
             snapshot: Mutex::new(None),
-        };
-        // Started now rather than at the first failure: compiling it then would hold up the
-        // failing batch.
-        if let Fallback::Builtin(builtin) = spec.fallback {
-            let _ = slot.fallback.set(slot.start_fallback(engine, builtin));
-        }
-        Ok(slot)
+        })
     }
 
     fn start_fallback(&self, engine: &PluginEngine, builtin: &'static str) -> Result<Mutex<DetectorHost>, PluginError> {
@@ -366,7 +394,11 @@ impl Slot {
             fallback: Fallback::None,
             snapshot_interval: None,
         };
-        DetectorHost::start(engine, &spec).map(Mutex::new)
+        let host = match &self.fallback_code {
+            Some(code) => DetectorHost::start_prepared(engine, &spec, code.clone()),
+            None => DetectorHost::start(engine, &spec),
+        };
+        host.map(Mutex::new)
     }
 
     fn host(&self) -> std::sync::MutexGuard<'_, DetectorHost> {

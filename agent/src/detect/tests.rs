@@ -133,12 +133,15 @@ fn a_batch_the_plugin_fails_twice_is_scored_by_the_fallback_and_nothing_is_lost(
     spec.fallback = crate::config::Fallback::Builtin("isolation-forest");
     let set = DetectorSet::start(engine(), &[spec]).unwrap();
     assert_eq!(set.score(&events(3)).unwrap()[0].detector.as_ref(), "misbehave");
+    // Not needed yet, so not started (its code is loaded, and is not the plugin's).
+    assert_eq!(set.fallbacks(), [(false, false)]);
 
     let mut trap = events(50);
     trap[7].url = "/panic".into();
     let scored = set.score(&trap).unwrap();
     assert_eq!(scored.len(), 50);
     assert!(scored.iter().all(|s| s.detector.as_ref() == "misbehave (fallback)" && (0.0..=1.0).contains(&s.score)));
+    assert_eq!(set.fallbacks(), [(true, false)]);
     let status = &set.status()[0];
     assert_eq!((status.calls, status.failures, status.restarts), (3, 2, 2));
     assert_eq!((status.state, status.fallback_batches, status.fallback_events), ("failed", 1, 50));
@@ -149,6 +152,17 @@ fn a_batch_the_plugin_fails_twice_is_scored_by_the_fallback_and_nothing_is_lost(
     let scored = set.score(&events(4)).unwrap();
     assert!(scored.iter().all(|s| s.detector.as_ref() == "misbehave (fallback)"));
     assert_eq!(set.status()[0].calls, 3);
+}
+
+#[test]
+fn the_default_detectors_fallback_shares_its_compiled_code_and_waits_to_be_needed() {
+    let mut default = spec(PluginSource::Builtin("isolation-forest"), 0.6, "{}");
+    default.fallback = crate::config::Fallback::Builtin("isolation-forest");
+    let mut other = misbehave("behave");
+    other.fallback = crate::config::Fallback::Builtin("isolation-forest");
+    let set = DetectorSet::start(engine(), &[default, other]).unwrap();
+    set.score(&events(20)).unwrap();
+    assert_eq!(set.fallbacks(), [(false, true), (false, false)]);
 }
 
 #[test]
