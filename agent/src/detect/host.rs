@@ -44,7 +44,7 @@ pub struct DetectorHost {
 /// instantiated. Clones share the compiled code: a second instance of the same component
 /// (a fallback, a restart) maps it once.
 #[derive(Clone)]
-pub struct PreparedDetector {
+pub(crate) struct PreparedDetector {
     source: String,
     /// SHA-256 of the component's bytes, hex.
     digest: String,
@@ -53,7 +53,7 @@ pub struct PreparedDetector {
 
 impl PreparedDetector {
     /// Compile (or load from the cache) and link the component of `source`.
-    pub fn prepare(engine: &PluginEngine, source: &PluginSource) -> Result<Self, PluginError> {
+    pub(crate) fn prepare(engine: &PluginEngine, source: &PluginSource) -> Result<Self, PluginError> {
         let name = source.to_string();
         let bytes = component_bytes(source)?;
         let digest = hex_digest(&bytes);
@@ -75,7 +75,7 @@ impl DetectorHost {
     }
 
     /// Instantiate and configure `prepared` (the component of `spec.source`) as `spec` says.
-    pub fn start_prepared(
+    pub(crate) fn start_prepared(
         engine: &PluginEngine,
         spec: &DetectorSpec,
         prepared: PreparedDetector,
@@ -106,7 +106,7 @@ impl DetectorHost {
     }
 
     /// This instance's component, compiled and linked, for another instance of it.
-    pub fn prepared(&self) -> PreparedDetector {
+    pub(crate) fn prepared(&self) -> PreparedDetector {
         PreparedDetector { source: self.source.clone(), digest: self.digest.clone(), pre: self.pre.clone() }
     }
 

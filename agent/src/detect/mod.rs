@@ -22,7 +22,7 @@ pub use cache::compile_in_child_processes;
 pub use engine::PluginEngine;
 pub(crate) use engine::PluginState;
 pub use error::PluginError;
-pub use host::{DetectorHost, PreparedDetector, Verdict};
+pub use host::{DetectorHost, Verdict};
 pub(crate) use host::{component_bytes, current_digest, hex_digest};
 pub(crate) use sandbox::Sandbox;
 pub use set::{DetectorSet, DetectorStatus, Scored};
