@@ -3,7 +3,7 @@
 //! server finishes its requests, the sources stop reading, and the pipeline drains: every
 //! event read or accepted is committed before the process exits.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppContext, AppState};
 use crate::config::Config;
 use crate::detect::{DetectorSet, PluginEngine, PluginError};
 use crate::pipeline::{MonitorMessage, Pipeline, PipelineTasks};
@@ -98,7 +98,7 @@ impl Agent {
 
         let address = config.api.address;
         let listener = TcpListener::bind(address).await.map_err(|source| RunError::Bind { address, source })?;
-        let state = AppState {
+        let state: AppState = AppContext {
             detectors,
             settings: Arc::new(arc_swap::ArcSwap::from_pointee(config.api.clone())),
             config: Arc::new(std::sync::Mutex::new(ConfigStatus {
@@ -117,7 +117,8 @@ impl Agent {
             ),
             vectors,
             summaries: summarizers.board(),
-        };
+        }
+        .into();
         let sources = Arc::new(sources);
         Ok(Agent { listener, state, tasks, sources, config: config.clone(), config_path: None, summarizers, warmup })
     }

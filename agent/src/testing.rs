@@ -50,11 +50,16 @@ pub fn store() -> std::sync::Arc<crate::store::Store> {
 /// A complete API state over `detectors` and `settings`, with its own store and pipeline.
 /// Call inside a tokio runtime.
 pub fn app_state(detectors: DetectorSet, settings: crate::config::ApiSettings) -> crate::api::AppState {
+    app_context(detectors, settings).into()
+}
+
+/// The parts of [`app_state`], for a test that replaces some of them first.
+pub fn app_context(detectors: DetectorSet, settings: crate::config::ApiSettings) -> crate::api::AppContext {
     let detectors = std::sync::Arc::new(detectors);
     let store = store();
     let (pipeline, _tasks) =
         crate::pipeline::Pipeline::start(&Default::default(), detectors.clone(), store.clone(), Default::default());
-    crate::api::AppState {
+    crate::api::AppContext {
         detectors,
         settings: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(settings)),
         config: Default::default(),

@@ -31,9 +31,28 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`AppContext`]. Axum clones the state for every
+/// extraction (the auth layer's and the handler's, per request), and a clone of the context
+/// itself touched some twenty reference counts; this one touches one.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppContext>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+impl From<AppContext> for AppState {
+    fn from(context: AppContext) -> Self {
+        AppState(Arc::new(context))
+    }
+}
+
+/// The agent's parts the API works with; shared behind [`AppState`].
+pub struct AppContext {
     /// The running detectors.
     pub detectors: Arc<DetectorSet>,
     /// API limits and token; a reload swaps them.

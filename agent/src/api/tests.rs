@@ -480,7 +480,7 @@ fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summ
     use crate::config::{PluginLimits, PluginSource};
     let settings =
         ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: None };
-    let mut state = app_state(constant_detectors(0.3, 0.5), settings);
+    let mut state = crate::testing::app_context(constant_detectors(0.3, 0.5), settings);
     let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
     let spec = crate::summarize::SummarizerSpec {
         name: Some("tight".into()),
@@ -497,7 +497,7 @@ fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summ
     let (summarizers, feed) =
         crate::summarize::Summarizers::start(&engine, &[spec], state.store.clone(), Default::default()).unwrap();
     state.summaries = summarizers.board();
-    (router(state), summarizers, feed)
+    (router(state.into()), summarizers, feed)
 }
 
 #[tokio::test]

@@ -721,10 +721,10 @@ fn app() -> axum::Router {
         max_batch_logs: 100,
         token: None,
     };
-    let mut state = crate::testing::app_state(crate::testing::constant_detectors(0.1, 0.5), settings);
+    let mut state = crate::testing::app_context(crate::testing::constant_detectors(0.1, 0.5), settings);
     state.store = store();
     state.chat = Arc::new(chat());
-    crate::api::router(state)
+    crate::api::router(state.into())
 }
 
 #[tokio::test]
