@@ -24,15 +24,13 @@ pub struct DetectorHost {
     name: String,
     plugin_name: String,
     version: String,
-    source: String,
+    /// The component this instance runs (and restarts from): its source, digest and code.
+    code: PreparedDetector,
     engine: PluginEngine,
-    pre: DetectorPre<PluginState>,
     limits: PluginLimits,
     threshold: f64,
     config_json: String,
     sandbox: Sandbox<Detector>,
-    /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
-    digest: String,
     /// The most recent learned state (taken by `snapshot` or given to `restore`): a restarted
     /// instance resumes from it.
     last_snapshot: Option<Vec<u8>>,
@@ -46,7 +44,7 @@ pub struct DetectorHost {
 #[derive(Clone)]
 pub(crate) struct PreparedDetector {
     source: String,
-    /// SHA-256 of the component's bytes, hex.
+    /// SHA-256 of the component's bytes, hex: a changed file on disk is a changed plugin.
     digest: String,
     pre: DetectorPre<PluginState>,
 }
@@ -81,20 +79,17 @@ impl DetectorHost {
         prepared: PreparedDetector,
     ) -> Result<Self, PluginError> {
         check_fuel(engine, spec)?;
-        let PreparedDetector { source, digest, pre } = prepared;
-        let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
+        let sandbox = Sandbox::new(engine, spec.limits, &prepared.source, |store| prepared.pre.instantiate(store))?;
         let mut host = DetectorHost {
-            name: source.clone(),
+            name: prepared.source.clone(),
             plugin_name: String::new(),
             version: String::new(),
-            source,
+            code: prepared,
             engine: engine.clone(),
-            pre,
             limits: spec.limits,
             threshold: spec.threshold,
             config_json: spec.config_json.clone(),
             sandbox,
-            digest,
             last_snapshot: None,
             restarts: 0,
         };
@@ -107,13 +102,13 @@ impl DetectorHost {
 
     /// This instance's component, compiled and linked, for another instance of it.
     pub(crate) fn prepared(&self) -> PreparedDetector {
-        PreparedDetector { source: self.source.clone(), digest: self.digest.clone(), pre: self.pre.clone() }
+        self.code.clone()
     }
 
     /// Ask the fresh instance who it is and hand it its config.
     fn configure(&mut self) -> Result<(), PluginError> {
         let info = self.guarded("info", |d, s| d.call_info(s))?;
-        if self.name == self.source {
+        if self.name == self.code.source {
             self.name = info.name.clone();
         }
         self.plugin_name = info.name;
@@ -141,7 +136,7 @@ impl DetectorHost {
 
     /// Where the component came from (`builtin:...` or a path).
     pub fn source(&self) -> &str {
-        &self.source
+        &self.code.source
     }
 
     /// The anomaly threshold from config.
@@ -151,7 +146,7 @@ impl DetectorHost {
 
     /// SHA-256 of the component, hex.
     pub fn digest(&self) -> &str {
-        &self.digest
+        &self.code.digest
     }
 
     /// How many times the instance was replaced after a failure.
@@ -235,8 +230,8 @@ impl DetectorHost {
         // Built through the same path as the first instance; an error here leaves the old,
         // poisoned instance, whose next call fails again and retries this.
         let name = self.name.clone();
-        let pre = &self.pre;
-        match Sandbox::new(&self.engine, self.limits, &self.source, |store| pre.instantiate(store)) {
+        let code = &self.code;
+        match Sandbox::new(&self.engine, self.limits, &code.source, |store| code.pre.instantiate(store)) {
             Ok(sandbox) => {
                 self.sandbox = sandbox;
                 self.restarts += 1;
