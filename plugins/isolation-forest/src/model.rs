@@ -72,7 +72,7 @@ pub fn novelty_score(novelty: &Novelty, threshold: f32) -> f32 {
         return 0.0;
     }
     let threshold = threshold.clamp(0.0, 1.0);
-    threshold + (1.0 - threshold) * (points as f32 / 4.0).min(1.0)
+    threshold + (1.0 - threshold) * (points.min(4) as f32 / 4.0)
 }
 
 impl Model {
@@ -128,8 +128,13 @@ impl Model {
         scratch.scores.resize(batch.len(), 0.0);
         forest.score_into(&scratch.points, &mut scratch.scores);
         for (score, novelty) in scratch.scores.iter_mut().zip(&scratch.novelties) {
+            // A comparison, not `f32::max`: the scores are never NaN, and in wasm `max` is a
+            // call to libm's `fmaxf` for every event.
             if novelty.any() && !warming_up {
-                *score = score.max(novelty_score(novelty, threshold));
+                let novelty = novelty_score(novelty, threshold);
+                if novelty > *score {
+                    *score = novelty;
+                }
             }
         }
         // Events that are not access logs: the forest's request features are constant for

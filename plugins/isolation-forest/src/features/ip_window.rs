@@ -93,8 +93,8 @@ impl IpWindowTable {
         let novel = slot.novel as f32 + slot.previous_novel as f32 * carried;
         IpActivity {
             rate: requests * 1000.0 / watched_ms as f32,
-            error_rate: (errors / requests).min(1.0),
-            novel_share: (novel / requests).min(1.0),
+            error_rate: share(errors, requests),
+            novel_share: share(novel, requests),
         }
     }
 
@@ -116,6 +116,13 @@ impl IpWindowTable {
         }
         Ok(())
     }
+}
+
+/// `part / whole`, at most 1. A comparison, not `f32::min`: in wasm `min` is a call to libm's
+/// `fminf` (it must treat NaN apart, which never occurs here: `whole` is at least 1).
+fn share(part: f32, whole: f32) -> f32 {
+    let share = part / whole;
+    if share > 1.0 { 1.0 } else { share }
 }
 
 #[cfg(test)]

@@ -87,7 +87,12 @@ impl KeyCounter {
 /// `ln((total + 2) / (count + 1))`: 0-ish for a key every event has, large for one never
 /// seen among many.
 pub fn rarity(count: u32, total: u32) -> f32 {
-    ((total as f32 + 2.0) / (count.min(total) as f32 + 1.0)).ln()
+    rarity_ratio(count, total).ln()
+}
+
+/// `(total + 2) / (count + 1)`, the ratio whose logarithm is [`rarity`]; at least 1.
+pub fn rarity_ratio(count: u32, total: u32) -> f32 {
+    (total as f32 + 2.0) / (count.min(total) as f32 + 1.0)
 }
 
 #[cfg(test)]

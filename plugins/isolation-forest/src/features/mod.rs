@@ -25,7 +25,7 @@ use vigil_plugin_sdk::Event;
 use crate::forest::{POINT_WIDTH, Point};
 use hash::{combine, hash_bytes};
 use ip_window::IpWindowTable;
-use key_counter::{KeyCounter, rarity};
+use key_counter::{KeyCounter, rarity, rarity_ratio};
 use message::{MESSAGES_KEY, PatternFacts};
 use rarity::RarityCounter;
 
@@ -183,19 +183,24 @@ impl FeatureExtractor {
 
         let mut novelty =
             Novelty { unseen_path: path_seen == 0 && learned >= MIN_EVENTS_LEARNED, ..Novelty::default() };
-        let (mut param_rarity, mut shape_rarity, mut new_classes) = (0f32, 0f32, 0u32);
+        // The rarest parameter and value shape are found by their rarity's ratio and the
+        // logarithm taken once (`ln` is increasing; in wasm each is a call to libm).
+        let (mut rarest_param_seen, mut shape_ratio, mut new_classes) = (None::<u32>, 1f32, 0u32);
         for (name, value) in request::params(event.url) {
             let name_key = combine(path_key, combine(NAME_DOMAIN, hash_bytes(name)));
             let name_seen = self.keys.count(name_key);
-            param_rarity = param_rarity.max(rarity(name_seen, path_seen));
+            rarest_param_seen = Some(rarest_param_seen.map_or(name_seen, |seen| seen.min(name_seen)));
             if name_seen == 0 && path_seen >= MIN_PATH_SEEN {
                 novelty.unknown_params += 1;
             }
             let value_shape = request::value_shape(value);
-            shape_rarity = shape_rarity.max(rarity(
+            let ratio = rarity_ratio(
                 self.keys.count(combine(name_key, SHAPE_DOMAIN << 32 | u64::from(value_shape))),
                 name_seen,
-            ));
+            );
+            if ratio > shape_ratio {
+                shape_ratio = ratio;
+            }
             if name_seen >= MIN_PARAM_SEEN {
                 let new = self.new_classes(name_key, value_shape);
                 new_classes = new_classes.max(new.count_ones());
@@ -210,14 +215,14 @@ impl FeatureExtractor {
         let mut point = [0.0; POINT_WIDTH];
         point[Feature::PathRarity as usize] = rarity(path_seen, learned);
         point[Feature::StatusRarity as usize] = rarity(status_seen, path_seen);
-        point[Feature::ParamRarity as usize] = param_rarity;
-        point[Feature::ValueShapeRarity as usize] = shape_rarity;
+        point[Feature::ParamRarity as usize] = rarest_param_seen.map_or(0.0, |seen| rarity(seen, path_seen));
+        point[Feature::ValueShapeRarity as usize] = if shape_ratio > 1.0 { shape_ratio.ln() } else { 0.0 };
         point[Feature::NewValueClasses as usize] = new_classes as f32;
         point[Feature::DangerousChars as usize] = dangerous as f32;
         point[Feature::UrlLength as usize] = shape.length as f32;
         point[Feature::QueryParams as usize] = shape.query_params as f32;
         point[Feature::SpecialShare as usize] = shape.special_share;
-        point[Feature::Bytes as usize] = (event.bytes_sent as f64).ln_1p() as f32;
+        point[Feature::Bytes as usize] = vigil_plugin_sdk::features::log_bytes(event.bytes_sent);
         point[Feature::MethodRarity as usize] = self.methods.observe(hash_bytes(event.method.as_bytes()));
         point[Feature::UserAgentRarity as usize] = self.user_agents.observe(hash_bytes(event.user_agent.as_bytes()));
         point[Feature::IpRate as usize] = ip.rate;

@@ -103,3 +103,27 @@ fn memory_stays_flat_with_many_distinct_keys() {
     assert_eq!(start, (2 * 64, 4 * 4096, 1024, 3 << 15));
     x.validate(1024, 60).unwrap();
 }
+
+#[test]
+fn parameter_and_value_rarity_are_those_of_the_rarest_parameter() {
+    let mut x = FeatureExtractor::new(1024, 60);
+    // `page` on every request to /list, `sort` on one in ten, always with a word; `q` twice.
+    for i in 0..200 {
+        let url = match i % 100 {
+            0 => format!("/list?page={i}&q=shoes"),
+            n if n % 10 == 0 => format!("/list?page={i}&sort=price"),
+            _ => format!("/list?page={i}"),
+        };
+        x.learn(&event("10.0.0.1", "GET", &url, 200, 10, "M", T0 + i));
+    }
+    let all = point(&mut x, &event("10.0.0.2", "GET", "/list?sort=price&page=3&q=boots", 200, 10, "M", T0 + 300));
+    // `q` (seen twice) is the rarest name, whatever the order the parameters come in.
+    assert_eq!(all[Feature::ParamRarity as usize], rarity(2, 200));
+    // Every value has the shape its parameter always had: no shape is rarer than the others.
+    assert!(all[Feature::ValueShapeRarity as usize] < 0.7, "{}", all[Feature::ValueShapeRarity as usize]);
+    let digits_in_sort = point(&mut x, &event("10.0.0.2", "GET", "/list?sort=123&page=3", 200, 10, "M", T0 + 301));
+    assert_eq!(digits_in_sort[Feature::ParamRarity as usize], rarity(18, 200));
+    assert_eq!(digits_in_sort[Feature::ValueShapeRarity as usize], rarity(0, 18), "digits never seen in `sort`");
+    let none = point(&mut x, &event("10.0.0.2", "GET", "/list", 200, 10, "M", T0 + 302));
+    assert_eq!((none[Feature::ParamRarity as usize], none[Feature::ValueShapeRarity as usize]), (0.0, 0.0));
+}
