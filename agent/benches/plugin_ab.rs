@@ -68,19 +68,6 @@ fn source(name: &str) -> PluginSource {
     }
 }
 
-fn host_event(r: &Record) -> Event {
-    Event {
-        timestamp_ms: r.timestamp_ms,
-        ip: r.ip.clone(),
-        method: r.method.to_owned(),
-        url: r.url.clone(),
-        status_code: r.status_code,
-        bytes_sent: r.bytes_sent,
-        user_agent: r.user_agent.to_owned(),
-        ..Event::default()
-    }
-}
-
 /// A started, trained detector and its own copy of the traffic (the same sequence for both).
 struct Side {
     name: String,
@@ -102,14 +89,14 @@ impl Side {
         };
         let mut host = DetectorHost::start(engine, &spec).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut traffic = Traffic::new(7);
-        let training: Vec<Event> = traffic.records(args.train).iter().map(host_event).collect();
+        let training: Vec<Event> = traffic.records(args.train).iter().map(Record::host_event).collect();
         host.train(&training).unwrap_or_else(|e| panic!("{name}: train: {e}"));
         Side { name: name.to_owned(), host, traffic, busy: Duration::ZERO }
     }
 
     /// Score the next batch; its time in seconds.
     fn round(&mut self, n: usize) -> f64 {
-        let batch: Vec<Event> = self.traffic.records(n).iter().map(host_event).collect();
+        let batch: Vec<Event> = self.traffic.records(n).iter().map(Record::host_event).collect();
         let started = Instant::now();
         let verdicts = self.host.score(&batch).unwrap_or_else(|e| panic!("{}: score: {e}", self.name));
         let took = started.elapsed();

@@ -19,19 +19,6 @@ use vigil_plugin_sdk::{Detector, OwnedEvent, Settings, borrow_all};
 const TRAINING: usize = 10_000;
 const BATCHES: [usize; 3] = [1, 1_000, 10_000];
 
-fn host_event(r: &Record) -> Event {
-    Event {
-        timestamp_ms: r.timestamp_ms,
-        ip: r.ip.clone(),
-        method: r.method.to_owned(),
-        url: r.url.clone(),
-        status_code: r.status_code,
-        bytes_sent: r.bytes_sent,
-        user_agent: r.user_agent.to_owned(),
-        ..Event::default()
-    }
-}
-
 fn sdk_event(r: &Record) -> OwnedEvent {
     OwnedEvent {
         timestamp_ms: r.timestamp_ms,
@@ -64,7 +51,7 @@ fn scoring(c: &mut Criterion) {
         snapshot_interval: None,
     };
     let mut wasm = DetectorHost::start(&engine, &spec.clone()).expect("builtin plugin starts");
-    let host_training: Vec<Event> = training.iter().map(host_event).collect();
+    let host_training: Vec<Event> = training.iter().map(Record::host_event).collect();
     wasm.train(&host_training).expect("wasm train");
 
     let settings = Settings { threshold: 0.6 };
@@ -86,7 +73,7 @@ fn scoring(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(BenchmarkId::new("wasm", n), |b| {
             b.iter_batched(
-                || wasm_traffic.records(n).iter().map(host_event).collect::<Vec<_>>(),
+                || wasm_traffic.records(n).iter().map(Record::host_event).collect::<Vec<_>>(),
                 |batch| wasm.score(&batch).expect("wasm score"),
                 BatchSize::LargeInput,
             )
@@ -112,7 +99,7 @@ fn scoring(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(BenchmarkId::new("wasm", n), |b| {
             b.iter_batched(
-                || wasm_traffic.records(n).iter().map(host_event).collect::<Vec<_>>(),
+                || wasm_traffic.records(n).iter().map(Record::host_event).collect::<Vec<_>>(),
                 |batch| kmeans_wasm.score(&batch).expect("kmeans wasm score"),
                 BatchSize::LargeInput,
             )
@@ -141,7 +128,7 @@ fn scoring(c: &mut Criterion) {
     let mut group = c.benchmark_group("wasm_boundary");
     for &n in &BATCHES {
         group.throughput(Throughput::Elements(n as u64));
-        let host_batch: Vec<Event> = scoring[..n].iter().map(host_event).collect();
+        let host_batch: Vec<Event> = scoring[..n].iter().map(Record::host_event).collect();
         group.bench_with_input(BenchmarkId::new("constant_score", n), &host_batch, |b, batch| {
             b.iter(|| boundary.score(batch).expect("fixture score"))
         });

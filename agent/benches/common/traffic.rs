@@ -13,6 +13,23 @@ pub struct Record {
     pub user_agent: &'static str,
 }
 
+impl Record {
+    /// The record as the agent's event, what its plugin host scores.
+    #[allow(dead_code)] // not every benchmark needs it
+    pub fn host_event(&self) -> vigil::event::Event {
+        vigil::event::Event {
+            timestamp_ms: self.timestamp_ms,
+            ip: self.ip.clone(),
+            method: self.method.to_owned(),
+            url: self.url.clone(),
+            status_code: self.status_code,
+            bytes_sent: self.bytes_sent,
+            user_agent: self.user_agent.to_owned(),
+            ..vigil::event::Event::default()
+        }
+    }
+}
+
 const PATHS: &[&str] = &[
     "/",
     "/products",
