@@ -2,7 +2,9 @@
 //! what is not scored yet; the committer writes each batch in one transaction, then answers
 //! the submitters and tells the monitor. The scorer is a tokio task that runs its wasm calls
 //! on the blocking pool; the committer is a thread of its own, since all it does is block on
-//! SQLite. Scoring batch N+1 overlaps committing N.
+//! SQLite. Scoring batch N+1 overlaps committing N. A small pre-scored batch (the API's, at a
+//! few logs per request) that finds the committer idle is committed by the scorer itself,
+//! without the two thread hand-offs (see [`INLINE_COMMIT_EVENTS`]).
 
 use super::config::PipelineConfig;
 use super::monitor::{Monitor, MonitorMessage};
@@ -14,7 +16,7 @@ use crate::store::{
 };
 use crate::summarize::SummaryFeed;
 use crate::templates::{MinerConfig, SourceMiners};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -126,14 +128,25 @@ impl Pipeline {
         let stats = Arc::new(PipelineStats::default());
         let miners = Mutex::new(SourceMiners::load(&store, MinerConfig::default()));
         let scoring = Scoring { detectors: detectors.clone(), miners, embedder: store.embedder().clone() };
-        let scorer = tokio::spawn(score_stage(rx, scored_tx, Arc::new(scoring), config.clone(), stats.clone()));
-        let committer = {
-            let (monitor, stats) = (monitor.clone(), stats.clone());
-            std::thread::Builder::new()
-                .name("vigil-commit".into())
-                .spawn(move || commit_stage(scored_rx, &store, &monitor, &stats, &feed))
-                .expect("the operating system starts the commit thread")
-        };
+        let committing = Arc::new(Committing {
+            store,
+            monitor: monitor.clone(),
+            stats: stats.clone(),
+            feed,
+            queued: AtomicUsize::new(0),
+        });
+        let scorer = tokio::spawn(score_stage(
+            rx,
+            scored_tx,
+            Arc::new(scoring),
+            committing.clone(),
+            config.clone(),
+            stats.clone(),
+        ));
+        let committer = std::thread::Builder::new()
+            .name("vigil-commit".into())
+            .spawn(move || commit_stage(scored_rx, &committing))
+            .expect("the operating system starts the commit thread");
         let pipeline = Pipeline {
             tx,
             room: Arc::new(Semaphore::new(room_size)),
@@ -199,6 +212,7 @@ async fn score_stage(
     mut rx: mpsc::Receiver<Queued>,
     tx: mpsc::Sender<ScoredBatch>,
     scoring: Arc<Scoring>,
+    committing: Arc<Committing>,
     config: PipelineConfig,
     stats: Arc<PipelineStats>,
 ) {
@@ -227,20 +241,41 @@ async fn score_stage(
         // Pre-scored submissions (the API's) need no wasm call: no trip to the blocking pool,
         // unless they bring many anomalies to embed.
         let anomalies = || submissions.iter().flat_map(|s| s.scored.iter().flatten()).filter(|s| s.anomalous).count();
-        let scored = if submissions.iter().all(|s| s.scored.is_some()) && anomalies() <= INLINE_ANOMALIES {
+        let inline = submissions.iter().all(|s| s.scored.is_some()) && anomalies() <= INLINE_ANOMALIES;
+        let scored = if inline {
             Ok(score(&scoring, submissions, room, &stats))
         } else {
             let scoring = scoring.clone();
             let stats = stats.clone();
             tokio::task::spawn_blocking(move || score(&scoring, submissions, room, &stats)).await
         };
-        match scored {
-            Ok(batch) => {
-                if tx.send(batch).await.is_err() {
-                    return;
-                }
+        let mut batch = match scored {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "scoring task panicked; its batch is lost");
+                continue;
             }
-            Err(e) => tracing::error!(error = %e, "scoring task panicked; its batch is lost"),
+        };
+        if inline && events <= INLINE_COMMIT_EVENTS {
+            batch = match committing.commit_here(batch) {
+                Here::Committed => continue,
+                Here::Busy(batch) => batch,
+                Here::Failed(prepared) => {
+                    // Retried off the runtime; the scorer waits, as it would for a full queue.
+                    let committing = committing.clone();
+                    let retried = tokio::task::spawn_blocking(move || committing.commit_and_answer(prepared));
+                    if let Err(e) = retried.await {
+                        tracing::error!(error = %e, "commit task panicked");
+                    }
+                    continue;
+                }
+            };
+        }
+        // Counted before it is sent, so the scorer never sees the committer idle with a batch
+        // on its way (see `Committing::commit_here`).
+        committing.queued.fetch_add(1, Ordering::AcqRel);
+        if tx.send(batch).await.is_err() {
+            return;
         }
     }
 }
@@ -299,21 +334,103 @@ fn score(
     ScoredBatch { submissions, scores, templates, room, anomaly_vectors, line_layouts }
 }
 
-/// The committer's loop. A thread, not a task: a commit blocks for its whole length, and
-/// handing it to the blocking pool and back cost two thread wake-ups per batch, which at one
-/// log per API request was a large part of each request's cost.
-fn commit_stage(
-    mut rx: mpsc::Receiver<ScoredBatch>,
-    store: &Store,
-    monitor: &Monitor,
-    stats: &PipelineStats,
-    feed: &SummaryFeed,
-) {
-    while let Some(mut batch) = rx.blocking_recv() {
-        // Group commit: what the scorer finished meanwhile goes into the same transaction.
-        while let Ok(next) = rx.try_recv() {
-            batch.absorb(next);
+/// Pre-scored batches (the API's) of at most this many events are committed by the scorer
+/// itself when the committer has nothing queued and the store's writer is free: at one log per
+/// request, handing each commit to the committer thread and the answer back cost two thread
+/// wake-ups per request. Larger batches go to the committer, so that scoring the next batch
+/// overlaps committing this one (and the runtime is never held for long: a commit of 16
+/// events takes tens of microseconds).
+const INLINE_COMMIT_EVENTS: usize = 16;
+
+/// What committing a batch needs, shared by the committer thread and the scorer.
+struct Committing {
+    store: Arc<Store>,
+    monitor: Monitor,
+    stats: Arc<PipelineStats>,
+    feed: SummaryFeed,
+    /// Batches sent to the committer and not yet committed: the scorer commits a batch itself
+    /// only when this is 0, so batches are still committed in the order they were scored (a
+    /// file's checkpoints depend on it).
+    queued: AtomicUsize,
+}
+
+/// A batch made ready to commit: the rows, and whom to answer afterwards.
+struct Prepared {
+    commit: CommitBatch,
+    templates: Vec<TemplateUpdate>,
+    submissions: Vec<Submission>,
+    /// Each submission's events in `commit.events`.
+    spans: Vec<std::ops::Range<usize>>,
+    room: Vec<OwnedSemaphorePermit>,
+}
+
+/// How a commit by the scorer went.
+enum Here {
+    Committed,
+    /// The writer was held (by retention, say): the batch goes to the committer.
+    Busy(ScoredBatch),
+    /// The commit failed and wrote nothing; it is to be retried.
+    Failed(Prepared),
+}
+
+impl Committing {
+    /// Commit `batch` on the caller's thread if nothing else is queued for the committer and
+    /// the store's writer is free right now; never waits for either.
+    fn commit_here(&self, batch: ScoredBatch) -> Here {
+        if self.queued.load(Ordering::Acquire) != 0 {
+            return Here::Busy(batch);
         }
+        let Some(mut writer) = self.store.try_writer() else { return Here::Busy(batch) };
+        let prepared = Prepared::from(batch);
+        let span = commit_span(&prepared.commit);
+        let started = std::time::Instant::now();
+        let result =
+            span.in_scope(|| self.store.commit_with_writer(&mut writer, &prepared.commit, &prepared.templates));
+        drop(writer);
+        self.stats.instruments.observe_commit(started.elapsed());
+        match result {
+            Ok(done) => {
+                self.answer(prepared, done.ids.map_or(0, |ids| *ids.start()));
+                Here::Committed
+            }
+            Err(e) => {
+                self.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "commit failed; retrying");
+                Here::Failed(prepared)
+            }
+        }
+    }
+
+    /// Commit, retrying until it works (see [`commit_with_retry`]), then answer.
+    fn commit_and_answer(&self, prepared: Prepared) {
+        let span = commit_span(&prepared.commit);
+        let first_id =
+            span.in_scope(|| commit_with_retry(&self.store, &prepared.commit, &prepared.templates, &self.stats));
+        self.answer(prepared, first_id);
+    }
+
+    /// Count a committed batch, answer its submitters, tell the monitor, give its room back
+    /// and offer it to the summarizers.
+    fn answer(&self, prepared: Prepared, first_id: i64) {
+        let Prepared { commit, templates: _, submissions, spans, room } = prepared;
+        let stats = &self.stats;
+        stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
+        stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
+        stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
+        stats.instruments.count_anomalies(commit.anomalies.len() as u64);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        answer(&commit, first_id, submissions, spans, &self.monitor);
+        drop(room);
+        self.feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
+    }
+}
+
+fn commit_span(commit: &CommitBatch) -> tracing::Span {
+    tracing::info_span!("commit", events = commit.events.len() as i64, anomalies = commit.anomalies.len() as i64)
+}
+
+impl From<ScoredBatch> for Prepared {
+    fn from(batch: ScoredBatch) -> Prepared {
         let ScoredBatch { mut submissions, scores, templates, room, anomaly_vectors, line_layouts } = batch;
         let mut commit = CommitBatch::default();
         // Sized once: growing it would copy every event moved in so far, several times.
@@ -345,21 +462,23 @@ fn commit_stage(
         commit.checkpoints = checkpoints;
         commit.anomaly_vectors = anomaly_vectors;
         commit.line_layouts = line_layouts;
+        Prepared { commit, templates, submissions, spans, room }
+    }
+}
 
-        let span = tracing::info_span!(
-            "commit",
-            events = commit.events.len() as i64,
-            anomalies = commit.anomalies.len() as i64
-        );
-        let first_id = span.in_scope(|| commit_with_retry(store, &commit, &templates, stats));
-        stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
-        stats.instruments.count_events(commit.events.iter().map(|e| e.event.source.as_str()));
-        stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
-        stats.instruments.count_anomalies(commit.anomalies.len() as u64);
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        answer(&commit, first_id, submissions, spans, monitor);
-        drop(room);
-        feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
+/// The committer's loop. A thread, not a task: a commit blocks for its whole length, and
+/// handing it to the blocking pool and back cost two thread wake-ups per batch, which at one
+/// log per API request was a large part of each request's cost.
+fn commit_stage(mut rx: mpsc::Receiver<ScoredBatch>, committing: &Committing) {
+    while let Some(mut batch) = rx.blocking_recv() {
+        let mut batches = 1;
+        // Group commit: what the scorer finished meanwhile goes into the same transaction.
+        while let Ok(next) = rx.try_recv() {
+            batch.absorb(next);
+            batches += 1;
+        }
+        committing.commit_and_answer(Prepared::from(batch));
+        committing.queued.fetch_sub(batches, Ordering::AcqRel);
     }
 }
 
@@ -437,5 +556,48 @@ fn answer(
         if let Some(reply) = submission.reply {
             let _ = reply.send(Ok(Accepted { ids, anomalies }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Scored;
+    use crate::event::Event;
+
+    fn scored_batch() -> ScoredBatch {
+        let events = vec![Event { url: "/".into(), status_code: 200, source: "api".into(), ..Event::default() }];
+        let scored = Scored { score: 0.1, anomalous: false, detector: "api".into(), reason: String::new() };
+        ScoredBatch {
+            line_layouts: LineLayouts::of(&events),
+            submissions: vec![Submission { scored: None, ..Submission::events(events) }],
+            scores: vec![Some(scored)],
+            templates: Vec::new(),
+            room: Vec::new(),
+            anomaly_vectors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_scorer_commits_only_with_nothing_queued_and_the_writer_free() {
+        let store = crate::testing::store();
+        let committing = Committing {
+            store: store.clone(),
+            monitor: Monitor::default(),
+            stats: Arc::new(PipelineStats::default()),
+            feed: SummaryFeed::default(),
+            queued: AtomicUsize::new(1),
+        };
+        // A batch on its way to the committer: this one must not commit ahead of it.
+        assert!(matches!(committing.commit_here(scored_batch()), Here::Busy(_)));
+        committing.queued.store(0, Ordering::SeqCst);
+        {
+            let _held = store.writer();
+            assert!(matches!(committing.commit_here(scored_batch()), Here::Busy(_)), "never waits for the writer");
+        }
+        assert_eq!(store.counts().unwrap().events, 0);
+        assert!(matches!(committing.commit_here(scored_batch()), Here::Committed));
+        assert_eq!(store.counts().unwrap().events, 1);
+        assert_eq!(committing.stats.batches.load(Ordering::SeqCst), 1);
     }
 }

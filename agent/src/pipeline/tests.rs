@@ -196,3 +196,73 @@ async fn batches_scored_while_a_commit_runs_share_the_next_transaction() {
     tasks.join().await;
     assert_eq!(store.counts().unwrap().events, 4);
 }
+
+/// A submission scored already, as the API makes them: every event below the threshold.
+fn pre_scored(n: usize, source: &str) -> Submission {
+    let scored = (0..n)
+        .map(|_| crate::detect::Scored { score: 0.1, anomalous: false, detector: "api".into(), reason: String::new() })
+        .collect();
+    Submission { scored: Some(scored), ..Submission::events(events(n, source)) }
+}
+
+#[tokio::test]
+// Held on purpose across the awaits: nothing may commit until it is released.
+#[allow(clippy::await_holding_lock)]
+async fn a_small_pre_scored_batch_goes_to_the_committer_while_the_writer_is_held() {
+    let store = store();
+    let (pipeline, tasks) = Pipeline::start(
+        &PipelineConfig::default(),
+        Arc::new(constant_detectors(0.1, 0.5)),
+        store.clone(),
+        Monitor::default(),
+    );
+    let writer = store.writer();
+    let (submission, mut reply) = pre_scored(1, "api").with_reply();
+    pipeline.submit(submission).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(reply.try_recv().is_err(), "nothing can commit while the writer is held");
+    drop(writer);
+    assert_eq!(reply.await.unwrap().unwrap().ids, Some(1..=1), "the committer took it once the writer was free");
+    drop(pipeline);
+    tasks.join().await;
+    assert_eq!(store.counts().unwrap().events, 1);
+}
+
+#[tokio::test]
+// Held on purpose across the awaits: the committer is a thread of its own and must wait.
+#[allow(clippy::await_holding_lock)]
+async fn pre_scored_batches_committed_by_the_scorer_keep_the_order_of_queued_ones() {
+    let store = store();
+    let config = PipelineConfig { batch_events: 1, ..PipelineConfig::default() };
+    let (pipeline, tasks) =
+        Pipeline::start(&config, Arc::new(constant_detectors(0.1, 0.5)), store.clone(), Monitor::default());
+    // The first goes to the store at once, with nothing queued.
+    let (first, reply) = pre_scored(2, "api").with_reply();
+    pipeline.submit(first).await.unwrap();
+    assert_eq!(reply.await.unwrap().unwrap().ids, Some(1..=2));
+    // With the writer held, an unscored batch waits at the committer, and the pre-scored ones
+    // after it must wait behind it, not slip in ahead when the writer comes free.
+    let writer = store.writer();
+    let mut replies = Vec::new();
+    for (n, submission) in
+        [Submission::events(events(3, "ws")), pre_scored(1, "api"), pre_scored(2, "api")].into_iter().enumerate()
+    {
+        let (submission, reply) = submission.with_reply();
+        pipeline.submit(submission).await.unwrap();
+        replies.push(reply);
+        if n == 0 {
+            // Let the scorer hand the unscored batch to the committer before the next arrive.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    drop(writer);
+    let mut ids = Vec::new();
+    for reply in replies {
+        ids.push(reply.await.unwrap().unwrap().ids.unwrap());
+    }
+    assert_eq!(ids, vec![3..=5, 6..=6, 7..=8], "ids follow the order the batches were submitted in");
+    drop(pipeline);
+    tasks.join().await;
+    assert_eq!(store.counts().unwrap().events, 8);
+}

@@ -99,6 +99,16 @@ impl Store {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The writer if nothing holds it right now, without waiting: for a caller that must not
+    /// block on a commit or a retention step (the pipeline's scorer, on the async runtime).
+    pub(crate) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
+        match self.writer.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A read connection from the pool, or a new one when all pooled ones are busy.
     pub(crate) fn reader(&self) -> Result<Reader<'_>, StoreError> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();

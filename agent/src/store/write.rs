@@ -3,7 +3,7 @@
 //! boundary: the events and the source offset after them land together or not at all.
 
 use super::checkpoint::Checkpoint;
-use super::connection::Store;
+use super::connection::{Store, Writer};
 use super::error::StoreError;
 use super::raw_line::{Layout, LineFields, LineLayouts};
 use super::vectors::AnomalyVector;
@@ -116,6 +116,17 @@ impl Store {
         batch: &CommitBatch,
         templates: &[super::templates::TemplateUpdate],
     ) -> Result<Committed, StoreError> {
+        self.commit_with_writer(&mut self.writer(), batch, templates)
+    }
+
+    /// [`Store::commit_with_templates`] with the writer its caller holds (see
+    /// [`Store::try_writer`]).
+    pub(crate) fn commit_with_writer(
+        &self,
+        writer: &mut Writer,
+        batch: &CommitBatch,
+        templates: &[super::templates::TemplateUpdate],
+    ) -> Result<Committed, StoreError> {
         let count = batch.events.len();
         let mut anomalous = vec![false; count];
         for (n, anomaly) in batch.anomalies.iter().enumerate() {
@@ -136,8 +147,6 @@ impl Store {
         let now = unix_ms();
         let err = self.error("commit a batch");
 
-        let mut guard = self.writer();
-        let writer = &mut *guard;
         let first = writer.next_id;
         let next = first + count as i64;
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
