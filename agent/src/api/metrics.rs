@@ -29,6 +29,7 @@ pub fn readings(state: &AppState) -> Readings {
                     parse_errors: n("parse_errors"),
                     read_errors: n("read_errors"),
                     files: n("files"),
+                    skipped_files: n("skipped_files"),
                 }
             })
             .collect(),

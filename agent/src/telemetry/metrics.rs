@@ -146,6 +146,8 @@ pub struct SourceReading {
     pub read_errors: u64,
     /// Files currently followed.
     pub files: u64,
+    /// Paths under the globs not followed now (unreadable, or not regular files).
+    pub skipped_files: u64,
 }
 
 /// One plugin's counters.
@@ -254,6 +256,11 @@ pub fn render(readings: &Readings, instruments: &Instruments) -> String {
         "source_files",
         "Files each file source follows",
         gauges_by("source", &readings.sources, |s| (s.name.clone(), s.files)),
+    );
+    r.register(
+        "source_skipped_files",
+        "Paths under each file source's globs not followed now: unreadable, or not regular files",
+        gauges_by("source", &readings.sources, |s| (s.name.clone(), s.skipped_files)),
     );
     r.register(
         "queue_depth",

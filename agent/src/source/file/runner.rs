@@ -92,6 +92,8 @@ fn run(
     stop: Arc<AtomicBool>,
     wake_ups: mpsc::Receiver<()>,
 ) {
+    // The tailer's warnings (a file it cannot read) then name the source.
+    let _span = tracing::info_span!("source", name = %spec.name).entered();
     let mut parse_errors = 0u64;
     let mut last_scan: Option<Instant> = None;
     let mut woken = true;
@@ -115,7 +117,8 @@ fn run(
         registry.set(
             &spec.name,
             json!({ "type": "file", "files": stats.files, "lines": stats.lines, "truncated_lines": stats.truncated,
-                    "parse_errors": parse_errors, "truncations": stats.truncations, "read_errors": stats.errors }),
+                    "parse_errors": parse_errors, "truncations": stats.truncations, "read_errors": stats.errors,
+                    "skipped_files": stats.skipped }),
         );
         if stop.load(Ordering::Relaxed) {
             return;

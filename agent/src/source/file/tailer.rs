@@ -6,10 +6,10 @@ use super::config::{FileSourceConfig, StartAt};
 use super::fingerprint::Fingerprint;
 use super::gzip;
 use super::tailed::{LineRead, TailedFile};
-use std::collections::HashSet;
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, Metadata};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a file whose path is gone is kept open after its last byte was read: a writer
@@ -55,6 +55,8 @@ pub struct TailerStats {
     pub truncations: u64,
     /// Read errors (the file is retried on the next poll).
     pub errors: u64,
+    /// Paths under the globs not followed now: unreadable, or not regular files.
+    pub skipped: usize,
 }
 
 /// Follows the files of one file source.
@@ -72,6 +74,9 @@ pub struct Tailer {
     gz_done: HashSet<(u64, u64)>,
     /// The read buffer, reused by every read.
     buf: Vec<u8>,
+    /// Paths under the globs that are not followed, and why. Each is logged when it turns up
+    /// (or its reason changes), and counted in the stats until it is mended or gone.
+    skipped: HashMap<PathBuf, String>,
     stats: TailerStats,
 }
 
@@ -92,13 +97,14 @@ impl Tailer {
             gone_since: Vec::new(),
             gz_done: HashSet::new(),
             buf: Vec::new(),
+            skipped: HashMap::new(),
             stats: TailerStats::default(),
         })
     }
 
     /// Counters so far.
     pub fn stats(&self) -> TailerStats {
-        TailerStats { files: self.files.len(), ..self.stats }
+        TailerStats { files: self.files.len(), skipped: self.skipped.len(), ..self.stats }
     }
 
     /// Scan for files, read what is new, and return it.
@@ -121,9 +127,15 @@ impl Tailer {
         for file in &mut self.files {
             file.detached = true;
         }
-        for path in self.matching_paths() {
-            let Ok(file) = File::open(&path) else { continue };
-            let Ok(meta) = file.metadata() else { continue };
+        let mut skipped = HashMap::new();
+        for path in self.matching_paths(&mut skipped) {
+            let (file, meta) = match File::open(&path).and_then(|f| f.metadata().map(|m| (f, m))) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    skipped.insert(path, format!("cannot be opened ({e})"));
+                    continue;
+                }
+            };
             let ino = (meta.dev(), meta.ino());
             if path.extension().is_some_and(|e| e == "gz") {
                 if self.config.gzip && self.gz_done.insert(ino) {
@@ -136,7 +148,13 @@ impl Tailer {
                 known.detached = false;
                 continue;
             }
-            let Ok(fingerprint) = Fingerprint::read(&file, self.config.fingerprint_bytes) else { continue };
+            let fingerprint = match Fingerprint::read(&file, self.config.fingerprint_bytes) {
+                Ok(fingerprint) => fingerprint,
+                Err(e) => {
+                    skipped.insert(path, format!("cannot be read ({e})"));
+                    continue;
+                }
+            };
             if fingerprint.is_empty() {
                 continue; // nothing to identify it by yet
             }
@@ -153,7 +171,26 @@ impl Tailer {
             out.push(FileLines { path: tailed.path.clone(), lines: Vec::new(), position: position(&tailed) });
             self.files.push(tailed);
         }
+        self.report_skipped(skipped);
         self.first_scan = false;
+    }
+
+    /// Log the paths skipped for a new reason in this scan, and those no longer skipped.
+    /// Once per change, not per scan: a scan runs every poll interval.
+    fn report_skipped(&mut self, skipped: HashMap<PathBuf, String>) {
+        for (path, why) in &skipped {
+            if self.skipped.get(path) != Some(why) {
+                tracing::warn!(
+                    path = %path.display(),
+                    "matches the source's include globs but {why}, so it is not tailed: make it a \
+                     regular file the agent's user can read, or add it to the source's `exclude`"
+                );
+            }
+        }
+        for path in self.skipped.keys().filter(|p| !skipped.contains_key(*p)) {
+            tracing::info!(path = %path.display(), "no longer skipped: readable again, or gone");
+        }
+        self.skipped = skipped;
     }
 
     /// Read a compressed file once, from where the same content was read up to before.
@@ -236,7 +273,9 @@ impl Tailer {
             .expect("an unused key")
     }
 
-    fn matching_paths(&self) -> Vec<PathBuf> {
+    /// The regular files under the globs, oldest first; the other matches that are not
+    /// followed go to `skipped` with the reason.
+    fn matching_paths(&self, skipped: &mut HashMap<PathBuf, String>) -> Vec<PathBuf> {
         // One stat per path: it says whether it is a file and when it last changed. Paths
         // matched by several globs are kept once.
         let mut seen = HashSet::new();
@@ -248,9 +287,20 @@ impl Tailer {
             .flatten()
             .filter_map(Result::ok)
             .filter(|p| !self.exclude.iter().any(|x| x.matches_path(p)) && seen.insert(p.clone()))
-            .filter_map(|p| {
-                let meta = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
-                Some((meta.modified().ok(), p))
+            .filter_map(|p| match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_file() => Some((meta.modified().ok(), p)),
+                // A `*` glob often matches subdirectories: not files to tail, nor a mistake.
+                Ok(meta) if meta.is_dir() => None,
+                Ok(meta) => {
+                    skipped.insert(p, format!("is {}, not a regular file", file_kind(&meta)));
+                    None
+                }
+                Err(e) => {
+                    if let Some(why) = stat_failure(&p, &e) {
+                        skipped.insert(p, why);
+                    }
+                    None
+                }
             })
             .collect();
         // Oldest rotated files first, so their remaining lines come before the new file's.
@@ -307,6 +357,34 @@ impl Tailer {
             self.gone_since.retain(|(k, _)| *k != file.key);
             retire(&mut self.retired, position(&file));
         }
+    }
+}
+
+/// What a path that is neither a regular file nor a directory is, for the operator.
+fn file_kind(meta: &Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "of an unknown kind"
+    }
+}
+
+/// Why `path`, just listed by the glob, cannot be examined; `None` when it is simply gone
+/// (deleted between the listing and the stat, as in a rotation: nothing to report).
+fn stat_failure(path: &Path, error: &std::io::Error) -> Option<String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(link) if link.file_type().is_symlink() && error.kind() == std::io::ErrorKind::NotFound => {
+            let target = std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+            Some(format!("is a symbolic link to {target}, which does not exist"))
+        }
+        Ok(_) => Some(format!("cannot be examined ({error})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(format!("cannot be examined ({e})")),
     }
 }
 

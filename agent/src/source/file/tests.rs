@@ -279,3 +279,81 @@ fn archives_present_at_start_are_skipped_under_start_at_end() {
     let mut t = Tailer::new(c, vec![]).unwrap();
     assert!(poll(&mut t).is_empty());
 }
+
+/// Make a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0, "mkfifo {}", path.display());
+}
+
+/// What `f` logs at `warn` and `info`, as plain text.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn paths_under_the_globs_that_cannot_be_tailed_are_counted_and_the_files_beside_them_read() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("access.log"), &lines(0..3));
+    mkfifo(&dir.path().join("access.log.pipe"));
+    let target = dir.path().join("elsewhere.log");
+    std::os::unix::fs::symlink(&target, dir.path().join("access.log.link")).unwrap();
+    // A directory under a `*` glob is not a mistake: neither followed nor counted.
+    fs::create_dir(dir.path().join("access.log.d")).unwrap();
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    assert_eq!(poll(&mut t), expected(0..3));
+    assert_eq!((t.stats().files, t.stats().skipped), (1, 2));
+
+    // Mended: the pipe removed, the link's target created. It is followed like any file.
+    fs::remove_file(dir.path().join("access.log.pipe")).unwrap();
+    append(&target, "through the link\n");
+    assert_eq!(poll(&mut t), ["through the link"]);
+    assert_eq!((t.stats().files, t.stats().skipped), (2, 0));
+}
+
+#[test]
+fn a_skipped_path_is_logged_once_with_why_and_again_when_mended() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("access.log.pipe");
+    mkfifo(&pipe);
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    let first = logged(|| {
+        for _ in 0..3 {
+            poll(&mut t);
+        }
+    });
+    assert_eq!(first.matches("WARN").count(), 1, "one warning for three scans:\n{first}");
+    assert!(
+        first.contains(&pipe.display().to_string())
+            && first.contains("a named pipe (FIFO), not a regular file")
+            && first.contains("`exclude`"),
+        "the warning says which path, why, and what to do:\n{first}"
+    );
+    fs::remove_file(&pipe).unwrap();
+    let mended = logged(|| {
+        poll(&mut t);
+        poll(&mut t);
+    });
+    assert_eq!(mended.matches("no longer skipped").count(), 1, "{mended}");
+    assert!(!mended.contains("WARN"), "{mended}");
+}
