@@ -131,6 +131,8 @@ impl Tailer {
         for path in self.matching_paths(&mut skipped) {
             let (file, meta) = match File::open(&path).and_then(|f| f.metadata().map(|m| (f, m))) {
                 Ok(opened) => opened,
+                // Deleted since the listing (a rotation): nothing to report.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     skipped.insert(path, format!("cannot be opened ({e})"));
                     continue;
