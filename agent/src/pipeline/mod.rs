@@ -4,14 +4,16 @@
 //! the sources) and, when they ask, for the commit itself (WebSocket acks, API answers).
 //! Committed anomalies and ack summaries go out on the monitor channel (`/ws`).
 
+mod committer;
 mod config;
+mod handle;
 mod monitor;
-mod stages;
+mod scorer;
 mod submission;
 #[cfg(test)]
 mod tests;
 
 pub use config::PipelineConfig;
+pub use handle::{Pipeline, PipelineStats, PipelineTasks};
 pub use monitor::{Monitor, MonitorMessage};
-pub use stages::{Pipeline, PipelineStats, PipelineTasks};
 pub use submission::{Accepted, AnomalyNotice, PipelineError, Submission};
