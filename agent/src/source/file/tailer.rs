@@ -59,6 +59,27 @@ pub struct TailerStats {
     pub skipped: usize,
 }
 
+/// Why a path under the globs is not followed, and what the operator can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Skip {
+    why: String,
+    fix: &'static str,
+}
+
+impl Skip {
+    /// A path that should be a readable regular file and is not.
+    fn file(why: String) -> Skip {
+        Skip { why, fix: "make it a regular file the agent's user can read" }
+    }
+}
+
+/// A compressed file as last seen, and why reading it failed if it did.
+struct Archive {
+    /// Its length and modification time: a change means another try.
+    version: (u64, Option<std::time::SystemTime>),
+    failure: Option<String>,
+}
+
 /// Follows the files of one file source.
 pub struct Tailer {
     config: FileSourceConfig,
@@ -70,13 +91,13 @@ pub struct Tailer {
     retired: Vec<Position>,
     first_scan: bool,
     gone_since: Vec<(String, Instant)>,
-    /// Compressed files already read (by device and inode): they never change.
-    gz_done: HashSet<(u64, u64)>,
+    /// Compressed files under the globs (by device and inode) and how reading them went.
+    archives: HashMap<(u64, u64), Archive>,
     /// The read buffer, reused by every read.
     buf: Vec<u8>,
     /// Paths under the globs that are not followed, and why. Each is logged when it turns up
     /// (or its reason changes), and counted in the stats until it is mended or gone.
-    skipped: HashMap<PathBuf, String>,
+    skipped: HashMap<PathBuf, Skip>,
     stats: TailerStats,
 }
 
@@ -95,7 +116,7 @@ impl Tailer {
             retired: Vec::new(),
             first_scan: true,
             gone_since: Vec::new(),
-            gz_done: HashSet::new(),
+            archives: HashMap::new(),
             buf: Vec::new(),
             skipped: HashMap::new(),
             stats: TailerStats::default(),
@@ -128,21 +149,25 @@ impl Tailer {
             file.detached = true;
         }
         let mut skipped = HashMap::new();
+        let mut archives = HashMap::new();
         for path in self.matching_paths(&mut skipped) {
+            let compressed = path.extension().is_some_and(|e| e == "gz");
+            if compressed && !self.config.gzip {
+                continue; // not even opened
+            }
             let (file, meta) = match File::open(&path).and_then(|f| f.metadata().map(|m| (f, m))) {
                 Ok(opened) => opened,
                 // Deleted since the listing (a rotation): nothing to report.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    skipped.insert(path, format!("cannot be opened ({e})"));
+                    skipped.insert(path, Skip::file(format!("cannot be opened ({e})")));
                     continue;
                 }
             };
             let ino = (meta.dev(), meta.ino());
-            if path.extension().is_some_and(|e| e == "gz") {
-                if self.config.gzip && self.gz_done.insert(ino) {
-                    self.read_gz(path, out);
-                }
+            if compressed {
+                let archive = self.scan_archive(path, &meta, &mut skipped, out);
+                archives.insert(ino, archive);
                 continue;
             }
             if let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) {
@@ -153,7 +178,7 @@ impl Tailer {
             let fingerprint = match Fingerprint::read(&file, self.config.fingerprint_bytes) {
                 Ok(fingerprint) => fingerprint,
                 Err(e) => {
-                    skipped.insert(path, format!("cannot be read ({e})"));
+                    skipped.insert(path, Skip::file(format!("cannot be read ({e})")));
                     continue;
                 }
             };
@@ -173,19 +198,46 @@ impl Tailer {
             out.push(FileLines { path: tailed.path.clone(), lines: Vec::new(), position: position(&tailed) });
             self.files.push(tailed);
         }
+        // Archives no longer under the globs are forgotten: their inodes may be reused.
+        self.archives = archives;
         self.report_skipped(skipped);
         self.first_scan = false;
     }
 
+    /// Read a compressed file once it is whole. One that fails to decompress is tried again
+    /// when it changes (logrotate's gzip may still be writing it: its stream ends early), and
+    /// reported as skipped when it fails again unchanged (it is corrupt or was cut short).
+    fn scan_archive(
+        &mut self,
+        path: PathBuf,
+        meta: &Metadata,
+        skipped: &mut HashMap<PathBuf, Skip>,
+        out: &mut Vec<FileLines>,
+    ) -> Archive {
+        let ino = (meta.dev(), meta.ino());
+        let version = (meta.len(), meta.modified().ok());
+        match self.archives.remove(&ino) {
+            Some(known) if known.version == version => {
+                if let Some(why) = &known.failure {
+                    let fix = "replace it with a whole gzip file, or delete it";
+                    skipped.insert(path, Skip { why: why.clone(), fix });
+                }
+                known
+            }
+            _ => Archive { version, failure: self.read_gz(path, out).err() },
+        }
+    }
+
     /// Log the paths skipped for a new reason in this scan, and those no longer skipped.
     /// Once per change, not per scan: a scan runs every poll interval.
-    fn report_skipped(&mut self, skipped: HashMap<PathBuf, String>) {
-        for (path, why) in &skipped {
-            if self.skipped.get(path) != Some(why) {
+    fn report_skipped(&mut self, skipped: HashMap<PathBuf, Skip>) {
+        for (path, skip) in &skipped {
+            if self.skipped.get(path) != Some(skip) {
+                let Skip { why, fix } = skip;
                 tracing::warn!(
                     path = %path.display(),
-                    "matches the source's include globs but {why}, so it is not tailed: make it a \
-                     regular file the agent's user can read, or add it to the source's `exclude`"
+                    "matches the source's include globs but {why}, so it is not tailed: {fix}, \
+                     or add it to the source's `exclude`"
                 );
             }
         }
@@ -195,12 +247,14 @@ impl Tailer {
         self.skipped = skipped;
     }
 
-    /// Read a compressed file once, from where the same content was read up to before.
-    fn read_gz(&mut self, path: PathBuf, out: &mut Vec<FileLines>) {
-        let Ok(fingerprint) = gzip::fingerprint(&path, self.config.fingerprint_bytes) else {
+    /// Read a compressed file, from where the same content was read up to before. Nothing is
+    /// handed out unless the whole file decompresses; the error says why it did not.
+    fn read_gz(&mut self, path: PathBuf, out: &mut Vec<FileLines>) -> Result<(), String> {
+        let undecodable = |e: std::io::Error| format!("is a compressed file that cannot be decompressed ({e})");
+        let fingerprint = gzip::fingerprint(&path, self.config.fingerprint_bytes).map_err(|e| {
             self.stats.errors += 1;
-            return;
-        };
+            undecodable(e)
+        })?;
         // Empty, or the same content as a file still followed (compressed without delaycompress):
         // its lines come from the open file.
         if fingerprint.is_empty()
@@ -209,7 +263,7 @@ impl Tailer {
                 .iter()
                 .any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
         {
-            return;
+            return Ok(());
         }
         let (key, from) =
             match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
@@ -231,8 +285,12 @@ impl Tailer {
                 let position = Position { key, fingerprint: fingerprint.0, offset: end };
                 retire(&mut self.retired, position.clone());
                 out.push(FileLines { path, lines, position });
+                Ok(())
             }
-            Err(_) => self.stats.errors += 1,
+            Err(e) => {
+                self.stats.errors += 1;
+                Err(undecodable(e))
+            }
         }
     }
 
@@ -277,7 +335,7 @@ impl Tailer {
 
     /// The regular files under the globs, oldest first; the other matches that are not
     /// followed go to `skipped` with the reason.
-    fn matching_paths(&self, skipped: &mut HashMap<PathBuf, String>) -> Vec<PathBuf> {
+    fn matching_paths(&self, skipped: &mut HashMap<PathBuf, Skip>) -> Vec<PathBuf> {
         // One stat per path: it says whether it is a file and when it last changed. Paths
         // matched by several globs are kept once.
         let mut seen = HashSet::new();
@@ -294,12 +352,12 @@ impl Tailer {
                 // A `*` glob often matches subdirectories: not files to tail, nor a mistake.
                 Ok(meta) if meta.is_dir() => None,
                 Ok(meta) => {
-                    skipped.insert(p, format!("is {}, not a regular file", file_kind(&meta)));
+                    skipped.insert(p, Skip::file(format!("is {}, not a regular file", file_kind(&meta))));
                     None
                 }
                 Err(e) => {
                     if let Some(why) = stat_failure(&p, &e) {
-                        skipped.insert(p, why);
+                        skipped.insert(p, Skip::file(why));
                     }
                     None
                 }

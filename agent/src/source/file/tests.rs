@@ -280,6 +280,87 @@ fn archives_present_at_start_are_skipped_under_start_at_end() {
     assert!(poll(&mut t).is_empty());
 }
 
+/// `text` gzip-compressed, as bytes.
+fn gzipped(text: &str) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn a_compressed_file_still_being_written_is_read_once_it_is_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let archive = dir.path().join("access.log.2.gz");
+    let bytes = gzipped(&lines(0..2_000));
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    // logrotate's gzip has written half of the archive.
+    fs::write(&archive, head).unwrap();
+    let early = logged(|| assert!(poll(&mut t).is_empty()));
+    assert!(!early.contains("WARN"), "an archive being written is not reported:\n{early}");
+    assert_eq!(t.stats().skipped, 0);
+    append_bytes(&archive, tail);
+    assert_eq!(poll(&mut t), expected(0..2_000));
+    assert!(poll(&mut t).is_empty(), "read once");
+    assert_eq!(t.stats().skipped, 0);
+}
+
+#[test]
+fn a_corrupt_compressed_file_is_reported_once_and_read_when_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let archive = dir.path().join("access.log.2.gz");
+    let mut bytes = gzipped(&lines(0..50));
+    let middle = bytes.len() / 2;
+    bytes[middle..].fill(0xA5);
+    fs::write(&archive, &bytes).unwrap();
+    append(&dir.path().join("access.log"), &lines(100..101));
+    let first = logged(|| {
+        for _ in 0..4 {
+            poll(&mut t);
+        }
+    });
+    assert_eq!(first.matches("WARN").count(), 1, "one warning for four scans:\n{first}");
+    assert!(
+        first.contains(&archive.display().to_string())
+            && first.contains("cannot be decompressed")
+            && first.contains("delete it"),
+        "the warning says which file, why, and what to do:\n{first}"
+    );
+    assert_eq!((t.stats().files, t.stats().skipped), (1, 1));
+
+    // Replaced with a whole archive under the same name (perhaps the same inode).
+    fs::remove_file(&archive).unwrap();
+    fs::write(&archive, gzipped(&lines(0..50))).unwrap();
+    let mended = logged(|| assert_eq!(poll(&mut t), expected(0..50)));
+    assert_eq!(mended.matches("no longer skipped").count(), 1, "{mended}");
+    assert_eq!(t.stats().skipped, 0);
+}
+
+#[test]
+fn an_archive_deleted_and_another_created_in_its_place_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let archive = dir.path().join("access.log.2.gz");
+    fs::write(&archive, gzipped(&lines(0..40))).unwrap();
+    assert_eq!(poll(&mut t), expected(0..40));
+    // The next rotation: the old archive deleted, a new one in its place (the file system may
+    // give it the freed inode).
+    fs::remove_file(&archive).unwrap();
+    fs::write(&archive, gzipped(&lines(40..80))).unwrap();
+    assert_eq!(poll(&mut t), expected(40..80));
+}
+
+fn append_bytes(path: &Path, bytes: &[u8]) {
+    OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
+}
+
 /// Make a named pipe at `path`.
 fn mkfifo(path: &Path) {
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
