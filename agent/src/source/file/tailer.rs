@@ -59,6 +59,11 @@ pub struct TailerStats {
     pub skipped: usize,
 }
 
+/// Why a compressed file under the globs is not read.
+fn undecodable(e: std::io::Error) -> String {
+    format!("is a compressed file that cannot be decompressed ({e})")
+}
+
 /// Why a path under the globs is not followed, and what the operator can do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Skip {
@@ -73,11 +78,26 @@ impl Skip {
     }
 }
 
-/// A compressed file as last seen, and why reading it failed if it did.
+/// A compressed file under the globs, as last seen, and where reading it stands.
 struct Archive {
-    /// Its length and modification time: a change means another try.
+    /// Its length and modification time when reading last began: a change means another try.
     version: (u64, Option<std::time::SystemTime>),
-    failure: Option<String>,
+    state: ArchiveState,
+}
+
+enum ArchiveState {
+    /// Being read, a chunk per poll.
+    Reading { reader: Box<gzip::ArchiveReader>, path: PathBuf, key: String, fingerprint: Vec<u8> },
+    /// Read to its end, or nothing in it to read.
+    Done,
+    /// It did not decompress; `at` is how far reading got, where the next try starts.
+    Failed { why: String, at: Option<Position> },
+}
+
+impl Archive {
+    fn reading(&self) -> bool {
+        matches!(self.state, ArchiveState::Reading { .. })
+    }
 }
 
 /// Follows the files of one file source.
@@ -91,7 +111,7 @@ pub struct Tailer {
     retired: Vec<Position>,
     first_scan: bool,
     gone_since: Vec<(String, Instant)>,
-    /// Compressed files under the globs (by device and inode) and how reading them went.
+    /// Compressed files under the globs (by device and inode), read one at a time.
     archives: HashMap<(u64, u64), Archive>,
     /// The read buffer, reused by every read.
     buf: Vec<u8>,
@@ -149,7 +169,7 @@ impl Tailer {
             file.detached = true;
         }
         let mut skipped = HashMap::new();
-        let mut archives = HashMap::new();
+        let mut archives = HashSet::new();
         for path in self.matching_paths(&mut skipped) {
             let compressed = path.extension().is_some_and(|e| e == "gz");
             if compressed && !self.config.gzip {
@@ -166,8 +186,8 @@ impl Tailer {
             };
             let ino = (meta.dev(), meta.ino());
             if compressed {
-                let archive = self.scan_archive(path, &meta, &mut skipped, out);
-                archives.insert(ino, archive);
+                archives.insert(ino);
+                self.scan_archive(path, &meta, &mut skipped);
                 continue;
             }
             if let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) {
@@ -198,34 +218,42 @@ impl Tailer {
             out.push(FileLines { path: tailed.path.clone(), lines: Vec::new(), position: position(&tailed) });
             self.files.push(tailed);
         }
-        // Archives no longer under the globs are forgotten: their inodes may be reused.
-        self.archives = archives;
+        // Archives no longer under the globs are forgotten (their inodes may be reused), but
+        // one being read is read to its end through the open file.
+        self.archives.retain(|ino, archive| archives.contains(ino) || archive.reading());
         self.report_skipped(skipped);
         self.first_scan = false;
     }
 
-    /// Read a compressed file once it is whole. One that fails to decompress is tried again
-    /// when it changes (logrotate's gzip may still be writing it: its stream ends early), and
-    /// reported as skipped when it fails again unchanged (it is corrupt or was cut short).
-    fn scan_archive(
-        &mut self,
-        path: PathBuf,
-        meta: &Metadata,
-        skipped: &mut HashMap<PathBuf, Skip>,
-        out: &mut Vec<FileLines>,
-    ) -> Archive {
+    /// Start reading a compressed file that is new or changed since reading it failed, when
+    /// no other is being read (the scan lists the oldest first). One that failed to
+    /// decompress is tried again from where it failed when it changes (logrotate's gzip may
+    /// have been writing it: its stream ended early), and reported as skipped while it stays
+    /// as it was (it is corrupt or was cut short).
+    fn scan_archive(&mut self, path: PathBuf, meta: &Metadata, skipped: &mut HashMap<PathBuf, Skip>) {
         let ino = (meta.dev(), meta.ino());
         let version = (meta.len(), meta.modified().ok());
-        match self.archives.remove(&ino) {
-            Some(known) if known.version == version => {
-                if let Some(why) = &known.failure {
+        match self.archives.get(&ino) {
+            Some(archive) if archive.reading() => return,
+            Some(archive) if archive.version == version => {
+                if let ArchiveState::Failed { why, .. } = &archive.state {
                     let fix = "replace it with a whole gzip file, or delete it";
                     skipped.insert(path, Skip { why: why.clone(), fix });
                 }
-                known
+                return;
             }
-            _ => Archive { version, failure: self.read_gz(path, out).err() },
+            _ if self.archives.values().any(Archive::reading) => return,
+            _ => {}
         }
+        let resume = match self.archives.remove(&ino) {
+            Some(Archive { state: ArchiveState::Failed { at, .. }, .. }) => at,
+            _ => None,
+        };
+        let state = self.open_archive(path, resume).unwrap_or_else(|(why, at)| {
+            self.stats.errors += 1;
+            ArchiveState::Failed { why, at }
+        });
+        self.archives.insert(ino, Archive { version, state });
     }
 
     /// Log the paths skipped for a new reason in this scan, and those no longer skipped.
@@ -247,14 +275,16 @@ impl Tailer {
         self.skipped = skipped;
     }
 
-    /// Read a compressed file, from where the same content was read up to before. Nothing is
-    /// handed out unless the whole file decompresses; the error says why it did not.
-    fn read_gz(&mut self, path: PathBuf, out: &mut Vec<FileLines>) -> Result<(), String> {
-        let undecodable = |e: std::io::Error| format!("is a compressed file that cannot be decompressed ({e})");
-        let fingerprint = gzip::fingerprint(&path, self.config.fingerprint_bytes).map_err(|e| {
-            self.stats.errors += 1;
-            undecodable(e)
-        })?;
+    /// Open a compressed file at the end of what was read of the same content before: where
+    /// its last try failed (`resume`), a checkpoint, or a file no longer followed. The error
+    /// says why it did not decompress, and where the next try starts.
+    fn open_archive(
+        &mut self,
+        path: PathBuf,
+        resume: Option<Position>,
+    ) -> Result<ArchiveState, (String, Option<Position>)> {
+        let fingerprint =
+            gzip::fingerprint(&path, self.config.fingerprint_bytes).map_err(|e| (undecodable(e), resume.clone()))?;
         // Empty, or the same content as a file still followed (compressed without delaycompress):
         // its lines come from the open file.
         if fingerprint.is_empty()
@@ -263,10 +293,15 @@ impl Tailer {
                 .iter()
                 .any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
         {
-            return Ok(());
+            return Ok(ArchiveState::Done);
         }
-        let (key, from) =
-            match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
+        let resume = resume.filter(|at| {
+            let at = Fingerprint(at.fingerprint.clone());
+            at.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&at)
+        });
+        let (key, from) = match resume {
+            Some(at) => (at.key, at.offset),
+            None => match (longest_prefix(&self.restored, &fingerprint), longest_prefix(&self.retired, &fingerprint)) {
                 (Some(i), _) => {
                     let checkpoint = self.restored.swap_remove(i);
                     (checkpoint.key, checkpoint.offset)
@@ -277,20 +312,49 @@ impl Tailer {
                     (self.unique_key(&fingerprint), u64::MAX)
                 }
                 (None, None) => (self.unique_key(&fingerprint), 0),
-            };
-        match gzip::read_from(&path, from, self.config.max_line_bytes) {
-            Ok((lines, end, truncated)) => {
-                self.stats.lines += lines.len() as u64;
-                self.stats.truncated += truncated;
-                let position = Position { key, fingerprint: fingerprint.0, offset: end };
-                retire(&mut self.retired, position.clone());
-                out.push(FileLines { path, lines, position });
-                Ok(())
+            },
+        };
+        match gzip::ArchiveReader::open(&path, from) {
+            Ok(reader) => Ok(ArchiveState::Reading { reader: Box::new(reader), path, key, fingerprint: fingerprint.0 }),
+            Err(e) => {
+                let at = Position { key, fingerprint: fingerprint.0, offset: from };
+                retire(&mut self.retired, at.clone());
+                Err((undecodable(e), Some(at)))
             }
+        }
+    }
+
+    /// Read the next chunk of the compressed file being read, if one is.
+    fn read_archive(&mut self, out: &mut Vec<FileLines>) {
+        let Some(archive) = self.archives.values_mut().find(|a| a.reading()) else {
+            return;
+        };
+        let ArchiveState::Reading { reader, path, key, fingerprint } = &mut archive.state else {
+            return;
+        };
+        let mut lines = Vec::new();
+        let read = reader.read(self.config.read_chunk_bytes, self.config.max_line_bytes, &mut lines);
+        self.stats.lines += lines.len() as u64;
+        self.stats.truncated += lines.iter().filter(|l| l.truncated).count() as u64;
+        let position = Position { key: key.clone(), fingerprint: fingerprint.clone(), offset: reader.offset() };
+        let path = path.clone();
+        match read {
+            Ok(false) => {}
+            Ok(true) => {
+                retire(&mut self.retired, position.clone());
+                archive.state = ArchiveState::Done;
+            }
+            // What was read stays read, also for another file of the same content (the
+            // archive compressed again): retired like a file no longer followed.
             Err(e) => {
                 self.stats.errors += 1;
-                Err(undecodable(e))
+                retire(&mut self.retired, position.clone());
+                archive.state = ArchiveState::Failed { why: undecodable(e), at: Some(position.clone()) };
             }
+        }
+        // At the end, a position even without lines: it records the archive as read.
+        if !lines.is_empty() || matches!(archive.state, ArchiveState::Done) {
+            out.push(FileLines { path, lines, position });
         }
     }
 
@@ -369,6 +433,8 @@ impl Tailer {
     }
 
     fn read_all(&mut self, now: Instant, out: &mut Vec<FileLines>) {
+        // Rotated archives first, so their lines come before the new file's.
+        self.read_archive(out);
         let config = &self.config;
         let mut finished = Vec::new();
         for (i, file) in self.files.iter_mut().enumerate() {

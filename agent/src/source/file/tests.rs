@@ -296,32 +296,127 @@ fn a_compressed_file_still_being_written_is_read_once_it_is_whole() {
     let archive = dir.path().join("access.log.2.gz");
     let bytes = gzipped(&lines(0..2_000));
     let (head, tail) = bytes.split_at(bytes.len() / 2);
-    // logrotate's gzip has written half of the archive.
+    // logrotate's gzip has written half of the archive: what decompresses of it is read.
     fs::write(&archive, head).unwrap();
-    let early = logged(|| assert!(poll(&mut t).is_empty()));
+    let mut seen = Vec::new();
+    let early = logged(|| seen.extend(poll(&mut t)));
     assert!(!early.contains("WARN"), "an archive being written is not reported:\n{early}");
+    assert!(seen.len() < 2_000, "{} lines from half an archive", seen.len());
     assert_eq!(t.stats().skipped, 0);
     append_bytes(&archive, tail);
-    assert_eq!(poll(&mut t), expected(0..2_000));
+    seen.extend(poll(&mut t));
+    assert_eq!(seen, expected(0..2_000), "every line once, in order");
     assert!(poll(&mut t).is_empty(), "read once");
     assert_eq!(t.stats().skipped, 0);
 }
 
 #[test]
-fn a_corrupt_compressed_file_is_reported_once_and_read_when_replaced() {
+fn an_archive_cut_short_then_compressed_again_whole_adds_only_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), StartAt::Beginning);
     c.gzip = true;
     let mut t = Tailer::new(c, vec![]).unwrap();
     let archive = dir.path().join("access.log.2.gz");
-    let mut bytes = gzipped(&lines(0..50));
-    let middle = bytes.len() / 2;
-    bytes[middle..].fill(0xA5);
-    fs::write(&archive, &bytes).unwrap();
-    append(&dir.path().join("access.log"), &lines(100..101));
+    let bytes = gzipped(&lines(0..2_000));
+    fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let mut seen = poll(&mut t);
+    seen.extend(poll(&mut t));
+    assert!(!seen.is_empty() && seen.len() < 2_000, "{} lines", seen.len());
+    // The operator compresses the original again and moves it over the cut one: another
+    // inode, the same content.
+    fs::write(dir.path().join("access.log.2.gz.tmp"), &bytes).unwrap();
+    fs::rename(dir.path().join("access.log.2.gz.tmp"), &archive).unwrap();
+    seen.extend(texts(&poll_until_quiet(&mut t)));
+    assert_eq!(seen, expected(0..2_000), "every line once, in order");
+}
+
+/// Poll until `t` hands out nothing twice in a row; every batch.
+fn poll_until_quiet(t: &mut Tailer) -> Vec<FileLines> {
+    let mut batches = Vec::new();
+    let mut quiet = 0;
+    while quiet < 2 {
+        let got: Vec<FileLines> = t.poll(Instant::now()).into_iter().filter(|b| !b.lines.is_empty()).collect();
+        quiet = if got.is_empty() { quiet + 1 } else { 0 };
+        batches.extend(got);
+    }
+    batches
+}
+
+#[test]
+fn archives_are_read_a_chunk_at_a_time_one_after_another_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    c.read_chunk_bytes = 4096;
+    let (older, newer) = (dir.path().join("access.log.3.gz"), dir.path().join("access.log.2.gz"));
+    fs::write(&older, gzipped(&lines(0..1_000))).unwrap();
+    fs::write(&newer, gzipped(&lines(1_000..2_000))).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options().write(true).open(&older).unwrap().set_modified(hour_ago).unwrap();
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let batches = poll_until_quiet(&mut t);
+    let line_bytes = "line number 00000\n".len();
+    for batch in &batches {
+        let bytes: usize = batch.lines.iter().map(|l| l.text.len() + 1).sum();
+        assert!(bytes < 4096 + line_bytes, "a chunk of {bytes} bytes");
+    }
+    let paths: Vec<&Path> = batches.iter().map(|b| b.path.as_path()).collect();
+    let switch = paths.iter().position(|p| *p == newer).expect("the newer archive was read");
+    assert!(switch >= 4 && paths[..switch].iter().all(|p| *p == older), "{paths:?}");
+    assert!(paths[switch..].iter().all(|p| *p == newer), "one archive at a time: {paths:?}");
+    assert_eq!(texts(&batches), expected(0..2_000));
+}
+
+#[test]
+fn reading_an_archive_resumes_after_its_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    c.read_chunk_bytes = 4096;
+    fs::write(dir.path().join("access.log.2.gz"), gzipped(&lines(0..1_000))).unwrap();
+    let mut first = Tailer::new(c.clone(), vec![]).unwrap();
+    let batch = first.poll(Instant::now()).into_iter().find(|b| !b.lines.is_empty()).unwrap();
+    let read = batch.lines.len();
+    assert!((100..1_000).contains(&read), "{read} lines in the first chunk");
+    // The agent stopped with that chunk committed; a new one resumes from its checkpoint.
+    let mut second = Tailer::new(c, vec![batch.position]).unwrap();
+    assert_eq!(texts(&poll_until_quiet(&mut second)), expected(read..1_000));
+}
+
+#[test]
+fn an_archive_line_over_the_limit_is_cut_and_the_next_line_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    c.max_line_bytes = 10;
+    let long = "x".repeat(100_000);
+    let text = format!("short\n{long}\n0123456789\r\nlast line without newline");
+    fs::write(dir.path().join("access.log.2.gz"), gzipped(&text)).unwrap();
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let batches = poll_until_quiet(&mut t);
+    let read: Vec<(String, bool)> =
+        batches.iter().flat_map(|b| b.lines.iter().map(|l| (l.text.clone(), l.truncated))).collect();
+    let want = [("short", false), ("xxxxxxxxxx", true), ("0123456789", false), ("last line ", true)];
+    assert_eq!(read, want.map(|(t, cut)| (t.to_string(), cut)));
+    assert_eq!(t.stats().truncated, 2);
+    assert_eq!(batches.last().unwrap().position.offset, text.len() as u64);
+}
+
+#[test]
+fn an_archive_cut_short_gives_its_lines_is_reported_once_and_its_replacement_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.gzip = true;
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    let archive = dir.path().join("access.log.2.gz");
+    // Compression that never finished (a full disk, a crash during logrotate).
+    let bytes = gzipped(&lines(0..2_000));
+    fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    append(&dir.path().join("access.log"), &lines(9_000..9_001));
+    let mut seen = Vec::new();
     let first = logged(|| {
         for _ in 0..4 {
-            poll(&mut t);
+            seen.extend(poll(&mut t));
         }
     });
     assert_eq!(first.matches("WARN").count(), 1, "one warning for four scans:\n{first}");
@@ -332,11 +427,15 @@ fn a_corrupt_compressed_file_is_reported_once_and_read_when_replaced() {
         "the warning says which file, why, and what to do:\n{first}"
     );
     assert_eq!((t.stats().files, t.stats().skipped), (1, 1));
+    // What decompressed before the cut is kept: every line of it, once, in order.
+    let from_archive: Vec<String> = seen.into_iter().filter(|l| l != "line number 09000").collect();
+    assert!(!from_archive.is_empty() && from_archive.len() < 2_000, "{} lines", from_archive.len());
+    assert_eq!(from_archive, expected(0..from_archive.len()));
 
-    // Replaced with a whole archive under the same name (perhaps the same inode).
+    // Replaced with another, whole archive under the same name (perhaps the same inode).
     fs::remove_file(&archive).unwrap();
-    fs::write(&archive, gzipped(&lines(0..50))).unwrap();
-    let mended = logged(|| assert_eq!(poll(&mut t), expected(0..50)));
+    fs::write(&archive, gzipped(&lines(5_000..5_050))).unwrap();
+    let mended = logged(|| assert_eq!(poll(&mut t), expected(5_000..5_050)));
     assert_eq!(mended.matches("no longer skipped").count(), 1, "{mended}");
     assert_eq!(t.stats().skipped, 0);
 }
