@@ -123,6 +123,46 @@ fn sigkill_at_random_moments_loses_and_repeats_no_line_even_across_rotation() {
 }
 
 #[test]
+fn sigkill_while_a_compressed_archive_is_read_loses_and_repeats_no_line() {
+    const LINES: usize = 150_000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("archive kill test seed: {seed}");
+    // An archive rotated while the agent was away: ~16 MB of lines, read a chunk at a time.
+    let archive = std::fs::File::create(logs.join("access.log.1.gz")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(archive, flate2::Compression::fast());
+    encoder.write_all((0..LINES).map(line).collect::<String>().as_bytes()).unwrap();
+    encoder.finish().unwrap();
+    let config = format!("{}gzip = true\n", source_config(dir.path()));
+
+    let mut agent = Agent::start(dir.path(), &config);
+    for kill in 0..3 {
+        let target = (kill * LINES / 4 + (next(&mut seed) as usize % (LINES / 4))) as u64;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while stored_count(&agent) < target {
+            assert!(Instant::now() < deadline, "{} of {target} lines stored after 120 s", stored_count(&agent));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let stored = stored_count(&agent);
+        eprintln!("kill {kill}: {stored} stored");
+        assert!(stored < LINES as u64, "the kill must come while the archive is read (seed {seed})");
+        drop(agent); // SIGKILL, by PID
+        agent = Agent::start(dir.path(), &config);
+    }
+    wait_for_count(&agent, LINES as u64);
+    std::thread::sleep(Duration::from_millis(500)); // nothing more may arrive
+
+    let mut lines = stored_lines(&agent);
+    assert_eq!(lines.len(), LINES, "every line stored once (seed {seed})");
+    lines.sort_unstable();
+    let distinct: BTreeSet<_> = lines.iter().copied().collect();
+    assert_eq!(distinct.len(), LINES, "no line stored twice (seed {seed})");
+    assert_eq!((lines[0], lines[LINES - 1]), (0, LINES - 1));
+}
+
+#[test]
 fn rotations_under_the_real_tailer_keep_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");

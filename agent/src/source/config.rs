@@ -29,8 +29,9 @@ pub struct SourceConfig {
     /// How long an unterminated last line waits for its newline, in milliseconds.
     #[serde(default = "default_partial_line_timeout_ms")]
     pub partial_line_timeout_ms: u64,
-    /// Read rotated files compressed with gzip (`*.gz` under the globs), once each, skipping
-    /// what was already read from them before they were compressed.
+    /// Read rotated files compressed with gzip (`*.gz` under the globs), once each, a chunk at
+    /// a time like any file, skipping what was already read from them before they were
+    /// compressed.
     #[serde(default)]
     pub gzip: bool,
     /// How often files are checked when no change notification arrives, in milliseconds.
