@@ -184,6 +184,7 @@ async fn run(config_path: Option<PathBuf>) -> ExitCode {
 }
 
 async fn serve(config_path: Option<PathBuf>, config: Config) -> ExitCode {
+    raise_open_file_limit();
     let shutdown = shutdown_signal();
     let agent = match vigil::Agent::start(&config).await {
         // A config file is watched: changes to it and SIGHUP reload it.
@@ -208,6 +209,22 @@ async fn serve(config_path: Option<PathBuf>, config: Config) -> ExitCode {
             eprintln!("vigil: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raise the soft limit on open files to the hard limit, as Go programs do at start and
+/// nginx's `worker_rlimit_nofile` is for: every followed file, HTTP connection, WebSocket and
+/// SQLite reader holds a descriptor, and at the usual soft limit of 1,024 the next connection
+/// is left waiting unanswered. The hard limit stays the operator's (systemd's `LimitNOFILE=`).
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cannot raise the open-file limit: connections beyond it wait unanswered; raise it with \
+             `ulimit -n` or systemd's LimitNOFILE="
+        ),
     }
 }
 

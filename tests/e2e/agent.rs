@@ -36,18 +36,22 @@ impl Agent {
 
     /// Like [`Agent::start_with_api`], with the agent's log (stderr) going to `stderr`.
     pub fn start_logging_to(dir: &Path, api: &str, config: &str, stderr: impl Into<Stdio>) -> Agent {
+        Agent::start_command(dir, api, config, |command| {
+            command.stderr(stderr);
+        })
+    }
+
+    /// Like [`Agent::start_with_api`], with the command changed by `adjust` before it runs.
+    pub fn start_command(dir: &Path, api: &str, config: &str, adjust: impl FnOnce(&mut Command)) -> Agent {
         let path = dir.join("vigil.toml");
         let data_dir = dir.join("data");
         let text =
             format!("data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{api}{config}", data_dir.display().to_string());
         std::fs::write(&path, text).unwrap();
-        let mut child = Command::new(binary())
-            .arg("--config")
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("starting vigil");
+        let mut command = Command::new(binary());
+        command.arg("--config").arg(&path).stdout(Stdio::piped());
+        adjust(&mut command);
+        let mut child = command.spawn().expect("starting vigil");
         let addr = read_address(&mut child);
         Agent { child, addr }
     }

@@ -1,7 +1,11 @@
-//! The command line: `--help`, `validate`, and start-up errors.
+//! The command line: `--help`, `validate`, start-up errors, and what start-up sets up.
 
-use crate::agent::{binary, plugin_path};
+use crate::agent::{Agent, binary, plugin_path};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
 
 fn vigil(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(binary()).args(args).output().unwrap();
@@ -111,5 +115,39 @@ fn a_first_start_compiles_the_plugins_in_child_processes_and_later_starts_load_t
         // The default config: the isolation forest and the window summary.
         assert_eq!(log.matches("compiled in a child process").count(), compiles, "{start} start:\n{log}");
         assert!(!log.contains("compiling here"), "{start} start: no fallback\n{log}");
+        // Written to a file, not a terminal: plain text, no colour escape codes.
+        assert!(!log.contains('\x1b'), "{start} start: escape codes in a log file\n{log:?}");
+    }
+}
+
+#[test]
+fn started_with_a_low_open_file_limit_the_agent_raises_it_and_serves_more_connections() {
+    const SOFT: u64 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start_command(dir.path(), "", "", |command| {
+        // SAFETY: between fork and exec the closure only calls getrlimit and setrlimit, which
+        // are async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                let (_, hard) = rlimit::Resource::NOFILE.get()?;
+                rlimit::Resource::NOFILE.set(SOFT, hard)
+            });
+        }
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", agent.pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(numbers[0] > SOFT && numbers[0] == numbers[1], "raised to the hard limit: {line}");
+
+    // Three times as many connections open at once as the limit it was started with.
+    let mut connections: Vec<TcpStream> = (0..3 * SOFT).map(|_| TcpStream::connect(agent.addr).unwrap()).collect();
+    for connection in &mut connections {
+        connection.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        connection.write_all(b"GET /health HTTP/1.1\r\nHost: vigil\r\n\r\n").unwrap();
+    }
+    for (i, connection) in connections.iter_mut().enumerate() {
+        let mut head = [0u8; 12];
+        connection.read_exact(&mut head).unwrap_or_else(|e| panic!("connection {i} got no answer: {e}"));
+        assert_eq!(&head, b"HTTP/1.1 200", "connection {i}");
     }
 }

@@ -76,12 +76,16 @@ struct Export {
 }
 
 /// The stderr log: `VIGIL_LOG` (an `EnvFilter`, e.g. `info,vigil::source=debug`), `info` unset.
+/// In colour only on a terminal (and without `NO_COLOR`): a log file or the systemd journal
+/// would keep the escape codes as text.
 fn stderr_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    fmt::layer().with_writer(std::io::stderr).with_filter(filter)
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    fmt::layer().with_writer(std::io::stderr).with_ansi(colour).with_filter(filter)
 }
 
 impl Telemetry {
