@@ -34,6 +34,33 @@ pub struct Health {
     /// With `[store] kind = "chroma"`: the link to Chroma and the outbox behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     chroma: Option<crate::vector::LinkStatus>,
+    /// Whether commits to the store work.
+    store: StoreHealth,
+}
+
+/// The store in `/health`: `ok`, or `failing` with the latest commit's error while commits
+/// fail and are retried (ingest waits for them; nothing accepted is dropped).
+#[derive(Serialize)]
+pub struct StoreHealth {
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// When commits began failing, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing_since: Option<String>,
+}
+
+impl StoreHealth {
+    fn of(failure: Option<crate::pipeline::CommitFailure>) -> StoreHealth {
+        match failure {
+            None => StoreHealth { state: "ok", error: None, failing_since: None },
+            Some(f) => StoreHealth {
+                state: "failing",
+                failing_since: jiff::Timestamp::from_millisecond(f.since_ms).ok().map(|t| t.to_string()),
+                error: Some(f.error),
+            },
+        }
+    }
 }
 
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -41,13 +68,18 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let config = state.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let summarizers = state.summaries.status();
     // Degraded only while something is actually broken: a detector in backoff after failing,
-    // a summarizer whose most recent call failed, or a config file on disk that was refused
-    // (the agent runs an older one).
+    // a summarizer whose most recent call failed, a config file on disk that was refused
+    // (the agent runs an older one), or commits to the store failing (a full disk).
     let chroma = state.vectors.chroma().map(|link| link.status());
     // A Chroma that is down only delays its writes (they wait in the outbox), but it is broken.
     let chroma_down = chroma.as_ref().is_some_and(|c| c.state == crate::vector::LinkState::Down);
     let summarizer_failing = summarizers.iter().any(|s| s.state == "failing");
-    let broken = detectors.iter().any(|d| d.state != "ready") || summarizer_failing || config.refused() || chroma_down;
+    let store = StoreHealth::of(state.pipeline.stats().commit_failure());
+    let broken = detectors.iter().any(|d| d.state != "ready")
+        || summarizer_failing
+        || config.refused()
+        || chroma_down
+        || store.state != "ok";
     let status = if broken { "degraded" } else { "healthy" };
     let timestamp = jiff::Timestamp::now().round(jiff::Unit::Second).expect("rounding to seconds").to_string();
     Json(Health {
@@ -59,6 +91,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         summarizers,
         config,
         chroma,
+        store,
     })
 }
 

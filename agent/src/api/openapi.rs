@@ -80,7 +80,8 @@ struct Root {
 /// `GET /health` body.
 #[derive(Serialize, ToSchema)]
 struct Health {
-    /// `healthy`, or `degraded` while something is broken (a failing plugin, a refused config).
+    /// `healthy`, or `degraded` while something is broken (a failing plugin, a refused config,
+    /// commits to the store failing).
     #[schema(pattern = "^(healthy|degraded)$")]
     status: String,
     /// Now, RFC 3339 in UTC.
@@ -95,6 +96,21 @@ struct Health {
     summarizers: Option<Vec<SummarizerPlugin>>,
     /// The config file and how its last reload went.
     config: Option<Value>,
+    /// Whether commits to the store work.
+    store: Option<StoreHealth>,
+}
+
+/// The store in `/health`.
+#[derive(Serialize, ToSchema)]
+struct StoreHealth {
+    /// `ok`, or `failing` while commits fail and are retried (a full disk): ingest waits for
+    /// them, and nothing accepted is dropped.
+    #[schema(pattern = "^(ok|failing)$")]
+    state: String,
+    /// While failing: the latest commit's error and what to do about it.
+    error: Option<String>,
+    /// While failing: when commits began failing, RFC 3339.
+    failing_since: Option<String>,
 }
 
 /// One detector in `/health`.

@@ -561,3 +561,48 @@ async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_h
     assert!(s["last_failure_at"].is_string() && s["latency_ms"]["max"].as_f64().unwrap() > 0.0, "{s:#}");
     tokio::task::spawn_blocking(move || summarizers.stop()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_degraded_while_store_commits_fail_and_the_waiting_batch_is_kept() {
+    let settings =
+        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 1000, token: None };
+    let state = app_state(constant_detectors(0.85, 0.5), settings);
+    let store = state.store.clone();
+    let app = router(state);
+    let (_, health) = get(app.clone(), "/health", None).await;
+    assert_eq!((health["status"].clone(), health["store"].clone()), (json!("healthy"), json!({ "state": "ok" })));
+
+    // The database may not grow by a page: SQLite's own "database or disk is full".
+    {
+        let writer = store.writer();
+        let pages: i64 = writer.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        writer.conn.execute_batch(&format!("PRAGMA max_page_count = {pages}")).unwrap();
+    }
+    let logs: Vec<Value> = (0..500).map(|i| with("url", json!(format!("/full/{i}")))["logs"][0].clone()).collect();
+    let request = tokio::spawn(detect(app.clone(), json!({ "logs": logs }).to_string()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let health = loop {
+        let (status, health) = get(app.clone(), "/health", None).await;
+        assert_eq!(status, StatusCode::OK);
+        if health["status"] == "degraded" {
+            break health;
+        }
+        assert!(std::time::Instant::now() < deadline, "not degraded within 30 s: {health:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let failing = &health["store"];
+    assert_eq!(failing["state"], "failing", "{health:#}");
+    let error = failing["error"].as_str().unwrap();
+    assert!(error.contains("the disk is full") && error.contains("hint:"), "{error}");
+    assert!(failing["failing_since"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok(), "{failing}");
+    assert!(!request.is_finished(), "the batch waits for its commit");
+
+    // Room again: the waiting batch is committed and answered, and health is back.
+    store.writer().conn.execute_batch("PRAGMA max_page_count = 1073741823").unwrap();
+    let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(30), request).await.unwrap().unwrap();
+    assert_eq!((status, body["total_logs"].as_u64()), (StatusCode::OK, Some(500)), "{body}");
+    let (_, health) = get(app.clone(), "/health", None).await;
+    assert_eq!((health["status"].clone(), health["store"].clone()), (json!("healthy"), json!({ "state": "ok" })));
+    let (_, stats) = get(app, "/api/v1/stats", None).await;
+    assert_eq!(stats["store"]["events"], 500, "{stats:#}");
+}

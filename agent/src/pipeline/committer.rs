@@ -72,11 +72,12 @@ impl Committing {
         self.stats.instruments.observe_commit(started.elapsed());
         match result {
             Ok(done) => {
+                self.stats.commit_worked();
                 self.answer(prepared, done.ids.map_or(0, |ids| *ids.start()));
                 Here::Committed
             }
             Err(e) => {
-                self.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats.commit_failed(&e);
                 tracing::error!(error = %e, "commit failed; retrying");
                 Here::Failed(prepared)
             }
@@ -185,9 +186,12 @@ fn commit_with_retry(store: &Store, commit: &CommitBatch, templates: &[TemplateU
         let result = store.commit_with_templates(commit, templates);
         stats.instruments.observe_commit(started.elapsed());
         match result {
-            Ok(done) => return done.ids.map_or(0, |ids| *ids.start()),
+            Ok(done) => {
+                stats.commit_worked();
+                return done.ids.map_or(0, |ids| *ids.start());
+            }
             Err(e) => {
-                stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+                stats.commit_failed(&e);
                 tracing::error!(error = %e, retry_in = ?backoff, "commit failed; retrying");
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -14,7 +14,7 @@ use crate::detect::{DetectorSet, Scored};
 use crate::store::{AnomalyVector, LineLayouts, Store, TemplateUpdate};
 use crate::summarize::SummaryFeed;
 use crate::templates::{MinerConfig, SourceMiners};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -37,8 +37,48 @@ pub struct PipelineStats {
     pub score_failures: AtomicU64,
     /// Commit attempts that failed and were retried.
     pub commit_failures: AtomicU64,
+    /// Whether the latest commit failed: `failure` then says how (read only when set, so a
+    /// commit that works takes no lock).
+    failing: AtomicBool,
+    failure: std::sync::Mutex<Option<CommitFailure>>,
     /// Latency histograms and per-source counts for `/metrics`.
     pub instruments: crate::telemetry::Instruments,
+}
+
+/// A commit failing again and again (a full disk, a store on a failed mount): ingest waits
+/// for it, retried with backoff, and `/health` says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitFailure {
+    /// The latest attempt's error, with its hint.
+    pub error: String,
+    /// When the first failed attempt of this spell was, in Unix milliseconds.
+    pub since_ms: i64,
+}
+
+impl PipelineStats {
+    /// Record a failed commit attempt.
+    pub(super) fn commit_failed(&self, error: &crate::store::StoreError) {
+        self.commit_failures.fetch_add(1, Ordering::Relaxed);
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        let since_ms = failure.as_ref().map_or_else(|| jiff::Timestamp::now().as_millisecond(), |f| f.since_ms);
+        *failure = Some(CommitFailure { error: error.to_string(), since_ms });
+        self.failing.store(true, Ordering::Release);
+    }
+
+    /// Record a commit that worked: a failing spell is over.
+    pub(super) fn commit_worked(&self) {
+        if self.failing.swap(false, Ordering::AcqRel) {
+            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// How commits are failing, while they are.
+    pub fn commit_failure(&self) -> Option<CommitFailure> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// The handle sources submit to; cheap to clone.

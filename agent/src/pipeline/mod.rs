@@ -14,6 +14,6 @@ mod submission;
 mod tests;
 
 pub use config::PipelineConfig;
-pub use handle::{Pipeline, PipelineStats, PipelineTasks};
+pub use handle::{CommitFailure, Pipeline, PipelineStats, PipelineTasks};
 pub use monitor::{Monitor, MonitorMessage};
 pub use submission::{Accepted, AnomalyNotice, PipelineError, Submission};
