@@ -61,6 +61,18 @@ fn wait_for_count(agent: &Agent, want: u64) {
     }
 }
 
+/// Lines 0 to `lines - 1` are all stored, each once, and nothing more arrives.
+fn assert_every_line_stored_once(agent: &Agent, lines: usize, seed: u64) {
+    wait_for_count(agent, lines as u64);
+    std::thread::sleep(Duration::from_millis(500)); // nothing more may arrive
+    let mut stored = stored_lines(agent);
+    assert_eq!(stored.len(), lines, "every line stored once (seed {seed})");
+    stored.sort_unstable();
+    let distinct: BTreeSet<_> = stored.iter().copied().collect();
+    assert_eq!(distinct.len(), lines, "no line stored twice (seed {seed})");
+    assert_eq!((stored[0], stored[lines - 1]), (0, lines - 1));
+}
+
 /// A small deterministic generator for the kill moments; the seed is printed on failure.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -111,15 +123,7 @@ fn sigkill_at_random_moments_loses_and_repeats_no_line_even_across_rotation() {
         agent = Agent::start(dir.path(), &config);
     }
     writer.join().unwrap();
-    wait_for_count(&agent, LINES as u64);
-    std::thread::sleep(Duration::from_millis(500)); // nothing more may arrive
-
-    let mut lines = stored_lines(&agent);
-    assert_eq!(lines.len(), LINES, "every line stored once (seed {seed})");
-    lines.sort_unstable();
-    let distinct: BTreeSet<_> = lines.iter().copied().collect();
-    assert_eq!(distinct.len(), LINES, "no line stored twice (seed {seed})");
-    assert_eq!((lines[0], lines[LINES - 1]), (0, LINES - 1));
+    assert_every_line_stored_once(&agent, LINES, seed);
 }
 
 #[test]
@@ -151,15 +155,7 @@ fn sigkill_while_a_compressed_archive_is_read_loses_and_repeats_no_line() {
         drop(agent); // SIGKILL, by PID
         agent = Agent::start(dir.path(), &config);
     }
-    wait_for_count(&agent, LINES as u64);
-    std::thread::sleep(Duration::from_millis(500)); // nothing more may arrive
-
-    let mut lines = stored_lines(&agent);
-    assert_eq!(lines.len(), LINES, "every line stored once (seed {seed})");
-    lines.sort_unstable();
-    let distinct: BTreeSet<_> = lines.iter().copied().collect();
-    assert_eq!(distinct.len(), LINES, "no line stored twice (seed {seed})");
-    assert_eq!((lines[0], lines[LINES - 1]), (0, LINES - 1));
+    assert_every_line_stored_once(&agent, LINES, seed);
 }
 
 #[test]

@@ -280,6 +280,11 @@ fn archives_present_at_start_are_skipped_under_start_at_end() {
     assert!(poll(&mut t).is_empty());
 }
 
+/// [`config`] from the beginning, with `.gz` files read.
+fn gzip_config(dir: &Path) -> FileSourceConfig {
+    FileSourceConfig { gzip: true, ..config(dir, StartAt::Beginning) }
+}
+
 /// `text` gzip-compressed, as bytes.
 fn gzipped(text: &str) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -290,9 +295,7 @@ fn gzipped(text: &str) -> Vec<u8> {
 #[test]
 fn a_compressed_file_still_being_written_is_read_once_it_is_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    let mut t = Tailer::new(c, vec![]).unwrap();
+    let mut t = Tailer::new(gzip_config(dir.path()), vec![]).unwrap();
     let archive = dir.path().join("access.log.2.gz");
     let bytes = gzipped(&lines(0..2_000));
     let (head, tail) = bytes.split_at(bytes.len() / 2);
@@ -313,9 +316,7 @@ fn a_compressed_file_still_being_written_is_read_once_it_is_whole() {
 #[test]
 fn an_archive_cut_short_then_compressed_again_whole_adds_only_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    let mut t = Tailer::new(c, vec![]).unwrap();
+    let mut t = Tailer::new(gzip_config(dir.path()), vec![]).unwrap();
     let archive = dir.path().join("access.log.2.gz");
     let bytes = gzipped(&lines(0..2_000));
     fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
@@ -345,9 +346,7 @@ fn poll_until_quiet(t: &mut Tailer) -> Vec<FileLines> {
 #[test]
 fn archives_are_read_a_chunk_at_a_time_one_after_another_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    c.read_chunk_bytes = 4096;
+    let c = FileSourceConfig { read_chunk_bytes: 4096, ..gzip_config(dir.path()) };
     let (older, newer) = (dir.path().join("access.log.3.gz"), dir.path().join("access.log.2.gz"));
     fs::write(&older, gzipped(&lines(0..1_000))).unwrap();
     fs::write(&newer, gzipped(&lines(1_000..2_000))).unwrap();
@@ -370,9 +369,7 @@ fn archives_are_read_a_chunk_at_a_time_one_after_another_oldest_first() {
 #[test]
 fn reading_an_archive_resumes_after_its_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    c.read_chunk_bytes = 4096;
+    let c = FileSourceConfig { read_chunk_bytes: 4096, ..gzip_config(dir.path()) };
     fs::write(dir.path().join("access.log.2.gz"), gzipped(&lines(0..1_000))).unwrap();
     let mut first = Tailer::new(c.clone(), vec![]).unwrap();
     let batch = first.poll(Instant::now()).into_iter().find(|b| !b.lines.is_empty()).unwrap();
@@ -386,9 +383,7 @@ fn reading_an_archive_resumes_after_its_last_checkpoint() {
 #[test]
 fn an_archive_line_over_the_limit_is_cut_and_the_next_line_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    c.max_line_bytes = 10;
+    let c = FileSourceConfig { max_line_bytes: 10, ..gzip_config(dir.path()) };
     let long = "x".repeat(100_000);
     let text = format!("short\n{long}\n0123456789\r\nlast line without newline");
     fs::write(dir.path().join("access.log.2.gz"), gzipped(&text)).unwrap();
@@ -405,9 +400,7 @@ fn an_archive_line_over_the_limit_is_cut_and_the_next_line_kept() {
 #[test]
 fn an_archive_cut_short_gives_its_lines_is_reported_once_and_its_replacement_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    let mut t = Tailer::new(c, vec![]).unwrap();
+    let mut t = Tailer::new(gzip_config(dir.path()), vec![]).unwrap();
     let archive = dir.path().join("access.log.2.gz");
     // Compression that never finished (a full disk, a crash during logrotate).
     let bytes = gzipped(&lines(0..2_000));
@@ -443,9 +436,7 @@ fn an_archive_cut_short_gives_its_lines_is_reported_once_and_its_replacement_is_
 #[test]
 fn an_archive_deleted_and_another_created_in_its_place_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), StartAt::Beginning);
-    c.gzip = true;
-    let mut t = Tailer::new(c, vec![]).unwrap();
+    let mut t = Tailer::new(gzip_config(dir.path()), vec![]).unwrap();
     let archive = dir.path().join("access.log.2.gz");
     fs::write(&archive, gzipped(&lines(0..40))).unwrap();
     assert_eq!(poll(&mut t), expected(0..40));
