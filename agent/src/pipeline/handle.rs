@@ -40,7 +40,7 @@ pub struct PipelineStats {
     /// Whether the latest commit failed: `failure` then says how (read only when set, so a
     /// commit that works takes no lock).
     failing: AtomicBool,
-    failure: std::sync::Mutex<Option<CommitFailure>>,
+    failure: Mutex<Option<CommitFailure>>,
     /// Latency histograms and per-source counts for `/metrics`.
     pub instruments: crate::telemetry::Instruments,
 }
