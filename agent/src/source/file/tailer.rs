@@ -113,6 +113,9 @@ pub struct Tailer {
     gone_since: Vec<(String, Instant)>,
     /// Compressed files under the globs (by device and inode), read one at a time.
     archives: HashMap<(u64, u64), Archive>,
+    /// Under `start_at = end`, the compressed files already there at the first scan: history,
+    /// skipped when their turn comes (the first scan starts only one).
+    archives_at_start: HashSet<(u64, u64)>,
     /// The read buffer, reused by every read.
     buf: Vec<u8>,
     /// Paths under the globs that are not followed, and why. Each is logged when it turns up
@@ -137,6 +140,7 @@ impl Tailer {
             first_scan: true,
             gone_since: Vec::new(),
             archives: HashMap::new(),
+            archives_at_start: HashSet::new(),
             buf: Vec::new(),
             skipped: HashMap::new(),
             stats: TailerStats::default(),
@@ -187,6 +191,9 @@ impl Tailer {
             let ino = (meta.dev(), meta.ino());
             if compressed {
                 archives.insert(ino);
+                if self.first_scan && self.config.start_at == StartAt::End {
+                    self.archives_at_start.insert(ino);
+                }
                 self.scan_archive(path, &meta, &mut skipped);
                 continue;
             }
@@ -221,6 +228,7 @@ impl Tailer {
         // Archives no longer under the globs are forgotten (their inodes may be reused), but
         // one being read is read to its end through the open file.
         self.archives.retain(|ino, archive| archives.contains(ino) || archive.reading());
+        self.archives_at_start.retain(|ino| archives.contains(ino));
         self.report_skipped(skipped);
         self.first_scan = false;
     }
@@ -249,7 +257,7 @@ impl Tailer {
             Some(Archive { state: ArchiveState::Failed { at, .. }, .. }) => at,
             _ => None,
         };
-        let state = self.open_archive(path, resume).unwrap_or_else(|(why, at)| {
+        let state = self.open_archive(path, ino, resume).unwrap_or_else(|(why, at)| {
             self.stats.errors += 1;
             ArchiveState::Failed { why, at }
         });
@@ -281,6 +289,7 @@ impl Tailer {
     fn open_archive(
         &mut self,
         path: PathBuf,
+        ino: (u64, u64),
         resume: Option<Position>,
     ) -> Result<ArchiveState, (String, Option<Position>)> {
         let fingerprint =
@@ -308,9 +317,7 @@ impl Tailer {
                 }
                 (None, Some(i)) => (self.unique_key(&fingerprint), self.retired[i].offset),
                 // An archive already there at start, under start_at = end: history, not news.
-                (None, None) if self.first_scan && self.config.start_at == StartAt::End => {
-                    (self.unique_key(&fingerprint), u64::MAX)
-                }
+                (None, None) if self.archives_at_start.contains(&ino) => (self.unique_key(&fingerprint), u64::MAX),
                 (None, None) => (self.unique_key(&fingerprint), 0),
             },
         };

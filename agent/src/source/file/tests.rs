@@ -273,11 +273,20 @@ fn a_new_compressed_file_is_read_once_whole_and_gz_is_off_by_default() {
 #[test]
 fn archives_present_at_start_are_skipped_under_start_at_end() {
     let dir = tempfile::tempdir().unwrap();
-    gzip_file(&dir.path().join("access.log.3.gz"), &lines(0..4));
+    for n in 2..5 {
+        gzip_file(&dir.path().join(format!("access.log.{n}.gz")), &lines(n * 10..n * 10 + 4));
+    }
     let mut c = config(dir.path(), StartAt::End);
     c.gzip = true;
     let mut t = Tailer::new(c, vec![]).unwrap();
-    assert!(poll(&mut t).is_empty());
+    // They are taken one at a time, a scan each: none of them is news.
+    assert!(texts(&poll_until_quiet(&mut t)).is_empty());
+    for _ in 0..3 {
+        assert!(poll(&mut t).is_empty());
+    }
+    // One rotated in later is.
+    gzip_file(&dir.path().join("access.log.5.gz"), &lines(50..54));
+    assert_eq!(texts(&poll_until_quiet(&mut t)), expected(50..54));
 }
 
 /// [`config`] from the beginning, with `.gz` files read.
