@@ -7,6 +7,7 @@
 //! document, so a handler and its description cannot drift apart unnoticed.
 
 mod plugins;
+mod ws;
 
 use axum::Json;
 use plugins::{DetectorPlugin, PluginLatency, PluginLimits, PluginList, SummarizerPlugin};
@@ -14,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::LazyLock;
 use utoipa::{IntoParams, OpenApi, ToSchema};
+use ws::{WsAck, WsAnomaly, WsError, WsLagged, WsStats};
 
 /// `GET /openapi.json`. Built once: the document does not change while the agent runs.
 pub async fn document() -> Json<Value> {
@@ -353,74 +355,6 @@ struct SummaryFilters {
     limit: Option<u32>,
     /// Only this summarizer's summaries.
     summarizer: Option<String>,
-}
-
-/// `/ws/application`: acknowledgment of one frame, sent after its logs are committed.
-#[derive(Serialize, ToSchema)]
-struct WsAck {
-    /// `ack`.
-    #[schema(pattern = "^ack$")]
-    r#type: String,
-    /// Logs committed.
-    count: usize,
-    /// Ids given to them, `first_id..=last_id`.
-    first_id: Option<i64>,
-    last_id: Option<i64>,
-    /// Anomalies among them (each follows as an `anomaly` message). On `/ws` the ack also names
-    /// the `source`.
-    anomalies: usize,
-}
-
-/// An anomalous event was committed (`/ws` for every source, `/ws/application` for its own).
-#[derive(Serialize, ToSchema)]
-struct WsAnomaly {
-    /// `anomaly`.
-    #[schema(pattern = "^anomaly$")]
-    r#type: String,
-    /// Stored event id.
-    id: i64,
-    timestamp: String,
-    ip: String,
-    method: String,
-    url: String,
-    status_code: u16,
-    anomaly_score: f32,
-    detector: String,
-    reason: String,
-    source: String,
-}
-
-/// `/ws`: periodic counters (every 5 s).
-#[derive(Serialize, ToSchema)]
-struct WsStats {
-    /// `stats`.
-    #[schema(pattern = "^stats$")]
-    r#type: String,
-    events_total: u64,
-    anomalies_total: u64,
-    queue: u64,
-    sources: Value,
-}
-
-/// `/ws`: the client was too slow and missed messages.
-#[derive(Serialize, ToSchema)]
-struct WsLagged {
-    /// `lagged`.
-    #[schema(pattern = "^lagged$")]
-    r#type: String,
-    /// Messages missed.
-    missed: u64,
-}
-
-/// `/ws/application`: a frame was refused; the connection stays open.
-#[derive(Serialize, ToSchema)]
-struct WsError {
-    /// `error`.
-    #[schema(pattern = "^error$")]
-    r#type: String,
-    error: String,
-    message: String,
-    details: Vec<String>,
 }
 
 // The operations. Their bodies are never run: the handlers live in the other API files.

@@ -10,6 +10,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod health;
+
 fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
     let settings = ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes, max_batch_logs, token: None };
     router(app_state(constant_detectors(score, threshold), settings))
@@ -75,20 +77,6 @@ async fn root_says_the_server_is_running() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "Vigil log management server is running");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-}
-
-#[tokio::test]
-async fn health_is_healthy_with_a_utc_timestamp_and_detector_states() {
-    let (status, body) = send(app(), "GET", "/health", None, Body::empty()).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["status"], "healthy");
-    let timestamp = body["timestamp"].as_str().unwrap();
-    assert!(timestamp.ends_with('Z'), "{timestamp}");
-    let parsed: jiff::Timestamp = timestamp.parse().unwrap();
-    assert!((jiff::Timestamp::now() - parsed).get_seconds().abs() < 60);
-    assert!(body["uptime_seconds"].is_u64());
-    assert_eq!(body["detectors"][0]["name"], "constant-score");
-    assert_eq!(body["detectors"][0]["failures"], 0);
 }
 
 #[tokio::test]
@@ -472,137 +460,4 @@ async fn anomaly_details_carry_the_stored_event_id() {
     let (_, body) = detect(app(), json!({ "logs": [log(), log()] }).to_string()).await;
     assert_eq!(body["anomaly_details"][0]["id"], 1);
     assert_eq!(body["anomaly_details"][1]["id"], 2);
-}
-
-/// The window summary under a fuel limit that a big batch exhausts, as the app's summarizer.
-fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summarizers, crate::summarize::SummaryFeed)
-{
-    use crate::config::{PluginLimits, PluginSource};
-    let settings =
-        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: None };
-    let mut state = crate::testing::app_context(constant_detectors(0.3, 0.5), settings);
-    let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
-    let spec = crate::summarize::SummarizerSpec {
-        name: Some("tight".into()),
-        source: PluginSource::Builtin("window-summary"),
-        window: std::time::Duration::from_secs(3600),
-        queue: 4,
-        limits: PluginLimits {
-            max_memory_bytes: 64 << 20,
-            call_timeout: std::time::Duration::from_secs(5),
-            fuel: Some(20_000_000),
-        },
-        config_json: "{}".into(),
-    };
-    let (summarizers, feed) =
-        crate::summarize::Summarizers::start(&engine, &[spec], state.store.clone(), Default::default()).unwrap();
-    state.summaries = summarizers.board();
-    (router(state.into()), summarizers, feed)
-}
-
-#[tokio::test]
-async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_health() {
-    let (app, summarizers, feed) = app_with_a_fuel_limited_summarizer();
-    let (status, body) = get(app.clone(), "/api/v1/plugins", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (body["detectors"][0]["name"].as_str(), body["detectors"][0]["world"].as_str()),
-        (Some("constant-score"), Some("detector"))
-    );
-    let s = &body["summarizers"][0];
-    assert_eq!(
-        (s["name"].as_str(), s["world"].as_str(), s["state"].as_str()),
-        (Some("tight"), Some("summarizer"), Some("ready"))
-    );
-    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"), "{s:#}");
-    assert_eq!(s["digest"].as_str().map(str::len), Some(64), "{s:#}");
-    assert_eq!(s["limits"], json!({"max_memory_mib": 64, "call_timeout_ms": 5000, "fuel": 20_000_000}));
-    assert_eq!((s["calls"].as_u64(), s["failures"].as_u64(), s["restarts"].as_u64()), (Some(0), Some(0), Some(0)));
-    assert_eq!((s["latency_ms"]["mean"].clone(), s["last_error"].clone()), (Value::Null, Value::Null));
-    assert_eq!(get(app.clone(), "/health", None).await.1["status"], "healthy");
-    // The OpenAPI document describes every field of both kinds, and no other.
-    let (_, doc) = get(app.clone(), "/openapi.json", None).await;
-    for (kind, schema) in [("detectors", "DetectorPlugin"), ("summarizers", "SummarizerPlugin")] {
-        let schema = &doc["components"]["schemas"][schema];
-        let mut described: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
-        let mut answered: Vec<&String> = body[kind][0].as_object().unwrap().keys().collect();
-        described.sort();
-        answered.sort();
-        assert_eq!(described, answered, "{kind}");
-    }
-
-    // 200,000 events in one batch: folding them takes more than the fuel of one call.
-    let events = (0..200_000)
-        .map(|i| crate::store::ScoredEvent {
-            event: crate::event::Event {
-                url: format!("/p/{i}/x{i}"),
-                method: "GET".into(),
-                status_code: 200,
-                ..Default::default()
-            },
-            anomaly_score: None,
-        })
-        .collect();
-    feed.offer(crate::store::CommitBatch { events, ..Default::default() }, 1, jiff::Timestamp::now().as_millisecond());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let health = loop {
-        let (_, health) = get(app.clone(), "/health", None).await;
-        if health["status"] == "degraded" {
-            break health;
-        }
-        assert!(std::time::Instant::now() < deadline, "not degraded within 30 s: {health:#}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    assert_eq!(health["summarizers"][0]["state"], "failing", "{health:#}");
-    let (_, body) = get(app, "/api/v1/plugins", None).await;
-    let s = &body["summarizers"][0];
-    assert_eq!((s["calls"].as_u64(), s["failures"].as_u64(), s["restarts"].as_u64()), (Some(1), Some(1), Some(1)));
-    assert!(s["last_error"].as_str().unwrap().contains("ran out of fuel"), "{s:#}");
-    assert!(s["last_failure_at"].is_string() && s["latency_ms"]["max"].as_f64().unwrap() > 0.0, "{s:#}");
-    tokio::task::spawn_blocking(move || summarizers.stop()).await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_is_degraded_while_store_commits_fail_and_the_waiting_batch_is_kept() {
-    let settings =
-        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 1000, token: None };
-    let state = app_state(constant_detectors(0.85, 0.5), settings);
-    let store = state.store.clone();
-    let app = router(state);
-    let (_, health) = get(app.clone(), "/health", None).await;
-    assert_eq!((health["status"].clone(), health["store"].clone()), (json!("healthy"), json!({ "state": "ok" })));
-
-    // The database may not grow by a page: SQLite's own "database or disk is full".
-    {
-        let writer = store.writer();
-        let pages: i64 = writer.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-        writer.conn.execute_batch(&format!("PRAGMA max_page_count = {pages}")).unwrap();
-    }
-    let logs: Vec<Value> = (0..500).map(|i| with("url", json!(format!("/full/{i}")))["logs"][0].clone()).collect();
-    let request = tokio::spawn(detect(app.clone(), json!({ "logs": logs }).to_string()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let health = loop {
-        let (status, health) = get(app.clone(), "/health", None).await;
-        assert_eq!(status, StatusCode::OK);
-        if health["status"] == "degraded" {
-            break health;
-        }
-        assert!(std::time::Instant::now() < deadline, "not degraded within 30 s: {health:#}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let failing = &health["store"];
-    assert_eq!(failing["state"], "failing", "{health:#}");
-    let error = failing["error"].as_str().unwrap();
-    assert!(error.contains("the disk is full") && error.contains("hint:"), "{error}");
-    assert!(failing["failing_since"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok(), "{failing}");
-    assert!(!request.is_finished(), "the batch waits for its commit");
-
-    // Room again: the waiting batch is committed and answered, and health is back.
-    store.writer().conn.execute_batch("PRAGMA max_page_count = 1073741823").unwrap();
-    let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(30), request).await.unwrap().unwrap();
-    assert_eq!((status, body["total_logs"].as_u64()), (StatusCode::OK, Some(500)), "{body}");
-    let (_, health) = get(app.clone(), "/health", None).await;
-    assert_eq!((health["status"].clone(), health["store"].clone()), (json!("healthy"), json!({ "state": "ok" })));
-    let (_, stats) = get(app, "/api/v1/stats", None).await;
-    assert_eq!(stats["store"]["events"], 500, "{stats:#}");
 }

@@ -1,0 +1,74 @@
+//! The OpenAPI description of the WebSocket messages: what `/ws` and `/ws/application` send,
+//! each one JSON object with a `type`, kept beside the rest of the document.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `/ws/application`: acknowledgment of one frame, sent after its logs are committed.
+#[derive(Serialize, ToSchema)]
+pub struct WsAck {
+    /// `ack`.
+    #[schema(pattern = "^ack$")]
+    r#type: String,
+    /// Logs committed.
+    count: usize,
+    /// Ids given to them, `first_id..=last_id`.
+    first_id: Option<i64>,
+    last_id: Option<i64>,
+    /// Anomalies among them (each follows as an `anomaly` message). On `/ws` the ack also names
+    /// the `source`.
+    anomalies: usize,
+}
+
+/// An anomalous event was committed (`/ws` for every source, `/ws/application` for its own).
+#[derive(Serialize, ToSchema)]
+pub struct WsAnomaly {
+    /// `anomaly`.
+    #[schema(pattern = "^anomaly$")]
+    r#type: String,
+    /// Stored event id.
+    id: i64,
+    timestamp: String,
+    ip: String,
+    method: String,
+    url: String,
+    status_code: u16,
+    anomaly_score: f32,
+    detector: String,
+    reason: String,
+    source: String,
+}
+
+/// `/ws`: periodic counters (every 5 s).
+#[derive(Serialize, ToSchema)]
+pub struct WsStats {
+    /// `stats`.
+    #[schema(pattern = "^stats$")]
+    r#type: String,
+    events_total: u64,
+    anomalies_total: u64,
+    queue: u64,
+    sources: Value,
+}
+
+/// `/ws`: the client was too slow and missed messages.
+#[derive(Serialize, ToSchema)]
+pub struct WsLagged {
+    /// `lagged`.
+    #[schema(pattern = "^lagged$")]
+    r#type: String,
+    /// Messages missed.
+    missed: u64,
+}
+
+/// `/ws/application`: a frame was refused; the connection stays open.
+#[derive(Serialize, ToSchema)]
+pub struct WsError {
+    /// `error`.
+    #[schema(pattern = "^error$")]
+    r#type: String,
+    error: String,
+    message: String,
+    details: Vec<String>,
+}
