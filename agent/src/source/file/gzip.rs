@@ -12,13 +12,13 @@ use super::fingerprint::Fingerprint;
 use super::tailed::LineRead;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Read, Seek};
 
-/// The first bytes of the decompressed content.
-pub(super) fn fingerprint(path: &Path, len: usize) -> io::Result<Fingerprint> {
+/// The first bytes of the decompressed content of `file`, read from its start.
+pub(super) fn fingerprint(mut file: &File, len: usize) -> io::Result<Fingerprint> {
+    file.rewind()?;
     let mut bytes = Vec::with_capacity(len);
-    MultiGzDecoder::new(File::open(path)?).take(len as u64).read_to_end(&mut bytes)?;
+    MultiGzDecoder::new(file).take(len as u64).read_to_end(&mut bytes)?;
     Ok(Fingerprint(bytes))
 }
 
@@ -30,10 +30,11 @@ pub(super) struct ArchiveReader {
 }
 
 impl ArchiveReader {
-    /// Open `path` and skip its first `from` decompressed bytes, the content read before
-    /// (all of it, to find the end, when `from` is past the end).
-    pub(super) fn open(path: &Path, from: u64) -> io::Result<ArchiveReader> {
-        let mut reader = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(File::open(path)?));
+    /// Read `file` from its start, skipping its first `from` decompressed bytes, the content
+    /// read before (all of it, to find the end, when `from` is past the end).
+    pub(super) fn open(mut file: File, from: u64) -> io::Result<ArchiveReader> {
+        file.rewind()?;
+        let mut reader = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(file));
         let offset = io::copy(&mut (&mut reader).take(from), &mut io::sink())?;
         Ok(ArchiveReader { reader, offset })
     }

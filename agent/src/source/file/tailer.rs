@@ -174,32 +174,29 @@ impl Tailer {
         }
         let mut skipped = HashMap::new();
         let mut archives = HashSet::new();
-        for path in self.matching_paths(&mut skipped) {
+        for (path, listed) in self.matching_paths(&mut skipped) {
             let compressed = path.extension().is_some_and(|e| e == "gz");
             if compressed && !self.config.gzip {
                 continue; // not even opened
             }
-            let (file, meta) = match File::open(&path).and_then(|f| f.metadata().map(|m| (f, m))) {
-                Ok(opened) => opened,
-                // Deleted since the listing (a rotation): nothing to report.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    skipped.insert(path, Skip::file(format!("cannot be opened ({e})")));
-                    continue;
-                }
-            };
-            let ino = (meta.dev(), meta.ino());
+            // The listing's stat names the file: one already followed, or an archive already
+            // read, needs no open at every scan.
+            let ino = (listed.dev(), listed.ino());
             if compressed {
                 archives.insert(ino);
                 if self.first_scan && self.config.start_at == StartAt::End {
                     self.archives_at_start.insert(ino);
                 }
-                self.scan_archive(path, &meta, &mut skipped);
+                self.scan_archive(path, &listed, &mut skipped);
                 continue;
             }
-            if let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) {
-                known.path = path;
-                known.detached = false;
+            if self.found_again(ino, &path) {
+                continue;
+            }
+            let Some((file, meta)) = open_listed(&path, &mut skipped) else { continue };
+            // What was opened, in case the path changed hands since the listing (a rotation).
+            let ino = (meta.dev(), meta.ino());
+            if self.found_again(ino, &path) {
                 continue;
             }
             let fingerprint = match Fingerprint::read(&file, self.config.fingerprint_bytes) {
@@ -233,6 +230,16 @@ impl Tailer {
         self.first_scan = false;
     }
 
+    /// Whether `ino` is a file followed already; if so, it is under the globs at `path`.
+    fn found_again(&mut self, ino: (u64, u64), path: &Path) -> bool {
+        let Some(known) = self.files.iter_mut().find(|f| f.ino == ino) else { return false };
+        if known.path != path {
+            known.path = path.to_path_buf();
+        }
+        known.detached = false;
+        true
+    }
+
     /// Start reading a compressed file that is new or changed since reading it failed, when
     /// no other is being read (the scan lists the oldest first). One that failed to
     /// decompress is tried again from where it failed when it changes (logrotate's gzip may
@@ -253,11 +260,12 @@ impl Tailer {
             _ if self.archives.values().any(Archive::reading) => return,
             _ => {}
         }
+        let Some((file, _)) = open_listed(&path, skipped) else { return };
         let resume = match self.archives.remove(&ino) {
             Some(Archive { state: ArchiveState::Failed { at, .. }, .. }) => at,
             _ => None,
         };
-        let state = self.open_archive(path, ino, resume).unwrap_or_else(|(why, at)| {
+        let state = self.open_archive(path, file, ino, resume).unwrap_or_else(|(why, at)| {
             self.stats.errors += 1;
             ArchiveState::Failed { why, at }
         });
@@ -289,11 +297,12 @@ impl Tailer {
     fn open_archive(
         &mut self,
         path: PathBuf,
+        file: File,
         ino: (u64, u64),
         resume: Option<Position>,
     ) -> Result<ArchiveState, (String, Option<Position>)> {
         let fingerprint =
-            gzip::fingerprint(&path, self.config.fingerprint_bytes).map_err(|e| (undecodable(e), resume.clone()))?;
+            gzip::fingerprint(&file, self.config.fingerprint_bytes).map_err(|e| (undecodable(e), resume.clone()))?;
         // Empty, or the same content as a file still followed (compressed without delaycompress):
         // its lines come from the open file.
         if fingerprint.is_empty()
@@ -321,7 +330,7 @@ impl Tailer {
                 (None, None) => (self.unique_key(&fingerprint), 0),
             },
         };
-        match gzip::ArchiveReader::open(&path, from) {
+        match gzip::ArchiveReader::open(file, from) {
             Ok(reader) => Ok(ArchiveState::Reading { reader: Box::new(reader), path, key, fingerprint: fingerprint.0 }),
             Err(e) => {
                 let at = Position { key, fingerprint: fingerprint.0, offset: from };
@@ -404,13 +413,13 @@ impl Tailer {
             .expect("an unused key")
     }
 
-    /// The regular files under the globs, oldest first; the other matches that are not
-    /// followed go to `skipped` with the reason.
-    fn matching_paths(&self, skipped: &mut HashMap<PathBuf, Skip>) -> Vec<PathBuf> {
+    /// The regular files under the globs with their stat, oldest first; the other matches that
+    /// are not followed go to `skipped` with the reason.
+    fn matching_paths(&self, skipped: &mut HashMap<PathBuf, Skip>) -> Vec<(PathBuf, Metadata)> {
         // One stat per path: it says whether it is a file and when it last changed. Paths
         // matched by several globs are kept once.
         let mut seen = HashSet::new();
-        let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf)> = self
+        let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf, Metadata)> = self
             .config
             .include
             .iter()
@@ -419,7 +428,7 @@ impl Tailer {
             .filter_map(Result::ok)
             .filter(|p| !self.exclude.iter().any(|x| x.matches_path(p)) && seen.insert(p.clone()))
             .filter_map(|p| match std::fs::metadata(&p) {
-                Ok(meta) if meta.is_file() => Some((meta.modified().ok(), p)),
+                Ok(meta) if meta.is_file() => Some((meta.modified().ok(), p, meta)),
                 // A `*` glob often matches subdirectories: not files to tail, nor a mistake.
                 Ok(meta) if meta.is_dir() => None,
                 Ok(meta) => {
@@ -435,8 +444,8 @@ impl Tailer {
             })
             .collect();
         // Oldest rotated files first, so their remaining lines come before the new file's.
-        paths.sort();
-        paths.into_iter().map(|(_, p)| p).collect()
+        paths.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        paths.into_iter().map(|(_, p, meta)| (p, meta)).collect()
     }
 
     fn read_all(&mut self, now: Instant, out: &mut Vec<FileLines>) {
@@ -489,6 +498,19 @@ impl Tailer {
             let file = self.files.swap_remove(i);
             self.gone_since.retain(|(k, _)| *k != file.key);
             retire(&mut self.retired, position(&file));
+        }
+    }
+}
+
+/// Open a file the glob listed; `None` when it cannot be, with the reason in `skipped`, or when
+/// it is gone since the listing (a rotation: nothing to report).
+fn open_listed(path: &Path, skipped: &mut HashMap<PathBuf, Skip>) -> Option<(File, Metadata)> {
+    match File::open(path).and_then(|f| f.metadata().map(|m| (f, m))) {
+        Ok(opened) => Some(opened),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            skipped.insert(path.to_path_buf(), Skip::file(format!("cannot be opened ({e})")));
+            None
         }
     }
 }
