@@ -22,6 +22,7 @@
 //! `main.rs` only parses the command line and calls [`run`].
 
 pub mod api;
+pub mod attack;
 pub mod chat;
 pub mod config;
 pub mod detect;

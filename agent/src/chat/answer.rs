@@ -1,10 +1,12 @@
 //! From a read question to an answer: run the queries its intent needs and say the result
 //! in plain sentences, with the facts, the window and the ids the answer rests on beside it.
 
+use super::attack_filter::AttackMatch;
 use super::intent::{Bucket, Dimension, Filters, Intent, Reading};
 use super::queries::{AnomalyRow, Queries, Scope};
 use super::retrieve::{Passage, Retrieved};
 use super::timerange::TimeRange;
+use crate::attack::AttackKind;
 use crate::store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -56,6 +58,10 @@ pub struct FiltersOut {
     pub status: Option<String>,
     /// HTTP method.
     pub method: Option<String>,
+    /// Requests that look like an attack: `sql_injection`, `xss`, `path_traversal`,
+    /// `command_injection`, `scanner`, or `any`; absent when the question names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attack: Option<&'static str>,
 }
 
 impl Answer {
@@ -74,6 +80,7 @@ impl Answer {
                 url: f.url.clone(),
                 status: f.status.map(|s| s.code()),
                 method: f.method.clone(),
+                attack: f.attack.map(AttackMatch::name),
             },
             facts,
             sources: Vec::new(),
@@ -111,6 +118,8 @@ pub const CAN_ANSWER: &[&str] = &[
     "busiest time: \"when was the busiest minute today?\"",
     "anomalies: \"how many anomalies since 10:00?\", \"what anomalies happened on 2025-04-01?\", \
      \"which IP has the most anomalies?\"",
+    "attacks (by signature): \"any SQL injection attempts today?\", \"which IP sent the most attacks?\", \
+     \"how many XSS, path traversal, command injection or scanner requests?\"",
     "open questions: \"what is going on with /login?\", \"anything unusual today?\", \"summarize the last hour\"",
     "time windows: \"in the last hour\", \"in the last 15 minutes\", \"today\", \"yesterday\", \"since 10:00\", \
      \"between 9 and 11\", \"on 2025-04-01\" (UTC)",
@@ -172,6 +181,27 @@ fn events_source(q: &Queries<'_>, scope: Scope<'_>, total: u64) -> Result<Value,
     Ok(json!({ "type": "events", "total": total, "sample_ids": ids }))
 }
 
+/// What an answer about attacks says of its numbers.
+const ATTACK_CAVEAT: &str = "Matched by signature on the URL, user agent and referer: a match says a request \
+                             looks like an attack, not that it succeeded.";
+
+/// How many requests in scope look like an attack, and like each kind (a request can look
+/// like several).
+fn attack_kinds(
+    q: &Queries<'_>,
+    range: &TimeRange,
+    filters: &Filters,
+) -> Result<(u64, Vec<(AttackKind, u64)>), StoreError> {
+    let all = Filters { attack: None, ..filters.clone() };
+    let masks = q.attack_kinds(Scope { range, filters: &all })?;
+    let any = masks.iter().filter(|(mask, _)| *mask != 0).map(|(_, n)| n).sum();
+    let by_kind = AttackKind::ALL
+        .into_iter()
+        .map(|kind| (kind, masks.iter().filter(|(mask, _)| mask & kind.bit() != 0).map(|(_, n)| n).sum()))
+        .collect();
+    Ok((any, by_kind))
+}
+
 /// Answer an aggregate question (any intent but help, open and summary) from the store.
 pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Result<Answer, StoreError> {
     let scope = Scope { range, filters: &reading.filters };
@@ -179,11 +209,55 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
     let filters = &reading.filters;
     let answer = match reading.intent {
         Intent::Count => {
-            let n = q.count(scope)?;
-            let text = format!("There were {} {when}.", what(&plural(n, "request", "requests"), filters));
-            let mut a = Answer::new(reading, range, text, json!({ "count": n }));
+            // Any attack: one scan gives the count and every kind's.
+            let by_kind = match filters.attack {
+                Some(AttackMatch::Any) => Some(attack_kinds(q, range, filters)?),
+                _ => None,
+            };
+            let n = match &by_kind {
+                Some((n, _)) => *n,
+                None => q.count(scope)?,
+            };
+            let mut text = format!("There were {} {when}.", what(&plural(n, "request", "requests"), filters));
+            let mut facts = json!({ "count": n });
+            if filters.attack.is_some() {
+                if let Some((_, by_kind)) = by_kind.filter(|(n, _)| *n > 0) {
+                    let listed: Vec<String> = by_kind
+                        .iter()
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(kind, n)| format!("{} {n}", kind.describe()))
+                        .collect();
+                    text =
+                        format!("{} By kind: {} (one request can look like more than one).", text, listed.join(", "));
+                    facts["by_kind"] = by_kind.iter().map(|(kind, n)| (kind.name().to_owned(), json!(n))).collect();
+                }
+                text.push(' ');
+                text.push_str(ATTACK_CAVEAT);
+            }
+            let mut a = Answer::new(reading, range, text, facts);
             a.sources.push(events_source(q, scope, n)?);
             a.key_values.push(n.to_string());
+            a
+        }
+        Intent::Rate if filters.attack.is_some() && filters.status.is_none() => {
+            let all_filters = Filters { attack: None, ..filters.clone() };
+            let matching = q.count(scope)?;
+            let total = q.count(Scope { range, filters: &all_filters })?;
+            let share = pct(matching, total);
+            let look = filters.attack.map(AttackMatch::describe).unwrap_or_default();
+            let text = if total == 0 {
+                format!("There were no {} {when}, so there is no share to give.", what("requests", &all_filters))
+            } else {
+                format!(
+                    "{share}% of {} {when} {}: {matching} of {total}. {ATTACK_CAVEAT}",
+                    what("requests", &all_filters),
+                    look.trim_start_matches("that "),
+                )
+            };
+            let mut a =
+                Answer::new(reading, range, text, json!({ "matching": matching, "total": total, "percent": share }));
+            a.sources.push(events_source(q, scope, matching)?);
+            a.key_values.extend([matching.to_string(), total.to_string()]);
             a
         }
         Intent::Rate => {

@@ -6,6 +6,7 @@
 //! predictable, and every answer must come from SQL with exact numbers anyway. A question the
 //! rules do not recognise gets the list of what can be asked.
 
+pub use super::attack_filter::AttackMatch;
 use regex::Regex;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -172,6 +173,8 @@ pub struct Filters {
     pub status: Option<StatusMatch>,
     /// HTTP method, upper case.
     pub method: Option<String>,
+    /// Requests that look like an attack (see [`crate::attack`]).
+    pub attack: Option<AttackMatch>,
 }
 
 impl Filters {
@@ -179,6 +182,9 @@ impl Filters {
     /// method goes before the noun, see `answer::what`).
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(attack) = self.attack {
+            parts.push(attack.describe());
+        }
         if let Some(status) = self.status {
             parts.push(format!("with {}", status.describe()));
         }
@@ -193,7 +199,11 @@ impl Filters {
 
     /// Whether any filter is set.
     pub fn is_empty(&self) -> bool {
-        self.ip.is_none() && self.url.is_none() && self.status.is_none() && self.method.is_none()
+        self.ip.is_none()
+            && self.url.is_none()
+            && self.status.is_none()
+            && self.method.is_none()
+            && self.attack.is_none()
     }
 }
 
@@ -298,7 +308,13 @@ pub fn read(rest: &str, original: &str) -> Reading {
         .map(|n| n.clamp(1, MAX_TOP));
 
     filters.status = status(&text);
-    let intent = intent(&text, &filters);
+    filters.attack = AttackMatch::read(&text);
+    let mut intent = intent(&text, &filters);
+    if filters.attack.is_some() && matches!(intent, Intent::Open | Intent::Unknown) {
+        // "Any SQL injection attempts?", "were we attacked?": the count of such requests
+        // (with its kinds), not an open answer about everything.
+        intent = Intent::Count;
+    }
     let plural = has(
         &text,
         r"\b(?:ips|addresses|clients|hosts|visitors|urls|paths|endpoints|pages|routes|agents|browsers|top|methods|codes|statuses)\b",

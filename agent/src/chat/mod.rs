@@ -10,6 +10,9 @@
 //! This module never writes to the store and never invents a number.
 
 pub mod answer;
+mod attack_filter;
+#[cfg(test)]
+mod attack_tests;
 mod clock;
 mod config;
 pub mod intent;

@@ -125,6 +125,11 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
         clauses.push("e.method = ?".into());
         params.push(Value::Text(method.clone()));
     }
+    if let Some(attack) = f.attack {
+        // Last: the signatures run only on rows the cheaper conditions kept.
+        clauses.push("vigil_attack(?, e.url, e.user_agent, e.referer)".into());
+        params.push(Value::Integer(attack.code()));
+    }
     let clause = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     (clause, params)
 }
@@ -165,6 +170,20 @@ impl<'s> Queries<'s> {
         let (clause, params) = filter(scope, "e.timestamp_ms");
         let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
         Ok(n as u64)
+    }
+
+    /// Events in scope by the attack kinds they look like, as `(kinds as AttackKind bits, events)`
+    /// (bits 0: none); one scan for every kind.
+    pub fn attack_kinds(&self, scope: Scope<'_>) -> Result<Vec<(u8, u64)>, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let sql = format!(
+            "SELECT vigil_attack_kinds(e.url, e.user_agent, e.referer) AS k, count(*) FROM events e {clause} GROUP BY k"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params_from_iter(params), |row| Ok((row.get::<_, u8>(0)?, row.get::<_, i64>(1)? as u64)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// Ids of the newest events in scope, at most `limit`.

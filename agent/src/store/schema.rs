@@ -204,6 +204,7 @@ pub(crate) fn open_reader(path: &Path, config: &StoreConfig) -> Result<Connectio
     .map_err(open_err)?;
     conn.set_prepared_statement_cache_capacity(32);
     super::raw_line::register_sql_function(&conn).map_err(open_err)?;
+    crate::attack::register_sql_function(&conn).map_err(open_err)?;
     Ok(conn)
 }
 
