@@ -11,8 +11,6 @@
 
 pub mod answer;
 mod attack_filter;
-#[cfg(test)]
-mod attack_tests;
 mod clock;
 mod config;
 pub mod intent;

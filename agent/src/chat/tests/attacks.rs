@@ -1,8 +1,8 @@
 //! Questions about attacks (`crate::attack`'s signatures as a filter), over a small data set
 //! with known attacks, and over a real scanner's access log.
 
-use super::{Answer, Chat, Clock};
 use crate::attack::Matcher;
+use crate::chat::{Answer, Chat, Clock};
 use crate::event::Event;
 use crate::store::{CommitBatch, ScoredEvent, Store};
 use serde_json::{Value, json};
@@ -35,7 +35,7 @@ fn events() -> Vec<Event> {
         .collect()
 }
 
-fn commit(store: &Store, events: Vec<Event>) {
+pub(super) fn commit(store: &Store, events: Vec<Event>) {
     let events = events.into_iter().map(|event| ScoredEvent { event, anomaly_score: Some(0.2) }).collect();
     store.commit(&CommitBatch { events, ..CommitBatch::default() }).expect("the data set commits");
 }
@@ -51,7 +51,7 @@ fn store() -> Arc<Store> {
         .clone()
 }
 
-fn ask_of(store: &Store, question: &str) -> Answer {
+pub(super) fn ask_of(store: &Store, question: &str) -> Answer {
     let chat = Chat::new(&Default::default()).with_clock(Clock::Fixed(NOW.parse().unwrap()));
     chat.answer_from_data(store, question).unwrap_or_else(|e| panic!("{question}: {e}"))
 }
@@ -113,6 +113,17 @@ fn attacks_can_be_ranked_and_shared() {
         Some("path_traversal"),
         &[("matching", json!(4)), ("total", json!(30)), ("percent", json!(13.33))],
         &["13.33%", "4 of 30"],
+    );
+}
+
+#[test]
+fn a_summary_of_attacks_is_about_the_requests_that_look_like_one() {
+    expect(
+        "summarize the attacks of today",
+        "summary",
+        Some("any"),
+        &[("requests", json!(10)), ("errors", json!(7))],
+        &["For requests that look like an attack today", "10 requests"],
     );
 }
 

@@ -1,185 +1,17 @@
-//! From a read question to an answer: run the queries its intent needs and say the result
-//! in plain sentences, with the facts, the window and the ids the answer rests on beside it.
+//! Aggregate questions (counts, rates, top-N, breakdowns, distinct values, bytes, latency,
+//! the busiest time, anomalies, attacks): the queries each intent needs, said in sentences.
 
-use super::attack_filter::AttackMatch;
-use super::intent::{Bucket, Dimension, Filters, Intent, Reading};
-use super::queries::{AnomalyRow, Queries, Scope};
-use super::retrieve::{Passage, Retrieved};
-use super::timerange::TimeRange;
+use super::{Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranking_text, what};
 use crate::attack::AttackKind;
+use crate::chat::attack_filter::AttackMatch;
+use crate::chat::intent::{Bucket, Filters, Intent, Reading};
+use crate::chat::queries::{Queries, Scope};
+use crate::chat::timerange::TimeRange;
 use crate::store::StoreError;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-/// The `/chat` response body: API.md's `response`, then what it rests on.
-#[derive(Debug, Clone, Serialize)]
-pub struct Answer {
-    /// The answer in words.
-    pub response: String,
-    /// What the question was read as (`count`, `top`, `rate`, ... `open`, `unknown`).
-    pub intent: &'static str,
-    /// The window the numbers cover.
-    pub range: RangeOut,
-    /// The filters the numbers cover.
-    pub filters: FiltersOut,
-    /// The numbers, by name.
-    pub facts: Value,
-    /// What the answer rests on: event samples, anomaly ids, summary ids.
-    pub sources: Vec<Value>,
-    /// `vigil` (these sentences) or `llm` (rephrased by `[chat] llm_endpoint`).
-    pub phrased_by: &'static str,
-    /// Why the LLM's rephrasing was not used, when it was tried and failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub llm_error: Option<String>,
-    /// Values the words must keep (numbers, IPs, URLs): a rephrasing that drops one is refused.
-    #[serde(skip)]
-    pub key_values: Vec<String>,
-}
-
-/// The window as reported.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RangeOut {
-    /// Start, RFC 3339; `null` for "from the oldest stored event".
-    pub from: Option<String>,
-    /// End (exclusive), RFC 3339; `null` for "up to the newest".
-    pub to: Option<String>,
-    /// The question's words for the window.
-    pub label: String,
-}
-
-/// The filters as reported.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-pub struct FiltersOut {
-    /// Client address.
-    pub ip: Option<String>,
-    /// URL path (with its query strings and sub-paths).
-    pub url: Option<String>,
-    /// `500`, `5xx` or `400-599`.
-    pub status: Option<String>,
-    /// HTTP method.
-    pub method: Option<String>,
-    /// Requests that look like an attack: `sql_injection`, `xss`, `path_traversal`,
-    /// `command_injection`, `scanner`, or `any`; absent when the question names none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attack: Option<&'static str>,
-}
-
-impl Answer {
-    fn new(reading: &Reading, range: &TimeRange, response: String, facts: Value) -> Answer {
-        let f = &reading.filters;
-        Answer {
-            response,
-            intent: reading.intent.name(),
-            range: RangeOut {
-                from: range.from.map(|t| t.to_string()),
-                to: range.to.map(|t| t.to_string()),
-                label: range.label.clone(),
-            },
-            filters: FiltersOut {
-                ip: f.ip.clone(),
-                url: f.url.clone(),
-                status: f.status.map(|s| s.code()),
-                method: f.method.clone(),
-                attack: f.attack.map(AttackMatch::name),
-            },
-            facts,
-            sources: Vec::new(),
-            phrased_by: "vigil",
-            llm_error: None,
-            key_values: Vec::new(),
-        }
-    }
-
-    /// An answer that is not about the data: help, or a window that cannot be read.
-    pub fn about_asking(intent: &'static str, response: String) -> Answer {
-        Answer {
-            response,
-            intent,
-            range: RangeOut { from: None, to: None, label: String::new() },
-            filters: FiltersOut::default(),
-            facts: json!({ "can_answer": CAN_ANSWER }),
-            sources: Vec::new(),
-            phrased_by: "vigil",
-            llm_error: None,
-            key_values: Vec::new(),
-        }
-    }
-}
-
-/// What can be asked, one example per kind; the reply to a question that is not understood.
-pub const CAN_ANSWER: &[&str] = &[
-    "counts: \"how many 500s in the last hour?\", \"how many requests from 10.0.0.5 today?\"",
-    "rates: \"what is the error rate since 10:00?\", \"what percentage of requests were 404s?\", \
-     \"requests per minute in the last 15 minutes\"",
-    "top-N: \"which IP sent the most requests?\", \"top 5 URLs with 404s yesterday\"",
-    "breakdowns: \"requests by status\", \"by status class\", \"by method between 9 and 11\"",
-    "distinct values: \"how many unique IPs today?\"",
-    "bytes and latency: \"how many bytes were sent to /download?\", \"what is the latency of /api?\"",
-    "busiest time: \"when was the busiest minute today?\"",
-    "anomalies: \"how many anomalies since 10:00?\", \"what anomalies happened on 2025-04-01?\", \
-     \"which IP has the most anomalies?\"",
-    "attacks (by signature): \"any SQL injection attempts today?\", \"which IP sent the most attacks?\", \
-     \"how many XSS, path traversal, command injection or scanner requests?\"",
-    "open questions: \"what is going on with /login?\", \"anything unusual today?\", \"summarize the last hour\"",
-    "time windows: \"in the last hour\", \"in the last 15 minutes\", \"today\", \"yesterday\", \"since 10:00\", \
-     \"between 9 and 11\", \"on 2025-04-01\" (UTC)",
-];
-
-/// The reply to a question the rules do not recognise.
-pub fn help(preface: &str) -> String {
-    let mut text = format!("{preface} I answer questions about the stored logs with exact numbers. You can ask:");
-    for line in CAN_ANSWER {
-        text.push_str("\n- ");
-        text.push_str(line);
-    }
-    text
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { (part as f64 * 10_000.0 / whole as f64).round() / 100.0 }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// "5 POST requests with status 500 to /login" / "anomalies from 10.0.0.1".
-fn what(noun: &str, filters: &Filters) -> String {
-    let noun = match (&filters.method, noun.split_once(' ')) {
-        (None, _) => noun.to_owned(),
-        (Some(method), Some((count, rest))) if count.starts_with(|c: char| c.is_ascii_digit()) => {
-            format!("{count} {method} {rest}")
-        }
-        (Some(method), _) => format!("{method} {noun}"),
-    };
-    let described = filters.describe();
-    if described.is_empty() { noun } else { format!("{noun} {described}") }
-}
-
-fn ranking_text(rows: &[(String, u64)], noun_one: &str, noun_many: &str) -> String {
-    rows.iter()
-        .enumerate()
-        .map(|(i, (value, n))| format!("{}. {value} ({})", i + 1, plural(*n, noun_one, noun_many)))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn anomaly_line(a: &AnomalyRow) -> String {
-    let at = jiff::Timestamp::from_millisecond(a.timestamp_ms).map(|t| t.to_string()).unwrap_or_default();
-    format!(
-        "#{} at {at}: {} {} {} → {} (score {:.2}: {})",
-        a.id, a.ip, a.method, a.url, a.status_code, a.score, a.reason
-    )
-}
-
-fn anomaly_source(a: &AnomalyRow) -> Value {
-    json!({ "type": "anomaly", "id": a.id, "event_id": a.event_id, "score": a.score, "reason": a.reason })
-}
-
-fn events_source(q: &Queries<'_>, scope: Scope<'_>, total: u64) -> Result<Value, StoreError> {
-    let ids = q.sample_ids(scope, 10)?;
-    Ok(json!({ "type": "events", "total": total, "sample_ids": ids }))
-}
+/// Most values a breakdown lists.
+const BREAKDOWN_MAX: usize = 100;
 
 /// What an answer about attacks says of its numbers.
 const ATTACK_CAVEAT: &str = "Matched by signature on the URL, user agent and referer: a match says a request \
@@ -261,7 +93,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a
         }
         Intent::Rate => {
-            let status = filters.status.unwrap_or(super::intent::StatusMatch::Errors);
+            let status = filters.status.unwrap_or(crate::chat::intent::StatusMatch::Errors);
             let all_filters = Filters { status: None, ..filters.clone() };
             let all = Scope { range, filters: &all_filters };
             let with_status = Filters { status: Some(status), ..filters.clone() };
@@ -361,14 +193,31 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a
         }
         Intent::Breakdown(dim) => {
-            let (_, many) = dim.nouns();
-            let rows = q.breakdown(scope, dim, 100)?;
-            let total: u64 = rows.iter().map(|(_, n)| n).sum();
+            let (one, many) = dim.nouns();
+            let mut rows = q.breakdown(scope, dim, BREAKDOWN_MAX + 1)?;
+            // Past BREAKDOWN_MAX values (IPs, URLs) the largest are listed, and the total and
+            // shares are still of every request, with what the rest hold.
+            let rest = (rows.len() > BREAKDOWN_MAX).then(|| {
+                rows.truncate(BREAKDOWN_MAX);
+                Ok::<_, StoreError>((q.count(scope)?, q.unique(scope, dim)? - BREAKDOWN_MAX as u64))
+            });
+            let rest = rest.transpose()?;
+            let listed: u64 = rows.iter().map(|(_, n)| n).sum();
+            let total = rest.map_or(listed, |(total, _)| total);
             let text = if rows.is_empty() {
                 format!("There were no {} {when}.", what("requests", filters))
             } else {
-                let parts =
+                let mut parts =
                     rows.iter().map(|(v, n)| format!("{v}: {n} ({}%)", pct(*n, total))).collect::<Vec<_>>().join(", ");
+                if let Some((_, more)) = rest {
+                    let others = total - listed;
+                    parts.push_str(&format!(
+                        "; {more} more {} with {} ({}%)",
+                        if more == 1 { one } else { many },
+                        plural(others, "request", "requests"),
+                        pct(others, total)
+                    ));
+                }
                 format!(
                     "{} {when}, by {}: {parts}.",
                     what(&plural(total, "request", "requests"), filters),
@@ -376,12 +225,12 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 )
             };
             let list: Vec<Value> = rows.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
-            let mut a = Answer::new(
-                reading,
-                range,
-                text,
-                json!({ "dimension": dim.name(), "total": total, "groups": list, "of": many }),
-            );
+            let mut facts = json!({ "dimension": dim.name(), "total": total, "groups": list, "of": many });
+            if let Some((_, more)) = rest {
+                facts["more_groups"] = json!(more);
+                facts["more_requests"] = json!(total - listed);
+            }
+            let mut a = Answer::new(reading, range, text, facts);
             for (value, n) in &rows {
                 a.key_values.extend([value.clone(), n.to_string()]);
             }
@@ -514,86 +363,4 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
         }
     };
     Ok(answer)
-}
-
-/// Answer an open question or a summary request: the exact numbers of the window (and of the
-/// URL or IP it names), then the summaries and anomalies nearest to the question.
-pub fn open(
-    q: &Queries<'_>,
-    reading: &Reading,
-    range: &TimeRange,
-    retrieved: &Retrieved,
-) -> Result<Answer, StoreError> {
-    let filters = Filters { status: None, ..reading.filters.clone() };
-    let scope = Scope { range, filters: &filters };
-    let when = range.describe();
-    let total = q.count(scope)?;
-    let classes = q.breakdown(scope, Dimension::StatusClass, 10)?;
-    let errors: u64 = classes.iter().filter(|(c, _)| c.starts_with('4') || c.starts_with('5')).map(|(_, n)| n).sum();
-    let anomalies = q.anomaly_count(scope)?;
-    let top_ips = if filters.ip.is_none() { q.top(scope, Dimension::Ip, 3)? } else { Vec::new() };
-    let top_urls = if filters.url.is_none() { q.top(scope, Dimension::Url, 3)? } else { Vec::new() };
-
-    let subject = match (&filters.url, &filters.ip) {
-        (Some(url), Some(ip)) => format!("{url} from {ip}"),
-        (Some(url), None) => url.clone(),
-        (None, Some(ip)) => ip.clone(),
-        (None, None) => "all traffic".to_owned(),
-    };
-    let mut text = if total == 0 {
-        format!("For {subject} {when}: no requests are stored.")
-    } else {
-        let classes_text = classes.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
-        format!(
-            "For {subject} {when}: {}, {} ({}%), {}. Status classes: {classes_text}.",
-            plural(total, "request", "requests"),
-            plural(errors, "error (4xx/5xx)", "errors (4xx/5xx)"),
-            pct(errors, total),
-            plural(anomalies, "anomaly", "anomalies"),
-        )
-    };
-    if !top_ips.is_empty() {
-        text.push_str(&format!(" Top IPs: {}.", ranking_text(&top_ips, "request", "requests")));
-    }
-    if !top_urls.is_empty() {
-        text.push_str(&format!(" Top URL paths: {}.", ranking_text(&top_urls, "request", "requests")));
-    }
-    let cite = |p: &Passage| match p.id.as_str() {
-        Some(id) => format!("{} {id} ({})", p.kind, p.text),
-        None => format!("{} {} ({})", p.kind, p.id, p.text),
-    };
-    if !retrieved.summaries.is_empty() {
-        let lines = retrieved.summaries.iter().map(cite).collect::<Vec<_>>().join("\n- ");
-        text.push_str(&format!("\nNearest summaries:\n- {lines}"));
-    }
-    if retrieved.anomalies.is_empty() {
-        if anomalies == 0 {
-            text.push_str(" Nothing unusual: no anomaly was flagged.");
-        }
-    } else {
-        let lines = retrieved.anomalies.iter().map(cite).collect::<Vec<_>>().join("\n- ");
-        text.push_str(&format!("\nMost relevant anomalies:\n- {lines}"));
-    }
-    if let Some(note) = &retrieved.note {
-        text.push_str(&format!("\n({note})"));
-    }
-
-    let facts = json!({
-        "requests": total,
-        "errors": errors,
-        "error_percent": pct(errors, total),
-        "anomalies": anomalies,
-        "status_classes": classes.iter().map(|(c, n)| json!({ "status_class": c, "count": n })).collect::<Vec<_>>(),
-        "top_ips": top_ips.iter().map(|(v, n)| json!({ "ip": v, "count": n })).collect::<Vec<_>>(),
-        "top_urls": top_urls.iter().map(|(v, n)| json!({ "url": v, "count": n })).collect::<Vec<_>>(),
-        "retrieval": retrieved.method,
-    });
-    let mut a = Answer::new(reading, range, text, facts);
-    a.filters.status = None;
-    a.sources.push(events_source(q, scope, total)?);
-    for p in retrieved.summaries.iter().chain(&retrieved.anomalies) {
-        a.sources.push(p.source());
-    }
-    a.key_values.extend([total.to_string(), anomalies.to_string()]);
-    Ok(a)
 }

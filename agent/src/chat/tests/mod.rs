@@ -2,6 +2,9 @@
 //! checked for its exact number, IP or URL; plus the time windows, open questions, the LLM
 //! path against a fake OpenAI-compatible server on 127.0.0.1, and the `/chat` handler.
 
+mod attacks;
+mod breakdown;
+
 use super::timerange::{self, TimeRange};
 use super::{Answer, Chat, ChatConfig, Clock};
 use crate::event::Event;
