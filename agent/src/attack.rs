@@ -10,9 +10,10 @@
 //! flag in 36,000 normal requests, and what they find in its attacks and in three real
 //! scanners' access logs.
 //!
-//! Hand-written rather than a crate: the Rust WAF engines (e.g. `coraza`'s ports) take a
-//! whole rule language and request model; libinjection's bindings build C. The patterns are
-//! the `regex` crate's, compiled once.
+//! Hand-written rather than taken from a crate: the engines that run the OWASP Core Rule Set
+//! (ModSecurity, Coraza) are not Rust crates and bring a whole rule language and request
+//! model, and libinjection's Rust bindings build its C. The patterns are the `regex` crate's,
+//! compiled once.
 
 use percent_encoding::percent_decode;
 use regex::bytes::{Regex, RegexSet};

@@ -1,5 +1,6 @@
 //! `[chat]`: the optional LLM that rephrases the answers `/chat` finds in the data.
 
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -21,11 +22,16 @@ pub struct ChatConfig {
     /// Sent as `Authorization: Bearer <api_key>` when set (remote providers need one).
     #[serde(default)]
     pub api_key: Option<String>,
+    /// The time zone questions' days and times of day are read in ("today", "since 10:00",
+    /// "between 16:30 and 16:35"): an IANA name such as `"Europe/Istanbul"`, `"UTC"` (the
+    /// default), or `"local"` for the machine's own (`TZ`, else `/etc/localtime`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl Default for ChatConfig {
     fn default() -> Self {
-        ChatConfig { llm_endpoint: None, model: None, timeout_ms: default_timeout_ms(), api_key: None }
+        ChatConfig { llm_endpoint: None, model: None, timeout_ms: default_timeout_ms(), api_key: None, time_zone: None }
     }
 }
 
@@ -37,10 +43,18 @@ fn default_timeout_ms() -> u64 {
 const MAX_TIMEOUT_MS: u64 = 5 * 60 * 1000;
 
 /// Validated `[chat]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatSettings {
     /// The LLM that rephrases answers, when configured.
     pub llm: Option<LlmSettings>,
+    /// The zone of questions' days and times of day.
+    pub time_zone: TimeZone,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings { llm: None, time_zone: TimeZone::UTC }
+    }
 }
 
 /// Validated LLM settings.
@@ -78,8 +92,23 @@ impl ChatConfig {
                 hint: "10000 (10 s) suits a local model",
             });
         }
+        let time_zone = match self.time_zone.as_deref().map(str::trim) {
+            None | Some("UTC" | "utc") => Ok(TimeZone::UTC),
+            Some("local") => {
+                TimeZone::try_system().map_err(|e| format!("the machine's own time zone cannot be read: {e}"))
+            }
+            Some(name) => TimeZone::get(name).map_err(|e| format!("{name:?} is not a time zone ({e})")),
+        };
+        let time_zone = time_zone.unwrap_or_else(|message| {
+            errors.push(ChatConfigError {
+                field: "chat.time_zone",
+                message,
+                hint: "an IANA name such as \"Europe/Istanbul\" or \"America/New_York\", \"UTC\", or \"local\"",
+            });
+            TimeZone::UTC
+        });
         let Some(endpoint) = self.llm_endpoint.as_deref() else {
-            return if errors.is_empty() { Ok(ChatSettings { llm: None }) } else { Err(errors) };
+            return if errors.is_empty() { Ok(ChatSettings { llm: None, time_zone }) } else { Err(errors) };
         };
         let endpoint = endpoint.trim_end_matches('/');
         match reqwest::Url::parse(endpoint) {
@@ -108,6 +137,7 @@ impl ChatConfig {
                 timeout: Duration::from_millis(self.timeout_ms),
                 api_key: self.api_key.clone().filter(|k| !k.is_empty()),
             }),
+            time_zone,
         })
     }
 }

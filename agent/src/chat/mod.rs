@@ -47,6 +47,7 @@ pub enum ChatError {
 /// Answers questions; shared by every `/chat` request.
 pub struct Chat {
     clock: Clock,
+    time_zone: jiff::tz::TimeZone,
     llm: Option<llm::Llm>,
     retriever: Option<Arc<dyn Retriever>>,
 }
@@ -58,7 +59,7 @@ impl Chat {
         let llm = settings.llm.clone().and_then(|s| {
             llm::Llm::new(s).inspect_err(|e| tracing::warn!(error = %e, "chat answers will not be rephrased")).ok()
         });
-        Chat { clock: Clock::System, llm, retriever: None }
+        Chat { clock: Clock::System, time_zone: settings.time_zone.clone(), llm, retriever: None }
     }
 
     /// Use `clock` for "now".
@@ -76,7 +77,7 @@ impl Chat {
     /// Answer `question` from the data, in plain sentences. Blocks on SQLite.
     pub fn answer_from_data(&self, store: &Store, question: &str) -> Result<Answer, StoreError> {
         let now = self.clock.now();
-        let found = match timerange::find(question, now) {
+        let found = match timerange::find(question, now, &self.time_zone) {
             Ok(found) => found,
             Err(message) => return Ok(Answer::about_asking("unknown", answer::help(&format!("{message}.")))),
         };

@@ -5,8 +5,9 @@
 //! Hand-written around the `interim` crate: interim reads one date expression ("yesterday
 //! 10:00", "April 1", "2 hours ago") but does not find a window inside a sentence, nor knows
 //! that "between 9 and 11" means hours or that "since yesterday" starts at midnight. So this
-//! module finds the window's words with regexes and hands each endpoint to interim. Times are
-//! UTC, like the stored timestamps. A window is half-open: `from <= t < to`.
+//! module finds the window's words with regexes and hands each endpoint to interim. Days and
+//! times of day are read in `[chat] time_zone` (UTC by default); the window itself is two
+//! instants, compared with the stored UTC timestamps. A window is half-open: `from <= t < to`.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -117,7 +118,7 @@ static DAY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Find the time window in `question` (any case) relative to `now`. `Ok(None)`: the question
 /// names no window. `Err`: it names one that cannot be read, said in words for the user.
-pub fn find(question: &str, now: Timestamp) -> Result<Option<Found>, String> {
+pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, String> {
     let text = question.to_lowercase();
     let mut rest = text.clone();
 
@@ -155,7 +156,7 @@ pub fn find(question: &str, now: Timestamp) -> Result<Option<Found>, String> {
         Some(caps) => {
             let whole = caps.get(0).expect("match");
             label.push((whole.start(), whole.as_str().trim().to_owned()));
-            let day = day_of(&caps, now)?;
+            let day = day_of(&caps, now, tz)?;
             let range = whole.range();
             blank(&mut rest, range);
             Some(day)
@@ -173,8 +174,8 @@ pub fn find(question: &str, now: Timestamp) -> Result<Option<Found>, String> {
             (Some(a), Some(b)) => (a.as_str(), b.as_str()),
             _ => (&caps[3], &caps[4]),
         };
-        let (mut from, a_time_only) = point(a, day.map(|d| d.date), now)?;
-        let (mut to, b_time_only) = point(b, day.map(|d| d.date), now)?;
+        let (mut from, a_time_only) = point(a, day.map(|d| d.date), now, tz)?;
+        let (mut to, b_time_only) = point(b, day.map(|d| d.date), now, tz)?;
         if a_time_only && b_time_only && day.is_none() && from > now {
             // "between 9 and 11" asked at 08:00 means yesterday's.
             from -= SignedDuration::from_hours(24);
@@ -190,7 +191,7 @@ pub fn find(question: &str, now: Timestamp) -> Result<Option<Found>, String> {
     } else {
         let from = match &since {
             Some(caps) => {
-                let (mut from, time_only) = point(&caps[1], day.map(|d| d.date), now)?;
+                let (mut from, time_only) = point(&caps[1], day.map(|d| d.date), now, tz)?;
                 if time_only && day.is_none() && from > now {
                     from -= SignedDuration::from_hours(24);
                 }
@@ -199,7 +200,7 @@ pub fn find(question: &str, now: Timestamp) -> Result<Option<Found>, String> {
             None => day.map(|d| d.start),
         };
         let to = match &until {
-            Some(caps) => Some(point(&caps[1], day.map(|d| d.date), now)?.0),
+            Some(caps) => Some(point(&caps[1], day.map(|d| d.date), now, tz)?.0),
             None if since.is_some() => Some(now),
             None => day.map(|d| d.end.min(now)),
         };
@@ -221,41 +222,39 @@ struct Day {
     end: Timestamp,
 }
 
-fn day_of(caps: &regex::Captures<'_>, now: Timestamp) -> Result<Day, String> {
-    let today = now.to_zoned(TimeZone::UTC).date();
+fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<Day, String> {
+    let today = now.to_zoned(tz.clone()).date();
+    // Days from midnight to midnight, not 24 hours: a day of a daylight-saving change is 23
+    // or 25 hours long.
     let whole_day = |date: Date| -> Result<Day, String> {
-        let start = midnight(date)?;
-        Ok(Day { date, start, end: start + SignedDuration::from_hours(24) })
+        Ok(Day { date, start: midnight(date, tz)?, end: midnight(date.tomorrow().map_err(|e| e.to_string())?, tz)? })
+    };
+    let noon = |date: Date| -> Result<Timestamp, String> {
+        date.at(12, 0, 0, 0).to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
     };
     if let Some(word) = caps.get(1) {
         return match word.as_str() {
             "yesterday" => whole_day(today.yesterday().map_err(|e| e.to_string())?),
-            "this morning" => {
-                let day = whole_day(today)?;
-                Ok(Day { end: day.start + SignedDuration::from_hours(12), ..day })
-            }
-            "this afternoon" => {
-                let day = whole_day(today)?;
-                Ok(Day { start: day.start + SignedDuration::from_hours(12), ..day })
-            }
+            "this morning" => Ok(Day { end: noon(today)?, ..whole_day(today)? }),
+            "this afternoon" => Ok(Day { start: noon(today)?, ..whole_day(today)? }),
             "this week" => {
                 let monday = today
                     .checked_sub((today.weekday().to_monday_zero_offset() as i64).days())
                     .map_err(|e| e.to_string())?;
-                let start = midnight(monday)?;
-                Ok(Day { date: monday, start, end: start + SignedDuration::from_hours(24 * 7) })
+                let next_monday = monday.checked_add(7.days()).map_err(|e| e.to_string())?;
+                Ok(Day { date: monday, start: midnight(monday, tz)?, end: midnight(next_monday, tz)? })
             }
             _ => whole_day(today),
         };
     }
     let text = caps.get(2).or_else(|| caps.get(3)).expect("one alternative matched").as_str();
-    let (at, _) = point(text, None, now)?;
-    whole_day(at.to_zoned(TimeZone::UTC).date())
+    let (at, _) = point(text, None, now, tz)?;
+    whole_day(at.to_zoned(tz.clone()).date())
 }
 
 /// One endpoint as an instant, and whether it was a time of day alone. `day` is the day a
 /// bare time refers to (today when `None`).
-fn point(text: &str, day: Option<Date>, now: Timestamp) -> Result<(Timestamp, bool), String> {
+fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result<(Timestamp, bool), String> {
     let original = text.trim();
     let mut text = original.trim_start_matches("at ").trim().replace("noon", "12:00").replace("midnight", "00:00");
     text = text.replace(['.'], "").replace(" am", "am").replace(" pm", "pm");
@@ -269,9 +268,9 @@ fn point(text: &str, day: Option<Date>, now: Timestamp) -> Result<(Timestamp, bo
         return Ok((now, false));
     }
     if text == "today" || text == "yesterday" {
-        let today = now.to_zoned(TimeZone::UTC).date();
+        let today = now.to_zoned(tz.clone()).date();
         let date = if text == "today" { today } else { today.yesterday().map_err(|e| e.to_string())? };
-        return Ok((midnight(date)?, false));
+        return Ok((midnight(date, tz)?, false));
     }
     // "yesterday at 9" → "yesterday 9:00": interim wants minutes on a time after a day.
     if let Some((day_word, time)) = text.split_once(' ')
@@ -285,8 +284,8 @@ fn point(text: &str, day: Option<Date>, now: Timestamp) -> Result<(Timestamp, bo
     }
     let time_only = TIME_ONLY.is_match(&text);
     let base = match (time_only, day) {
-        (true, Some(day)) => day.to_zoned(TimeZone::UTC).map_err(|e| e.to_string())?,
-        _ => now.to_zoned(TimeZone::UTC),
+        (true, Some(day)) => day.to_zoned(tz.clone()).map_err(|e| e.to_string())?,
+        _ => now.to_zoned(tz.clone()),
     };
     let parsed: Zoned = interim::parse_date_string(&text, base, interim::Dialect::Uk)
         .map_err(|e| format!("I could not read the time {original:?} ({e}); try \"10:00\" or \"2025-04-01 09:30\""))?;
@@ -304,8 +303,9 @@ static TIME_ONLY: LazyLock<Regex> =
 static TIME_T: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}t\d").expect("valid regex"));
 static WEEKDAY_ONLY: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{WEEKDAY}$")).expect("valid regex"));
 
-fn midnight(date: Date) -> Result<Timestamp, String> {
-    date.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
+/// The first instant of `date` in `tz`.
+fn midnight(date: Date, tz: &TimeZone) -> Result<Timestamp, String> {
+    date.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
 /// The first match not followed by more of a token: "from 10.0.0.1" is an address and

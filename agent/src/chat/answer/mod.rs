@@ -126,7 +126,7 @@ pub const CAN_ANSWER: &[&str] = &[
      \"how many XSS, path traversal, command injection or scanner requests?\"",
     "open questions: \"what is going on with /login?\", \"anything unusual today?\", \"summarize the last hour\"",
     "time windows: \"in the last hour\", \"in the last 15 minutes\", \"today\", \"yesterday\", \"since 10:00\", \
-     \"between 9 and 11\", \"on 2025-04-01\" (UTC)",
+     \"between 9 and 11\", \"on 2025-04-01\" (in [chat] time_zone, UTC by default)",
 ];
 
 /// The reply to a question the rules do not recognise.

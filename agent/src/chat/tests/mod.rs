@@ -4,6 +4,7 @@
 
 mod attacks;
 mod breakdown;
+mod time_zone;
 
 use super::timerange::{self, TimeRange};
 use super::{Answer, Chat, ChatConfig, Clock};
@@ -302,7 +303,10 @@ fn answers_name_their_window_filters_and_sources() {
 // --- Time windows ---
 
 fn window(question: &str) -> TimeRange {
-    timerange::find(question, now()).unwrap().unwrap_or_else(|| panic!("{question}: no window")).range
+    timerange::find(question, now(), &jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{question}: no window"))
+        .range
 }
 
 fn bounds(range: &TimeRange) -> (String, String) {
@@ -343,7 +347,7 @@ fn time_windows_are_read_relative_to_now() {
 #[test]
 fn addresses_and_plain_numbers_are_not_windows() {
     for question in ["how many requests from 10.0.0.1 to /login", "top 5 IPs", "how many 500s", "status 404"] {
-        assert_eq!(timerange::find(question, now()).unwrap(), None, "{question}");
+        assert_eq!(timerange::find(question, now(), &jiff::tz::TimeZone::UTC).unwrap(), None, "{question}");
     }
     let a = ask("how many requests from 10.0.0.2 to /login");
     assert_eq!(a.facts["count"], 10);
@@ -643,6 +647,7 @@ fn llm_chat(endpoint: &str, timeout_ms: u64) -> Arc<Chat> {
         model: Some("fake-model".into()),
         timeout_ms,
         api_key: Some("sk-test".into()),
+        time_zone: None,
     };
     Arc::new(Chat::new(&config.resolve().unwrap()).with_clock(Clock::Fixed(now())))
 }
