@@ -167,10 +167,7 @@ static PATTERNS: LazyLock<[String; 5]> = LazyLock::new(|| {
 /// Each kind's signature, in `AttackKind` order.
 static SIGNATURES: LazyLock<[Regex; 5]> = LazyLock::new(|| PATTERNS.each_ref().map(|p| compile(p)));
 
-/// Every kind's signature in one pattern: one pass over the text for "any kind".
-static ANY: LazyLock<Regex> = LazyLock::new(|| compile(&joined(&PATTERNS.each_ref().map(String::as_str))));
-
-/// Every kind's signature, matched together: which kinds, in one pass.
+/// Every kind's signature, matched together in one pass: which kinds, or whether any.
 static SET: LazyLock<RegexSet> =
     LazyLock::new(|| RegexSet::new(PATTERNS.iter().map(|p| format!("(?i-u){p}"))).expect("valid attack signatures"));
 
@@ -224,8 +221,11 @@ impl Matcher {
     /// Whether the request looks like `kind` (`None`: like any kind).
     pub fn looks_like(&mut self, kind: Option<AttackKind>, url: &str, user_agent: &str, referer: &str) -> bool {
         let bits = kind.map_or(u8::MAX, AttackKind::bit);
-        let signature = kind.map_or(&*ANY, AttackKind::signature);
-        (!url.is_empty() && signature.is_match(normalise(url, &mut self.text, &mut self.scratch)))
+        let url_matches = |text: &[u8]| match kind {
+            Some(kind) => kind.signature().is_match(text),
+            None => SET.is_match(text),
+        };
+        (!url.is_empty() && url_matches(normalise(url, &mut self.text, &mut self.scratch)))
             || self.remembered_mask(user_agent) & bits != 0
             || self.remembered_mask(referer) & bits != 0
     }
