@@ -172,11 +172,19 @@ fn forest_throughput() {
 /// both lockstep walks (the looped one run natively, the written-out one run in wasm) are
 /// checked against a plain walk over the 0-based layout, on points that sit exactly on
 /// thresholds, one step of f32 either side of them, at zero and far outside the data.
+///
+/// Depth 8 (the default sub-sample, 256) is walked two levels at a time in wasm; depth 7
+/// (128) ends with one level on its own.
 #[test]
 fn walk_goes_right_exactly_when_the_value_exceeds_the_threshold() {
+    walks_go_right_exactly_when_the_value_exceeds_the_threshold::<8>(SHAPE);
+    walks_go_right_exactly_when_the_value_exceeds_the_threshold::<7>(ForestShape { sample_size: 128, ..SHAPE });
+}
+
+fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>(shape: ForestShape) {
     let data = cluster(1000, 21);
-    let forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(5));
-    assert_eq!(forest.depth, 8);
+    let forest = Forest::fit(shape, &data, &mut SplitMix64::new(5));
+    assert_eq!(forest.depth, DEPTH);
     let mut probe = cluster(200, 22);
     let thresholds: Vec<(usize, f32)> = forest
         .splits
@@ -198,7 +206,7 @@ fn walk_goes_right_exactly_when_the_value_exceeds_the_threshold() {
 
     let internal = forest.internal_nodes();
     let mut expected_sums = vec![0.0f32; probe.len()];
-    for t in 0..SHAPE.trees {
+    for t in 0..shape.trees {
         let splits = &forest.splits[t * internal..][..internal];
         let leaves: Vec<usize> = probe
             .iter()
@@ -213,8 +221,8 @@ fn walk_goes_right_exactly_when_the_value_exceeds_the_threshold() {
             .collect();
         for (group, expected) in probe.chunks_exact(LANES).zip(leaves.chunks_exact(LANES)) {
             let first_leaf = internal + 1;
-            let looped = walk_lanes_looped::<8>(splits, group).map(|m| m - first_leaf);
-            let unrolled = walk_lanes_unrolled::<8>(splits, group).map(|m| m - first_leaf);
+            let looped = walk_lanes_looped::<DEPTH>(splits, group).map(|m| m - first_leaf);
+            let unrolled = walk_lanes_unrolled::<DEPTH>(splits, group).map(|m| m - first_leaf);
             assert_eq!(looped, expected, "tree {t}, looped walk");
             assert_eq!(unrolled, expected, "tree {t}, written-out walk");
         }
