@@ -200,3 +200,69 @@ fn rotations_under_the_real_tailer_keep_every_line() {
     lines.sort_unstable();
     assert_eq!(lines, (0..402).collect::<Vec<_>>());
 }
+
+/// A `syslog` source: every line keeps the time it was written (a BSD time read in the
+/// source's `time_zone`, an RFC 5424 time with its own offset) and its header as fields; a line
+/// that is not syslog is stored as it is and counted as a parse error.
+#[test]
+fn a_syslog_file_is_stored_with_each_lines_own_time_and_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let bsd_time = now - jiff::SignedDuration::from_hours(3);
+    let rfc_time = now - jiff::SignedDuration::from_hours(2);
+    let lines = [
+        format!(
+            "{} web01 sshd[24200]: Failed password for invalid user admin from 203.0.113.9 port 52144 ssh2\n",
+            bsd_time.to_zoned(tokyo).strftime("%b %e %H:%M:%S")
+        ),
+        format!(
+            "<38>1 {} web01 billing 4711 ID47 - charge failed\n",
+            rfc_time.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(1))).strftime("%Y-%m-%dT%H:%M:%S%:z")
+        ),
+        "not a syslog line\n".to_owned(),
+    ];
+    std::fs::write(logs.join("auth.log"), lines.concat()).unwrap();
+    let config = format!(
+        "[[sources]]\ntype = \"file\"\nname = \"auth\"\ninclude = [\"{}/logs/auth.log\"]\nformat = \"syslog\"\n\
+         time_zone = \"Asia/Tokyo\"\nstart_at = \"beginning\"\npoll_interval_ms = 50\n",
+        dir.path().display()
+    );
+    let agent = Agent::start(dir.path(), &config);
+    wait_for_count(&agent, 3);
+
+    let (status, body) = request(agent.addr, "GET", "/api/v1/logs?limit=10", None);
+    assert_eq!(status, 200, "{body}");
+    let stored = body["logs"].as_array().unwrap();
+    let find = |raw: &str| {
+        stored.iter().find(|log| log["raw"].as_str() == Some(raw)).unwrap_or_else(|| panic!("{raw:?} not in {body}"))
+    };
+    let time = |log: &serde_json::Value| log["timestamp"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+
+    let sshd = find(lines[0].trim_end());
+    assert_eq!(time(sshd), bsd_time, "the BSD time read in Tokyo: {sshd}");
+    assert_eq!(sshd["source"], "file:auth");
+    assert_eq!(sshd["fields"]["host"], "web01");
+    assert_eq!(sshd["fields"]["app"], "sshd");
+    assert_eq!(sshd["fields"]["pid"], 24200);
+    assert_eq!(sshd["fields"]["message"], "Failed password for invalid user admin from 203.0.113.9 port 52144 ssh2");
+    assert_eq!(
+        sshd["template"], "Failed password for invalid user admin from <*> port <*> <*>",
+        "mined from the message"
+    );
+
+    let billing = find(lines[1].trim_end());
+    assert_eq!(time(billing), rfc_time, "the RFC 5424 time with its own offset: {billing}");
+    assert_eq!(billing["fields"]["app"], "billing");
+    assert_eq!(billing["fields"]["msgid"], "ID47");
+    assert_eq!(billing["fields"]["severity"], "info");
+    assert_eq!(billing["fields"]["facility"], "auth", "<38> is auth.info");
+    assert_eq!(billing["fields"]["message"], "charge failed");
+
+    let other = find("not a syslog line");
+    assert!(time(other) > now - jiff::SignedDuration::from_mins(1), "a line without a time gets its arrival: {other}");
+    let (_, stats) = request(agent.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(stats["sources"]["auth"]["parse_errors"], 1, "{stats}");
+}

@@ -92,13 +92,7 @@ impl ChatConfig {
                 hint: "10000 (10 s) suits a local model",
             });
         }
-        let time_zone = match self.time_zone.as_deref().map(str::trim) {
-            None | Some("UTC" | "utc") => Ok(TimeZone::UTC),
-            Some("local") => {
-                TimeZone::try_system().map_err(|e| format!("the machine's own time zone cannot be read: {e}"))
-            }
-            Some(name) => TimeZone::get(name).map_err(|e| format!("{name:?} is not a time zone ({e})")),
-        };
+        let time_zone = self.time_zone.as_deref().map_or(Ok(TimeZone::UTC), crate::parse::named_time_zone);
         let time_zone = time_zone.unwrap_or_else(|message| {
             errors.push(ChatConfigError {
                 field: "chat.time_zone",

@@ -7,7 +7,7 @@ use super::error::BuildError;
 use super::json::JsonParser;
 use super::pattern::PatternParser;
 use super::target::Target;
-use super::timestamp::check_format;
+use super::timestamp::{check_format, named_time_zone};
 use serde::Deserialize;
 use std::fmt;
 
@@ -16,7 +16,8 @@ use std::fmt;
 #[serde(deny_unknown_fields)]
 pub struct ParseConfig {
     /// How each line is read: `combined` or `common` (nginx/Apache access logs), `json` (one
-    /// object per line), `regex` (your `pattern`), or `raw` (kept as text only).
+    /// object per line), `regex` (your `pattern`), `syslog` (RFC 3164 / 5424 system logs), or
+    /// `raw` (kept as text only).
     #[serde(default = "default_format")]
     pub format: Format,
     /// For `format = "regex"`: a regex with named groups. Groups named after event fields
@@ -35,11 +36,22 @@ pub struct ParseConfig {
     /// in `fields`. Omitted entries keep their defaults.
     #[serde(default)]
     pub json_fields: Option<JsonFields>,
+    /// For `format = "syslog"`: the zone of times written without an offset (`Dec 10
+    /// 06:55:46`): an IANA name, `"UTC"`, or `"local"` (the default: the machine's own, which
+    /// is what its syslog daemon writes in).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl Default for ParseConfig {
     fn default() -> Self {
-        ParseConfig { format: default_format(), pattern: None, timestamp_format: None, json_fields: None }
+        ParseConfig {
+            format: default_format(),
+            pattern: None,
+            timestamp_format: None,
+            json_fields: None,
+            time_zone: None,
+        }
     }
 }
 
@@ -55,6 +67,8 @@ pub enum Format {
     Json,
     /// A user regex with named groups.
     Regex,
+    /// System logs: RFC 3164 (BSD) or RFC 5424, with or without `<PRI>`.
+    Syslog,
     /// No parsing: the line is kept as `raw`.
     Raw,
 }
@@ -67,6 +81,7 @@ impl Format {
             Format::Common => "common",
             Format::Json => "json",
             Format::Regex => "regex",
+            Format::Syslog => "syslog",
             Format::Raw => "raw",
         }
     }
@@ -174,6 +189,9 @@ impl ParseConfig {
         if self.timestamp_format.is_some() && !matches!(format, Format::Json | Format::Regex) {
             return Err(unused("timestamp_format", "\"json\" or \"regex\""));
         }
+        if self.time_zone.is_some() && format != Format::Syslog {
+            return Err(unused("time_zone", "\"syslog\""));
+        }
         if let Some(ts_format) = &self.timestamp_format {
             check_format(ts_format)
                 .map_err(|reason| BuildError::InvalidTimestampFormat { format: ts_format.clone(), reason })?;
@@ -183,6 +201,12 @@ impl ParseConfig {
             Format::Combined => Parser::combined(),
             Format::Common => Parser::common(),
             Format::Raw => Parser::raw(),
+            Format::Syslog => {
+                let name = self.time_zone.as_deref().unwrap_or("local");
+                let zone = named_time_zone(name)
+                    .map_err(|reason| BuildError::InvalidTimeZone { zone: name.to_owned(), reason })?;
+                Parser::syslog(zone)
+            }
             Format::Json => {
                 let fields = self.json_fields.clone().unwrap_or_default();
                 for (target, keys) in fields.entries() {

@@ -55,6 +55,17 @@ pub enum BuildError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// `time_zone` names no zone this machine knows.
+    #[error(
+        "time_zone: {reason}; write an IANA name such as \"Europe/Berlin\" or \"America/New_York\", \
+         \"UTC\", or \"local\" (the machine's own, the default)"
+    )]
+    InvalidTimeZone {
+        /// The zone as configured.
+        zone: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A `json_fields` entry with an empty key.
     #[error("json_fields.{field}: contains an empty key; remove it or name the JSON key to read")]
     EmptyJsonKey {

@@ -1,5 +1,5 @@
 //! Parsing: turns one line of a file source into an [`Event`], by the source's `format`
-//! (`combined | common | json | regex | raw`).
+//! (`combined | common | json | regex | syslog | raw`).
 //!
 //! Owns the line formats, their config ([`ParseConfig`], validated by
 //! [`ParseConfig::build`] into a [`Parser`]) and the per-line [`ParseError`]. It must never
@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod json;
 mod pattern;
+mod syslog;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -19,11 +20,13 @@ mod timestamp;
 
 pub use config::{Format, JsonFields, ParseConfig};
 pub use error::{BuildError, ParseError};
+pub use timestamp::named_time_zone;
 
 use crate::event::Event;
 use json::JsonParser;
 use pattern::PatternParser;
 use std::sync::Arc;
+use syslog::SyslogParser;
 
 /// A validated line parser for one source. Cloning is cheap (an `Arc` at most).
 #[derive(Debug, Clone)]
@@ -36,6 +39,7 @@ enum Kind {
     AccessLog(Format),
     Json(Arc<JsonParser>),
     Pattern(Arc<PatternParser>),
+    Syslog(Arc<SyslogParser>),
     Raw,
 }
 
@@ -86,12 +90,18 @@ impl Parser {
         Parser { kind: Kind::Pattern(Arc::new(parser)) }
     }
 
+    /// The `syslog` parser, reading BSD times (which have no offset) in `zone`.
+    pub fn syslog(zone: jiff::tz::TimeZone) -> Parser {
+        Parser { kind: Kind::Syslog(Arc::new(SyslogParser::new(zone))) }
+    }
+
     /// The format this parser reads.
     pub fn format(&self) -> Format {
         match &self.kind {
             Kind::AccessLog(format) => *format,
             Kind::Json(_) => Format::Json,
             Kind::Pattern(_) => Format::Regex,
+            Kind::Syslog(_) => Format::Syslog,
             Kind::Raw => Format::Raw,
         }
     }
@@ -103,6 +113,7 @@ impl Parser {
             Kind::AccessLog(format) => access_log::parse(*format, line, source),
             Kind::Json(parser) => parser.parse(line, source),
             Kind::Pattern(parser) => parser.parse(line, source),
+            Kind::Syslog(parser) => parser.parse(line, source),
             Kind::Raw => {
                 let event = Event { raw: line.to_owned(), source: source.to_owned(), ..Event::default() };
                 Parsed { event, error: None }

@@ -3,7 +3,8 @@
 //! The access-log time (`22/Dec/2016:16:30:52 +0300`) is read by hand: it is on the hot path of
 //! every combined/common line and a fixed-width scan is several times cheaper than a general
 //! strptime. Everything else (RFC 3339, civil date-times, user strftime formats) goes through
-//! `jiff`. This module never guesses a time zone: text without an offset is read as UTC.
+//! `jiff`. This module never guesses a time zone: text without an offset is read as UTC (the `syslog`
+//! format reads its BSD times in the source's `time_zone`, see `syslog`).
 
 use jiff::Timestamp;
 use jiff::fmt::strtime::{self, BrokenDownTime};
@@ -105,6 +106,16 @@ pub(super) fn text_millis(text: &str, format: Option<&str>) -> Result<i64, Strin
         Some(format) => format!("does not match timestamp_format `{format}`, nor {tried}"),
         None => format!("expected {tried}; set timestamp_format for other forms"),
     })
+}
+
+/// The zone a config names: an IANA name (`"Europe/Istanbul"`), `"UTC"`, or `"local"` for the
+/// machine's own (`TZ`, else `/etc/localtime`). The error says what was wrong, not what to write.
+pub fn named_time_zone(name: &str) -> Result<TimeZone, String> {
+    match name.trim() {
+        "UTC" | "utc" => Ok(TimeZone::UTC),
+        "local" => TimeZone::try_system().map_err(|e| format!("the machine's own time zone cannot be read: {e}")),
+        name => TimeZone::get(name).map_err(|e| format!("{name:?} is not a time zone ({e})")),
+    }
 }
 
 /// Reads an epoch number, choosing the unit by magnitude: below 1e11 seconds (that reaches the

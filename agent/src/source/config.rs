@@ -38,7 +38,8 @@ pub struct SourceConfig {
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
     /// How each line is read: `combined` or `common` (nginx/Apache access logs), `json` (one
-    /// object per line), `regex` (your `pattern`), or `raw` (kept as text only).
+    /// object per line), `regex` (your `pattern`), `syslog` (system logs), or `raw` (kept as
+    /// text only).
     #[serde(default = "default_format")]
     pub format: Format,
     /// For `format = "regex"`: a regex with named groups named after event fields.
@@ -51,6 +52,9 @@ pub struct SourceConfig {
     /// For `format = "json"`: which JSON keys fill which event field.
     #[serde(default)]
     pub json_fields: Option<JsonFields>,
+    /// For `format = "syslog"`: the zone of times without an offset (default `"local"`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl SourceConfig {
@@ -62,6 +66,7 @@ impl SourceConfig {
             pattern: self.pattern.clone(),
             timestamp_format: self.timestamp_format.clone(),
             json_fields: self.json_fields.clone(),
+            time_zone: self.time_zone.clone(),
         }
     }
 }
