@@ -175,6 +175,8 @@ pub struct Filters {
     pub method: Option<String>,
     /// Requests that look like an attack (see [`crate::attack`]).
     pub attack: Option<AttackMatch>,
+    /// Text the URL, user agent or line holds, in ASCII lower case (see `text_filter`).
+    pub text: Option<String>,
 }
 
 impl Filters {
@@ -182,6 +184,9 @@ impl Filters {
     /// method goes before the noun, see `answer::what`).
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(text) = &self.text {
+            parts.push(super::text_filter::describe(text));
+        }
         if let Some(attack) = self.attack {
             parts.push(attack.describe());
         }
@@ -204,6 +209,7 @@ impl Filters {
             && self.status.is_none()
             && self.method.is_none()
             && self.attack.is_none()
+            && self.text.is_none()
     }
 }
 
@@ -220,6 +226,9 @@ pub struct Reading {
     pub terms: Vec<String>,
     /// Whether counts are of anomalies rather than events ("which IP has the most anomalies").
     pub anomalies: bool,
+    /// What the answer calls the events, singular and plural: the question's own word when it
+    /// says "lines", "events", "logs", "messages" or "entries", else "request"s.
+    pub noun: (&'static str, &'static str),
 }
 
 /// Most rows a top-N answer lists.
@@ -275,6 +284,11 @@ const NOT_STATUS_BEFORE: &[&str] = &["top", "last", "first", "past", "than", "ov
 pub fn read(rest: &str, original: &str) -> Reading {
     let mut text = format!(" {rest} ");
     let mut filters = Filters::default();
+    // The asked-for text first: its words are the lines', not the question's.
+    if let Some((wanted, rest)) = super::text_filter::read(&text) {
+        filters.text = Some(wanted);
+        text = rest;
+    }
 
     // Addresses and paths first, so their digits are not read as statuses or counts.
     let tokens: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
@@ -322,7 +336,19 @@ pub fn read(rest: &str, original: &str) -> Reading {
     let top_n = top_n.unwrap_or(if plural { 5 } else { 1 });
     let terms = terms(&text);
     let anomalies = has(&text, r"\banomal");
-    Reading { intent, filters, top_n, terms, anomalies }
+    Reading { intent, filters, top_n, terms, anomalies, noun: noun(&text) }
+}
+
+/// The question's word for the events it counts (see [`Reading::noun`]).
+fn noun(text: &str) -> (&'static str, &'static str) {
+    const NOUNS: &[(&str, (&str, &str))] = &[
+        (r"\blog lines?\b|\blines?\b", ("line", "lines")),
+        (r"\bevents?\b", ("event", "events")),
+        (r"\blog entr(?:y|ies)\b|\bentr(?:y|ies)\b|\brecords?\b", ("entry", "entries")),
+        (r"\bmessages?\b", ("message", "messages")),
+        (r"\blogs?\b", ("log", "logs")),
+    ];
+    NOUNS.iter().find(|&&(pattern, _)| has(text, pattern)).map_or(("request", "requests"), |&(_, noun)| noun)
 }
 
 /// A URL path named in a question: `/login`, or the path of `http://host/login?x=1`.

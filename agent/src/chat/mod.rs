@@ -20,6 +20,7 @@ pub mod queries;
 pub mod retrieve;
 #[cfg(test)]
 mod tests;
+mod text_filter;
 pub mod timerange;
 
 pub use answer::Answer;

@@ -157,7 +157,7 @@ fn summary(hit: &Hit) -> Option<Passage> {
 /// (`anomaly (score …, detector): <reason> | <line>`, see `store/vectors.rs`).
 fn anomaly(hit: &Hit) -> Option<Passage> {
     let reason = hit.document.split_once("): ").map_or("", |(_, r)| r);
-    let reason = reason.rsplit_once(" | ").map_or(reason, |(r, _)| r);
+    let (reason, line) = reason.rsplit_once(" | ").unwrap_or((reason, ""));
     let row = AnomalyRow {
         id: numeric_id(&hit.id, "anomaly").as_i64()?,
         event_id: int(hit, "event_id").unwrap_or_default(),
@@ -169,6 +169,7 @@ fn anomaly(hit: &Hit) -> Option<Passage> {
         score: hit.metadata.get("anomaly_score").and_then(Value::as_f64).unwrap_or_default(),
         reason: reason.to_owned(),
         detector: text(hit, "detector"),
+        line: line.to_owned(),
     };
     Some(Passage { distance: Some(hit.distance), ..Passage::anomaly(&row) })
 }

@@ -43,6 +43,24 @@ pub struct AnomalyRow {
     pub reason: String,
     /// Detector name.
     pub detector: String,
+    /// The line as read, for events that are not HTTP requests (empty for requests, whose
+    /// line the store may keep as its columns only).
+    pub line: String,
+}
+
+impl AnomalyRow {
+    /// What happened, in a few words: `10.0.0.1 GET /login → 500` for a request, the line
+    /// itself (its first 160 characters) for anything else.
+    pub fn what(&self) -> String {
+        if !self.method.is_empty() || self.status_code != 0 || self.line.is_empty() {
+            return format!("{} {} {} → {}", self.ip, self.method, self.url, self.status_code);
+        }
+        let line = self.line.trim_end();
+        match line.char_indices().nth(160) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        }
+    }
 }
 
 /// Latency figures over the events that carry one.
@@ -85,6 +103,29 @@ fn column(dim: Dimension) -> &'static str {
     }
 }
 
+/// The events that have a value of `dim`: system log lines have no IP, URL, method, user
+/// agent or status (status 0), and ranking or counting them under an empty value answered
+/// "the IP with the most requests is , with 2000 requests".
+fn has_value(dim: Dimension) -> &'static str {
+    match dim {
+        Dimension::Ip => "e.ip != ''",
+        Dimension::Url => "e.url != ''",
+        Dimension::Status | Dimension::StatusClass => "+e.status_code != 0",
+        Dimension::Method => "e.method != ''",
+        Dimension::UserAgent => "e.user_agent != ''",
+    }
+}
+
+/// [`filter`], keeping only events with a value of `dim` ([`has_value`]).
+fn filter_valued(scope: Scope<'_>, time: &str, dim: Dimension) -> (String, Vec<Value>) {
+    let (clause, params) = filter(scope, time);
+    let clause = match clause.is_empty() {
+        true => format!("WHERE {}", has_value(dim)),
+        false => format!("{clause} AND {}", has_value(dim)),
+    };
+    (clause, params)
+}
+
 /// A WHERE clause over `events e` and its parameters. `time` is the column the window
 /// applies to: `e.timestamp_ms`, or `a.timestamp_ms` when anomalies are the outer table.
 fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
@@ -124,6 +165,11 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
     if let Some(method) = &f.method {
         clauses.push("e.method = ?".into());
         params.push(Value::Text(method.clone()));
+    }
+    if let Some(text) = &f.text {
+        // After the indexed conditions: the search reads each row's line.
+        clauses.push(crate::store::Q_MATCH_SQL.into());
+        params.push(Value::Text(text.clone()));
     }
     if let Some(attack) = f.attack {
         // Last: the signatures run only on rows the cheaper conditions kept.
@@ -198,7 +244,7 @@ impl<'s> Queries<'s> {
 
     /// The `limit` values of `dim` with the most events in scope (ties by value), with counts.
     pub fn top(&self, scope: Scope<'_>, dim: Dimension, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
-        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        let (clause, mut params) = filter_valued(scope, "e.timestamp_ms", dim);
         params.push(Value::Integer(limit as i64));
         let col = column(dim);
         let sql =
@@ -213,7 +259,7 @@ impl<'s> Queries<'s> {
         dim: Dimension,
         limit: usize,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        let (clause, mut params) = filter(scope, "a.timestamp_ms");
+        let (clause, mut params) = filter_valued(scope, "a.timestamp_ms", dim);
         params.push(Value::Integer(limit as i64));
         let col = column(dim);
         let sql = format!(
@@ -225,7 +271,7 @@ impl<'s> Queries<'s> {
 
     /// Event counts for every value of `dim` in scope, by value (at most `limit` values).
     pub fn breakdown(&self, scope: Scope<'_>, dim: Dimension, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
-        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        let (clause, mut params) = filter_valued(scope, "e.timestamp_ms", dim);
         params.push(Value::Integer(limit as i64));
         let col = column(dim);
         let order = if matches!(dim, Dimension::Status | Dimension::StatusClass) { "v" } else { "n DESC, v" };
@@ -244,8 +290,15 @@ impl<'s> Queries<'s> {
 
     /// Distinct values of `dim` in scope.
     pub fn unique(&self, scope: Scope<'_>, dim: Dimension) -> Result<u64, StoreError> {
-        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let (clause, params) = filter_valued(scope, "e.timestamp_ms", dim);
         let n: i64 = self.one(&format!("SELECT count(DISTINCT {}) FROM events e {clause}", column(dim)), &params)?;
+        Ok(n as u64)
+    }
+
+    /// Events in scope that have a value of `dim` (an IP, a status, ...).
+    pub fn count_valued(&self, scope: Scope<'_>, dim: Dimension) -> Result<u64, StoreError> {
+        let (clause, params) = filter_valued(scope, "e.timestamp_ms", dim);
+        let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
         Ok(n as u64)
     }
 
@@ -345,7 +398,8 @@ impl<'s> Queries<'s> {
         }
         params.push(Value::Integer(limit as i64));
         let sql = format!(
-            "SELECT a.id, e.id, e.timestamp_ms, e.ip, e.method, e.url, e.status_code, a.score, a.reason, a.detector \
+            "SELECT a.id, e.id, e.timestamp_ms, e.ip, e.method, e.url, e.status_code, a.score, a.reason, a.detector, \
+             CASE WHEN e.method = '' AND e.status_code = 0 THEN e.raw ELSE '' END \
              FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause} \
              ORDER BY a.score DESC, a.timestamp_ms DESC, a.id DESC LIMIT ?"
         );
@@ -363,6 +417,7 @@ impl<'s> Queries<'s> {
                     score: row.get(7)?,
                     reason: row.get(8)?,
                     detector: row.get(9)?,
+                    line: row.get(10)?,
                 })
             })
             .map_err(self.err())?;

@@ -64,10 +64,7 @@ impl Passage {
         Passage {
             kind: "anomaly",
             id: json!(row.id),
-            text: format!(
-                "at {at}: {} {} {} → {}, score {:.2}: {}",
-                row.ip, row.method, row.url, row.status_code, row.score, row.reason
-            ),
+            text: format!("at {at}: {}, score {:.2}: {}", row.what(), row.score, row.reason),
             distance: None,
         }
     }

@@ -34,7 +34,7 @@ pub use connection::{DB_FILE, Store};
 pub use error::StoreError;
 pub use outbox::{OutboxAck, OutboxDepth, OutboxWork};
 pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};
-pub use raw_line::LineLayouts;
+pub use raw_line::{LineLayouts, Q_MATCH_SQL};
 pub use retention::RetentionReport;
 pub use snapshots::PluginSnapshot;
 pub use summaries::{NewSummary, SUMMARY_DEFAULT_LIMIT, SUMMARY_MAX_LIMIT, StoredSummary, SummaryQuery};

@@ -329,8 +329,8 @@ pub(super) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Re
 }
 
 /// The `WHERE` clause of a `q` search over events aliased `e`; its one parameter is `q` in
-/// ASCII lower case.
-pub(super) const Q_MATCH_SQL: &str = "vigil_q_match(e.url, e.user_agent, e.raw, e.raw_layout, e.timestamp_ms, \
+/// ASCII lower case. `/chat` uses it for the text a question asks for.
+pub const Q_MATCH_SQL: &str = "vigil_q_match(e.url, e.user_agent, e.raw, e.raw_layout, e.timestamp_ms, \
      e.ip, e.method, e.referer, e.status_code, e.bytes_sent, e.latency_ms, ?)";
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
     let scope = Scope { range, filters: &reading.filters };
     let when = range.describe();
     let filters = &reading.filters;
+    let noun = reading.noun;
     let answer = match reading.intent {
         Intent::Count => {
             // Any attack: one scan gives the count and every kind's.
@@ -50,7 +51,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 Some((n, _)) => *n,
                 None => q.count(scope)?,
             };
-            let mut text = format!("There were {} {when}.", what(&plural(n, "request", "requests"), filters));
+            let mut text = format!("There were {} {when}.", what(&plural(n, noun.0, noun.1), filters));
             let mut facts = json!({ "count": n });
             if filters.attack.is_some() {
                 if let Some((_, by_kind)) = by_kind.filter(|(n, _)| *n > 0) {
@@ -71,19 +72,27 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a.key_values.push(n.to_string());
             a
         }
-        Intent::Rate if filters.attack.is_some() && filters.status.is_none() => {
-            let all_filters = Filters { attack: None, ..filters.clone() };
+        // The share of events that hold a text or look like an attack, among all of them.
+        Intent::Rate if (filters.attack.is_some() || filters.text.is_some()) && filters.status.is_none() => {
+            let all_filters = Filters { attack: None, text: None, ..filters.clone() };
             let matching = q.count(scope)?;
             let total = q.count(Scope { range, filters: &all_filters })?;
             let share = pct(matching, total);
-            let look = filters.attack.map(AttackMatch::describe).unwrap_or_default();
+            let mut how = Vec::new();
+            if let Some(text) = &filters.text {
+                how.push(format!("contained \"{text}\""));
+            }
+            if let Some(attack) = filters.attack {
+                how.push(attack.describe().trim_start_matches("that ").to_owned());
+            }
+            let caveat = if filters.attack.is_some() { format!(" {ATTACK_CAVEAT}") } else { String::new() };
             let text = if total == 0 {
-                format!("There were no {} {when}, so there is no share to give.", what("requests", &all_filters))
+                format!("There were no {} {when}, so there is no share to give.", what(noun.1, &all_filters))
             } else {
                 format!(
-                    "{share}% of {} {when} {}: {matching} of {total}. {ATTACK_CAVEAT}",
-                    what("requests", &all_filters),
-                    look.trim_start_matches("that "),
+                    "{share}% of {} {when} {}: {matching} of {total}.{caveat}",
+                    what(noun.1, &all_filters),
+                    how.join(" and "),
                 )
             };
             let mut a =
@@ -101,11 +110,11 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let total = q.count(all)?;
             let share = pct(matching, total);
             let text = if total == 0 {
-                format!("There were no {} {when}, so there is no rate to give.", what("requests", &all_filters))
+                format!("There were no {} {when}, so there is no rate to give.", what(noun.1, &all_filters))
             } else {
                 format!(
                     "{share}% of {} had {}: {matching} of {total} {when}.",
-                    what("requests", &all_filters),
+                    what(noun.1, &all_filters),
                     status.describe()
                 )
             };
@@ -128,7 +137,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                     let per_second = (n as f64 / minutes / 60.0 * 1000.0).round() / 1000.0;
                     let text = format!(
                         "{} {when}: {per_minute} per minute ({per_second} per second) over {minutes} minutes.",
-                        what(&plural(n, "request", "requests"), filters)
+                        what(&plural(n, noun.0, noun.1), filters)
                     );
                     let mut a = Answer::new(
                         reading,
@@ -142,7 +151,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 None => {
                     let text = format!(
                         "There were {} {when}; name a window (\"in the last hour\") to get a rate per minute.",
-                        what(&plural(n, "request", "requests"), filters)
+                        what(&plural(n, noun.0, noun.1), filters)
                     );
                     Answer::new(reading, range, text, json!({ "count": n }))
                 }
@@ -153,12 +162,14 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let (rows, counted) = if reading.anomalies {
                 (q.top_anomalies(scope, dim, reading.top_n + 1)?, ("anomaly", "anomalies"))
             } else {
-                (q.top(scope, dim, reading.top_n + 1)?, ("request", "requests"))
+                (q.top(scope, dim, reading.top_n + 1)?, noun)
             };
             let tied = rows.len() > reading.top_n && rows[reading.top_n].1 == rows[reading.top_n - 1].1;
             let shown = &rows[..rows.len().min(reading.top_n)];
             let text = match shown {
-                [] => format!("There were no {} {when}.", what(counted.1, filters)),
+                // Events without the value (system log lines have no IP or URL) are not ranked.
+                [] if reading.anomalies => format!("There were no {} {when}.", what(counted.1, filters)),
+                [] => no_value(q, scope, (one, noun), &when)?,
                 [(value, n)] => format!(
                     "The {one} with the most {} {when} is {value}, with {}{}.",
                     what(counted.1, filters),
@@ -199,13 +210,13 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             // shares are still of every request, with what the rest hold.
             let rest = (rows.len() > BREAKDOWN_MAX).then(|| {
                 rows.truncate(BREAKDOWN_MAX);
-                Ok::<_, StoreError>((q.count(scope)?, q.unique(scope, dim)? - BREAKDOWN_MAX as u64))
+                Ok::<_, StoreError>((q.count_valued(scope, dim)?, q.unique(scope, dim)? - BREAKDOWN_MAX as u64))
             });
             let rest = rest.transpose()?;
             let listed: u64 = rows.iter().map(|(_, n)| n).sum();
             let total = rest.map_or(listed, |(total, _)| total);
             let text = if rows.is_empty() {
-                format!("There were no {} {when}.", what("requests", filters))
+                no_value(q, scope, (one, noun), &when)?
             } else {
                 let mut parts =
                     rows.iter().map(|(v, n)| format!("{v}: {n} ({}%)", pct(*n, total))).collect::<Vec<_>>().join(", ");
@@ -214,15 +225,11 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                     parts.push_str(&format!(
                         "; {more} more {} with {} ({}%)",
                         if more == 1 { one } else { many },
-                        plural(others, "request", "requests"),
+                        plural(others, noun.0, noun.1),
                         pct(others, total)
                     ));
                 }
-                format!(
-                    "{} {when}, by {}: {parts}.",
-                    what(&plural(total, "request", "requests"), filters),
-                    dim.nouns().0
-                )
+                format!("{} {when}, by {}: {parts}.", what(&plural(total, noun.0, noun.1), filters), dim.nouns().0)
             };
             let list: Vec<Value> = rows.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
             let mut facts = json!({ "dimension": dim.name(), "total": total, "groups": list, "of": many });
@@ -244,7 +251,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let text = format!(
                 "There were {} among {} {when}.",
                 plural(n, &format!("distinct {one}"), &format!("distinct {many}")),
-                what(&plural(total, "request", "requests"), filters)
+                what(&plural(total, noun.0, noun.1), filters)
             );
             let mut a =
                 Answer::new(reading, range, text, json!({ "dimension": dim.name(), "distinct": n, "requests": total }));
@@ -258,7 +265,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let mean = (b.mean * 10.0).round() / 10.0;
             let text = format!(
                 "{} sent {} bytes in total {when} (mean {mean} bytes, largest {} bytes).",
-                what(&plural(total, "request", "requests"), filters),
+                what(&plural(total, noun.0, noun.1), filters),
                 b.total,
                 b.max
             );
@@ -276,7 +283,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             None => {
                 let text = format!(
                     "No {} {when} carries a response time (only sources with a latency field, such as JSON logs, have one).",
-                    what("request", filters)
+                    what(noun.0, filters)
                 );
                 Answer::new(reading, range, text, json!({ "measured": 0 }))
             }
@@ -284,7 +291,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 let mean = (l.mean_ms * 10.0).round() / 10.0;
                 let text = format!(
                     "Response times of {} {when}: mean {mean} ms, median {} ms, 95th percentile {} ms, max {} ms.",
-                    what(&plural(l.measured, "request", "requests"), filters),
+                    what(&plural(l.measured, noun.0, noun.1), filters),
                     l.p50_ms,
                     l.p95_ms,
                     l.max_ms
@@ -309,14 +316,14 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 None => Answer::new(
                     reading,
                     range,
-                    format!("There were no {} {when}.", what("requests", filters)),
+                    format!("There were no {} {when}.", what(noun.1, filters)),
                     json!({ "count": 0 }),
                 ),
                 Some((start, n)) => {
                     let start = jiff::Timestamp::from_millisecond(start).map(|t| t.to_string()).unwrap_or_default();
                     let text = format!(
                         "The busiest {name} {when} began at {start}, with {}.",
-                        what(&plural(n, "request", "requests"), filters)
+                        what(&plural(n, noun.0, noun.1), filters)
                     );
                     let mut a =
                         Answer::new(reading, range, text, json!({ "bucket": name, "start": start, "count": n }));
@@ -363,4 +370,27 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
         }
     };
     Ok(answer)
+}
+
+/// The answer when no event in scope has a value of the dimension asked about: there are
+/// none at all, or they are not HTTP requests (system log lines have no IP, URL or status).
+fn no_value(
+    q: &Queries<'_>,
+    scope: Scope<'_>,
+    (one, noun): (&str, (&str, &str)),
+    when: &str,
+) -> Result<String, StoreError> {
+    Ok(match q.count(scope)? {
+        0 => format!("There were no {} {when}.", what(noun.1, scope.filters)),
+        n => format!(
+            "None of the {} {when} has {} {one}.",
+            what(&plural(n, noun.0, noun.1), scope.filters),
+            article(one)
+        ),
+    })
+}
+
+/// "an IP", "a URL path", "a status".
+fn article(noun: &str) -> &'static str {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'I']) { "an" } else { "a" }
 }

@@ -66,6 +66,10 @@ pub struct FiltersOut {
     /// `command_injection`, `scanner`, or `any`; absent when the question names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attack: Option<&'static str>,
+    /// Text the lines hold (ASCII case ignored), as the question quoted or introduced it
+    /// ("containing ..."); absent when it names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 impl Answer {
@@ -85,6 +89,7 @@ impl Answer {
                 status: f.status.map(|s| s.code()),
                 method: f.method.clone(),
                 attack: f.attack.map(AttackMatch::name),
+                text: f.text.clone(),
             },
             facts,
             sources: Vec::new(),
@@ -170,10 +175,7 @@ fn ranking_text(rows: &[(String, u64)], noun_one: &str, noun_many: &str) -> Stri
 
 fn anomaly_line(a: &AnomalyRow) -> String {
     let at = jiff::Timestamp::from_millisecond(a.timestamp_ms).map(|t| t.to_string()).unwrap_or_default();
-    format!(
-        "#{} at {at}: {} {} {} → {} (score {:.2}: {})",
-        a.id, a.ip, a.method, a.url, a.status_code, a.score, a.reason
-    )
+    format!("#{} at {at}: {} (score {:.2}: {})", a.id, a.what(), a.score, a.reason)
 }
 
 fn anomaly_source(a: &AnomalyRow) -> Value {

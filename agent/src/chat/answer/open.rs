@@ -20,6 +20,7 @@ pub fn open(
     let filters = Filters { status: None, ..reading.filters.clone() };
     let scope = Scope { range, filters: &filters };
     let when = range.describe();
+    let noun = reading.noun;
     let total = q.count(scope)?;
     let classes = q.breakdown(scope, Dimension::StatusClass, 10)?;
     let errors: u64 = classes.iter().filter(|(c, _)| c.starts_with('4') || c.starts_with('5')).map(|(_, n)| n).sum();
@@ -41,20 +42,26 @@ pub fn open(
     let mut text = if total == 0 {
         format!("For {subject} {when}: no requests are stored.")
     } else {
-        let classes_text = classes.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
+        let mut classes_text = classes.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
+        // System log lines have no HTTP status (0): named apart, not as a class "0xx".
+        let without: u64 = total - classes.iter().map(|(_, n)| n).sum::<u64>();
+        if without > 0 {
+            let sep = if classes_text.is_empty() { "" } else { ", " };
+            classes_text.push_str(&format!("{sep}none (not HTTP) {without}"));
+        }
         format!(
             "For {subject} {when}: {}, {} ({}%), {}. Status classes: {classes_text}.",
-            plural(total, "request", "requests"),
+            plural(total, noun.0, noun.1),
             plural(errors, "error (4xx/5xx)", "errors (4xx/5xx)"),
             pct(errors, total),
             plural(anomalies, "anomaly", "anomalies"),
         )
     };
     if !top_ips.is_empty() {
-        text.push_str(&format!(" Top IPs: {}.", ranking_text(&top_ips, "request", "requests")));
+        text.push_str(&format!(" Top IPs: {}.", ranking_text(&top_ips, noun.0, noun.1)));
     }
     if !top_urls.is_empty() {
-        text.push_str(&format!(" Top URL paths: {}.", ranking_text(&top_urls, "request", "requests")));
+        text.push_str(&format!(" Top URL paths: {}.", ranking_text(&top_urls, noun.0, noun.1)));
     }
     let cite = |p: &Passage| match p.id.as_str() {
         Some(id) => format!("{} {id} ({})", p.kind, p.text),

@@ -4,6 +4,7 @@
 
 mod attacks;
 mod breakdown;
+mod text;
 mod time_zone;
 
 use super::timerange::{self, TimeRange};

@@ -1,0 +1,106 @@
+//! Questions that ask for a text (`how many "Failed password"`, `lines mentioning invalid
+//! user`), over the real OpenSSH log of `../shared/data/loghub` read by the `syslog` parser.
+
+use super::attacks::{ask_of, commit};
+use crate::event::Event;
+use crate::templates::loghub;
+use jiff::tz::TimeZone;
+use serde_json::json;
+
+/// The sample's 2,000 lines as stored events, and the lines themselves.
+fn openssh() -> Option<(Vec<Event>, Vec<String>)> {
+    let Some(root) = loghub::root() else {
+        eprintln!("skipped: ../shared/data/loghub is absent");
+        return None;
+    };
+    let sample = loghub::load(&root, "OpenSSH").expect("the OpenSSH sample");
+    let parser = crate::parse::Parser::syslog(TimeZone::UTC);
+    let events = sample.raw.iter().map(|line| parser.parse(line, "file:auth").event).collect();
+    Some((events, sample.raw))
+}
+
+fn lines_with(lines: &[String], text: &str) -> u64 {
+    lines.iter().filter(|line| line.to_ascii_lowercase().contains(text)).count() as u64
+}
+
+#[test]
+fn a_question_that_quotes_or_names_a_text_counts_the_lines_holding_it() {
+    let Some((events, lines)) = openssh() else { return };
+    let store = crate::testing::store();
+    commit(&store, events);
+    let failed = lines_with(&lines, "failed password");
+    let invalid = lines_with(&lines, "invalid user");
+    assert!(failed > 100 && invalid > 100 && failed + invalid < 2000, "failed {failed}, invalid {invalid}");
+
+    let answer = ask_of(&store, r#"How many "Failed password" attempts?"#);
+    assert_eq!(answer.intent, "count");
+    assert_eq!(answer.facts["count"], json!(failed), "{}", answer.response);
+    assert_eq!(answer.filters.text.as_deref(), Some("failed password"));
+    assert_eq!(answer.filters.status, None, "\"failed\" in the quote is not an error status");
+    assert!(answer.response.contains(r#"containing "failed password""#), "{}", answer.response);
+
+    let answer = ask_of(&store, "how many lines mention invalid user?");
+    assert_eq!(answer.facts["count"], json!(invalid), "{}", answer.response);
+    assert_eq!(answer.filters.text.as_deref(), Some("invalid user"));
+
+    // With another intent: the share of all lines.
+    let answer = ask_of(&store, r#"what percentage of lines contain "invalid user"?"#);
+    assert_eq!(answer.filters.text.as_deref(), Some("invalid user"), "{}", answer.response);
+    assert_eq!(answer.intent, "rate");
+    assert_eq!(
+        (&answer.facts["matching"], &answer.facts["total"]),
+        (&json!(invalid), &json!(2000)),
+        "{}",
+        answer.response
+    );
+    assert_eq!(answer.filters.status, None, "{}", answer.response);
+}
+
+/// System log lines have no IP, URL, method or status: answers do not rank them under an empty
+/// value ("the IP with the most requests is , with 2000 requests", "0xx 2000") but say so, and
+/// speak of lines when the question does.
+#[test]
+fn over_system_log_lines_answers_say_what_they_lack() {
+    let Some((events, _)) = openssh() else { return };
+    let store = crate::testing::store();
+    commit(&store, events);
+    let answer = ask_of(&store, "which ip sent the most lines?");
+    assert_eq!(answer.response, "None of the 2000 lines in all stored data has an IP.");
+    assert_eq!(answer.facts["top"], json!([]));
+    let answer = ask_of(&store, r#"lines containing "preauth" by method"#);
+    assert!(
+        answer.response.starts_with("None of the ") && answer.response.ends_with(" has a method."),
+        "{}",
+        answer.response
+    );
+    assert_eq!(ask_of(&store, "how many unique ips?").facts["distinct"], json!(0));
+    let answer = ask_of(&store, "summarize the logs");
+    assert!(
+        answer.response.contains("2000 logs") && answer.response.contains("none (not HTTP) 2000"),
+        "{}",
+        answer.response
+    );
+    assert!(!answer.response.contains("0xx") && !answer.response.contains("Top IPs"), "{}", answer.response);
+}
+
+#[test]
+fn an_anomaly_is_shown_as_its_request_or_else_as_its_line() {
+    let row = |method: &str, status_code, line: &str| crate::chat::queries::AnomalyRow {
+        id: 1,
+        event_id: 1,
+        timestamp_ms: 0,
+        ip: if method.is_empty() { String::new() } else { "10.0.0.1".into() },
+        method: method.into(),
+        url: if method.is_empty() { String::new() } else { "/login".into() },
+        status_code,
+        score: 0.9,
+        reason: "rare".into(),
+        detector: "isolation-forest".into(),
+        line: line.into(),
+    };
+    assert_eq!(row("POST", 500, "").what(), "10.0.0.1 POST /login → 500");
+    let line = "Dec 10 07:08:28 LabSZ sshd[24208]: reverse mapping checking getaddrinfo failed";
+    assert_eq!(row("", 0, line).what(), line);
+    let long = "x".repeat(200);
+    assert_eq!(row("", 0, &long).what(), format!("{}…", "x".repeat(160)));
+}
