@@ -85,6 +85,10 @@ pub enum Dimension {
     Method,
     /// User agent.
     UserAgent,
+    /// The program that wrote a system log line (`fields.app`: syslog's `sshd[42]`).
+    Program,
+    /// The machine that wrote a system log line (`fields.host`).
+    Host,
 }
 
 impl Dimension {
@@ -97,6 +101,8 @@ impl Dimension {
             Dimension::StatusClass => ("status class", "status classes"),
             Dimension::Method => ("method", "methods"),
             Dimension::UserAgent => ("user agent", "user agents"),
+            Dimension::Program => ("program", "programs"),
+            Dimension::Host => ("host name", "host names"),
         }
     }
 
@@ -109,6 +115,8 @@ impl Dimension {
             Dimension::StatusClass => "status_class",
             Dimension::Method => "method",
             Dimension::UserAgent => "user_agent",
+            Dimension::Program => "program",
+            Dimension::Host => "host",
         }
     }
 }
@@ -245,7 +253,7 @@ static CLASS: LazyLock<Regex> = LazyLock::new(|| re(r"\b([1-5])xx(?:s|es)?\b"));
 static CODE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\b(\w+)\s+)?\b([1-5]\d\d)(?:s|'s)?\b(?:\s+(\w+))?"));
 static TOP_N: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:top|first)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|twenty)\b|\b(\d+)\s+(?:most|busiest|biggest|noisiest|top)\b",
+        r"\b(?:top|first)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|twenty)\b|\b(\d+)\s+(?:most|busiest|biggest|noisiest|top)\b|\bwhich\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b",
     )
 });
 
@@ -318,7 +326,7 @@ pub fn read(rest: &str, original: &str) -> Reading {
     // The N stays in the text: a status is never read right after "top" or "first".
     let top_n = TOP_N
         .captures(&text)
-        .and_then(|caps| small_number(caps.get(1).or_else(|| caps.get(2))?.as_str()))
+        .and_then(|caps| small_number(caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))?.as_str()))
         .map(|n| n.clamp(1, MAX_TOP));
 
     filters.status = status(&text);
@@ -331,7 +339,7 @@ pub fn read(rest: &str, original: &str) -> Reading {
     }
     let plural = has(
         &text,
-        r"\b(?:ips|addresses|clients|hosts|visitors|urls|paths|endpoints|pages|routes|agents|browsers|top|methods|codes|statuses)\b",
+        r"\b(?:ips|addresses|clients|hosts|visitors|urls|paths|endpoints|pages|routes|agents|browsers|top|methods|codes|statuses|programs|apps|applications|processes|daemons|machines|servers|nodes)\b",
     );
     let top_n = top_n.unwrap_or(if plural { 5 } else { 1 });
     let terms = terms(&text);
@@ -411,6 +419,10 @@ fn dimension(text: &str) -> Option<Dimension> {
         Some(Dimension::StatusClass)
     } else if has(text, r"\bmethods?\b|\bverbs?\b") {
         Some(Dimension::Method)
+    } else if has(text, r"\bprograms?\b|\bapps?\b|\bapplications?\b|\bprocess(?:es)?\b|\bdaemons?\b") {
+        Some(Dimension::Program)
+    } else if has(text, r"\bhost ?names?\b|\bmachines?\b|\bservers?\b|\bnodes?\b") {
+        Some(Dimension::Host)
     } else if has(
         text,
         r"\bips?\b|\baddress(?:es)?\b|\bclients?\b|\bhosts?\b|\bvisitors?\b|\bcallers?\b|\bwho\b|\btalkers?\b",

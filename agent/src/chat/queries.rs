@@ -100,6 +100,8 @@ fn column(dim: Dimension) -> &'static str {
         Dimension::StatusClass => "(e.status_code / 100) || 'xx'",
         Dimension::Method => "e.method",
         Dimension::UserAgent => "e.user_agent",
+        Dimension::Program => "coalesce(json_extract(e.fields, '$.app'), '')",
+        Dimension::Host => "coalesce(json_extract(e.fields, '$.host'), '')",
     }
 }
 
@@ -113,6 +115,8 @@ fn has_value(dim: Dimension) -> &'static str {
         Dimension::Status | Dimension::StatusClass => "+e.status_code != 0",
         Dimension::Method => "e.method != ''",
         Dimension::UserAgent => "e.user_agent != ''",
+        Dimension::Program => "coalesce(json_extract(e.fields, '$.app'), '') != ''",
+        Dimension::Host => "coalesce(json_extract(e.fields, '$.host'), '') != ''",
     }
 }
 

@@ -264,6 +264,11 @@ fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result
     if TIME_T.is_match(&text) {
         text = text.replacen('t', " ", 1);
     }
+    // "dec 10 2025" (as syslog and US English write a day) → "10 dec 2025": interim reads the
+    // day first.
+    if let Some(caps) = MONTH_FIRST.captures(&text) {
+        text = format!("{} {}{}", &caps[2], &caps[1], &caps[3]);
+    }
     if text == "now" {
         return Ok((now, false));
     }
@@ -297,6 +302,9 @@ fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result
     Ok((at, time_only))
 }
 
+static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^({MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?(\s+\d{{4}}\b.*|\s+.*|$)")).expect("valid regex")
+});
 static HOUR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{1,2}$").expect("valid regex"));
 static TIME_ONLY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\d{1,2}(?::\d{2}){0,2}(?:[ap]m)?$").expect("valid regex"));

@@ -40,7 +40,7 @@ pub fn open(
         None => subject,
     };
     let mut text = if total == 0 {
-        format!("For {subject} {when}: no requests are stored.")
+        format!("For {subject} {when}: no {} are stored.", noun.1)
     } else {
         let mut classes_text = classes.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
         // System log lines have no HTTP status (0): named apart, not as a class "0xx".

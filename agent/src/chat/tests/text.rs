@@ -104,3 +104,38 @@ fn an_anomaly_is_shown_as_its_request_or_else_as_its_line() {
     let long = "x".repeat(200);
     assert_eq!(row("", 0, &long).what(), format!("{}…", "x".repeat(160)));
 }
+
+/// Syslog's program and host (`fields.app`, `fields.host`) are dimensions like the IP: over
+/// loghub's Linux log, the ranking is the one counted from the parsed lines.
+#[test]
+fn system_log_lines_are_ranked_by_program_and_host() {
+    let Some(root) = loghub::root() else { return };
+    let sample = loghub::load(&root, "Linux").expect("the Linux sample");
+    let parser = crate::parse::Parser::syslog(TimeZone::UTC);
+    let events: Vec<Event> = sample.raw.iter().map(|line| parser.parse(line, "file:syslog").event).collect();
+    let mut by_app = std::collections::HashMap::<String, u64>::new();
+    for event in &events {
+        if let Some(app) = event.fields.get("app").and_then(|v| v.as_str()) {
+            *by_app.entry(app.to_owned()).or_default() += 1;
+        }
+    }
+    let mut expected: Vec<(String, u64)> = by_app.into_iter().collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let store = crate::testing::store();
+    commit(&store, events);
+
+    let answer = ask_of(&store, "which 3 programs wrote the most lines?");
+    assert_eq!(answer.intent, "top", "{}", answer.response);
+    let top: Vec<(String, u64)> = answer.facts["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["program"].as_str().unwrap().to_owned(), row["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(top, expected[..3].to_vec(), "{}", answer.response);
+    assert!(answer.response.starts_with("Top 3 programs by lines"), "{}", answer.response);
+
+    let answer = ask_of(&store, "lines by host name");
+    assert_eq!(answer.intent, "breakdown", "{}", answer.response);
+    assert_eq!(answer.facts["groups"], json!([{ "host": "combo", "count": 2000 }]), "{}", answer.response);
+}

@@ -28,6 +28,13 @@ fn times_of_day_and_days_are_read_in_the_configured_zone() {
     // The day clocks go forward is 23 hours long.
     let w = window("how many requests on 2025-03-09", "America/New_York");
     assert_eq!((w.from, w.to), (at("2025-03-09T05:00:00Z"), at("2025-03-10T04:00:00Z")));
+    // A day written month first, as syslog and US English write it.
+    let w = window("how many events on dec 10 2024 between 07:00 and 08:00", "Europe/Istanbul");
+    assert_eq!((w.from, w.to), (at("2024-12-10T04:00:00Z"), at("2024-12-10T05:00:00Z")));
+    let w = window("how many events on dec 10, 2024", "UTC");
+    assert_eq!((w.from, w.to), (at("2024-12-10T00:00:00Z"), at("2024-12-11T00:00:00Z")));
+    let w = window("how many events since mar 31st 2025 9:00", "UTC");
+    assert_eq!(w.from, at("2025-03-31T09:00:00Z"));
     // A zone is not a shift of "now": the last hour is the last hour.
     let w = window("how many requests in the last hour", "Asia/Tokyo");
     assert_eq!((w.from, w.to), (at("2025-04-01T11:30:00Z"), at(NOW)));

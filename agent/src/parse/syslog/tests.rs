@@ -188,3 +188,23 @@ fn a_bsd_message_keeps_its_leading_dash_and_brackets() {
     // RFC 5424's `-` is its empty structured data, not part of the message.
     assert_eq!(message("<13>1 2026-12-04T10:00:00Z h app - - - msg with - dash"), "msg with - dash");
 }
+
+/// Lines per second through the `syslog` parser, over loghub's Linux, Mac and OpenSSH samples.
+/// Run: `cargo test --release -p vigil --lib syslog_parse_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn syslog_parse_throughput() {
+    let Some(root) = loghub::root() else { return };
+    let lines: Vec<String> =
+        ["Linux", "Mac", "OpenSSH"].iter().flat_map(|system| loghub::load(&root, system).unwrap().raw).collect();
+    let parser = SyslogParser::new(zone("Europe/Berlin"));
+    let start = std::time::Instant::now();
+    let rounds = 50;
+    for _ in 0..rounds {
+        for line in &lines {
+            std::hint::black_box(parser.parse(std::hint::black_box(line), "s"));
+        }
+    }
+    let per_line = start.elapsed().as_secs_f64() / (rounds * lines.len()) as f64;
+    println!("syslog: {:.0} lines/s, {:.2} µs a line", 1.0 / per_line, per_line * 1e6);
+}
