@@ -25,12 +25,27 @@ pub fn is_message(status_code: u16) -> bool {
     status_code == 0
 }
 
-/// Whether a token is a variable rather than a word: a number, or a token longer than three
-/// characters with a digit in it (`core.2275`, `blk_-1608`, `R02-M1-N0`, `2005.06.03`).
-/// Short ones (`E5`, `E22`, `lo0`) are words: event ids and the like are vocabulary.
+/// Whether a token is a variable rather than a word: a number, a token longer than three
+/// characters with a digit in it (`core.2275`, `blk_-1608`, `R02-M1-N0`, `2005.06.03`), or a
+/// day or month name as dates write it (`Sun`, `Dec`). Short ones (`E5`, `E22`, `lo0`) are
+/// words: event ids and the like are vocabulary.
+///
+/// Without the names, a syslog line's `Dec 10 06:55:46` or an Apache error log's `[Sun Dec 04
+/// 04:47:44 2005]` gave every message a new pattern each day or month: on the first of a
+/// month every line was "never seen" until relearned.
 fn is_variable(token: &[u8]) -> bool {
     let digits = token.iter().filter(|b| b.is_ascii_digit()).count();
-    digits == token.len() || (digits > 0 && token.len() > 3)
+    digits == token.len() || (digits > 0 && token.len() > 3) || is_calendar_name(token)
+}
+
+/// `Mon`..`Sun` and `Jan`..`Dec`, as dates write them: the rule of the agent's template
+/// miner (`templates/mask.rs`), which this crate, built for wasm on its own, cannot import.
+fn is_calendar_name(token: &[u8]) -> bool {
+    const NAMES: [&[u8; 3]; 19] = [
+        b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun", b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul",
+        b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+    ];
+    token.len() == 3 && NAMES.iter().any(|name| name.as_slice() == token)
 }
 
 /// The words of `message` split as [`pattern`] splits them.
@@ -118,6 +133,16 @@ mod tests {
         );
         assert_ne!(pattern("RAS KERNEL INFO generating core.1"), pattern("RAS KERNEL FATAL generating core.1"));
         assert_ne!(pattern("E5 done"), pattern("E7 done"), "short ids are words");
+        // A date's day and month names are variables, so a pattern does not change with them.
+        assert_eq!(
+            pattern("Dec 31 23:59:59 LabSZ sshd[24200]: Invalid user admin from 173.234.31.186"),
+            pattern("Jan  1 00:00:01 LabSZ sshd[1]: Invalid user admin from 10.0.0.1")
+        );
+        assert_eq!(
+            pattern("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6"),
+            pattern("[Mon Jan 05 04:47:44 2006] [error] mod_jk child workerEnv in error state 7")
+        );
+        assert_ne!(pattern("you may retry"), pattern("you can retry"), "lower-case words stay words");
         assert_eq!(
             masked("1117838570 2005.06.03 R02-M1-N0-C:J12-U11 RAS KERNEL INFO generating core.2275"),
             "<*> RAS KERNEL INFO generating <*>"
