@@ -1,7 +1,9 @@
 //! The whole ingest path on a generated combined-format log of 5,000,000 lines: the real
 //! agent tails the file, parses, scores with the default Isolation Forest (wasm) and commits
 //! to SQLite; measured from start until the store holds every line.
-//! Run: `cargo bench -p vigil --bench file_pipeline -- --lines 5000000`.
+//! Run: `cargo bench -p vigil --bench file_pipeline -- --lines 5000000`. With `--syslog`, the
+//! lines are an auth.log's instead (`Dec 10 06:55:46 web01 sshd[4711]: Failed password for
+//! ...`, read by a `syslog` source in UTC): system log lines, scored on their message pattern.
 //! The floor (a raw batched SQLite insert of the same rows) is `--bench store_insert`.
 
 #[path = "common/agent.rs"]
@@ -46,6 +48,7 @@ fn stored(addr: SocketAddr) -> u64 {
 
 fn main() {
     let lines = agent::arg("--lines", 5_000_000);
+    let syslog = std::env::args().any(|a| a == "--syslog");
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
@@ -57,6 +60,18 @@ fn main() {
     for _ in 0..lines {
         let r = traffic.record();
         let t = jiff::Timestamp::from_millisecond(r.timestamp_ms).unwrap().to_zoned(jiff::tz::TimeZone::UTC);
+        if syslog {
+            let pid = 1000 + r.bytes_sent % 30_000;
+            let user = r.url.trim_start_matches('/').split(['/', '?']).next().unwrap_or("root");
+            let message = match r.status_code {
+                200..=299 => format!("Accepted password for {user} from {} port {} ssh2", r.ip, 1024 + pid),
+                300..=399 => format!("pam_unix(sshd:session): session opened for user {user} by (uid=0)"),
+                400..=499 => format!("Failed password for invalid user {user} from {} port {} ssh2", r.ip, 1024 + pid),
+                _ => format!("error: maximum authentication attempts exceeded for {user} from {} [preauth]", r.ip),
+            };
+            writeln!(out, "{} web01 sshd[{pid}]: {message}", t.strftime("%b %e %H:%M:%S")).unwrap();
+            continue;
+        }
         writeln!(
             out,
             "{} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"{} {} HTTP/1.1\" {} {} \"-\" \"{}\"",
@@ -85,8 +100,10 @@ fn main() {
     );
 
     let source = format!(
-        "[[sources]]\ntype = \"file\"\nname = \"bench\"\ninclude = [\"{}\"]\nformat = \"combined\"\nstart_at = \"beginning\"\n",
-        path.display()
+        "[[sources]]\ntype = \"file\"\nname = \"bench\"\ninclude = [\"{}\"]\nformat = \"{}\"\nstart_at = \"beginning\"\n{}",
+        path.display(),
+        if syslog { "syslog" } else { "combined" },
+        if syslog { "time_zone = \"UTC\"\n" } else { "" },
     );
     let started = Instant::now();
     let (server, addr) = agent::start_agent(dir.path(), &source);
