@@ -260,17 +260,11 @@ impl Matcher {
 /// as [`Matcher::mask`] bits, so one scan counts every kind.
 pub(crate) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::{Context, FunctionFlags};
-    use rusqlite::types::ValueRef;
     use std::cell::RefCell;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
-    // Borrowed, not copied: these run for every row a question's window holds.
+    // These run for every row a question's window holds: the text is borrowed, not copied.
     fn text<'a>(ctx: &'a Context<'_>, i: usize) -> rusqlite::Result<&'a str> {
-        match ctx.get_raw(i) {
-            ValueRef::Null => Ok(""),
-            value => {
-                value.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into()))
-            }
-        }
+        Ok(crate::store::text_arg(ctx, i)?.unwrap_or_default())
     }
     // A matcher per function and connection (a connection is used by one thread at a time).
     let for_kind = RefCell::new(Matcher::default());

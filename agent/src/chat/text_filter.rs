@@ -58,7 +58,7 @@ pub fn read(text: &str) -> Option<(String, String)> {
         let found = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))?;
         let wanted = found.as_str().trim();
         let whole = caps.get(0).expect("the whole match");
-        return accept(wanted).map(|wanted| (wanted, blank(text, whole.start(), whole.end())));
+        return accept(wanted).map(|wanted| (wanted, blanked(text, whole.range())));
     }
     let caps = INTRODUCED.captures(text)?;
     let after = caps.get(1).expect("a text after the cue");
@@ -82,7 +82,7 @@ pub fn read(text: &str) -> Option<(String, String)> {
     let wanted = text[after.start()..end].trim().trim_end_matches(['?', '!', '.', ',', ';']);
     let wanted = wanted.split_whitespace().collect::<Vec<_>>().join(" ");
     let cue = caps.get(0).expect("the whole match").start();
-    accept(&wanted).map(|wanted| (wanted, blank(text, cue, end)))
+    accept(&wanted).map(|wanted| (wanted, blanked(text, cue..end)))
 }
 
 fn accept(wanted: &str) -> Option<String> {
@@ -90,8 +90,11 @@ fn accept(wanted: &str) -> Option<String> {
     (!wanted.is_empty() && wanted.len() <= MAX_TEXT).then(|| wanted.to_ascii_lowercase())
 }
 
-fn blank(text: &str, start: usize, end: usize) -> String {
-    format!("{} {}", &text[..start], &text[end..])
+/// `text` with `range` blanked, as `timerange` blanks the window's words.
+fn blanked(text: &str, range: std::ops::Range<usize>) -> String {
+    let mut rest = text.to_owned();
+    super::timerange::blank(&mut rest, range);
+    rest
 }
 
 /// "containing \"failed password\"".

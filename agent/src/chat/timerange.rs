@@ -362,7 +362,7 @@ fn unit_seconds(unit: &str) -> i64 {
 }
 
 /// Replace a range of `text` with spaces (same length, so other offsets stay valid).
-fn blank(text: &mut String, range: std::ops::Range<usize>) {
+pub(super) fn blank(text: &mut String, range: std::ops::Range<usize>) {
     let spaces = " ".repeat(range.len());
     text.replace_range(range, &spaces);
 }

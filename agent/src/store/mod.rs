@@ -34,6 +34,7 @@ pub use connection::{DB_FILE, Store};
 pub use error::StoreError;
 pub use outbox::{OutboxAck, OutboxDepth, OutboxWork};
 pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};
+pub(crate) use raw_line::text_arg;
 pub use raw_line::{LineLayouts, Q_MATCH_SQL};
 pub use retention::RetentionReport;
 pub use snapshots::PluginSnapshot;

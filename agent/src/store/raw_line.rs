@@ -278,22 +278,12 @@ fn offset_and_protocol(raw: &str, fields: &LineFields<'_>) -> Option<(i16, u8)> 
 /// Registered on every read connection (the writer runs no searches).
 pub(super) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
-    use rusqlite::types::ValueRef;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
     // The line buffer, and the searcher of the last needle: a query passes the same needle
     // for every row it scans, so the searcher is built once per query, not once per row.
     let state = std::cell::RefCell::new((String::new(), memchr::memmem::Finder::new(b"").into_owned()));
     conn.create_scalar_function("vigil_q_match", 12, flags, move |ctx| {
-        // Borrowed, not copied: this runs for every row a `q` search scans.
-        let text = |i: usize| -> rusqlite::Result<Option<&str>> {
-            match ctx.get_raw(i) {
-                ValueRef::Null => Ok(None),
-                value => value
-                    .as_str()
-                    .map(Some)
-                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())),
-            }
-        };
+        let text = |i: usize| text_arg(ctx, i);
         let needle = text(11)?.unwrap_or_default();
         let (line, finder) = &mut *state.borrow_mut();
         if finder.needle() != needle.as_bytes() {
@@ -326,6 +316,18 @@ pub(super) fn register_sql_function(conn: &rusqlite::Connection) -> rusqlite::Re
         };
         Ok(found_in(&|out| render(&fields, layout, out)))
     })
+}
+
+/// Argument `i` of a SQL function as text, borrowed, not copied (the store's functions run
+/// for every row a query scans); `None` for NULL.
+pub(crate) fn text_arg<'a>(ctx: &'a rusqlite::functions::Context<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    match ctx.get_raw(i) {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        value => value
+            .as_str()
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())),
+    }
 }
 
 /// The `WHERE` clause of a `q` search over events aliased `e`; its one parameter is `q` in

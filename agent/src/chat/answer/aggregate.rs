@@ -164,19 +164,21 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             } else {
                 (q.top(scope, dim, reading.top_n + 1)?, noun)
             };
+            // Events in scope: the answer's source, and what an empty ranking is of.
+            let events = if reading.anomalies { None } else { Some(q.count(scope)?) };
             let tied = rows.len() > reading.top_n && rows[reading.top_n].1 == rows[reading.top_n - 1].1;
             let shown = &rows[..rows.len().min(reading.top_n)];
-            let text = match shown {
+            let text = match (shown, events) {
                 // Events without the value (system log lines have no IP or URL) are not ranked.
-                [] if reading.anomalies => format!("There were no {} {when}.", what(counted.1, filters)),
-                [] => no_value(q, scope, (one, noun), &when)?,
-                [(value, n)] => format!(
+                ([], Some(n)) => no_value(n, filters, (one, noun), &when),
+                ([], None) => format!("There were no {} {when}.", what(counted.1, filters)),
+                ([(value, n)], _) => format!(
                     "The {one} with the most {} {when} is {value}, with {}{}.",
                     what(counted.1, filters),
                     plural(*n, counted.0, counted.1),
                     if tied { format!(" (tied with {})", rows[1].0) } else { String::new() }
                 ),
-                _ => format!(
+                (_, _) => format!(
                     "Top {} {many} by {} {when}: {}.",
                     shown.len(),
                     what(counted.1, filters),
@@ -193,13 +195,13 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             for (value, n) in shown {
                 a.key_values.extend([value.clone(), n.to_string()]);
             }
-            if reading.anomalies {
-                for row in q.anomalies(scope, &[], 10)? {
-                    a.sources.push(anomaly_source(&row));
+            match events {
+                Some(total) => a.sources.push(events_source(q, scope, total)?),
+                None => {
+                    for row in q.anomalies(scope, &[], 10)? {
+                        a.sources.push(anomaly_source(&row));
+                    }
                 }
-            } else {
-                let total = q.count(scope)?;
-                a.sources.push(events_source(q, scope, total)?);
             }
             a
         }
@@ -216,7 +218,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let listed: u64 = rows.iter().map(|(_, n)| n).sum();
             let total = rest.map_or(listed, |(total, _)| total);
             let text = if rows.is_empty() {
-                no_value(q, scope, (one, noun), &when)?
+                no_value(q.count(scope)?, filters, (one, noun), &when)
             } else {
                 let mut parts =
                     rows.iter().map(|(v, n)| format!("{v}: {n} ({}%)", pct(*n, total))).collect::<Vec<_>>().join(", ");
@@ -372,22 +374,14 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
     Ok(answer)
 }
 
-/// The answer when no event in scope has a value of the dimension asked about: there are
-/// none at all, or they are not HTTP requests (system log lines have no IP, URL or status).
-fn no_value(
-    q: &Queries<'_>,
-    scope: Scope<'_>,
-    (one, noun): (&str, (&str, &str)),
-    when: &str,
-) -> Result<String, StoreError> {
-    Ok(match q.count(scope)? {
-        0 => format!("There were no {} {when}.", what(noun.1, scope.filters)),
-        n => format!(
-            "None of the {} {when} has {} {one}.",
-            what(&plural(n, noun.0, noun.1), scope.filters),
-            article(one)
-        ),
-    })
+/// The answer when none of the `events` in scope has a value of the dimension asked about:
+/// there are none at all, or they are not HTTP requests (system log lines have no IP, URL or
+/// status).
+fn no_value(events: u64, filters: &Filters, (one, noun): (&str, (&str, &str)), when: &str) -> String {
+    match events {
+        0 => format!("There were no {} {when}.", what(noun.1, filters)),
+        n => format!("None of the {} {when} has {} {one}.", what(&plural(n, noun.0, noun.1), filters), article(one)),
+    }
 }
 
 /// "an IP", "a URL path", "a status".

@@ -3,20 +3,25 @@
 
 use super::attacks::{ask_of, commit};
 use crate::event::Event;
+use crate::store::Store;
 use crate::templates::loghub;
 use jiff::tz::TimeZone;
 use serde_json::json;
+use std::sync::Arc;
 
-/// The sample's 2,000 lines as stored events, and the lines themselves.
-fn openssh() -> Option<(Vec<Event>, Vec<String>)> {
+/// A store holding `system`'s 2,000 loghub lines read by the `syslog` parser, with the events
+/// and the lines themselves.
+fn stored(system: &str) -> Option<(Arc<Store>, Vec<Event>, Vec<String>)> {
     let Some(root) = loghub::root() else {
         eprintln!("skipped: ../shared/data/loghub is absent");
         return None;
     };
-    let sample = loghub::load(&root, "OpenSSH").expect("the OpenSSH sample");
+    let sample = loghub::load(&root, system).expect("the loghub sample");
     let parser = crate::parse::Parser::syslog(TimeZone::UTC);
-    let events = sample.raw.iter().map(|line| parser.parse(line, "file:auth").event).collect();
-    Some((events, sample.raw))
+    let events: Vec<Event> = sample.raw.iter().map(|line| parser.parse(line, "file:syslog").event).collect();
+    let store = crate::testing::store();
+    commit(&store, events.clone());
+    Some((store, events, sample.raw))
 }
 
 fn lines_with(lines: &[String], text: &str) -> u64 {
@@ -25,9 +30,7 @@ fn lines_with(lines: &[String], text: &str) -> u64 {
 
 #[test]
 fn a_question_that_quotes_or_names_a_text_counts_the_lines_holding_it() {
-    let Some((events, lines)) = openssh() else { return };
-    let store = crate::testing::store();
-    commit(&store, events);
+    let Some((store, _, lines)) = stored("OpenSSH") else { return };
     let failed = lines_with(&lines, "failed password");
     let invalid = lines_with(&lines, "invalid user");
     assert!(failed > 100 && invalid > 100 && failed + invalid < 2000, "failed {failed}, invalid {invalid}");
@@ -61,9 +64,7 @@ fn a_question_that_quotes_or_names_a_text_counts_the_lines_holding_it() {
 /// speak of lines when the question does.
 #[test]
 fn over_system_log_lines_answers_say_what_they_lack() {
-    let Some((events, _)) = openssh() else { return };
-    let store = crate::testing::store();
-    commit(&store, events);
+    let Some((store, _, _)) = stored("OpenSSH") else { return };
     let answer = ask_of(&store, "which ip sent the most lines?");
     assert_eq!(answer.response, "None of the 2000 lines in all stored data has an IP.");
     assert_eq!(answer.facts["top"], json!([]));
@@ -109,10 +110,7 @@ fn an_anomaly_is_shown_as_its_request_or_else_as_its_line() {
 /// loghub's Linux log, the ranking is the one counted from the parsed lines.
 #[test]
 fn system_log_lines_are_ranked_by_program_and_host() {
-    let Some(root) = loghub::root() else { return };
-    let sample = loghub::load(&root, "Linux").expect("the Linux sample");
-    let parser = crate::parse::Parser::syslog(TimeZone::UTC);
-    let events: Vec<Event> = sample.raw.iter().map(|line| parser.parse(line, "file:syslog").event).collect();
+    let Some((store, events, _)) = stored("Linux") else { return };
     let mut by_app = std::collections::HashMap::<String, u64>::new();
     for event in &events {
         if let Some(app) = event.fields.get("app").and_then(|v| v.as_str()) {
@@ -121,8 +119,6 @@ fn system_log_lines_are_ranked_by_program_and_host() {
     }
     let mut expected: Vec<(String, u64)> = by_app.into_iter().collect();
     expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let store = crate::testing::store();
-    commit(&store, events);
 
     let answer = ask_of(&store, "which 3 programs wrote the most lines?");
     assert_eq!(answer.intent, "top", "{}", answer.response);

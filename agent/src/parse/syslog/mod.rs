@@ -49,9 +49,10 @@ impl SyslogParser {
     /// [`SyslogParser::parse`] as if read at `now` (which decides the year of a BSD time).
     pub(super) fn parse_at(&self, line: &str, source: &str, now: Timestamp) -> Parsed {
         let text = line.trim_end_matches(['\n', '\r']);
-        let today = now.to_zoned(self.zone.clone()).date();
-        let tomorrow = today.tomorrow().unwrap_or(today);
+        // Called only for a BSD time without a year: other lines skip the zone lookup.
         let year_of = |(month, day, ..): IncompleteDate| {
+            let today = now.to_zoned(self.zone.clone()).date();
+            let tomorrow = today.tomorrow().unwrap_or(today);
             let year = today.year();
             match Date::new(year, month as i8, day as i8) {
                 Ok(date) if date > tomorrow => i32::from(year) - 1,
