@@ -100,6 +100,29 @@ pub const BASIC_FEATURES: usize = 6;
 pub const BASIC_FEATURE_NAMES: [&str; BASIC_FEATURES] =
     ["status_class", "log_bytes", "url_length", "url_depth", "query_params", "url_special_share"];
 
+/// What a path segment that names one resource among many becomes in a URL pattern
+/// (`/users/{n}/orders/{id}`): `{n}` for a number, `{id}` for a hex id or UUID (8 or more hex
+/// digits and dashes, at least one a digit), `{s}` for anything longer than 40 bytes (tokens,
+/// hashes in other alphabets); `None` for a segment that names a page (`users`, `v2`,
+/// `app.js`). One rule for every plugin, so a detector's "never requested before" and a
+/// summary's "new URL patterns" agree on what a new page is.
+pub fn path_segment_class(segment: &[u8]) -> Option<&'static str> {
+    if segment.is_empty() {
+        return None;
+    }
+    if segment.iter().all(u8::is_ascii_digit) {
+        return Some("{n}");
+    }
+    let hexish = segment.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+    if hexish && segment.len() >= 8 && segment.iter().any(u8::is_ascii_digit) {
+        return Some("{id}");
+    }
+    if segment.len() > 40 {
+        return Some("{s}");
+    }
+    None
+}
+
 /// A stable 64-bit hash of `bytes`: FxHash's word-at-a-time mixing finished with MurmurHash3's
 /// fmix64.
 ///
@@ -255,6 +278,19 @@ impl RarityCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_that_name_one_resource_among_many_have_a_class() {
+        let class = |s: &str| path_segment_class(s.as_bytes());
+        assert_eq!([class("42"), class("0"), class("2024")], [Some("{n}"); 3]);
+        assert_eq!(class("3f2a9c1e"), Some("{id}"));
+        assert_eq!(class("123e4567-e89b-12d3-a456-426614174000"), Some("{id}"));
+        assert_eq!(class(&"x".repeat(41)), Some("{s}"));
+        // Pages: words, short hex-looking words, versions, files, the empty root segment.
+        for page in ["users", "deadbeef", "cafe", "v2", "app.js", "", "p42.webp", &"x".repeat(40)] {
+            assert_eq!(class(page), None, "{page}");
+        }
+    }
 
     #[test]
     fn status_classes() {

@@ -41,6 +41,13 @@ pub struct Config {
     /// normal lines (BGL, syslog) want 0.001, which flags only patterns hardly ever seen.
     #[serde(default = "default_rare_message_share")]
     pub rare_message_share: f32,
+    /// A request to a path never learned is flagged as new. When it was ordinary otherwise
+    /// (nothing else odd, status below 400, a client asking mostly for known paths), it
+    /// counts towards the path being a page deployed after the warm-up; after this many such
+    /// requests it no longer is news. Fewer alerts for a new page against more for an attack
+    /// that keeps coming back to an unknown path (docs/detection.md).
+    #[serde(default = "default_new_path_alerts")]
+    pub new_path_alerts: u32,
 }
 
 fn default_trees() -> usize {
@@ -64,6 +71,9 @@ fn default_retrain_every() -> u64 {
 fn default_window_secs() -> u32 {
     60
 }
+fn default_new_path_alerts() -> u32 {
+    crate::features::DEFAULT_NEW_PATH_ALERTS
+}
 fn default_rare_message_share() -> f32 {
     crate::features::message::RARE_SHARE
 }
@@ -83,6 +93,7 @@ impl Default for Config {
             window_secs: default_window_secs(),
             ip_slots: default_ip_slots(),
             rare_message_share: default_rare_message_share(),
+            new_path_alerts: default_new_path_alerts(),
         }
     }
 }
@@ -104,6 +115,7 @@ pub struct Params {
     pub retrain_every: u64,
     pub window_secs: u32,
     pub ip_slots: usize,
+    pub new_path_alerts: u32,
 }
 
 impl Config {
@@ -122,6 +134,7 @@ impl Config {
             .map_err(|e| format!("{e} (it must hold at least sample_size events)"))?;
         in_range("retrain_every", self.retrain_every, 1, u64::MAX)?;
         in_range("window_secs", u64::from(self.window_secs), 1, u64::from(MAX_WINDOW_SECS))?;
+        in_range("new_path_alerts", u64::from(self.new_path_alerts), 1, u64::from(u32::MAX))?;
         let (low, high) = IP_SLOTS_RANGE;
         if !self.ip_slots.is_power_of_two() || !(low..=high).contains(&self.ip_slots) {
             return Err(format!("ip_slots must be a power of two between {low} and {high}, got {}", self.ip_slots));
@@ -138,6 +151,7 @@ impl Config {
             retrain_every: self.retrain_every,
             window_secs: self.window_secs,
             ip_slots: self.ip_slots,
+            new_path_alerts: self.new_path_alerts,
         })
     }
 }
@@ -190,5 +204,6 @@ mod tests {
         assert!(err(r#"{"ip_slots": 1000}"#).starts_with("ip_slots must be a power of two"));
         assert!(err(r#"{"window_secs": 0}"#).starts_with("window_secs must be between 1"));
         assert!(err(r#"{"retrain_every": 0}"#).starts_with("retrain_every must be"));
+        assert_eq!(err(r#"{"new_path_alerts": 0}"#), "new_path_alerts must be between 1 and 4294967295, got 0");
     }
 }

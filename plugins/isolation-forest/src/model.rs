@@ -60,6 +60,10 @@ pub struct Scratch {
     points: Vec<Point>,
     novelties: Vec<Novelty>,
     scores: Vec<f32>,
+    /// Whether the forest alone scored each event under the threshold.
+    ordinary: Vec<bool>,
+    /// Each event's `request::path_key`, worked out once for extraction and learning.
+    path_keys: Vec<u64>,
 }
 
 /// The score of an event for what was new about it, whatever the forest says: at or above
@@ -80,7 +84,11 @@ impl Model {
     pub fn new(params: Params) -> Self {
         Self {
             params,
-            extractor: FeatureExtractor::new(params.ip_slots, params.window_secs),
+            extractor: {
+                let mut extractor = FeatureExtractor::new(params.ip_slots, params.window_secs);
+                extractor.set_new_path_alerts(params.new_path_alerts);
+                extractor
+            },
             reservoir: Reservoir::new(params.reservoir),
             forest: None,
             typical: TypicalRanges::default(),
@@ -127,6 +135,8 @@ impl Model {
         scratch.scores.clear();
         scratch.scores.resize(batch.len(), 0.0);
         forest.score_into(&scratch.points, &mut scratch.scores);
+        scratch.ordinary.clear();
+        scratch.ordinary.extend(scratch.scores.iter().map(|&score| score < threshold));
         for (score, novelty) in scratch.scores.iter_mut().zip(&scratch.novelties) {
             // A comparison, not `f32::max`: the scores are never NaN, and in wasm `max` is a
             // call to libm's `fmaxf` for every event.
@@ -164,14 +174,16 @@ impl Model {
             .collect();
         if !warming_up {
             // Anomalies stay out of the sample and the per-path statistics, so an ongoing
-            // attack does not teach the detector that it is normal; only their message
-            // pattern is counted (see `FeatureExtractor::learn_pattern`).
-            for ((event, point), &score) in batch.iter().zip(&scratch.points).zip(&scratch.scores) {
+            // attack does not teach the detector that it is normal; only what was new about
+            // them is counted (see `FeatureExtractor::learn_news`).
+            let judged = scratch.scores.iter().zip(&scratch.ordinary);
+            let extracted = scratch.path_keys.iter().zip(&scratch.points);
+            for ((event, (&path_key, point)), (&score, &ordinary)) in batch.iter().zip(extracted).zip(judged) {
                 if score < threshold {
-                    self.extractor.learn(event);
+                    self.extractor.learn_keyed(event, path_key);
                     self.reservoir.offer(*point, &mut self.rng);
                 } else {
-                    self.extractor.learn_pattern(event);
+                    self.extractor.learn_news(event, path_key, point, ordinary);
                 }
             }
             self.advance_retrain(batch.len() as u64);
@@ -186,14 +198,17 @@ impl Model {
     fn extract(&mut self, batch: &[Event], scratch: &mut Scratch, learn: bool) {
         scratch.points.clear();
         scratch.novelties.clear();
+        scratch.path_keys.clear();
         // In event order: each event sees the sliding windows including itself.
         for event in batch {
+            let path_key = crate::features::request::path_key(event.url);
             if learn {
-                self.extractor.learn(event);
+                self.extractor.learn_keyed(event, path_key);
             }
-            let (point, novelty) = self.extractor.extract(event);
+            let (point, novelty) = self.extractor.extract_keyed(event, path_key);
             scratch.points.push(point);
             scratch.novelties.push(novelty);
+            scratch.path_keys.push(path_key);
         }
         self.events_seen += batch.len() as u64;
     }
@@ -268,7 +283,8 @@ impl Model {
     /// Check a model decoded from a snapshot, and adopt the running config's schedule.
     ///
     /// The keys that size the state (trees, sample_size, reservoir, window_secs, ip_slots)
-    /// must match; warmup, retrain_every and seed may differ and are taken from `current`.
+    /// must match; warmup, retrain_every, seed and new_path_alerts may differ and are taken
+    /// from `current`.
     pub fn adopt(mut self, current: Params) -> Result<Self, String> {
         let saved = self.params;
         let sizes = |p: &Params| (p.trees, p.sample_size, p.reservoir, p.window_secs, p.ip_slots);
@@ -300,6 +316,7 @@ impl Model {
         if self.rolling.is_some_and(|r| r.replaced > current.trees) {
             return Err("snapshot retrain progress exceeds the tree count".to_owned());
         }
+        self.extractor.set_new_path_alerts(current.new_path_alerts);
         self.params = current;
         Ok(self)
     }

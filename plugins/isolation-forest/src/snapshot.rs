@@ -10,7 +10,8 @@ use crate::model::Model;
 
 const TAG: &[u8; 4] = b"VGIF";
 /// 3: the IP table remembers when it started (`IpWindowTable::started_ms`).
-const FORMAT_VERSION: u8 = 3;
+/// 4: a path with ids is counted under its pattern's key (`request::path_key`).
+const FORMAT_VERSION: u8 = 4;
 
 /// The model as snapshot bytes.
 pub fn encode(model: &Model) -> Vec<u8> {

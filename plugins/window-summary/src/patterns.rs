@@ -13,23 +13,9 @@ pub fn path_of(url: &str) -> &str {
     &url[..end]
 }
 
-/// What a path segment becomes in a pattern.
+/// What a path segment becomes in a pattern (the SDK's rule, shared with the detectors).
 fn segment_class(segment: &str) -> Option<&'static str> {
-    let bytes = segment.as_bytes();
-    if bytes.is_empty() {
-        return None;
-    }
-    if bytes.iter().all(u8::is_ascii_digit) {
-        return Some("{n}");
-    }
-    let hexish = bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
-    if hexish && bytes.len() >= 8 && bytes.iter().any(u8::is_ascii_digit) {
-        return Some("{id}");
-    }
-    if bytes.len() > 40 {
-        return Some("{s}");
-    }
-    None
+    vigil_plugin_sdk::features::path_segment_class(segment.as_bytes())
 }
 
 /// The pattern of a request target, e.g. `/api/items/42?x=1` → `/api/items/{n}`.

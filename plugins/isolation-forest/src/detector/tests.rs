@@ -269,3 +269,85 @@ fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
         again[0].reason
     );
 }
+
+/// `normal_event` on another page.
+fn visit(rng: &mut SplitMix64, i: usize, url: &str) -> OwnedEvent {
+    OwnedEvent { url: url.to_owned(), ..normal_event(rng, T0 + i as i64 * 20) }
+}
+
+#[test]
+fn a_product_first_visited_after_warm_up_is_a_known_page() {
+    let mut d = detector(Config { warmup: 1_000, ..Config::default() });
+    let mut rng = SplitMix64::new(21);
+    let warm_up: Vec<OwnedEvent> = (0..1_000)
+        .map(|i| {
+            let item = rng.below(50);
+            if i % 2 == 0 {
+                visit(&mut rng, i, &format!("/shop/item/{item}"))
+            } else {
+                normal_event(&mut rng, T0 + i as i64 * 20)
+            }
+        })
+        .collect();
+    for chunk in warm_up.chunks(100) {
+        d.score(&borrow_all(chunk)).unwrap();
+    }
+    // Two hundred products nobody looked at during the warm-up, each visited once.
+    let later: Vec<OwnedEvent> =
+        (0..200).map(|i| visit(&mut rng, 1_000 + i, &format!("/shop/item/{}", 1_000 + i))).collect();
+    let verdicts = d.score(&borrow_all(&later)).unwrap();
+    let news: Vec<&Verdict> = verdicts.iter().filter(|v| v.reason.contains("never requested before")).collect();
+    assert!(news.is_empty(), "{} of 200, e.g. {:?}", news.len(), news.first());
+    let flagged = verdicts.iter().filter(|v| v.score >= THRESHOLD).count();
+    assert!(flagged <= 10, "{flagged} of 200 product visits flagged");
+}
+
+fn warmed_up(new_path_alerts: u32) -> IsolationForestDetector {
+    let mut d = detector(Config { warmup: 1_000, new_path_alerts, ..Config::default() });
+    for chunk in traffic(22, 1_000, T0).chunks(100) {
+        d.score(&borrow_all(chunk)).unwrap();
+    }
+    d
+}
+
+fn is_news(v: &Verdict) -> bool {
+    v.reason.contains("never requested before")
+}
+
+#[test]
+fn a_page_deployed_after_warm_up_is_news_for_its_first_ordinary_requests_not_for_good() {
+    let mut d = warmed_up(5);
+    let mut rng = SplitMix64::new(23);
+    let verdicts: Vec<Verdict> =
+        (0..30).flat_map(|i| d.score(&borrow_all(&[visit(&mut rng, 1_000 + i, "/pricing")])).unwrap()).collect();
+    assert!(verdicts[0].score >= THRESHOLD, "{:?}", verdicts[0]);
+    assert!(verdicts[0].reason.starts_with("path /pricing never requested before"), "{}", verdicts[0].reason);
+    // Five ordinary requests make it a page; a 404 or a client new to the site does not count.
+    let news = verdicts.iter().filter(|v| is_news(v)).count();
+    assert!((5..=8).contains(&news), "{news} of 30 flagged as new: {verdicts:?}");
+    assert!(!verdicts[10..].iter().any(is_news), "{:?}", &verdicts[10..]);
+    let flagged = verdicts[10..].iter().filter(|v| v.score >= THRESHOLD).count();
+    assert!(flagged <= 1, "{flagged} of the last 20 requests flagged: {:?}", &verdicts[10..]);
+}
+
+#[test]
+fn probes_of_an_unknown_path_stay_news_when_they_fail_or_all_a_client_asks_is_news() {
+    let mut d = warmed_up(5);
+    // Ordinary requests but for their path: a browser's GET, a usual size.
+    let mut rng = SplitMix64::new(24);
+    let mut probe = |i: usize, ip: &str, url: &str, status: u16| OwnedEvent {
+        ip: ip.to_owned(),
+        method: "GET".to_owned(),
+        url: url.to_owned(),
+        status_code: status,
+        ..normal_event(&mut rng, T0 + 30_000 + i as i64 * 500)
+    };
+    // Known clients each asking once, so only the status tells these from a new page's visits.
+    let failing: Vec<OwnedEvent> =
+        (0..40).map(|i| probe(i, &format!("10.0.0.{}", 100 + i), "/admin/config.php", 404)).collect();
+    let answered: Vec<OwnedEvent> = (0..40).map(|i| probe(i, "198.51.100.9", "/wp-login.php", 200)).collect();
+    for probes in [failing, answered] {
+        let verdicts: Vec<Verdict> = probes.chunks(4).flat_map(|chunk| d.score(&borrow_all(chunk)).unwrap()).collect();
+        assert!(verdicts.iter().all(is_news), "{verdicts:?}");
+    }
+}

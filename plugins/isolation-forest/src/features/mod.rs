@@ -131,6 +131,13 @@ const STATUS_DOMAIN: u64 = 1;
 const NAME_DOMAIN: u64 = 2;
 const SHAPE_DOMAIN: u64 = 3;
 const CLASS_DOMAIN: u64 = 4;
+/// Requests to a path never learned that were flagged for it alone (see
+/// [`FeatureExtractor::learn_news`]); message patterns are domain 5.
+const FLAGGED_DOMAIN: u64 = 6;
+/// The most a client's share of news may be for its request to a new path to count.
+const MAX_NOVEL_SHARE: f32 = 0.5;
+/// Such requests after which a path is no longer news, by default (`new_path_alerts`).
+pub const DEFAULT_NEW_PATH_ALERTS: u32 = 20;
 
 /// What was new about an event: the evidence behind the model's novelty score and the
 /// first things its reason says.
@@ -159,6 +166,14 @@ pub struct FeatureExtractor {
     user_agents: RarityCounter,
     ips: IpWindowTable,
     keys: KeyCounter,
+    /// Ordinary requests to a path never learned that are flagged as new before it is a page
+    /// (see [`FeatureExtractor::learn_news`]); from the config, not from a snapshot.
+    #[serde(skip, default = "default_new_path_alerts")]
+    new_path_alerts: u32,
+}
+
+fn default_new_path_alerts() -> u32 {
+    DEFAULT_NEW_PATH_ALERTS
 }
 
 impl FeatureExtractor {
@@ -169,20 +184,37 @@ impl FeatureExtractor {
             user_agents: RarityCounter::new(USER_AGENT_SKETCH.0, USER_AGENT_SKETCH.1),
             ips: IpWindowTable::new(ip_slots, window_secs),
             keys: KeyCounter::new(KEY_SKETCH.0, KEY_SKETCH.1),
+            new_path_alerts: DEFAULT_NEW_PATH_ALERTS,
         }
     }
 
-    /// The point for `event` and what was new about it, updating the rarity and window
-    /// state with it (per-path statistics wait for [`FeatureExtractor::learn`]).
+    /// Take a path as a page after `n` ordinary requests flagged as new (the config's
+    /// `new_path_alerts`).
+    pub fn set_new_path_alerts(&mut self, n: u32) {
+        self.new_path_alerts = n;
+    }
+
+    /// [`FeatureExtractor::extract_keyed`] with the key worked out here.
+    #[cfg(test)]
     pub fn extract(&mut self, event: &Event) -> (Point, Novelty) {
+        self.extract_keyed(event, request::path_key(event.url))
+    }
+
+    /// The point for `event` and what was new about it, updating the rarity and window
+    /// state with it (per-path statistics wait for [`FeatureExtractor::learn_keyed`]).
+    /// `path_key` is `request::path_key(event.url)`, which the model works out once per
+    /// event for this and the learning after.
+    pub fn extract_keyed(&mut self, event: &Event, path_key: u64) -> (Point, Novelty) {
         let shape = url::measure(event.url);
-        let path_key = hash_bytes(request::path(event.url));
         let learned = self.keys.events();
         let path_seen = self.keys.count(path_key);
         let status_seen = self.keys.count(combine(path_key, STATUS_DOMAIN << 16 | u64::from(event.status_code)));
 
-        let mut novelty =
-            Novelty { unseen_path: path_seen == 0 && learned >= MIN_EVENTS_LEARNED, ..Novelty::default() };
+        // A path never learned may have been flagged before: then it is not news again.
+        let unseen_path = path_seen == 0
+            && learned >= MIN_EVENTS_LEARNED
+            && self.keys.count(combine(path_key, FLAGGED_DOMAIN)) < self.new_path_alerts;
+        let mut novelty = Novelty { unseen_path, ..Novelty::default() };
         // The rarest parameter and value shape are found by their rarity's ratio and the
         // logarithm taken once (`ln` is increasing; in wasm each is a call to libm).
         let (mut rarest_param_seen, mut shape_ratio, mut new_classes) = (None::<u32>, 1f32, 0u32);
@@ -246,10 +278,16 @@ impl FeatureExtractor {
         new
     }
 
-    /// Count `event` into the per-path statistics: its path, its status on that path, its
-    /// parameters and the shapes and classes of their values.
+    /// [`FeatureExtractor::learn_keyed`] with the key worked out here.
+    #[cfg(test)]
     pub fn learn(&mut self, event: &Event) {
-        let path_key = hash_bytes(request::path(event.url));
+        self.learn_keyed(event, request::path_key(event.url));
+    }
+
+    /// Count `event` into the per-path statistics: its path (`path_key`, as for
+    /// [`FeatureExtractor::extract_keyed`]), its status on that path, its parameters and the
+    /// shapes and classes of their values.
+    pub fn learn_keyed(&mut self, event: &Event, path_key: u64) {
         self.keys.add(path_key);
         self.keys.add(combine(path_key, STATUS_DOMAIN << 16 | u64::from(event.status_code)));
         for (name, value) in request::params(event.url) {
@@ -268,13 +306,35 @@ impl FeatureExtractor {
         self.keys.end_event();
     }
 
-    /// Count `event`'s message pattern, if it is not an access log. Unlike the rest of
-    /// [`FeatureExtractor::learn`], the model calls this for anomalous messages too: a new
-    /// log pattern is news the first times, not for as long as it keeps coming.
-    pub fn learn_pattern(&mut self, event: &Event) {
+    /// Count `event`'s message pattern, if it is not an access log.
+    fn learn_pattern(&mut self, event: &Event) {
         if message::is_message(event.status_code) {
             self.keys.add(message::pattern(event.raw));
             self.keys.add(MESSAGES_KEY);
+        }
+    }
+
+    /// What the model counts of an event it judged anomalous (`path_key` and `point` as
+    /// extracted, `ordinary` when the forest alone scored it under the threshold): its message
+    /// pattern, so a new log pattern is news the first times, not for as long as it keeps
+    /// coming; and a request to a path never learned, when it was ordinary apart from that:
+    /// the forest found nothing odd, the status is below 400 and the client asked mostly for
+    /// known paths. A page deployed after the warm-up is then news for its first
+    /// `new_path_alerts` such requests, not for good (it was never learned before, every
+    /// request to it being flagged). A scanner's probes are not counted: they fail, or come
+    /// from a client whose requests are mostly news. The rest of [`FeatureExtractor::learn_keyed`]
+    /// stays out, so an attack on a known page keeps looking like one, and the flagged requests
+    /// are counted apart from the learned ones, over which the per-path ratios (a status's
+    /// share, a parameter's) are taken.
+    pub fn learn_news(&mut self, event: &Event, path_key: u64, point: &Point, ordinary: bool) {
+        if message::is_message(event.status_code) {
+            self.learn_pattern(event);
+        } else if ordinary
+            && event.status_code < 400
+            && point[Feature::IpNovelShare as usize] <= MAX_NOVEL_SHARE
+            && self.keys.count(path_key) == 0
+        {
+            self.keys.add(combine(path_key, FLAGGED_DOMAIN));
         }
     }
 
@@ -287,7 +347,7 @@ impl FeatureExtractor {
     /// Facts about `event`'s path for a reason: times the path was learned, times with this
     /// status, the path's most common status and its count, and events learned in all.
     pub fn path_facts(&self, event: &Event) -> PathFacts {
-        let path_key = hash_bytes(request::path(event.url));
+        let path_key = request::path_key(event.url);
         let status = |s: u16| self.keys.count(combine(path_key, STATUS_DOMAIN << 16 | u64::from(s)));
         let usual = COMMON_STATUSES.iter().map(|&s| (s, status(s))).max_by_key(|&(_, n)| n).unwrap_or((200, 0));
         PathFacts {
@@ -302,7 +362,7 @@ impl FeatureExtractor {
     /// For each parameter of `event` on its path: (name, times seen, classes of its value
     /// never seen there, classes seen in at least half of its values).
     pub fn param_facts<'e>(&self, event: &Event<'e>) -> impl Iterator<Item = ParamFacts<'e>> + use<'_, 'e> {
-        let path_key = hash_bytes(request::path(event.url));
+        let path_key = request::path_key(event.url);
         request::params(event.url).map(move |(name, value)| {
             let name_key = combine(path_key, combine(NAME_DOMAIN, hash_bytes(name)));
             let seen = self.keys.count(name_key);
