@@ -93,6 +93,9 @@ fn metrics_count_events_per_source_rejections_parse_errors_and_latencies() {
     assert!(sample(&text, &format!("vigil_plugin_call_seconds_count{{{label}}}")).unwrap() >= 2.0, "{text}");
     assert!(sample(&text, &format!("vigil_plugin_calls_total{{{label}}}")).unwrap() >= 2.0, "{text}");
     assert!(text.contains("# TYPE vigil_plugin_call_seconds histogram"), "{text}");
+    // The forest's linear memory: its tables (the per-IP table alone is 2 MiB), under its cap.
+    let memory = sample(&text, &format!("vigil_plugin_memory_bytes{{{label}}}")).unwrap();
+    assert!((2.0 * 1048576.0..256.0 * 1048576.0).contains(&memory), "{text}");
     // The default summarizer is a plugin too, with its own queue; it folds the commits soon
     // after they are made.
     let folded = |text: &str| sample(text, "vigil_plugin_calls_total{plugin=\"window-summary\"}");

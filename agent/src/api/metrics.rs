@@ -41,12 +41,19 @@ pub fn readings(state: &AppState) -> Readings {
         .detectors
         .status()
         .into_iter()
-        .map(|d| PluginReading { failing: d.state != "ready", name: d.name, calls: d.calls, failures: d.failures })
+        .map(|d| PluginReading {
+            failing: d.state != "ready",
+            name: d.name,
+            calls: d.calls,
+            failures: d.failures,
+            memory_bytes: d.memory_bytes,
+        })
         .chain(summarizers.iter().map(|s| PluginReading {
             failing: s.state == "failing",
             name: s.name.clone(),
             calls: s.calls,
             failures: s.failures,
+            memory_bytes: s.memory_bytes,
         }))
         .collect();
     let mut queues = vec![("pipeline".to_owned(), state.pipeline.queue_depth() as u64)];

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{Config, Engine, StoreLimits};
+use wasmtime::{Config, Engine, ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
@@ -19,7 +19,54 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct PluginState {
     pub(super) wasi: WasiCtx,
     pub(super) table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: MemoryMeter,
+}
+
+/// wasmtime's [`StoreLimits`] (the memory cap), counting the linear memory it lets the
+/// instance have, which `/api/v1/plugins` and `/metrics` report. wasm memory only grows, so
+/// the sum of the growths approved (less any that then failed) is the instance's size.
+pub(crate) struct MemoryMeter {
+    limits: StoreLimits,
+    /// Bytes of linear memory, over all of the instance's memories.
+    pub(crate) bytes: usize,
+    /// The growth last approved, taken back if the growth then fails.
+    approved: usize,
+}
+
+impl ResourceLimiter for MemoryMeter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.approved = desired.saturating_sub(current);
+            self.bytes += self.approved;
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.bytes -= std::mem::take(&mut self.approved);
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for PluginState {
@@ -123,10 +170,14 @@ impl PluginEngine {
         let state = PluginState {
             wasi: wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr).build(),
             table: ResourceTable::new(),
-            limits: wasmtime::StoreLimitsBuilder::new()
-                .memory_size(max_memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: MemoryMeter {
+                limits: wasmtime::StoreLimitsBuilder::new()
+                    .memory_size(max_memory_bytes)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                bytes: 0,
+                approved: 0,
+            },
         };
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -154,6 +154,11 @@ impl DetectorHost {
         self.restarts
     }
 
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.sandbox.memory_bytes()
+    }
+
     /// The sandbox limits it runs under.
     pub fn limits(&self) -> PluginLimits {
         self.limits

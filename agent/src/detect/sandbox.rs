@@ -40,6 +40,11 @@ impl<I> Sandbox<I> {
         Ok(Sandbox { store, instance, stderr, limits })
     }
 
+    /// Bytes of linear memory the instance holds.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.store.data().limits.bytes
+    }
+
     /// Run one call under the deadline (and fuel). On a trap, the message says which limit
     /// stopped it (or the trap) and what the plugin wrote to stderr; the instance is then
     /// unusable and the caller must replace it.

@@ -80,6 +80,8 @@ struct Slot {
     fallback_events: AtomicU64,
     /// Size and time of the last snapshot taken for persistence.
     snapshot: Mutex<Option<(usize, i64)>>,
+    /// The instance's linear memory after its latest call, bytes.
+    memory_bytes: AtomicU64,
 }
 
 /// The last persisted snapshot.
@@ -130,6 +132,10 @@ pub struct DetectorStatus {
     /// While in backoff: when it will be called again.
     pub backoff_until_ms: Option<u64>,
     pub snapshot: Option<SnapshotStatus>,
+    /// Linear memory the instance holds, bytes: what its state and its largest batch needed
+    /// (wasm memory grows and is never given back while the instance lives), against
+    /// `limits.max_memory_mib`.
+    pub memory_bytes: u64,
 }
 
 /// All detectors of the running config.
@@ -359,7 +365,9 @@ impl Slot {
                 .ok(),
             Fallback::None => None,
         };
+        let memory_bytes = AtomicU64::new(host.memory_bytes() as u64);
         Ok(Slot {
+            memory_bytes,
             spec: spec.clone(),
             digest: host.digest().to_owned(),
             fallback_name: Arc::from(format!("{name} (fallback)")),
@@ -430,6 +438,7 @@ impl Slot {
             let started = Instant::now();
             let result = host.score_encoded(batch);
             self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(started.elapsed());
+            self.memory_bytes.store(host.memory_bytes() as u64, Ordering::Relaxed);
             match result {
                 Ok(verdicts) => {
                     self.events_scored.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -538,6 +547,7 @@ impl Slot {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
+            memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
         }
     }
 }

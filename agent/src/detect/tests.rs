@@ -237,3 +237,20 @@ fn the_highest_score_wins_and_each_threshold_applies() {
     assert_eq!(scored[0].detector.as_ref(), "constant-score#2");
     assert!(scored[0].anomalous);
 }
+
+#[test]
+fn a_plugins_linear_memory_is_counted_as_it_grows() {
+    let mut spec = misbehave("behave");
+    spec.config_json = r#"{"mode":"behave","hold_mib":2}"#.into();
+    let set = DetectorSet::start(engine(), &[spec]).unwrap();
+    let memory = || set.status()[0].memory_bytes;
+    let started = memory();
+    assert!(started >= 64 << 10, "an instance holds a page at least: {started}");
+    for calls in 1..=3u64 {
+        set.score(&events(1)).unwrap();
+        // Each call keeps 2 MiB more; the allocator's own bookkeeping adds little.
+        let grown = memory() - started;
+        let held = calls * (2 << 20);
+        assert!((held..held + (1 << 20)).contains(&grown), "after {calls} calls: {grown} bytes more");
+    }
+}

@@ -136,6 +136,11 @@ impl SummarizerHost {
         self.restarts
     }
 
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.sandbox.memory_bytes()
+    }
+
     /// Fold a batch with its scores (-1: not scored) and its anomalies.
     pub fn fold(&mut self, batch: &EncodedBatch, scores: &[f32], anomalies: &[FoldAnomaly]) -> Result<(), PluginError> {
         let anomalies: Vec<Anomaly<'_>> = anomalies

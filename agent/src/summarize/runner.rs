@@ -134,6 +134,7 @@ impl SummarizerLane {
         let started = Instant::now();
         let result = call(host);
         status.calls.fetch_add(1, Ordering::Relaxed);
+        status.memory_bytes.store(host.memory_bytes() as u64, Ordering::Relaxed);
         status.latency.lock().unwrap_or_else(|e| e.into_inner()).record(started.elapsed());
         result
     }

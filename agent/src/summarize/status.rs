@@ -46,6 +46,8 @@ pub struct SummarizerStatus {
     /// The most recent failure, if any, and when.
     pub last_error: Option<String>,
     pub last_failure_at: Option<String>,
+    /// Linear memory the instance holds, bytes (as a detector's).
+    pub memory_bytes: u64,
 }
 
 /// What changes while a summarizer runs.
@@ -73,6 +75,8 @@ pub(super) struct LaneStatus {
     pub calls: AtomicU64,
     pub latency: Mutex<Latency>,
     pub progress: Mutex<Progress>,
+    /// The instance's linear memory after its latest call, bytes.
+    pub memory_bytes: AtomicU64,
 }
 
 impl LaneStatus {
@@ -89,6 +93,7 @@ impl LaneStatus {
             calls: AtomicU64::new(0),
             latency: Mutex::default(),
             progress: Mutex::default(),
+            memory_bytes: AtomicU64::new(host.memory_bytes() as u64),
         }
     }
 
@@ -127,6 +132,7 @@ impl LaneStatus {
             latency_ms: self.latency.lock().unwrap_or_else(|e| e.into_inner()).status(),
             last_error: p.last_error.clone(),
             last_failure_at: p.last_failure_ms.and_then(at),
+            memory_bytes: load(&self.memory_bytes),
         }
     }
 }

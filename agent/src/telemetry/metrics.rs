@@ -161,6 +161,8 @@ pub struct PluginReading {
     pub failures: u64,
     /// Whether its most recent call failed.
     pub failing: bool,
+    /// Linear memory its instance holds, bytes.
+    pub memory_bytes: u64,
 }
 
 /// The agent's counters at scrape time.
@@ -281,6 +283,12 @@ pub fn render(readings: &Readings, instruments: &Instruments) -> String {
         "plugin_failing",
         "1 while a plugin's most recent call failed",
         gauges_by("plugin", &readings.plugins, |p| (p.name.clone(), u64::from(p.failing))),
+    );
+    r.register_with_unit(
+        "plugin_memory",
+        "Linear memory each plugin's instance holds (grown, never given back while it lives)",
+        Unit::Bytes,
+        gauges_by("plugin", &readings.plugins, |p| (p.name.clone(), p.memory_bytes)),
     );
     r.register_with_unit(
         "plugin_call",

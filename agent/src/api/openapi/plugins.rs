@@ -75,6 +75,9 @@ pub struct DetectorPlugin {
     backoff_until_ms: Option<u64>,
     /// The last persisted snapshot: `bytes`, `taken_at`.
     snapshot: Option<Value>,
+    /// Linear memory the instance holds, bytes (grows with its state and its largest batch;
+    /// never given back while the instance lives).
+    memory_bytes: u64,
 }
 
 /// A summarizer plugin.
@@ -114,4 +117,6 @@ pub struct SummarizerPlugin {
     /// The most recent failure and when (RFC 3339).
     last_error: Option<String>,
     last_failure_at: Option<String>,
+    /// Linear memory the instance holds, bytes.
+    memory_bytes: u64,
 }

@@ -61,6 +61,10 @@ async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_h
     assert_eq!(s["limits"], json!({"max_memory_mib": 64, "call_timeout_ms": 5000, "fuel": 20_000_000}));
     assert_eq!((s["calls"].as_u64(), s["failures"].as_u64(), s["restarts"].as_u64()), (Some(0), Some(0), Some(0)));
     assert_eq!((s["latency_ms"]["mean"].clone(), s["last_error"].clone()), (Value::Null, Value::Null));
+    // Both instances hold memory from the start: their code's data and their first tables.
+    for plugin in [s, &body["detectors"][0]] {
+        assert!(plugin["memory_bytes"].as_u64().is_some_and(|b| b >= 64 << 10), "{plugin:#}");
+    }
     assert_eq!(get(app.clone(), "/health", None).await.1["status"], "healthy");
     // The OpenAPI document describes every field of both kinds, and no other.
     let (_, doc) = get(app.clone(), "/openapi.json", None).await;
