@@ -351,3 +351,36 @@ fn probes_of_an_unknown_path_stay_news_when_they_fail_or_all_a_client_asks_is_ne
         assert!(verdicts.iter().all(is_news), "{verdicts:?}");
     }
 }
+
+/// The figure of docs/detection.md ("New pages and ids in paths"): a shop's requests with
+/// item ids in their paths, 5,000 items, in batches of 1,000, from the first event on.
+/// `cargo test --release -p vigil-isolation-forest shop_replay -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run it in release"]
+fn shop_replay_with_ids_in_paths_is_mostly_quiet() {
+    let mut d = detector(Config::default());
+    let started = std::time::Instant::now();
+    let mut flagged = 0;
+    let mut ts = T0;
+    for b in 0..2_010u64 {
+        let batch: Vec<OwnedEvent> = (0..1_000u64)
+            .map(|i| {
+                let k = b * 1_000 + i;
+                ts += 3;
+                OwnedEvent {
+                    timestamp_ms: ts,
+                    ip: format!("10.{}.{}.{}", k % 7, (k / 7) % 251, (k * 31) % 253),
+                    method: if k % 17 == 0 { "POST" } else { "GET" }.to_owned(),
+                    url: format!("/shop/item/{}?ref={}&q={}", k % 5_000, k % 13, k % 977),
+                    status_code: if k % 23 == 0 { 404 } else { 200 },
+                    bytes_sent: 100 + (k * 7_919) % 50_000,
+                    user_agent: format!("Mozilla/5.0 (X11; Linux x86_64) Agent/{}", k % 300),
+                    raw: String::new(),
+                }
+            })
+            .collect();
+        flagged += d.score(&borrow_all(&batch)).unwrap().iter().filter(|v| v.score >= THRESHOLD).count();
+    }
+    println!("{flagged} of 2,010,000 requests flagged in {:?}", started.elapsed());
+    assert!(flagged < 2_010_000 / 20, "{flagged} flagged");
+}
