@@ -25,6 +25,6 @@ pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
 pub(crate) use host::{component_bytes, current_digest, hex_digest};
 pub(crate) use sandbox::Sandbox;
-pub use set::{DetectorSet, DetectorStatus, Scored};
+pub use set::{DetectorSet, DetectorStatus, MAX_CALL_EVENTS, Scored};
 pub(crate) use stats::Latency;
 pub use stats::{LATENCY_BUCKETS_US, LatencyStatus, LimitsStatus};

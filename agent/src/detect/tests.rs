@@ -239,6 +239,20 @@ fn the_highest_score_wins_and_each_threshold_applies() {
 }
 
 #[test]
+fn a_big_batch_is_scored_in_calls_of_at_most_max_call_events_in_order() {
+    let set = DetectorSet::start(engine(), &[misbehave("behave")]).unwrap();
+    let n = 2 * MAX_CALL_EVENTS + 452;
+    let scored = set.score(&events(n)).unwrap();
+    assert_eq!(scored.len(), n);
+    // The fixture's reason counts its calls.
+    let call = |i: usize| scored[i].reason.clone();
+    assert_eq!([call(0), call(MAX_CALL_EVENTS - 1)], ["calls=1", "calls=1"]);
+    assert_eq!([call(MAX_CALL_EVENTS), call(2 * MAX_CALL_EVENTS - 1)], ["calls=2", "calls=2"]);
+    assert_eq!([call(2 * MAX_CALL_EVENTS), call(n - 1)], ["calls=3", "calls=3"]);
+    assert_eq!(set.status()[0].calls, 3);
+}
+
+#[test]
 fn a_plugins_linear_memory_is_counted_as_it_grows() {
     let mut spec = misbehave("behave");
     spec.config_json = r#"{"mode":"behave","hold_mib":2}"#.into();

@@ -8,7 +8,7 @@ use super::feed::{CommittedBatch, LaneReceiver, MAX_QUEUED_EVENTS};
 use super::host::{FoldAnomaly, SummarizerHost};
 use super::status::{LaneStatus, Progress};
 use super::window::SummaryWindow;
-use crate::detect::{EncodedBatch, PluginError};
+use crate::detect::{EncodedBatch, MAX_CALL_EVENTS, PluginError};
 use crate::event::Event;
 use crate::pipeline::{Monitor, MonitorMessage};
 use crate::store::{NewSummary, PluginSnapshot, Store, StoreError, StoredSummary};
@@ -183,8 +183,24 @@ impl SummarizerLane {
             }));
             offset += batch.events.len();
         }
-        let result = EncodedBatch::encode(&events)
-            .and_then(|encoded| Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores, &anomalies)));
+        // At most MAX_CALL_EVENTS a call, as for detectors: the batch is copied into the
+        // plugin's memory, which never shrinks. A failure loses the window's state whatever
+        // part of the group it came at.
+        let mut result = Ok(());
+        let mut remaining = anomalies.as_slice(); // in event order
+        for start in (0..events.len()).step_by(MAX_CALL_EVENTS) {
+            let end = (start + MAX_CALL_EVENTS).min(events.len());
+            let (within, after) = remaining.split_at(remaining.partition_point(|a| (a.index as usize) < end));
+            remaining = after;
+            let part: Vec<FoldAnomaly> =
+                within.iter().map(|a| FoldAnomaly { index: a.index - start as u32, ..a.clone() }).collect();
+            result = EncodedBatch::encode(&events[start..end]).and_then(|encoded| {
+                Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores[start..end], &part))
+            });
+            if result.is_err() {
+                break;
+            }
+        }
         match result {
             Ok(()) => {
                 window.count(events.iter().map(|e| e.timestamp_ms), anomalies.len());
