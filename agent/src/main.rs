@@ -22,8 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a config file and load its plugins without starting the agent; exits non-zero
-    /// with every problem found.
+    /// Check a config file, load its plugins and check its data_dir without starting the
+    /// agent; exits non-zero with every problem found.
     Validate {
         /// The config file to check.
         file: PathBuf,
@@ -120,20 +120,39 @@ fn validate(file: &PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // Plugins are loaded too: a config that names a broken component is not valid.
-    let fuel = config.detectors.iter().any(|d| d.limits.fuel.is_some());
-    let checked = PluginEngine::with_fuel(None, fuel).and_then(|engine| DetectorSet::start(&engine, &config.detectors));
-    match checked {
-        Ok(detectors) => {
-            let names: Vec<_> = detectors.status().into_iter().map(|d| format!("{} {}", d.name, d.version)).collect();
-            println!("{}: ok ({} detector(s): {})", file.display(), names.len(), names.join(", "));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{}: {e}", file.display());
-            ExitCode::from(2)
+    // What start-up would trip on beyond the file itself: the data directory, and every
+    // plugin (a config that names a broken component, or one that refuses its config, is not
+    // valid). Each problem is reported, not only the first.
+    let mut problems = Vec::new();
+    if let Err(e) = vigil::store::check_data_dir(&config.data_dir) {
+        problems.push(e);
+    }
+    let mut loaded = Vec::new();
+    match PluginEngine::with_fuel(None, config.meters_fuel()) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(engine) => {
+            match DetectorSet::start(&engine, &config.detectors) {
+                Ok(detectors) => {
+                    loaded.extend(detectors.status().into_iter().map(|d| format!("{} {}", d.name, d.version)))
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+            for (i, spec) in config.summarizers.iter().enumerate() {
+                match vigil::summarize::SummarizerHost::start(&engine, spec) {
+                    Ok(host) => loaded.push(format!("{} {}", host.name(), host.version())),
+                    Err(e) => problems.push(format!("summarizers[{i}]: {e}")),
+                }
+            }
         }
     }
+    if problems.is_empty() {
+        println!("{}: ok ({} plugin(s): {})", file.display(), loaded.len(), loaded.join(", "));
+        return ExitCode::SUCCESS;
+    }
+    for problem in &problems {
+        eprintln!("{}: {problem}", file.display());
+    }
+    ExitCode::from(2)
 }
 
 fn eval(config_path: Option<&PathBuf>, args: EvalArgs) -> ExitCode {

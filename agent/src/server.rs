@@ -74,8 +74,7 @@ impl Agent {
         let data_dir = &config.data_dir;
         std::fs::create_dir_all(data_dir)
             .map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
-        let fuel = config.detectors.iter().any(|d| d.limits.fuel.is_some());
-        let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), fuel)?;
+        let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), config.meters_fuel())?;
         let store = Arc::new(Store::open_with_embedder(data_dir, &config.store, config.embedding.build())?);
         // Detectors resume the learned state they had when the agent last stopped.
         let saved = store.snapshots()?;

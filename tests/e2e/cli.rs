@@ -53,6 +53,31 @@ fn validate_rejects_a_component_that_is_not_a_detector() {
 }
 
 #[test]
+fn validate_reports_every_problem_start_up_would_meet_data_dir_and_summarizers_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("data");
+    std::fs::write(&not_a_dir, "a file").unwrap();
+    std::fs::write(dir.path().join("junk.wasm"), b"not a component").unwrap();
+    let path = dir.path().join("c.toml");
+    let config = |data: &std::path::Path, summarizer: &str| {
+        format!("data_dir = {:?}\n[[summarizers]]\nplugin = {summarizer:?}\n", data.display().to_string())
+    };
+    std::fs::write(&path, config(&not_a_dir, "junk.wasm")).unwrap();
+    let (code, stdout, stderr) = vigil(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains(&format!("data_dir {}: ", not_a_dir.display())), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+    assert!(stderr.contains("summarizers[0]:") && stderr.contains("junk.wasm"), "{stderr}");
+
+    // Fixed, it passes and names every plugin it loaded, without creating the data dir.
+    std::fs::write(&path, config(&dir.path().join("later/data"), "builtin:window-summary")).unwrap();
+    let (code, stdout, stderr) = vigil(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("isolation-forest") && stdout.contains("window-summary"), "{stdout}");
+    assert!(!dir.path().join("later").exists());
+}
+
+#[test]
 fn validate_reports_a_plugin_that_refuses_its_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");

@@ -40,6 +40,13 @@ impl Config {
             .expect("the shipped configs/vigil.toml is valid (checked by config::tests)")
     }
 
+    /// Whether plugin calls must be metered with fuel: some detector or summarizer sets
+    /// `limits.fuel`. The engine is built once, at start, with or without metering.
+    pub fn meters_fuel(&self) -> bool {
+        self.detectors.iter().any(|d| d.limits.fuel.is_some())
+            || self.summarizers.iter().any(|s| s.limits.fuel.is_some())
+    }
+
     /// Parse and validate config text; `file` names it in errors, `base` resolves relative paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
         let raw: RawConfig =

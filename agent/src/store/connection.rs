@@ -39,6 +39,40 @@ pub(crate) struct Writer {
     pub(crate) next_id: i64,
 }
 
+/// Whether the agent could keep its data in `data_dir`, for `vigil validate`: it is a
+/// directory the agent may write in, or it does not exist yet and its nearest existing
+/// ancestor is one (start-up creates it). Nothing is left behind: the write is tried with a
+/// temporary file without a name.
+pub fn check_data_dir(data_dir: &Path) -> Result<(), String> {
+    let shown = data_dir.display();
+    let mut at = data_dir;
+    loop {
+        match std::fs::metadata(at) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(format!(
+                    "data_dir {shown}: {} is not a directory (hint: point data_dir at a directory)",
+                    at.display()
+                ));
+            }
+            Ok(_) => {
+                return tempfile::tempfile_in(at).map(drop).map_err(|e| {
+                    let what = if at == data_dir { "cannot write in it".to_owned() } else { format!("cannot create it in {}", at.display()) };
+                    format!("data_dir {shown}: {what}: {e} (hint: choose a directory the agent's user may write, or create it with that owner)")
+                });
+            }
+            // Missing, or under a file (which the ancestor's turn reports).
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+                    && at != Path::new(".") =>
+            {
+                // A relative path's last ancestor is the working directory.
+                at = at.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            }
+            Err(e) => return Err(format!("data_dir {shown}: cannot read {}: {e}", at.display())),
+        }
+    }
+}
+
 impl Store {
     /// Open (creating if needed) `vigil.db` in `data_dir`, migrate its schema and take the
     /// data directory's lock; fails with [`StoreError::Locked`] if another process has it.

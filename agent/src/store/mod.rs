@@ -30,7 +30,7 @@ mod write;
 
 pub use checkpoint::{Checkpoint, SavedCheckpoint};
 pub use config::{StoreConfig, StoreKind};
-pub use connection::{DB_FILE, Store};
+pub use connection::{DB_FILE, Store, check_data_dir};
 pub use error::StoreError;
 pub use outbox::{OutboxAck, OutboxDepth, OutboxWork};
 pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};

@@ -868,3 +868,22 @@ fn vectors_stored_a_byte_per_dimension_keep_their_distances_and_older_f32_rows_a
         assert!((hit.distance - exact).abs() < 0.005, "{}: {} stored vs {exact} exact", hit.id, hit.distance);
     }
 }
+
+#[test]
+fn a_data_dir_is_checked_without_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(check_data_dir(dir.path()), Ok(()));
+    // Not there yet, under a directory that is: start-up would create it; the check does not.
+    let later = dir.path().join("a/b/vigil-data");
+    assert_eq!(check_data_dir(&later), Ok(()));
+    assert!(!dir.path().join("a").exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
+    // A file where the directory, or one of its parents, should be.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    for path in [file.clone(), file.join("vigil-data")] {
+        let err = check_data_dir(&path).unwrap_err();
+        assert!(err.contains(&format!("{} is not a directory", file.display())), "{err}");
+        assert!(err.starts_with(&format!("data_dir {}:", path.display())) && err.contains("hint:"), "{err}");
+    }
+}

@@ -61,7 +61,7 @@ impl SummarizerHost {
             return Err(PluginError::Load {
                 source_name: source,
                 message: "limits.fuel is set, but the agent started without fuel metering \
-                          (hint: set a fuel limit on a detector too, or remove it here)"
+                          (hint: restart the agent to apply a fuel limit)"
                     .into(),
             });
         }

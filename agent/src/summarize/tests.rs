@@ -372,6 +372,17 @@ fn a_summarizer_out_of_fuel_is_restarted_and_its_lost_events_are_counted() {
 }
 
 #[test]
+fn a_fuel_limit_on_a_summarizer_alone_meters_fuel() {
+    let config =
+        parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\n[summarizers.limits]\nfuel = 1000000000\n")
+            .unwrap();
+    assert!(config.meters_fuel(), "the engine meters fuel for a summarizer's limit");
+    let engine = crate::detect::PluginEngine::with_fuel(None, config.meters_fuel()).unwrap();
+    assert!(SummarizerHost::start(&engine, &config.summarizers[0]).is_ok());
+    assert!(!parse("").unwrap().meters_fuel());
+}
+
+#[test]
 fn a_summarizer_without_a_fuel_limit_runs_on_an_engine_that_meters_fuel() {
     // Metering is on for every plugin once some detector sets a fuel limit.
     let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
