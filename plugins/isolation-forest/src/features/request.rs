@@ -123,8 +123,9 @@ pub fn path_key(url: &str) -> u64 {
     if segments().all(|segment| path_segment_class(segment).is_none()) {
         return hash_bytes(path);
     }
-    // Segment by segment, not by writing the pattern out: in wasm a copy of variable length
-    // is a call into the host (~6% of a score call with a copy per segment, `plugin_ab`).
+    // Segment by segment, not by writing the pattern out and hashing that: in wasm a copy of
+    // variable length is a call into the host (`plugin_ab` against the plugin before: 0.939
+    // written out, 0.953 this way, each then working the key out twice per event).
     segments().fold(PATTERN_SEED, |key, segment| {
         combine(key, hash_bytes(path_segment_class(segment).map_or(segment, str::as_bytes)))
     })
