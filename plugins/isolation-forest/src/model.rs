@@ -84,11 +84,7 @@ impl Model {
     pub fn new(params: Params) -> Self {
         Self {
             params,
-            extractor: {
-                let mut extractor = FeatureExtractor::new(params.ip_slots, params.window_secs);
-                extractor.set_new_path_alerts(params.new_path_alerts);
-                extractor
-            },
+            extractor: FeatureExtractor::new(params.ip_slots, params.window_secs),
             reservoir: Reservoir::new(params.reservoir),
             forest: None,
             typical: TypicalRanges::default(),
@@ -205,7 +201,7 @@ impl Model {
             if learn {
                 self.extractor.learn_keyed(event, path_key);
             }
-            let (point, novelty) = self.extractor.extract_keyed(event, path_key);
+            let (point, novelty) = self.extractor.extract_keyed(event, path_key, self.params.new_path_alerts);
             scratch.points.push(point);
             scratch.novelties.push(novelty);
             scratch.path_keys.push(path_key);
@@ -316,7 +312,6 @@ impl Model {
         if self.rolling.is_some_and(|r| r.replaced > current.trees) {
             return Err("snapshot retrain progress exceeds the tree count".to_owned());
         }
-        self.extractor.set_new_path_alerts(current.new_path_alerts);
         self.params = current;
         Ok(self)
     }

@@ -3,6 +3,8 @@
 
 use foldhash::HashSet;
 use serde::{Deserialize, Serialize};
+// What a path segment becomes in a pattern: the SDK's rule, shared with the detectors.
+use vigil_plugin_sdk::features::path_segment_class;
 
 /// Path segments kept in a pattern; deeper paths end in `/…`.
 const MAX_SEGMENTS: usize = 12;
@@ -11,11 +13,6 @@ const MAX_SEGMENTS: usize = 12;
 pub fn path_of(url: &str) -> &str {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     &url[..end]
-}
-
-/// What a path segment becomes in a pattern (the SDK's rule, shared with the detectors).
-fn segment_class(segment: &str) -> Option<&'static str> {
-    vigil_plugin_sdk::features::path_segment_class(segment.as_bytes())
 }
 
 /// The pattern of a request target, e.g. `/api/items/42?x=1` → `/api/items/{n}`.
@@ -30,7 +27,7 @@ pub fn pattern_of(url: &str) -> String {
         if i > 0 {
             out.push('/');
         }
-        out.push_str(segment_class(segment).unwrap_or(segment));
+        out.push_str(path_segment_class(segment.as_bytes()).unwrap_or(segment));
     }
     out
 }
@@ -55,7 +52,7 @@ pub fn pattern_hash(url: &str) -> u64 {
         if i > 0 {
             feed(b"/");
         }
-        feed(segment_class(segment).unwrap_or(segment).as_bytes());
+        feed(path_segment_class(segment.as_bytes()).unwrap_or(segment).as_bytes());
     }
     hash
 }

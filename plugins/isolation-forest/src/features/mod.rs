@@ -166,14 +166,6 @@ pub struct FeatureExtractor {
     user_agents: RarityCounter,
     ips: IpWindowTable,
     keys: KeyCounter,
-    /// Ordinary requests to a path never learned that are flagged as new before it is a page
-    /// (see [`FeatureExtractor::learn_news`]); from the config, not from a snapshot.
-    #[serde(skip, default = "default_new_path_alerts")]
-    new_path_alerts: u32,
-}
-
-fn default_new_path_alerts() -> u32 {
-    DEFAULT_NEW_PATH_ALERTS
 }
 
 impl FeatureExtractor {
@@ -184,27 +176,22 @@ impl FeatureExtractor {
             user_agents: RarityCounter::new(USER_AGENT_SKETCH.0, USER_AGENT_SKETCH.1),
             ips: IpWindowTable::new(ip_slots, window_secs),
             keys: KeyCounter::new(KEY_SKETCH.0, KEY_SKETCH.1),
-            new_path_alerts: DEFAULT_NEW_PATH_ALERTS,
         }
     }
 
-    /// Take a path as a page after `n` ordinary requests flagged as new (the config's
-    /// `new_path_alerts`).
-    pub fn set_new_path_alerts(&mut self, n: u32) {
-        self.new_path_alerts = n;
-    }
-
-    /// [`FeatureExtractor::extract_keyed`] with the key worked out here.
+    /// [`FeatureExtractor::extract_keyed`] with the key worked out here and the default
+    /// `new_path_alerts`.
     #[cfg(test)]
     pub fn extract(&mut self, event: &Event) -> (Point, Novelty) {
-        self.extract_keyed(event, request::path_key(event.url))
+        self.extract_keyed(event, request::path_key(event.url), DEFAULT_NEW_PATH_ALERTS)
     }
 
     /// The point for `event` and what was new about it, updating the rarity and window
     /// state with it (per-path statistics wait for [`FeatureExtractor::learn_keyed`]).
     /// `path_key` is `request::path_key(event.url)`, which the model works out once per
-    /// event for this and the learning after.
-    pub fn extract_keyed(&mut self, event: &Event, path_key: u64) -> (Point, Novelty) {
+    /// event for this and the learning after; a path never learned stops being news after
+    /// `new_path_alerts` ordinary requests flagged for it (see [`FeatureExtractor::learn_news`]).
+    pub fn extract_keyed(&mut self, event: &Event, path_key: u64, new_path_alerts: u32) -> (Point, Novelty) {
         let shape = url::measure(event.url);
         let learned = self.keys.events();
         let path_seen = self.keys.count(path_key);
@@ -213,7 +200,7 @@ impl FeatureExtractor {
         // A path never learned may have been flagged before: then it is not news again.
         let unseen_path = path_seen == 0
             && learned >= MIN_EVENTS_LEARNED
-            && self.keys.count(combine(path_key, FLAGGED_DOMAIN)) < self.new_path_alerts;
+            && self.keys.count(combine(path_key, FLAGGED_DOMAIN)) < new_path_alerts;
         let mut novelty = Novelty { unseen_path, ..Novelty::default() };
         // The rarest parameter and value shape are found by their rarity's ratio and the
         // logarithm taken once (`ln` is increasing; in wasm each is a call to libm).
