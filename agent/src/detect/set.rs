@@ -201,6 +201,9 @@ impl DetectorSet {
     /// most. Blocking: call it off the async runtime for big batches. Fails only when no
     /// detector (nor its fallback) could score some part of the batch.
     pub fn score<E: AsRef<Event>>(&self, events: &[E]) -> Result<Vec<Scored>, PluginError> {
+        if events.len() <= MAX_CALL_EVENTS {
+            return self.score_part(events);
+        }
         let mut scored = Vec::with_capacity(events.len());
         for part in events.chunks(MAX_CALL_EVENTS) {
             scored.extend(self.score_part(part)?);

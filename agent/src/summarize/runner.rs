@@ -187,15 +187,16 @@ impl SummarizerLane {
         // plugin's memory, which never shrinks. A failure loses the window's state whatever
         // part of the group it came at.
         let mut result = Ok(());
-        let mut remaining = anomalies.as_slice(); // in event order
+        let mut remaining = anomalies.as_mut_slice(); // in event order
         for start in (0..events.len()).step_by(MAX_CALL_EVENTS) {
             let end = (start + MAX_CALL_EVENTS).min(events.len());
-            let (within, after) = remaining.split_at(remaining.partition_point(|a| (a.index as usize) < end));
+            let split = remaining.partition_point(|a| (a.index as usize) < end);
+            let (part, after) = std::mem::take(&mut remaining).split_at_mut(split);
             remaining = after;
-            let part: Vec<FoldAnomaly> =
-                within.iter().map(|a| FoldAnomaly { index: a.index - start as u32, ..a.clone() }).collect();
+            // Each anomaly is counted within its part, which is what the plugin is given.
+            part.iter_mut().for_each(|a| a.index -= start as u32);
             result = EncodedBatch::encode(&events[start..end]).and_then(|encoded| {
-                Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores[start..end], &part))
+                Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores[start..end], part))
             });
             if result.is_err() {
                 break;
