@@ -456,6 +456,51 @@ async fn a_token_guards_everything_but_root_and_health() {
 }
 
 #[tokio::test]
+async fn a_token_is_read_percent_decoded_from_the_query_and_with_any_case_of_bearer() {
+    // A base64 token, as `openssl rand -base64` makes them: the dashboard sends it through
+    // `encodeURIComponent`, so `+`, `/` and `=` arrive as %2B, %2F and %3D.
+    let token = "s3cret+token/0123456789==";
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 100,
+        token: Some(token.into()),
+    };
+    let app = router(app_state(constant_detectors(0.3, 0.5), settings));
+    let answer = |uri: &str, authorization: Option<&str>| {
+        let mut request = Request::builder().method("GET").uri(uri);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = app.clone().oneshot(request.body(Body::empty()).unwrap());
+        async move {
+            let response = response.await.unwrap();
+            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            let status = response.status();
+            let body: Value =
+                serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            (status, challenge, body["message"].as_str().map(str::to_owned))
+        }
+    };
+    let ok = (StatusCode::OK, None, None);
+    assert_eq!(answer("/api/v1/stats?token=s3cret%2Btoken%2F0123456789%3D%3D", None).await, ok);
+    assert_eq!(answer("/api/v1/logs?limit=1&token=s3cret+token/0123456789==", None).await.0, StatusCode::OK);
+    assert_eq!(answer("/api/v1/stats", Some(&format!("bearer {token}"))).await, ok);
+    assert_eq!(answer("/api/v1/stats", Some(&format!("BEARER  {token} "))).await, ok);
+    // A proxy's Basic auth passed on does not hide a token in the query.
+    let basic = Some("Basic dXNlcjpwYXNz");
+    assert_eq!(answer("/api/v1/stats?token=s3cret%2Btoken%2F0123456789%3D%3D", basic).await, ok);
+
+    let challenge = Some("Bearer realm=\"vigil\"".to_owned());
+    let refused = answer("/api/v1/stats?token=s3cret%2Btoken", None).await;
+    let message = Some("the token is not valid; check [api] token".to_owned());
+    assert_eq!(refused, (StatusCode::UNAUTHORIZED, challenge.clone(), message));
+    let (status, header, message) = answer("/api/v1/stats", basic).await;
+    assert_eq!((status, header), (StatusCode::UNAUTHORIZED, challenge));
+    assert!(message.unwrap().contains("not a bearer token"));
+}
+
+#[tokio::test]
 async fn anomaly_details_carry_the_stored_event_id() {
     let (_, body) = detect(app(), json!({ "logs": [log(), log()] }).to_string()).await;
     assert_eq!(body["anomaly_details"][0]["id"], 1);
