@@ -115,6 +115,53 @@ async fn an_oversized_frame_is_refused_with_a_close_frame() {
     assert_eq!(status, 200);
 }
 
+/// What the agent sent after the client's close frame: its own close frame's code, or `None`
+/// when the connection ended without one.
+async fn close_answer(ws: &mut Socket) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an answer within 10 s") {
+            Some(Ok(Message::Close(frame))) => return Some(frame.map_or(1005, |f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_clients_close_frame_is_answered_with_one_on_both_sockets() {
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.9, "");
+    for path in ["/ws/application", "/ws"] {
+        let mut ws = connect(&agent, path).await;
+        if path == "/ws/application" {
+            // With a frame still to acknowledge when the client closes.
+            ws.send(Message::text(log(1).to_string())).await.unwrap();
+        }
+        ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))).await.unwrap();
+        assert_eq!(close_answer(&mut ws).await, Some(1000), "{path}: the close frame is echoed");
+    }
+    // The frame sent before the close was committed all the same.
+    let (_, stats) = crate::http::request(agent.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(stats["events_total"], 1);
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_closed_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let agent = constant_agent(dir.path(), 0.1, "");
+    for path in ["/ws/application", "/ws"] {
+        let mut ws = connect(&agent, path).await;
+        let frame = Frame::message(vec![b'[', 0xff, 0xfe, b']'], OpCode::Data(Data::Text), true);
+        ws.send(Message::Frame(frame)).await.unwrap();
+        assert_eq!(close_answer(&mut ws).await, Some(1007), "{path}: invalid frame payload data");
+    }
+}
+
 #[tokio::test]
 async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
     let dir = tempfile::tempdir().unwrap();

@@ -75,11 +75,14 @@ async fn ingest(socket: WebSocket, state: AppState) {
                     "binary frames are not accepted: send each log (or an array of logs) as JSON in a text frame",
                 ),
             )),
+            // The client is done: the writer answers its close frame (see `write_acks`).
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
                 // Oversized or broken frames end the connection, with a close frame that says why.
-                let _ = tx.send(Outgoing::Close(close_code::SIZE, format!("frame refused: {e}"))).await;
+                if let Some((code, text)) = close_code_for(e) {
+                    let _ = tx.send(Outgoing::Close(code, format!("frame refused: {text}"))).await;
+                }
                 break;
             }
         };
@@ -110,7 +113,30 @@ async fn submit(
     Ok(reply)
 }
 
-async fn write_acks(mut sink: WsSink, mut rx: mpsc::Receiver<Outgoing>) {
+/// The close code for an error reading a frame, and the error's text; `None` when the
+/// connection is gone and nothing can be sent.
+fn close_code_for(e: axum::Error) -> Option<(u16, String)> {
+    use tungstenite::Error;
+    let inner = e.into_inner();
+    let text = inner.to_string();
+    match inner.downcast::<Error>().map(|e| *e) {
+        Ok(Error::Utf8(_)) => Some((close_code::INVALID, text)),
+        Ok(Error::Capacity(_)) => Some((close_code::SIZE, text)),
+        Ok(Error::Protocol(_)) => Some((close_code::PROTOCOL, text)),
+        Ok(Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_)) => None,
+        _ => Some((close_code::ERROR, text)),
+    }
+}
+
+/// Sends what the reader queues, in order, and then closes: after a client's close frame
+/// (when sending fails, as the socket no longer takes messages) closing flushes the answer to
+/// it that the socket has queued, so the client sees a clean close, not a dropped connection.
+async fn write_acks(mut sink: WsSink, rx: mpsc::Receiver<Outgoing>) {
+    write_in_order(&mut sink, rx).await;
+    sink.finish().await;
+}
+
+async fn write_in_order(sink: &mut WsSink, mut rx: mpsc::Receiver<Outgoing>) {
     while let Some(outgoing) = rx.recv().await {
         let sent = match outgoing {
             Outgoing::Now(text) => sink.send(text).await,
@@ -119,7 +145,7 @@ async fn write_acks(mut sink: WsSink, mut rx: mpsc::Receiver<Outgoing>) {
                 return;
             }
             Outgoing::Pending(reply) => match reply.await {
-                Ok(Ok(accepted)) => send_ack(&mut sink, accepted).await,
+                Ok(Ok(accepted)) => send_ack(sink, accepted).await,
                 // Not committed (shutting down): say so; the client resends to the next agent.
                 Ok(Err(_)) | Err(_) => {
                     let _ = sink.close(close_code::AWAY, PipelineError::Closed.to_string()).await;
@@ -178,12 +204,20 @@ async fn stream_monitor(
                 }
             }
             incoming = stream.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                // Answered by `finish`.
+                Some(Ok(Message::Close(_))) | None => return sink.finish().await,
+                Some(Err(e)) => {
+                    if let Some((code, text)) = close_code_for(e) {
+                        let _ = sink.close(code, format!("frame refused: {text}")).await;
+                    }
+                    return sink.finish().await;
+                }
                 Some(Ok(_)) => {} // dashboards have nothing to say; ignore
             }
         }
     }
     let _ = sink.close(close_code::AWAY, "the agent is shutting down".into()).await;
+    sink.finish().await;
 }
 
 /// The sending half of a socket.
@@ -206,6 +240,14 @@ impl WsSink {
     async fn close(&mut self, code: u16, reason: String) -> Result<(), axum::Error> {
         use futures_util::SinkExt;
         self.0.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))).await
+    }
+
+    /// Flush and close the socket's sending side: this writes the answer to a client's close
+    /// frame, which the socket queues on reading it but sends only on its next write or flush
+    /// (dropped unflushed, the client saw its connection end without one: code 1006).
+    async fn finish(&mut self) {
+        use futures_util::SinkExt;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.0.close()).await;
     }
 }
 
