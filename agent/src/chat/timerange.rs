@@ -287,6 +287,7 @@ fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result
     if HOUR.is_match(&text) {
         text.push_str(":00");
     }
+    check_clock(&text, original)?;
     let time_only = TIME_ONLY.is_match(&text);
     let base = match (time_only, day) {
         (true, Some(day)) => day.to_zoned(tz.clone()).map_err(|e| e.to_string())?,
@@ -302,6 +303,26 @@ fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result
     Ok((at, time_only))
 }
 
+/// Refuse a time of day past the clock ("25:00", "33" for an hour, "13pm"): interim would
+/// roll it over into the next day and answer for a window nobody asked about.
+fn check_clock(text: &str, original: &str) -> Result<(), String> {
+    for caps in CLOCK.captures_iter(text).chain(HOUR_AM_PM.captures_iter(text)) {
+        let hour: u32 = caps[1].parse().unwrap_or(u32::MAX);
+        let am_pm = caps.get(2).map_or("", |m| m.as_str());
+        if hour > if am_pm.is_empty() { 23 } else { 12 } {
+            return Err(format!(
+                "I could not read the time {original:?}: there is no hour {hour}{am_pm}; try \"10:00\" or \"2025-04-01 09:30\""
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A time of day with minutes, its hour and am/pm; an hour with am/pm alone.
+static CLOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)(\d{1,2})(?::\d{2}){1,2}(?:\s*([ap]m))?\b").expect("valid regex"));
+static HOUR_AM_PM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)(\d{1,2})\s*([ap]m)\b").expect("valid regex"));
 static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"^({MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?(\s+\d{{4}}\b.*|\s+.*|$)")).expect("valid regex")
 });

@@ -364,6 +364,27 @@ fn unreadable_or_backwards_windows_get_a_reply_saying_so() {
     assert!(a.response.contains("could not read the time \"25:99\""), "{}", a.response);
 }
 
+#[test]
+fn hours_past_the_clock_are_refused_not_rolled_into_the_next_day() {
+    for (question, time) in [
+        ("how many 500s between 25:00 and 26:00", "25:00"),
+        ("how many 500s between 33 and 35", "33"),
+        ("how many 500s since 99:00", "99:00"),
+        ("how many 500s since 13pm", "13pm"),
+        ("how many requests since 2025-03-31 24:30", "2025-03-31 24:30"),
+    ] {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        assert!(a.response.contains(&format!("could not read the time {time:?}")), "{question}: {}", a.response);
+    }
+    // The last hour of the day, and 12 with am/pm, are hours.
+    for question in
+        ["how many 500s between 23:00 and 23:59", "how many 500s since 12pm", "how many 500s since 11:30 am"]
+    {
+        assert_ne!(ask(question).intent, "unknown", "{question}");
+    }
+}
+
 // --- Open questions, summaries, help ---
 
 #[test]
