@@ -31,11 +31,17 @@ pub(crate) struct MemoryMeter {
     pub(crate) bytes: usize,
     /// The growth last approved, taken back if the growth then fails.
     approved: usize,
+    /// Growths refused for the cap: a trap after one is the cap's doing.
+    pub(crate) refused: u64,
 }
 
 impl ResourceLimiter for MemoryMeter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.refused += 1;
+        }
+        let allowed = allowed?;
         if allowed {
             self.approved = desired.saturating_sub(current);
             self.bytes += self.approved;
@@ -164,7 +170,7 @@ impl PluginEngine {
     /// until a call sets one.
     pub(crate) fn sandboxed_store(
         &self,
-        stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+        stderr: super::sandbox::StderrTail,
         max_memory_bytes: usize,
     ) -> wasmtime::Store<PluginState> {
         let state = PluginState {
@@ -177,6 +183,7 @@ impl PluginEngine {
                     .build(),
                 bytes: 0,
                 approved: 0,
+                refused: 0,
             },
         };
         let mut store = wasmtime::Store::new(&self.engine, state);

@@ -105,9 +105,13 @@ impl DetectorHost {
         self.code.clone()
     }
 
-    /// Ask the fresh instance who it is and hand it its config.
+    /// Ask the fresh instance who it is and hand it its config. A trap here is not followed
+    /// by a restart (not [`DetectorHost::guarded`]): a restart configures again, and a plugin
+    /// that traps in its `new` (a panic, a loop past the deadline, the memory cap, too little
+    /// fuel) would restart itself without end, overflowing the stack. The error refuses the
+    /// config at start or on reload; after a restart the next call restarts again, once.
     fn configure(&mut self) -> Result<(), PluginError> {
-        let info = self.guarded("info", |d, s| d.call_info(s))?;
+        let info = self.unguarded("info", |d, s| d.call_info(s))?;
         if self.name == self.code.source {
             self.name = info.name.clone();
         }
@@ -115,7 +119,7 @@ impl DetectorHost {
         self.version = info.version;
         let settings = bindings::Settings { threshold: self.threshold as f32 };
         let config = self.config_json.clone();
-        self.guarded("configure", |d, s| d.call_configure(s, &config, settings))?
+        self.unguarded("configure", |d, s| d.call_configure(s, &config, settings))?
             .map_err(|message| PluginError::Config { plugin: self.name.clone(), message })
     }
 
@@ -231,6 +235,15 @@ impl DetectorHost {
         })
     }
 
+    /// Run one call in the sandbox, leaving a trapped instance as it is.
+    fn unguarded<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&Detector, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        self.sandbox.call(f).map_err(|message| self.call_error(call, message))
+    }
+
     fn reinstantiate(&mut self) {
         // Built through the same path as the first instance; an error here leaves the old,
         // poisoned instance, whose next call fails again and retries this.
@@ -248,14 +261,13 @@ impl DetectorHost {
                 self.name = name;
                 if let Some(state) = self.last_snapshot.take() {
                     // A failing restore leaves a fresh, untrained instance (it learns again).
-                    // `guarded` would recurse here on a trap, so call the export directly.
-                    let restored = self.sandbox.instance.call_restore(&mut self.sandbox.store, &state);
-                    match restored {
+                    // `guarded` would recurse here on a trap.
+                    match self.unguarded("restore", |d, s| d.call_restore(s, &state)) {
                         Ok(Ok(())) => tracing::info!(plugin = %self.name, "plugin restarted from its last snapshot"),
                         Ok(Err(e)) => {
                             tracing::warn!(plugin = %self.name, error = %e, "restarted plugin refused its snapshot")
                         }
-                        Err(e) => tracing::warn!(plugin = %self.name, error = %format!("{e:#}"), "restore trapped"),
+                        Err(e) => tracing::warn!(plugin = %self.name, error = %e, "restore trapped"),
                     }
                     self.last_snapshot = Some(state);
                 }

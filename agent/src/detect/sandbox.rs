@@ -6,17 +6,18 @@
 use super::engine::{EPOCH_TICK, PluginEngine, PluginState};
 use super::error::PluginError;
 use crate::config::PluginLimits;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use wasmtime::Store;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-/// Most bytes of a plugin's stderr kept for error messages.
+/// Most bytes of a plugin's stderr kept for error messages: the last ones written in a call.
 const STDERR_CAPACITY: usize = 16 * 1024;
 
 /// A plugin instance `I` (generated bindings) in its own sandboxed store.
 pub(crate) struct Sandbox<I> {
     pub(crate) store: Store<PluginState>,
     pub(crate) instance: I,
-    stderr: MemoryOutputPipe,
+    stderr: StderrTail,
     limits: PluginLimits,
 }
 
@@ -29,13 +30,13 @@ impl<I> Sandbox<I> {
         source: &str,
         instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<I>,
     ) -> Result<Self, PluginError> {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let stderr = StderrTail::default();
         let mut store = engine.sandboxed_store(stderr.clone(), limits.max_memory_bytes);
         // With fuel metering on, a plugin without a fuel limit (and instantiation itself) runs
         // on an unlimited tank; `call` sets the per-call budget of those that have one. Fails
         // only when metering is off.
         let _ = store.set_fuel(u64::MAX);
-        let instance = instantiate(&mut store)
+        let instance = off_runtime(|| instantiate(&mut store))
             .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
         Ok(Sandbox { store, instance, stderr, limits })
     }
@@ -59,7 +60,9 @@ impl<I> Sandbox<I> {
             // refuse at start.
             let _ = self.store.set_fuel(fuel);
         }
-        f(&self.instance, &mut self.store).map_err(|trap| {
+        self.stderr.clear();
+        let grew_past_cap = self.store.data().limits.refused;
+        off_runtime(|| f(&self.instance, &mut self.store)).map_err(|trap| {
             let mut message = format!("{trap:#}");
             if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
                 message = match kind {
@@ -70,11 +73,126 @@ impl<I> Sandbox<I> {
                     other => format!("trapped: {other}"),
                 };
             }
-            let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned();
+            if self.store.data().limits.refused > grew_past_cap {
+                message = format!(
+                    "memory cap of {} MiB reached (raise [limits] max_memory_mib, or make the plugin hold less): {message}",
+                    self.limits.max_memory_bytes >> 20
+                );
+            }
+            let stderr = self.stderr.text();
             if !stderr.is_empty() {
                 message.push_str(&format!("; plugin stderr: {stderr}"));
             }
             message
         })
+    }
+}
+
+/// Run a plugin call where the WASI host may block. wasmtime-wasi's synchronous streams run
+/// each write to stdout or stderr (every `eprintln!`, every panic message) through
+/// `Handle::block_on` when a tokio runtime is current, which panics on a runtime's worker
+/// thread ("Cannot start a runtime from within a runtime"): a plugin that printed anything
+/// while called from async code (the API's small batches are scored in place, the agent
+/// configures its plugins at start) failed the request, or the start. `block_in_place` leaves
+/// the runtime for the call. On a thread outside the runtime (the blocking pool, the
+/// summarizer's and committer's threads) it only checks a thread-local and calls `f`; on a
+/// worker it hands the worker's other tasks to another thread first. A current-thread runtime
+/// (unit tests) cannot do that, and calls `f` as it is.
+pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// A plugin's stderr as the host keeps it: what the current call wrote, its last
+/// [`STDERR_CAPACITY`] bytes. Writes always succeed, so a plugin that logs a lot never fails
+/// for it (wasmtime-wasi's `MemoryOutputPipe` refuses writes once full, which made a plugin
+/// that logged ~1 KiB per call trap on its 17th call, the message showing only old lines).
+#[derive(Clone, Default)]
+pub(crate) struct StderrTail(Arc<Mutex<VecDeque<u8>>>);
+
+impl StderrTail {
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The text kept, trimmed.
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (front, back) = bytes.as_slices();
+        String::from_utf8_lossy(&[front, back].concat()).trim().to_owned()
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = &bytes[bytes.len().saturating_sub(STDERR_CAPACITY)..];
+        let over = (kept.len() + bytes.len()).saturating_sub(STDERR_CAPACITY);
+        kept.drain(..over);
+        kept.extend(bytes);
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for StderrTail {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for StderrTail {
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::OutputStream for StderrTail {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        self.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, wasmtime_wasi::p2::StreamError> {
+        Ok(STDERR_CAPACITY)
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::Pollable for StderrTail {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for StderrTail {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.append(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }

@@ -229,12 +229,17 @@ impl DetectorSet {
                 }
             };
             for (out, verdict) in combined.iter_mut().zip(verdicts) {
-                out.anomalous |= f64::from(verdict.score) >= slot.threshold;
-                if !scored_by_any || verdict.score > out.score {
+                // The event is told by a detector that flagged it, the highest scoring one;
+                // failing any, by the highest score. (`out.anomalous` is whether the verdict
+                // kept so far flagged it.) A higher score under its own detector's threshold
+                // once took the place of the flagging detector's score and reason.
+                let flags = f64::from(verdict.score) >= slot.threshold;
+                if !scored_by_any || (flags, verdict.score) > (out.anomalous, out.score) {
                     out.score = verdict.score;
                     out.detector = name.clone();
                     out.reason = verdict.reason;
                 }
+                out.anomalous |= flags;
             }
             scored_by_any = true;
         }

@@ -59,7 +59,64 @@ fn plugin_that_loops_is_stopped_at_its_deadline() {
 fn plugin_that_hogs_memory_fails_at_the_cap() {
     let mut host = DetectorHost::start(engine(), &misbehave("hog")).unwrap();
     let message = call_message(host.score(&events(1)));
-    assert!(message.contains("score failed"), "{message}");
+    assert!(message.contains("score failed") && message.contains("memory cap of 32 MiB reached"), "{message}");
+}
+
+fn misbehave_with(config: &str) -> DetectorSpec {
+    let mut spec = misbehave("behave");
+    spec.config_json = config.to_owned();
+    spec
+}
+
+#[test]
+fn a_plugin_that_traps_in_new_is_refused_with_its_message_and_not_restarted_without_end() {
+    // A trap in `new`, here a panic and too little fuel for the default forest to configure
+    // (the least fuel the config accepts). A restart after a trap configures again, and the
+    // host once restarted the restart until the stack overflowed.
+    let fuel_engine = PluginEngine::with_fuel(None, true).unwrap();
+    let mut starved = spec(PluginSource::Builtin("isolation-forest"), 0.6, "{}");
+    starved.limits.fuel = Some(1_000);
+    for (engine, spec, expected) in [
+        (
+            engine(),
+            misbehave_with(r#"{"mode":"behave","panic_in_new":true}"#),
+            "misbehave fixture panicked in new on purpose",
+        ),
+        (&fuel_engine, starved, "ran out of fuel (1000 units per call)"),
+    ] {
+        match DetectorHost::start(engine, &spec) {
+            Err(e @ PluginError::Call { call: "info" | "configure", .. }) => {
+                assert!(e.to_string().contains(expected), "{e}")
+            }
+            Err(other) => panic!("expected the configure call's failure, got {other}"),
+            Ok(_) => panic!("a plugin that traps in new started"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_writing_to_stderr_is_scored_from_async_code() {
+    // wasmtime-wasi blocks on the runtime for every write to stderr; on a worker thread that
+    // panicked ("Cannot start a runtime from within a runtime"), as the API's small batches
+    // are scored in place.
+    let mut host = DetectorHost::start(engine(), &misbehave_with(r#"{"mode":"behave","print_kib":1}"#)).unwrap();
+    assert_eq!(host.score(&events(2)).unwrap().len(), 2);
+}
+
+#[test]
+fn a_plugin_that_logs_on_every_call_never_fills_its_stderr_and_a_failure_shows_its_own_output() {
+    // ~1 KiB a call: the 16 KiB pipe once filled on the 17th call, and the plugin trapped.
+    let mut host = DetectorHost::start(engine(), &misbehave_with(r#"{"mode":"behave","print_kib":1}"#)).unwrap();
+    for _ in 0..40 {
+        assert_eq!(host.score(&events(1)).unwrap().len(), 1);
+    }
+    assert_eq!(host.restarts(), 0);
+    // A failing call reports what it wrote itself, not what the calls before it wrote.
+    let mut panicking = events(1);
+    panicking[0].url = "/panic".into();
+    let message = call_message(host.score(&panicking));
+    assert!(message.contains("misbehave fixture was asked to panic"), "{message}");
+    assert!(!message.contains("call 40:"), "{message}");
 }
 
 #[test]
@@ -236,6 +293,20 @@ fn the_highest_score_wins_and_each_threshold_applies() {
     assert_eq!(scored[0].score, 0.8);
     assert_eq!(scored[0].detector.as_ref(), "constant-score#2");
     assert!(scored[0].anomalous);
+}
+
+#[test]
+fn an_anomaly_is_told_by_a_detector_that_flagged_it_not_by_a_higher_score_under_its_threshold() {
+    // `strict` scores higher but stays under its own threshold; `lenient` flags the event.
+    let lenient = spec(PluginSource::File(plugin_path("vigil-fixture-constant-score")), 0.5, r#"{"score":0.5}"#);
+    let mut strict = spec(PluginSource::File(plugin_path("vigil-fixture-constant-score")), 0.95, r#"{"score":0.9}"#);
+    strict.name = Some("strict".into());
+    for order in [[lenient.clone(), strict.clone()], [strict, lenient]] {
+        let set = DetectorSet::start(engine(), &order).unwrap();
+        let scored = set.score(&events(1)).unwrap();
+        assert!(scored[0].anomalous);
+        assert_eq!((scored[0].score, scored[0].detector.as_ref()), (0.5, "constant-score"));
+    }
 }
 
 #[test]

@@ -94,15 +94,19 @@ impl SummarizerHost {
         Ok(host)
     }
 
+    /// Ask the fresh instance who it is and hand it its config; a trap is not followed by a
+    /// restart, which would configure again, without end (see `DetectorHost::configure`).
     fn configure(&mut self) -> Result<(), PluginError> {
-        let info = self.guarded("info", |s, st| s.call_info(st))?;
+        let info = self.sandbox.call(|s, st| s.call_info(st)).map_err(|m| self.call_error("info", m))?;
         if self.name == self.source {
             self.name = info.name;
         }
         self.version = info.version;
         let settings = SummarizerSettings { window_ms: self.window_ms };
         let config = self.config_json.clone();
-        self.guarded("configure", |s, st| s.call_configure(st, &config, settings))?
+        self.sandbox
+            .call(|s, st| s.call_configure(st, &config, settings))
+            .map_err(|m| self.call_error("configure", m))?
             .map_err(|message| PluginError::Config { plugin: self.name.clone(), message })
     }
 
