@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::LazyLock;
 use utoipa::{IntoParams, OpenApi, ToSchema};
-use ws::{WsAck, WsAnomaly, WsError, WsLagged, WsStats};
+use ws::{WsAck, WsAnomaly, WsConfigApplied, WsConfigError, WsError, WsLagged, WsStats, WsSummary};
 
 /// `GET /openapi.json`. Built once: the document does not change while the agent runs.
 pub async fn document() -> Json<Value> {
@@ -31,7 +31,7 @@ pub async fn document() -> Json<Value> {
         title = "Vigil",
         description = "A sidecar log agent that scores every event for anomalies with WebAssembly plugins. \
             When `[api] token` is set, every endpoint but `/` and `/health` needs `Authorization: Bearer <token>` \
-            (WebSockets may pass `?token=`). Every error is JSON: `{\"error\": code, \"message\": text}`."
+            (or `?token=`, percent-encoded, meant for WebSockets). Every error is JSON: `{\"error\": code, \"message\": text}`."
     ),
     paths(
         root, health, chat, anomaly_detection, monitor_ws, application_ws, stats, logs, anomalies, summaries,
@@ -39,7 +39,7 @@ pub async fn document() -> Json<Value> {
     ),
     components(schemas(
         Error, LogIn, AnomalyRequest, AnomalyDetail, AnomalyResponse, StoredLog, StoredAnomaly, LogPage,
-        AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsError, PluginList, DetectorPlugin, SummarizerPlugin,
+        AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsSummary, WsConfigError, WsConfigApplied, WsError, PluginList, DetectorPlugin, SummarizerPlugin,
         PluginLimits, PluginLatency
     )),
     modifiers(&BearerAuth)
@@ -162,7 +162,7 @@ struct ChatResponse {
 #[derive(Serialize, ToSchema)]
 pub struct LogIn {
     /// Client IP address (v4 or v6).
-    #[schema(example = "192.168.1.1", format = Ipv4)]
+    #[schema(example = "192.168.1.1")]
     ip: String,
     /// RFC 3339 time.
     #[schema(example = "2025-04-01T12:34:56Z", format = DateTime)]
@@ -399,7 +399,9 @@ fn anomaly_detection() {}
 #[utoipa::path(get, path = "/ws", tag = "seed", security(("bearer" = [])),
     description = "WebSocket for dashboards. Each message is one JSON object with a `type`: `anomaly` (WsAnomaly, \
         every source), `ack` (WsAck plus `source`, one per committed batch), `stats` (WsStats, every 5 s), \
-        `lagged` (WsLagged, the client was too slow). Messages from the client are ignored.",
+        `summary` (WsSummary, a window's summary was stored), `config_error` (WsConfigError, a changed config file \
+        was refused), `config_applied` (WsConfigApplied), `lagged` (WsLagged, the client was too slow). Messages \
+        from the client are ignored; a close frame is answered with one.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),

@@ -74,7 +74,11 @@ impl LogParams {
         Ok(LogQuery {
             from_ms: time("from", &self.from)?,
             to_ms: time("to", &self.to)?,
-            ip: self.ip.clone(),
+            // An address is searched for as it is stored (`request::canonical_ip`).
+            ip: self.ip.clone().map(|ip| match ip.parse() {
+                Ok(parsed) => super::request::canonical_ip(parsed, ip),
+                Err(_) => ip,
+            }),
             status,
             q: self.q.clone().filter(|q| !q.is_empty()),
             limit,

@@ -25,7 +25,12 @@ struct Body {
 
 /// One log as the API receives it: the seven fields of API.md, all required. Numbers are
 /// taken as i64 so an out-of-range value gets our message, not a generic type error.
+/// Only a JSON object is a log: serde's derive also reads a struct from an array of its field
+/// values in order, which let `["1.2.3.4", ...]` in and called a valid array with one value too
+/// many "not valid JSON". So the derive goes to an inherent `LogIn::deserialize`
+/// (`remote = "Self"`), and the `Deserialize` impl below asks for a map.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct LogIn {
     pub ip: String,
     pub timestamp: String,
@@ -36,6 +41,22 @@ pub struct LogIn {
     #[serde(deserialize_with = "whole_number")]
     pub bytes_sent: i64,
     pub user_agent: String,
+}
+
+impl<'de> Deserialize<'de> for LogIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = LogIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a log object (ip, timestamp, method, url, status_code, bytes_sent, user_agent)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<LogIn, A::Error> {
+                LogIn::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
 }
 
 /// An integer field that also takes a JSON number written with a fraction of zero (`200.0`):
@@ -204,12 +225,12 @@ fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
             ));
         }
     }
-    if log.ip.parse::<IpAddr>().is_err() {
+    let Ok(ip) = log.ip.parse::<IpAddr>() else {
         return Err((
             "invalid_value",
             format!("{}: {:?} is not an IP address (expected e.g. 192.0.2.1 or 2001:db8::1)", at("ip"), log.ip),
         ));
-    }
+    };
     let timestamp_ms = log
         .timestamp
         .parse::<jiff::Timestamp>()
@@ -255,7 +276,7 @@ fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
     Ok(ValidLog {
         event: Event {
             timestamp_ms,
-            ip: log.ip,
+            ip: canonical_ip(ip, log.ip),
             method: log.method,
             url: log.url,
             status_code: log.status_code as u16,
@@ -266,6 +287,18 @@ fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
         },
         timestamp: log.timestamp,
     })
+}
+
+/// An address as one client is counted and searched by: RFC 5952's text of `ip` (IPv6 in
+/// lower case, zeros compressed), so `2001:DB8:0:0::7` and `2001:db8::7` are one client.
+/// `text` is kept when it already is that (every IPv4 address, most IPv6 ones).
+pub fn canonical_ip(ip: IpAddr, text: String) -> String {
+    // std reads IPv4 only as four plain decimal octets, the one way it writes them.
+    if ip.is_ipv4() {
+        return text;
+    }
+    let canonical = ip.to_string();
+    if canonical == text { text } else { canonical }
 }
 
 /// RFC 9110 token characters.

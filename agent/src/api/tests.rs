@@ -501,6 +501,41 @@ async fn a_token_is_read_percent_decoded_from_the_query_and_with_any_case_of_bea
 }
 
 #[tokio::test]
+async fn an_ipv6_address_is_one_client_however_it_is_written() {
+    let app = app();
+    let written = ["2001:DB8:0:0::7", "2001:db8::7", "2001:0db8:0000::0007", "192.0.2.1"];
+    let logs: Vec<Value> = written
+        .iter()
+        .map(|ip| {
+            let mut l = log();
+            l["ip"] = json!(ip);
+            l
+        })
+        .collect();
+    assert_eq!(detect(app.clone(), json!({ "logs": logs }).to_string()).await.0, StatusCode::OK);
+    let (_, body) = get(app.clone(), "/api/v1/logs?limit=10", None).await;
+    let mut stored: Vec<&str> = body["logs"].as_array().unwrap().iter().map(|l| l["ip"].as_str().unwrap()).collect();
+    stored.sort();
+    assert_eq!(stored, ["192.0.2.1", "2001:db8::7", "2001:db8::7", "2001:db8::7"]);
+    // Searched for in any spelling.
+    let (_, body) = get(app, "/api/v1/logs?ip=2001:DB8::0:7", None).await;
+    assert_eq!(body["logs"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_log_is_an_object_not_an_array_of_its_values() {
+    let positional = json!(["1.2.3.4", "2025-04-01T12:34:56Z", "GET", "/", 200, 1, "ua"]);
+    let mut one_too_many = positional.clone();
+    one_too_many.as_array_mut().unwrap().push(json!("extra"));
+    for log in [positional, one_too_many, json!(1)] {
+        let (status, body) = detect(app(), json!({ "logs": [log] }).to_string()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_type")), "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("logs[0]") && message.contains("expected a log object"), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn anomaly_details_carry_the_stored_event_id() {
     let (_, body) = detect(app(), json!({ "logs": [log(), log()] }).to_string()).await;
     assert_eq!(body["anomaly_details"][0]["id"], 1);

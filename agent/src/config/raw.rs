@@ -62,7 +62,7 @@ pub struct ApiConfig {
     #[serde(default = "default_max_batch_logs")]
     pub max_batch_logs: Spanned<u64>,
     /// When set, ingest, `/chat`, `/api/v1/*` and both WebSockets need
-    /// `Authorization: Bearer <token>` (WebSockets may use `?token=`); `/` and `/health` stay open.
+    /// `Authorization: Bearer <token>` (or `?token=`, percent-encoded, meant for WebSockets); `/` and `/health` stay open.
     #[serde(default)]
     pub token: Option<Spanned<String>>,
 }

@@ -62,6 +62,52 @@ pub struct WsLagged {
     missed: u64,
 }
 
+/// `/ws`: a summarizer stored the summary of a window (the fields of `GET /api/v1/summaries`).
+#[derive(Serialize, ToSchema)]
+pub struct WsSummary {
+    /// `summary`.
+    #[schema(pattern = "^summary$")]
+    r#type: String,
+    id: i64,
+    summarizer: String,
+    window_start: String,
+    window_end: String,
+    /// Time of the window's first and last event, when it had events.
+    first_event: Option<String>,
+    last_event: Option<String>,
+    events: u64,
+    anomalies: u64,
+    skipped_events: u64,
+    partial: bool,
+    text: String,
+    /// The summarizer's own figures.
+    data: Value,
+}
+
+/// `/ws`: a changed config file was refused; the agent keeps running the last good one.
+#[derive(Serialize, ToSchema)]
+pub struct WsConfigError {
+    /// `config_error`.
+    #[schema(pattern = "^config_error$")]
+    r#type: String,
+    /// The config file.
+    file: String,
+    message: String,
+    /// Each problem: `file`, `line`, `column` (null when unknown), `field`, `message`, `hint`.
+    errors: Vec<Value>,
+}
+
+/// `/ws`: a changed config file was applied.
+#[derive(Serialize, ToSchema)]
+pub struct WsConfigApplied {
+    /// `config_applied`.
+    #[schema(pattern = "^config_applied$")]
+    r#type: String,
+    file: String,
+    /// What changed, one line each.
+    changes: Vec<String>,
+}
+
 /// `/ws/application`: a frame was refused; the connection stays open.
 #[derive(Serialize, ToSchema)]
 pub struct WsError {
