@@ -80,6 +80,11 @@ pub trait Detector: Sized + 'static {
     fn new(config: Self::Config, settings: &Settings) -> Result<Self, String>;
 
     /// Learn from a batch presumed normal. Default: learn nothing.
+    ///
+    /// The agent does not call this while it runs: it only scores, and a detector learns from
+    /// what it scores (the built-in ones take their first events as a warm-up, then keep a
+    /// sample). `train` is for hosts that have known-normal data to give, such as the agent's
+    /// benchmarks; put the learning a running agent needs in `score`.
     fn train(&mut self, _batch: &[Event<'_>]) -> Result<(), String> {
         Ok(())
     }
