@@ -35,6 +35,29 @@ fn wasm_component_configured_by_path_decides_the_score() {
 }
 
 #[test]
+fn a_plugin_that_prints_on_every_call_is_scored_and_stored_from_small_requests() {
+    // Small batches are scored in place on the server's async threads, where wasmtime-wasi's
+    // own stderr once panicked on the first `eprintln!`: the request got no answer and its
+    // logs were not stored.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = plugin_path("vigil-fixture-misbehave");
+    let config = format!(
+        "[[detectors]]\nplugin = {:?}\nthreshold = 0.4\n[detectors.config]\nmode = \"behave\"\nprint_kib = 2\n",
+        fixture.display().to_string()
+    );
+    let agent = Agent::start(dir.path(), &config);
+    for round in 0..3 {
+        let logs: Vec<Value> = (0..3).map(|i| log(round * 3 + i, "/", 200, 10)).collect();
+        let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": logs })));
+        assert_eq!((status, body["total_logs"].as_u64()), (200, Some(3)), "{body}");
+    }
+    let (_, stats) = request(agent.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(stats["events_total"], 9);
+    let (_, plugins) = request(agent.addr, "GET", "/api/v1/plugins", None);
+    assert_eq!(plugins["detectors"][0]["failures"], 0, "{plugins}");
+}
+
+#[test]
 fn builtin_isolation_forest_scores_an_obvious_outlier_above_the_bulk() {
     let dir = tempfile::tempdir().unwrap();
     // Threshold 0 lists every log with its score.

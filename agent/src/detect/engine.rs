@@ -116,6 +116,7 @@ impl PluginEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| load_err(e.to_string()))?;
+        super::wasi_io::shadow_streams(&mut linker).map_err(|e| load_err(e.to_string()))?;
         let cache = match cache_dir {
             Some(dir) => Some(ComponentCache::open(dir).map_err(|e| load_err(e.to_string()))?),
             None => None,

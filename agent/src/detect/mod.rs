@@ -16,6 +16,7 @@ mod set;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod wasi_io;
 
 pub use batch::EncodedBatch;
 pub use cache::compile_in_child_processes;

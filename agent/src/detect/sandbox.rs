@@ -36,7 +36,7 @@ impl<I> Sandbox<I> {
         // on an unlimited tank; `call` sets the per-call budget of those that have one. Fails
         // only when metering is off.
         let _ = store.set_fuel(u64::MAX);
-        let instance = off_runtime(|| instantiate(&mut store))
+        let instance = instantiate(&mut store)
             .map_err(|e| PluginError::Load { source_name: source.into(), message: format!("instantiate: {e:#}") })?;
         Ok(Sandbox { store, instance, stderr, limits })
     }
@@ -62,7 +62,7 @@ impl<I> Sandbox<I> {
         }
         self.stderr.clear();
         let grew_past_cap = self.store.data().limits.refused;
-        off_runtime(|| f(&self.instance, &mut self.store)).map_err(|trap| {
+        f(&self.instance, &mut self.store).map_err(|trap| {
             let mut message = format!("{trap:#}");
             if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
                 message = match kind {
@@ -85,25 +85,6 @@ impl<I> Sandbox<I> {
             }
             message
         })
-    }
-}
-
-/// Run a plugin call where the WASI host may block. wasmtime-wasi's synchronous streams run
-/// each write to stdout or stderr (every `eprintln!`, every panic message) through
-/// `Handle::block_on` when a tokio runtime is current, which panics on a runtime's worker
-/// thread ("Cannot start a runtime from within a runtime"): a plugin that printed anything
-/// while called from async code (the API's small batches are scored in place, the agent
-/// configures its plugins at start) failed the request, or the start. `block_in_place` leaves
-/// the runtime for the call. On a thread outside the runtime (the blocking pool, the
-/// summarizer's and committer's threads) it only checks a thread-local and calls `f`; on a
-/// worker it hands the worker's other tasks to another thread first. A current-thread runtime
-/// (unit tests) cannot do that, and calls `f` as it is.
-pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 
