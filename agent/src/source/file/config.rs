@@ -22,7 +22,8 @@ pub struct FileSourceConfig {
     pub include: Vec<String>,
     /// Glob patterns of files to skip even when included.
     pub exclude: Vec<String>,
-    /// Start position for pre-existing files without a checkpoint.
+    /// Start position of the files already there at the source's first start (no checkpoint
+    /// yet); a resumed source reads every file it has no checkpoint for from its start.
     pub start_at: StartAt,
     /// Longest line kept, in bytes; longer lines are truncated and counted.
     pub max_line_bytes: usize,

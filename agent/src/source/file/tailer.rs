@@ -110,6 +110,11 @@ pub struct Tailer {
     /// Positions of content read earlier that no followed file holds any more.
     retired: Vec<Position>,
     first_scan: bool,
+    /// `start_at = end` and no checkpoint: the source's first start, when the files already
+    /// there are history. A source that resumes from checkpoints reads every file it has no
+    /// checkpoint for from its start: it appeared while the agent was away (a rotation during
+    /// a restart, a crash or an upgrade), and its lines are news.
+    skip_existing: bool,
     gone_since: Vec<(String, Instant)>,
     /// Compressed files under the globs (by device and inode), read one at a time.
     archives: HashMap<(u64, u64), Archive>,
@@ -132,6 +137,7 @@ impl Tailer {
         }
         let exclude = config.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
         Ok(Tailer {
+            skip_existing: config.start_at == StartAt::End && checkpoints.is_empty(),
             config,
             exclude,
             files: Vec::new(),
@@ -184,7 +190,7 @@ impl Tailer {
             let ino = (listed.dev(), listed.ino());
             if compressed {
                 archives.insert(ino);
-                if self.first_scan && self.config.start_at == StartAt::End {
+                if self.first_scan && self.skip_existing {
                     self.archives_at_start.insert(ino);
                 }
                 self.scan_archive(path, &listed, &mut skipped);
@@ -210,12 +216,14 @@ impl Tailer {
                 continue; // nothing to identify it by yet
             }
             // The same first bytes under another inode: a copy (copytruncate) of a file we
-            // follow; its lines are read from the original.
-            if self
-                .files
-                .iter()
-                .any(|f| f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
-            {
+            // follow; its lines are read from the original. The fingerprint alone also took a
+            // different file that starts the same (a shared header or banner, a short file
+            // whose first line is another's) for a copy, and never read it: a copy is the
+            // original's start byte for byte, so the bytes past the fingerprint decide.
+            if self.files.iter().any(|f| {
+                (f.fingerprint.is_prefix_of(&fingerprint) || fingerprint.is_prefix_of(&f.fingerprint))
+                    && starts_alike(&file, meta.len(), f)
+            }) {
                 continue;
             }
             let tailed = self.start_following(path, file, ino, fingerprint, meta.len());
@@ -391,13 +399,16 @@ impl Tailer {
                 (checkpoint.key, if checkpoint.offset <= len { checkpoint.offset } else { 0 })
             }
             // Content we read before under another file (a copytruncate copy): only what
-            // goes beyond what was read is new.
+            // goes beyond what was read is new. A copy shorter than what was read holds
+            // nothing new: it was taken before the last lines we read from the original
+            // (written between the copy and the truncation), and reading it from 0 stored it
+            // all twice.
             (None, Some(i)) => {
                 let seen = self.retired.swap_remove(i);
-                (self.unique_key(&fingerprint), if seen.offset <= len { seen.offset } else { 0 })
+                (self.unique_key(&fingerprint), seen.offset.min(len))
             }
             (None, None) => {
-                let offset = if self.first_scan && self.config.start_at == StartAt::End { len } else { 0 };
+                let offset = if self.first_scan && self.skip_existing { len } else { 0 };
                 (self.unique_key(&fingerprint), offset)
             }
         };
@@ -552,6 +563,28 @@ fn longest_prefix(positions: &[Position], fingerprint: &Fingerprint) -> Option<u
         .max_by_key(|(_, p)| p.fingerprint.len())
         .map(|(i, _)| i)
 }
+
+/// Whether the first bytes of `copy` (`len` long) are those of the followed `original`, over
+/// the length both have, up to [`COPY_CHECK_BYTES`]: a file that differs there is not a copy.
+/// An original now shorter than what was read from it was truncated since (the copy was
+/// taken, then the original truncated: copytruncate), and holds no longer what the copy
+/// copied: then, and when a file cannot be read, the fingerprint decides, as before.
+fn starts_alike(copy: &File, len: u64, original: &TailedFile) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(original_len) = original.file.metadata().map(|m| m.len()) else { return true };
+    if original_len < original.offset {
+        return true;
+    }
+    let n = len.min(original_len).min(COPY_CHECK_BYTES) as usize;
+    let (mut a, mut b) = (vec![0; n], vec![0; n]);
+    match (copy.read_exact_at(&mut a, 0), original.file.read_exact_at(&mut b, 0)) {
+        (Ok(()), Ok(())) => a == b,
+        _ => true,
+    }
+}
+
+/// Bytes compared to tell a copy from a file that only starts like one.
+const COPY_CHECK_BYTES: u64 = 64 * 1024;
 
 fn retire(retired: &mut Vec<Position>, position: Position) {
     if retired.len() == RETIRED_POSITIONS {
