@@ -190,6 +190,18 @@ fn config_changes_apply_while_tailing_and_no_line_is_lost_or_repeated() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // 6. A source removed: stopped, and gone from the stats (its last report once put it
+    //    back, for good).
+    let (_, stats) = request(agent.addr, "GET", "/api/v1/stats", None);
+    assert!(stats["sources"].get("second").is_some(), "{stats:#}");
+    let before = attempts(&agent);
+    write_config(dir.path(), &format!("{web}{}", detector(&constant, 0.5, "score = 0.75")));
+    let body = wait_for_reload(&agent, before, 4, "applied");
+    assert_eq!(body["config"]["last_reload"]["changes"], json!(["source second stopped"]));
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, stats) = request(agent.addr, "GET", "/api/v1/stats", None);
+    assert!(stats["sources"].get("second").is_none(), "{stats:#}");
+
     writer.join().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let urls = loop {

@@ -63,17 +63,23 @@ impl SourceSet {
         let (keep, stop): (Vec<_>, Vec<_>) =
             std::mem::take(&mut *running).into_iter().partition(|(old, _)| specs.contains(old));
         if !stop.is_empty() {
+            let mut removed = Vec::new();
             for (spec, _) in &stop {
                 let changed = specs.iter().any(|s| s.name == spec.name);
                 changes.push(format!("source {} {}", spec.name, if changed { "restarted" } else { "stopped" }));
                 if !changed {
-                    self.registry.remove(&spec.name);
+                    removed.push(spec.name.clone());
                 }
             }
             let sources: Vec<FileSource> = stop.into_iter().map(|(_, source)| source).collect();
             tokio::task::spawn_blocking(move || sources.into_iter().for_each(FileSource::stop))
                 .await
                 .expect("stopping sources");
+            // Forgotten once stopped: a source reports its stats until its thread ends, and an
+            // entry removed before that came back and stayed.
+            for name in &removed {
+                self.registry.remove(name);
+            }
             // The pipeline is first in, first out: once this empty submission is committed,
             // so is everything the stopped sources read, with its checkpoints.
             let (barrier, committed) = Submission::events(Vec::new()).with_reply();
