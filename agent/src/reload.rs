@@ -375,9 +375,10 @@ impl FileWatch {
         FileWatch { watcher, files, dirs: BTreeSet::new() }
     }
 
-    /// Watch exactly `files` (and their directories) from now on.
+    /// Watch exactly `files` (and their directories) from now on, each with the symlinks it
+    /// is reached through and the file they lead to (see [`link_chain`]).
     fn follow(&mut self, files: &[PathBuf]) {
-        let files: BTreeSet<PathBuf> = files.iter().map(|f| normalize(f)).collect();
+        let files: BTreeSet<PathBuf> = files.iter().flat_map(|f| link_chain(f)).collect();
         let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
         if let Some(watcher) = &mut self.watcher {
             for gone in self.dirs.difference(&dirs) {
@@ -392,6 +393,35 @@ impl FileWatch {
         self.dirs = dirs;
         *self.files.lock().unwrap_or_else(|p| p.into_inner()) = files;
     }
+}
+
+/// The paths whose change is a change of `file`: itself, every symlink on the way to the file
+/// it names (the file's own, or a directory's), and that file. A config reached through
+/// symlinks is changed without an event on its own path: Kubernetes mounts a ConfigMap as
+/// `vigil.toml -> ..data/vigil.toml` with `..data -> ..2026_12_05_...`, and updates it by
+/// pointing `..data` elsewhere; an edit of a linked file's target happens in the target's
+/// directory. Read again after every reload, so a new target is followed.
+fn link_chain(file: &Path) -> Vec<PathBuf> {
+    let mut chain = vec![normalize(file)];
+    let mut path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    // A bound on the links followed, as the OS has (a loop of links resolves to nothing).
+    'resolve: for _ in 0..40 {
+        for link in path.ancestors() {
+            if !link.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                continue;
+            }
+            let (Ok(target), Ok(rest)) = (std::fs::read_link(link), path.strip_prefix(link)) else { break 'resolve };
+            chain.push(normalize(link));
+            let resolved = link.parent().unwrap_or(Path::new("/")).join(target);
+            path = if rest.as_os_str().is_empty() { resolved } else { resolved.join(rest) };
+            continue 'resolve;
+        }
+        break;
+    }
+    if let Ok(target) = file.canonicalize() {
+        chain.push(target);
+    }
+    chain
 }
 
 /// An absolute path with `.` and `..` resolved through the directory (the file itself may

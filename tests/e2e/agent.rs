@@ -56,6 +56,14 @@ impl Agent {
         Agent { child, addr }
     }
 
+    /// Start the agent on the config file at `path`, as it is (it must listen on port 0).
+    pub fn start_on_file(path: &Path) -> Agent {
+        let mut child =
+            Command::new(binary()).arg("--config").arg(path).stdout(Stdio::piped()).spawn().expect("starting vigil");
+        let addr = read_address(&mut child);
+        Agent { child, addr }
+    }
+
     /// The agent's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -220,6 +220,48 @@ fn config_changes_apply_while_tailing_and_no_line_is_lost_or_repeated() {
     assert!(agent.terminate().success(), "the agent stops cleanly after all that");
 }
 
+#[test]
+fn a_config_reached_through_symlinks_is_reloaded_when_they_change() {
+    // Kubernetes mounts a ConfigMap so: vigil.toml -> ..data/vigil.toml, ..data -> a version
+    // directory, and updates it by pointing ..data at a new one.
+    let dir = tempfile::tempdir().unwrap();
+    let cm = dir.path().join("cm");
+    let version = |name: &str, threshold: f64| {
+        std::fs::create_dir_all(cm.join(name)).unwrap();
+        let text = format!(
+            "data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n{}",
+            dir.path().join("data").display().to_string(),
+            detector("builtin:isolation-forest", threshold, "")
+        );
+        std::fs::write(cm.join(name).join("vigil.toml"), text).unwrap();
+    };
+    version("..v1", 0.6);
+    std::os::unix::fs::symlink("..v1", cm.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/vigil.toml", cm.join("vigil.toml")).unwrap();
+    let agent = Agent::start_on_file(&cm.join("vigil.toml"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while health(&agent)["config"]["watching"] != true {
+        assert!(Instant::now() < deadline, "the config is not watched within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The update: a new version, and ..data swapped to it at once.
+    let before = attempts(&agent);
+    version("..v2", 0.66);
+    std::os::unix::fs::symlink("..v2", cm.join("..data_tmp")).unwrap();
+    std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap();
+    let body = wait_for_reload(&agent, before, 1, "applied");
+    assert_eq!(body["detectors"][0]["threshold"], 0.66);
+
+    // An edit of the file the links lead to, where it is.
+    let before = attempts(&agent);
+    let target = cm.join("..v2").join("vigil.toml");
+    let text = std::fs::read_to_string(&target).unwrap().replace("0.66", "0.67");
+    std::fs::write(&target, text).unwrap();
+    let body = wait_for_reload(&agent, before, 2, "applied");
+    assert_eq!(body["detectors"][0]["threshold"], 0.67);
+}
+
 /// Scores of a fixed probe batch.
 fn probe_scores(agent: &Agent) -> Vec<f64> {
     let logs: Vec<Value> = (0..20)
