@@ -293,6 +293,15 @@ async fn housekeeping(state: AppState) {
                 match tokio::task::spawn_blocking(retain).await {
                     Ok(Err(e)) => tracing::warn!(error = %e, "retention failed; retrying later"),
                     Err(e) => tracing::warn!(error = %e, "retention task failed"),
+                    // Said, not done silently: a backfill of logs older than retention_days (by
+                    // their own time) is accepted and then deleted here within a minute.
+                    Ok(Ok(r)) if r.expired_events + r.evicted_events > 0 => tracing::info!(
+                        expired = r.expired_events,
+                        evicted = r.evicted_events,
+                        anomalies = r.anomalies,
+                        "retention deleted events: `expired` were older than store.retention_days by their own \
+                         timestamps, `evicted` the oldest over store.max_size_mib"
+                    ),
                     Ok(Ok(_)) => {}
                 }
             }
