@@ -104,7 +104,7 @@ fn event_json(stored: &StoredEvent) -> Value {
         "source": e.source,
         "raw": e.raw,
         "fields": e.fields,
-        "anomaly_score": stored.anomaly_score,
+        "anomaly_score": stored.anomaly_score.map(score_json),
         "anomalous": stored.anomalous,
         "template_id": e.template_id,
         "template": stored.template,
@@ -160,7 +160,7 @@ pub async fn anomalies(
             v["anomaly_id"] = json!(a.id);
             v["detector"] = json!(a.detector);
             v["reason"] = json!(a.reason);
-            v["anomaly_score"] = json!(a.score);
+            v["anomaly_score"] = score_json(a.score);
             v
         })
         .collect();
@@ -207,4 +207,11 @@ async fn chroma_status(state: &AppState) -> Result<Option<crate::vector::LinkSta
     let depth =
         tokio::task::spawn_blocking(move || store.outbox_depth()).await.map_err(query_failed)?.map_err(query_failed)?;
     Ok(Some(crate::vector::LinkStatus { outbox: depth, ..link.status() }))
+}
+
+/// A score as JSON, written as the shortest decimal of its `f32`, as `POST /anomaly_detection`
+/// and `/ws` write it: a `Value` holds numbers as `f64`, and the widened `f32` printed as
+/// 0.7218618392944336 where the others print 0.72186184.
+pub fn score_json(score: f32) -> Value {
+    score.to_string().parse::<f64>().map_or(Value::Null, Value::from)
 }

@@ -430,6 +430,8 @@ async fn anomalies_lists_only_the_anomalous_with_detector_and_reason() {
     assert_eq!(list.len(), 1);
     assert_eq!((list[0]["ip"].as_str(), list[0]["detector"].as_str()), (Some("10.0.0.2"), Some("constant-score")));
     assert_eq!(list[0]["reason"], "constant-score fixture");
+    // The score as the POST's answer writes it (the f32's shortest decimal), not widened.
+    assert_eq!(list[0]["anomaly_score"].to_string(), "0.85");
 }
 
 #[tokio::test]

@@ -164,10 +164,17 @@ async fn send_ack(sink: &mut WsSink, accepted: Accepted) -> Result<(), axum::Err
     let count = accepted.ids.as_ref().map_or(0, |r| (r.end() - r.start() + 1) as usize);
     let ack = json!({ "type": "ack", "count": count, "first_id": first_id, "last_id": last_id, "anomalies": accepted.anomalies.len() });
     sink.send(ack.to_string()).await?;
-    for anomaly in accepted.anomalies {
-        let mut message = serde_json::to_value(&anomaly).expect("notices serialize");
-        message["type"] = json!("anomaly");
-        sink.send(message.to_string()).await?;
+    /// The notice with its type, serialized directly (through a `Value` its `f32` score was
+    /// written widened to `f64`, unlike on `/ws`).
+    #[derive(serde::Serialize)]
+    struct Tagged<'a> {
+        r#type: &'static str,
+        #[serde(flatten)]
+        notice: &'a crate::pipeline::AnomalyNotice,
+    }
+    for anomaly in &accepted.anomalies {
+        let message = serde_json::to_string(&Tagged { r#type: "anomaly", notice: anomaly }).expect("notices serialize");
+        sink.send(message).await?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Aggregate questions (counts, rates, top-N, breakdowns, distinct values, bytes, latency,
 //! the busiest time, anomalies, attacks): the queries each intent needs, said in sentences.
 
-use super::{Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranking_text, what};
+use super::{Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranking_text, there_were, what};
 use crate::attack::AttackKind;
 use crate::chat::attack_filter::AttackMatch;
 use crate::chat::intent::{Bucket, Filters, Intent, Reading};
@@ -51,7 +51,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 Some((n, _)) => *n,
                 None => q.count(scope)?,
             };
-            let mut text = format!("There were {} {when}.", what(&plural(n, noun.0, noun.1), filters));
+            let mut text = format!("{} {} {when}.", there_were(n), what(&plural(n, noun.0, noun.1), filters));
             let mut facts = json!({ "count": n });
             if filters.attack.is_some() {
                 if let Some((_, by_kind)) = by_kind.filter(|(n, _)| *n > 0) {
@@ -150,7 +150,8 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 }
                 None => {
                     let text = format!(
-                        "There were {} {when}; name a window (\"in the last hour\") to get a rate per minute.",
+                        "{} {} {when}; name a window (\"in the last hour\") to get a rate per minute.",
+                        there_were(n),
                         what(&plural(n, noun.0, noun.1), filters)
                     );
                     Answer::new(reading, range, text, json!({ "count": n }))
@@ -251,7 +252,8 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let n = q.unique(scope, dim)?;
             let total = q.count(scope)?;
             let text = format!(
-                "There were {} among {} {when}.",
+                "{} {} among {} {when}.",
+                there_were(n),
                 plural(n, &format!("distinct {one}"), &format!("distinct {many}")),
                 what(&plural(total, noun.0, noun.1), filters)
             );
@@ -337,7 +339,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
         Intent::AnomalyCount => {
             let n = q.anomaly_count(scope)?;
             let rows = q.anomalies(scope, &[], 10)?;
-            let text = format!("There were {} {when}.", what(&plural(n, "anomaly", "anomalies"), filters));
+            let text = format!("{} {} {when}.", there_were(n), what(&plural(n, "anomaly", "anomalies"), filters));
             let mut a = Answer::new(reading, range, text, json!({ "anomalies": n }));
             a.sources.extend(rows.iter().map(anomaly_source));
             a.key_values.push(n.to_string());

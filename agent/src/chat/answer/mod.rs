@@ -152,6 +152,11 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// "There was" for one, "There were" for any other count.
+fn there_were(n: u64) -> &'static str {
+    if n == 1 { "There was" } else { "There were" }
+}
+
 /// "5 POST requests with status 500 to /login" / "anomalies from 10.0.0.1".
 fn what(noun: &str, filters: &Filters) -> String {
     let noun = match (&filters.method, noun.split_once(' ')) {

@@ -365,6 +365,15 @@ fn unreadable_or_backwards_windows_get_a_reply_saying_so() {
 }
 
 #[test]
+fn one_is_there_was_not_there_were() {
+    // Yesterday 10.0.0.7 got one 500.
+    let a = ask("how many 500s yesterday from 10.0.0.7");
+    assert_eq!(a.facts["count"], 1);
+    assert!(a.response.starts_with("There was 1 request"), "{}", a.response);
+    assert!(ask("how many requests yesterday").response.starts_with("There were 13 requests"));
+}
+
+#[test]
 fn hours_past_the_clock_are_refused_not_rolled_into_the_next_day() {
     for (question, time) in [
         ("how many 500s between 25:00 and 26:00", "25:00"),
