@@ -279,12 +279,11 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
             }
         }
     }
-    if raw.max_line_bytes < 64 || raw.poll_interval_ms == 0 {
-        fail(
-            "max_line_bytes",
-            "max_line_bytes must be at least 64 and poll_interval_ms at least 1".into(),
-            "the defaults are 65536 and 250",
-        );
+    if raw.max_line_bytes < 64 {
+        fail("max_line_bytes", format!("must be at least 64, got {}", raw.max_line_bytes), "the default is 65536");
+    }
+    if raw.poll_interval_ms == 0 {
+        fail("poll_interval_ms", "must be at least 1".into(), "the default is 250");
     }
     let parser = match raw.parse_config().build() {
         Ok(p) => Some(p),

@@ -98,3 +98,14 @@ fn pipeline_queue_events_out_of_range_is_refused_with_the_default() {
     assert!(err.contains("the default is 32768"), "{err}");
     assert_eq!(parse("[pipeline]\nqueue_events = 100\n").unwrap().pipeline.queue_events, 100);
 }
+
+#[test]
+fn a_source_setting_out_of_range_is_named_itself() {
+    let source = |extra: &str| format!("[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\n{extra}\n");
+    for (extra, field) in
+        [("poll_interval_ms = 0", "sources[0].poll_interval_ms"), ("max_line_bytes = 10", "sources[0].max_line_bytes")]
+    {
+        let errors = parse(&source(extra)).unwrap_err().0;
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field], "{errors:?}");
+    }
+}
