@@ -75,7 +75,12 @@ impl TailedFile {
     pub fn check_truncation(&mut self, fingerprint_bytes: usize) -> io::Result<Option<(Fingerprint, u64)>> {
         let len = self.file.metadata()?.len();
         let now = Fingerprint::read(&self.file, fingerprint_bytes)?;
-        let rewritten = !self.fingerprint.is_prefix_of(&now) && !now.is_prefix_of(&self.fingerprint);
+        // A file seen empty (just truncated) has no first bytes yet to be rewritten: whatever
+        // comes first is its content. Taken for a rewrite, the truncation was counted twice,
+        // and lines read between the two checks were read again.
+        let rewritten = !self.fingerprint.is_empty()
+            && !self.fingerprint.is_prefix_of(&now)
+            && !now.is_prefix_of(&self.fingerprint);
         if len < self.offset + self.pending_len() || (rewritten && !now.is_empty()) {
             let old = (std::mem::replace(&mut self.fingerprint, now), self.offset);
             self.offset = 0;

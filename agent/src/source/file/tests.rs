@@ -161,6 +161,23 @@ fn copytruncate_rotation_restarts_at_zero_without_duplicates() {
 }
 
 #[test]
+fn a_truncation_seen_empty_is_counted_once_and_the_lines_after_it_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    append(&log, &lines(0..5));
+    let mut seen = poll(&mut t);
+    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    seen.extend(poll(&mut t)); // the truncation, seen while the file is empty
+    append(&log, &lines(5..7));
+    seen.extend(poll(&mut t));
+    append(&log, &lines(7..8));
+    seen.extend(poll(&mut t));
+    assert_eq!(seen, expected(0..8));
+    assert_eq!(t.stats().truncations, 1);
+}
+
+#[test]
 fn delete_and_recreate_is_followed_as_a_new_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
