@@ -55,7 +55,8 @@ pub struct TailerStats {
     pub truncations: u64,
     /// Read errors (the file is retried on the next poll).
     pub errors: u64,
-    /// Paths under the globs not followed now: unreadable, or not regular files.
+    /// Paths under the globs not followed now: unreadable, not regular files, or compressed
+    /// otherwise than gzip.
     pub skipped: usize,
 }
 
@@ -214,6 +215,12 @@ impl Tailer {
             };
             if fingerprint.is_empty() {
                 continue; // nothing to identify it by yet
+            }
+            if let Some(format) = compression(&fingerprint.0) {
+                // Read as text it would be stored as binary junk, line after line.
+                let why = format!("is compressed with {format}, which is not read (only gzip, named *.gz)");
+                skipped.insert(path, Skip { why, fix: "decompress it, or exclude it from the source" });
+                continue;
             }
             // The same first bytes under another inode: a copy (copytruncate) of a file we
             // follow; its lines are read from the original. The fingerprint alone also took a
@@ -524,6 +531,20 @@ fn open_listed(path: &Path, skipped: &mut HashMap<PathBuf, Skip>) -> Option<(Fil
             None
         }
     }
+}
+
+/// The compression a file's first bytes announce, for a file not read as an archive.
+fn compression(start: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(&[u8], &str); 7] = [
+        (b"\x1f\x8b", "gzip"),
+        (b"BZh", "bzip2"),
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+        (b"\x04\x22\x4d\x18", "lz4"),
+        (b"PK\x03\x04", "zip"),
+        (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+    ];
+    MAGIC.iter().find(|(magic, _)| start.starts_with(magic)).map(|(_, name)| *name)
 }
 
 /// What a path that is neither a regular file nor a directory is, for the operator.

@@ -178,6 +178,17 @@ fn a_truncation_seen_empty_is_counted_once_and_the_lines_after_it_read_once() {
 }
 
 #[test]
+fn a_file_compressed_otherwise_than_gzip_is_skipped_with_the_reason_not_read_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("access.log"), &lines(0..2));
+    fs::write(dir.path().join("access.log.1.xz"), b"\xfd7zXZ\x00\x00\x04binary").unwrap();
+    fs::write(dir.path().join("access.log.2.zst"), b"\x28\xb5\x2f\xfd\x04binary\n").unwrap();
+    let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    assert_eq!(poll(&mut t), expected(0..2));
+    assert_eq!(t.stats().skipped, 2);
+}
+
+#[test]
 fn delete_and_recreate_is_followed_as_a_new_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
