@@ -139,11 +139,18 @@ impl PluginEngine {
 
     /// Compile (or load from the cache) a component and link it as a detector.
     pub(super) fn prepare(&self, source_name: &str, bytes: &[u8]) -> Result<DetectorPre<PluginState>, PluginError> {
-        let pre = self.instance_pre(source_name, bytes)?;
-        DetectorPre::new(pre).map_err(|e| PluginError::Interface {
-            source_name: source_name.into(),
-            expected: WIT_VERSION,
-            message: format!("{e:#}"),
+        let pre = self.instance_pre(source_name, "detector", bytes)?;
+        DetectorPre::new(pre.clone()).map_err(|e| {
+            if crate::summarize::bindings::SummarizerPre::new(pre).is_ok() {
+                PluginError::WrongWorld { source_name: source_name.into(), is: "summarizer", wanted: "detector" }
+            } else {
+                PluginError::Interface {
+                    source_name: source_name.into(),
+                    world: "detector",
+                    expected: WIT_VERSION,
+                    message: format!("{e:#}"),
+                }
+            }
         })
     }
 }
@@ -151,9 +158,12 @@ impl PluginEngine {
 impl PluginEngine {
     /// Compile (or load from the cache) a component and link it, for any world: detectors
     /// and summarizers share this engine, linker and cache.
+    /// Compile (or load from the cache) a component and link it; `world` (`detector` or
+    /// `summarizer`) is the world it is loaded as, for errors.
     pub(crate) fn instance_pre(
         &self,
         source_name: &str,
+        world: &'static str,
         bytes: &[u8],
     ) -> Result<InstancePre<PluginState>, PluginError> {
         let load_err = |message: String| PluginError::Load { source_name: source_name.into(), message };
@@ -162,7 +172,7 @@ impl PluginEngine {
             None => Component::new(&self.engine, bytes),
         }
         .map_err(|e| load_err(format!("{e:#}")))?;
-        check_interface_version(&self.engine, source_name, &component)?;
+        check_interface_version(&self.engine, source_name, world, &component)?;
         self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))
     }
 
@@ -202,7 +212,12 @@ const WIT_VERSION: &str = "0.1.0";
 /// The linker alone does not: the worlds export plain functions (not versioned interfaces),
 /// and an import of a types-only interface such as `vigil:plugin/types@0.0.9` is satisfied
 /// without the host defining it, so an old plugin would load and then misread every batch.
-fn check_interface_version(engine: &Engine, source_name: &str, component: &Component) -> Result<(), PluginError> {
+fn check_interface_version(
+    engine: &Engine,
+    source_name: &str,
+    world: &'static str,
+    component: &Component,
+) -> Result<(), PluginError> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
         let Some(version) = name.strip_prefix("vigil:plugin/").and_then(|rest| rest.split_once('@')).map(|(_, v)| v)
@@ -212,6 +227,7 @@ fn check_interface_version(engine: &Engine, source_name: &str, component: &Compo
         if version != WIT_VERSION {
             return Err(PluginError::Interface {
                 source_name: source_name.into(),
+                world,
                 expected: WIT_VERSION,
                 message: format!("it was built for vigil:plugin@{version} (it imports {name})"),
             });

@@ -6,12 +6,19 @@ pub enum PluginError {
     /// The component could not be read, compiled or cached.
     #[error("plugin {source_name}: cannot load component: {message}")]
     Load { source_name: String, message: String },
-    /// The component does not export the `vigil:plugin/detector@0.1.0` world.
+    /// The component does not export the world its place in the config needs.
     #[error(
-        "plugin {source_name}: does not implement the detector world of vigil:plugin@{expected}: {message} \
+        "plugin {source_name}: does not implement the {world} world of vigil:plugin@{expected}: {message} \
          (hint: rebuild it against vigil-plugin-sdk {expected})"
     )]
-    Interface { source_name: String, expected: &'static str, message: String },
+    Interface { source_name: String, world: &'static str, expected: &'static str, message: String },
+    /// The component exports the other world: a summarizer configured as a detector, or the
+    /// other way round.
+    #[error(
+        "plugin {source_name}: is a {is} (it exports the {is} world), not a {wanted} \
+         (hint: configure it under [[{is}s]])"
+    )]
+    WrongWorld { source_name: String, is: &'static str, wanted: &'static str },
     /// The plugin refused its config.
     #[error("plugin {plugin}: config refused: {message}")]
     Config { plugin: String, message: String },

@@ -67,11 +67,18 @@ impl SummarizerHost {
         }
         let bytes = component_bytes(&spec.source)?;
         let digest = hex_digest(&bytes);
-        let pre = engine.instance_pre(&source, &bytes)?;
-        let pre = SummarizerPre::new(pre).map_err(|e| PluginError::Interface {
-            source_name: source.clone(),
-            expected: WIT_VERSION,
-            message: format!("{e:#} (a summarizer must export the summarizer world)"),
+        let pre = engine.instance_pre(&source, "summarizer", &bytes)?;
+        let pre = SummarizerPre::new(pre.clone()).map_err(|e| {
+            if crate::detect::bindings::DetectorPre::new(pre).is_ok() {
+                PluginError::WrongWorld { source_name: source.clone(), is: "detector", wanted: "summarizer" }
+            } else {
+                PluginError::Interface {
+                    source_name: source.clone(),
+                    world: "summarizer",
+                    expected: WIT_VERSION,
+                    message: format!("{e:#}"),
+                }
+            }
         })?;
         let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
         let mut host = SummarizerHost {

@@ -11,7 +11,7 @@
 //! unchanged summarizers keep their open window; a changed or removed one stores its open
 //! window as a partial summary before it stops, so no folded event is lost.
 
-mod bindings;
+pub(crate) mod bindings;
 pub mod config;
 mod feed;
 mod host;

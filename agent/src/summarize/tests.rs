@@ -307,7 +307,18 @@ fn a_detector_component_is_refused_as_a_summarizer() {
     let mut spec = spec(Duration::from_secs(60));
     spec.source = PluginSource::Builtin("isolation-forest");
     let err = SummarizerHost::start(testing::engine(), &spec).err().expect("refused").to_string();
-    assert!(err.contains("does not implement") && err.contains("summarizer world"), "{err}");
+    assert_eq!(
+        err,
+        "plugin builtin:isolation-forest: is a detector (it exports the detector world), not a summarizer \
+         (hint: configure it under [[detectors]])"
+    );
+}
+
+#[test]
+fn a_summarizer_component_is_refused_as_a_detector_with_where_it_goes() {
+    let spec = crate::testing::spec(PluginSource::Builtin("window-summary"), 0.5, "{}");
+    let err = crate::detect::DetectorHost::start(testing::engine(), &spec).err().expect("refused").to_string();
+    assert!(err.contains("is a summarizer") && err.contains("[[summarizers]]"), "{err}");
 }
 
 #[test]
