@@ -171,7 +171,7 @@ impl PluginEngine {
             Some(cache) => cache.load_or_compile(&self.engine, bytes, self.fuel),
             None => Component::new(&self.engine, bytes),
         }
-        .map_err(|e| load_err(format!("{e:#}")))?;
+        .map_err(|e| load_err(not_a_component(bytes).unwrap_or_else(|| format!("{e:#}"))))?;
         check_interface_version(&self.engine, source_name, world, &component)?;
         self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))
     }
@@ -206,6 +206,20 @@ impl PluginEngine {
 
 /// The WIT package version the host was generated from (`plugin-sdk/wit/vigil.wit`).
 const WIT_VERSION: &str = "0.1.0";
+
+/// What a file that is not a WebAssembly component is, said plainly: wasmtime's own words are
+/// a dump of the magic bytes it expected, or "a wasm module with a component parser".
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const HINT: &str = "build the plugin with `cargo build --release --target wasm32-wasip2` and give the \
+                        .wasm from target/wasm32-wasip2/release";
+    match bytes {
+        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Some(format!(
+            "it is a core wasm module, not a component (built for wasm32-wasip1 or wasm32-unknown-unknown?); {HINT}"
+        )),
+        [0, b'a', b's', b'm', ..] => None,
+        _ => Some(format!("it is not WebAssembly (no \\0asm header); {HINT}")),
+    }
+}
 
 /// Refuse a component built against another version of the `vigil:plugin` package.
 ///

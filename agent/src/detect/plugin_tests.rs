@@ -104,3 +104,18 @@ fn plugin_built_for_another_interface_version_is_refused_at_load() {
         )
     );
 }
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_with_what_it_is_and_how_to_build_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, expected) in [
+        ("junk.wasm", b"not a component".as_slice(), "it is not WebAssembly"),
+        ("module.wasm", b"\0asm\x01\0\0\0".as_slice(), "it is a core wasm module, not a component"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = DetectorHost::start(engine(), &spec(PluginSource::File(path), 0.5, "{}")).err().expect("refused");
+        let message = err.to_string();
+        assert!(message.contains(expected) && message.contains("--target wasm32-wasip2"), "{message}");
+    }
+}

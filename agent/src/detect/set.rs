@@ -472,11 +472,17 @@ impl Slot {
                 }
                 Err(e) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(detector = %self.name, error = %e, "plugin call failed; restarting it from its last snapshot");
                     // A trap already replaced the instance; bad output did not, but an
-                    // instance that broke the contract is not trusted either.
+                    // instance that broke the contract is not trusted either. An error the
+                    // plugin returned leaves it as it is: it is asked once more.
+                    let trapped = host.restarts() > self.restarts.load(Ordering::Relaxed);
                     if matches!(e, PluginError::BadOutput { .. }) {
                         host.restart();
+                    }
+                    if trapped || matches!(e, PluginError::BadOutput { .. }) {
+                        tracing::warn!(detector = %self.name, error = %e, "plugin call failed; restarted it from its last snapshot");
+                    } else {
+                        tracing::warn!(detector = %self.name, error = %e, "plugin call returned an error");
                     }
                     self.restarts.store(host.restarts(), Ordering::Relaxed);
                     let mut trouble = self.trouble();
