@@ -8,7 +8,7 @@ use serde_json::error::Category;
 use std::net::IpAddr;
 
 /// Largest response size we believe a single request produced (1 TiB).
-const MAX_BYTES_SENT: i64 = 1 << 40;
+const MAX_BYTES_SENT: i128 = 1 << 40;
 /// Longest URL accepted, in bytes.
 const MAX_URL_BYTES: usize = 16 * 1024;
 /// Longest user agent accepted, in bytes.
@@ -37,9 +37,9 @@ pub struct LogIn {
     pub method: String,
     pub url: String,
     #[serde(deserialize_with = "whole_number")]
-    pub status_code: i64,
+    pub status_code: i128,
     #[serde(deserialize_with = "whole_number")]
-    pub bytes_sent: i64,
+    pub bytes_sent: i128,
     pub user_agent: String,
 }
 
@@ -62,25 +62,28 @@ impl<'de> Deserialize<'de> for LogIn {
 /// An integer field that also takes a JSON number written with a fraction of zero (`200.0`):
 /// JSON Schema, and so the OpenAPI document, counts that as an integer, and serialisers that
 /// hold every number as a float (Python's `float`, some log shippers) write it so. Any other
-/// fraction, a non-finite value or one past i64 stays a type error.
-fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+/// fraction or a non-finite value stays a type error.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i128, D::Error> {
     struct WholeNumber;
     impl serde::de::Visitor<'_> for WholeNumber {
-        type Value = i64;
+        type Value = i128;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an integer")
         }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
-            Ok(v)
+        // i128 holds every JSON integer serde_json reads, so an out-of-range value is quoted
+        // as it was sent, not clamped, by the validation's message.
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i128, E> {
+            Ok(i128::from(v))
         }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
-            // Past i64::MAX is out of range for every field either way: the validation says so.
-            Ok(i64::try_from(v).unwrap_or(i64::MAX))
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i128, E> {
+            Ok(i128::from(v))
         }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
-            // 2^63 is the first float past i64::MAX; `as` is exact below it for whole numbers.
-            if v.fract() == 0.0 && v >= -(2f64.powi(63)) && v < 2f64.powi(63) {
-                Ok(v as i64)
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i128, E> {
+            // serde_json reads an integer past u64 (1e23 written out) as a float: a whole one is
+            // still an integer, out of range. 2^127 is the first float past i128; `as` is exact
+            // below it for whole numbers.
+            if v.fract() == 0.0 && v.abs() < 2f64.powi(127) {
+                Ok(v as i128)
             } else {
                 Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
             }
@@ -188,7 +191,9 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError
             let text = text.split(" at line ").next().unwrap_or(&text);
             let code = if text.starts_with("missing field") { "missing_field" } else { "wrong_type" };
             let field = if path == "." { "request body".to_owned() } else { path };
+            // serde's text may say the same already ("expected a string").
             let expected = expected_for(&field);
+            let expected = if text.contains(expected.trim().trim_matches(['(', ')'])) { "" } else { expected };
             ApiError::unprocessable(code, format!("{field}: {text}{expected}"))
         }
     }

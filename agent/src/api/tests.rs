@@ -180,12 +180,27 @@ async fn negative_and_absurd_numbers_are_422() {
         ("bytes_sent", json!(1e300), "logs[0].bytes_sent"),
         ("status_code", json!(-200), "outside 100-599"),
         ("status_code", json!(u64::MAX), "logs[0].status_code"),
+        // Quoted as sent, not as a clamped value the client never wrote.
+        ("bytes_sent", json!(u64::MAX), "18446744073709551615 is outside 0-1099511627776"),
     ];
     for (field, value, mentions) in cases {
         let (status, body) = detect(app(), with(field, value).to_string()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body["message"].as_str().unwrap().contains(mentions), "{body}");
     }
+    // An integer past u64, which serde_json reads as a float, is out of range, not a float.
+    let body =
+        with("bytes_sent", json!(0)).to_string().replace("\"bytes_sent\":0", "\"bytes_sent\":99999999999999999999999");
+    let (status, answer) = detect(app(), body).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_value")),
+        "{answer}"
+    );
+    // A hint is not said twice.
+    let (_, answer) = detect(app(), with("timestamp", json!(1_712_000_000)).to_string()).await;
+    let message = answer["message"].as_str().unwrap();
+    assert_eq!(message.matches("expected a string").count(), 1, "{message}");
 }
 
 /// JSON Schema counts `200.0` as an integer, so the OpenAPI document's `integer` does too:
