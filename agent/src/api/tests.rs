@@ -449,16 +449,21 @@ async fn anomalies_lists_only_the_anomalous_with_detector_and_reason() {
     assert_eq!(list[0]["anomaly_score"].to_string(), "0.85");
 }
 
-#[tokio::test]
-async fn a_token_guards_everything_but_root_and_health() {
-    let token = "0123456789abcdef0123";
+/// The API with `[api] token` set.
+fn app_with_token(token: &str) -> axum::Router {
     let settings = ApiSettings {
         address: ([127, 0, 0, 1], 0).into(),
         max_body_bytes: 1 << 20,
         max_batch_logs: 100,
         token: Some(token.into()),
     };
-    let app = router(app_state(constant_detectors(0.3, 0.5), settings));
+    router(app_state(constant_detectors(0.3, 0.5), settings))
+}
+
+#[tokio::test]
+async fn a_token_guards_everything_but_root_and_health() {
+    let token = "0123456789abcdef0123";
+    let app = app_with_token(token);
     let (status, body) = get(app.clone(), "/api/v1/stats", None).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
     let (status, _) = get(app.clone(), "/api/v1/stats", Some("wrong-token-wrong-token")).await;
@@ -477,13 +482,7 @@ async fn a_token_is_read_percent_decoded_from_the_query_and_with_any_case_of_bea
     // A base64 token, as `openssl rand -base64` makes them: the dashboard sends it through
     // `encodeURIComponent`, so `+`, `/` and `=` arrive as %2B, %2F and %3D.
     let token = "s3cret+token/0123456789==";
-    let settings = ApiSettings {
-        address: ([127, 0, 0, 1], 0).into(),
-        max_body_bytes: 1 << 20,
-        max_batch_logs: 100,
-        token: Some(token.into()),
-    };
-    let app = router(app_state(constant_detectors(0.3, 0.5), settings));
+    let app = app_with_token(token);
     let answer = |uri: &str, authorization: Option<&str>| {
         let mut request = Request::builder().method("GET").uri(uri);
         if let Some(value) = authorization {

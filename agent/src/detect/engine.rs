@@ -141,16 +141,8 @@ impl PluginEngine {
     pub(super) fn prepare(&self, source_name: &str, bytes: &[u8]) -> Result<DetectorPre<PluginState>, PluginError> {
         let pre = self.instance_pre(source_name, "detector", bytes)?;
         DetectorPre::new(pre.clone()).map_err(|e| {
-            if crate::summarize::bindings::SummarizerPre::new(pre).is_ok() {
-                PluginError::WrongWorld { source_name: source_name.into(), is: "summarizer", wanted: "detector" }
-            } else {
-                PluginError::Interface {
-                    source_name: source_name.into(),
-                    world: "detector",
-                    expected: WIT_VERSION,
-                    message: format!("{e:#}"),
-                }
-            }
+            let summarizer = crate::summarize::bindings::SummarizerPre::new(pre).is_ok();
+            world_error(source_name, ("detector", "summarizer"), summarizer, &e)
         })
     }
 }
@@ -206,6 +198,21 @@ impl PluginEngine {
 
 /// The WIT package version the host was generated from (`plugin-sdk/wit/vigil.wit`).
 const WIT_VERSION: &str = "0.1.0";
+
+/// A component that does not export the world it is loaded as, `worlds.0`: told so, with
+/// where it goes when it exports the other one, `worlds.1` (`exports_other`).
+pub(crate) fn world_error(
+    source_name: &str,
+    worlds: (&'static str, &'static str),
+    exports_other: bool,
+    e: &wasmtime::Error,
+) -> PluginError {
+    let source_name = source_name.to_owned();
+    match worlds {
+        (wanted, is) if exports_other => PluginError::WrongWorld { source_name, is, wanted },
+        (world, _) => PluginError::Interface { source_name, world, expected: WIT_VERSION, message: format!("{e:#}") },
+    }
+}
 
 /// What a file that is not a WebAssembly component is, said plainly: wasmtime's own words are
 /// a dump of the magic bytes it expected, or "a wasm module with a component parser".

@@ -21,7 +21,7 @@ mod wasi_io;
 pub use batch::EncodedBatch;
 pub use cache::compile_in_child_processes;
 pub use engine::PluginEngine;
-pub(crate) use engine::PluginState;
+pub(crate) use engine::{PluginState, world_error};
 pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
 pub(crate) use host::{component_bytes, current_digest, hex_digest};

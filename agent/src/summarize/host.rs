@@ -9,8 +9,6 @@ use super::config::SummarizerSpec;
 use crate::config::PluginLimits;
 use crate::detect::{EncodedBatch, PluginEngine, PluginError, PluginState, Sandbox, component_bytes, hex_digest};
 use wasmtime::Store;
-/// The WIT package version the host was generated from.
-const WIT_VERSION: &str = "0.1.0";
 
 /// A summary as the plugin returned it.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,16 +67,8 @@ impl SummarizerHost {
         let digest = hex_digest(&bytes);
         let pre = engine.instance_pre(&source, "summarizer", &bytes)?;
         let pre = SummarizerPre::new(pre.clone()).map_err(|e| {
-            if crate::detect::bindings::DetectorPre::new(pre).is_ok() {
-                PluginError::WrongWorld { source_name: source.clone(), is: "detector", wanted: "summarizer" }
-            } else {
-                PluginError::Interface {
-                    source_name: source.clone(),
-                    world: "summarizer",
-                    expected: WIT_VERSION,
-                    message: format!("{e:#}"),
-                }
-            }
+            let detector = crate::detect::bindings::DetectorPre::new(pre).is_ok();
+            crate::detect::world_error(&source, ("summarizer", "detector"), detector, &e)
         })?;
         let sandbox = Sandbox::new(engine, spec.limits, &source, |store| pre.instantiate(store))?;
         let mut host = SummarizerHost {
