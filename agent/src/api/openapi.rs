@@ -158,11 +158,25 @@ struct ChatResponse {
     response: String,
 }
 
+/// `ip`: a string in the `ipv4` or the `ipv6` format, so clients and fuzzers generated from
+/// the document write real addresses (the agent refuses others).
+fn ip_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let address =
+        |format| ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format)));
+    AnyOfBuilder::new()
+        .item(address(KnownFormat::Ipv4))
+        .item(address(KnownFormat::Ipv6))
+        .description(Some("Client IP address, v4 or v6 (IPv6 is stored in RFC 5952 form)."))
+        .examples([serde_json::json!("192.168.1.1")])
+        .build()
+        .into()
+}
+
 /// One log as an application sends it (`POST /anomaly_detection`, `/ws/application`).
 #[derive(Serialize, ToSchema)]
 pub struct LogIn {
-    /// Client IP address (v4 or v6).
-    #[schema(example = "192.168.1.1")]
+    #[schema(schema_with = ip_schema)]
     ip: String,
     /// RFC 3339 time.
     #[schema(example = "2025-04-01T12:34:56Z", format = DateTime)]
