@@ -75,7 +75,7 @@ impl<I> Sandbox<I> {
             }
             if self.store.data().limits.refused > grew_past_cap {
                 message = format!(
-                    "memory cap of {} MiB reached (raise [limits] max_memory_mib, or make the plugin hold less): {message}",
+                    "memory cap of {} MiB reached (raise the plugin's limits.max_memory_mib, or make it hold less): {message}",
                     self.limits.max_memory_bytes >> 20
                 );
             }

@@ -535,9 +535,15 @@ fn open_listed(path: &Path, skipped: &mut HashMap<PathBuf, Skip>) -> Option<(Fil
 
 /// The compression a file's first bytes announce, for a file not read as an archive.
 fn compression(start: &[u8]) -> Option<&'static str> {
-    const MAGIC: [(&[u8], &str); 7] = [
+    // bzip2's "BZh" is text, so its block size digit and the first block's (or the empty
+    // stream's end) magic are checked too: a log line may begin with "BZh".
+    if let [b'B', b'Z', b'h', b'1'..=b'9', rest @ ..] = start
+        && (rest.starts_with(b"\x31\x41\x59\x26\x53\x59") || rest.starts_with(b"\x17\x72\x45\x38\x50\x90"))
+    {
+        return Some("bzip2");
+    }
+    const MAGIC: [(&[u8], &str); 6] = [
         (b"\x1f\x8b", "gzip"),
-        (b"BZh", "bzip2"),
         (b"\xfd7zXZ\x00", "xz"),
         (b"\x28\xb5\x2f\xfd", "zstd"),
         (b"\x04\x22\x4d\x18", "lz4"),
