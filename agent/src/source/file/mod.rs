@@ -9,6 +9,7 @@
 //! is new. The runner drives it from notify events with a polling fallback.
 
 mod config;
+mod examine;
 mod fingerprint;
 mod gzip;
 mod runner;
