@@ -195,35 +195,33 @@ async fn stream_monitor(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let (mut sink, mut stream) = futures_split(socket);
-    loop {
+    let shutting_down = || Some((close_code::AWAY, "the agent is shutting down".to_owned()));
+    // The close frame to send, if any; `finish` then also answers a client's own.
+    let close = loop {
         tokio::select! {
-            _ = closing(&mut shutdown) => break,
+            _ = closing(&mut shutdown) => break shutting_down(),
             update = updates.recv() => {
                 let sent = match update {
                     Ok(text) => sink.send(text.to_string()).await,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         sink.send(json!({ "type": "lagged", "missed": missed }).to_string()).await
                     }
-                    Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Closed) => break shutting_down(),
                 };
                 if sent.is_err() {
                     return;
                 }
             }
             incoming = stream.recv() => match incoming {
-                // Answered by `finish`.
-                Some(Ok(Message::Close(_))) | None => return sink.finish().await,
-                Some(Err(e)) => {
-                    if let Some((code, text)) = close_code_for(e) {
-                        let _ = sink.close(code, format!("frame refused: {text}")).await;
-                    }
-                    return sink.finish().await;
-                }
+                Some(Ok(Message::Close(_))) | None => break None,
+                Some(Err(e)) => break close_code_for(e).map(|(code, text)| (code, format!("frame refused: {text}"))),
                 Some(Ok(_)) => {} // dashboards have nothing to say; ignore
             }
         }
+    };
+    if let Some((code, reason)) = close {
+        let _ = sink.close(code, reason).await;
     }
-    let _ = sink.close(close_code::AWAY, "the agent is shutting down".into()).await;
     sink.finish().await;
 }
 

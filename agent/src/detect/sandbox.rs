@@ -61,7 +61,7 @@ impl<I> Sandbox<I> {
             let _ = self.store.set_fuel(fuel);
         }
         self.stderr.clear();
-        let grew_past_cap = self.store.data().limits.refused;
+        let refused_before = self.store.data().limits.refused;
         f(&self.instance, &mut self.store).map_err(|trap| {
             let mut message = format!("{trap:#}");
             if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
@@ -73,7 +73,7 @@ impl<I> Sandbox<I> {
                     other => format!("trapped: {other}"),
                 };
             }
-            if self.store.data().limits.refused > grew_past_cap {
+            if self.store.data().limits.refused > refused_before {
                 message = format!(
                     "memory cap of {} MiB reached (raise the plugin's limits.max_memory_mib, or make it hold less): {message}",
                     self.limits.max_memory_bytes >> 20
