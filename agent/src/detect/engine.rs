@@ -20,6 +20,7 @@ pub struct PluginState {
     pub(super) wasi: WasiCtx,
     pub(super) table: ResourceTable,
     pub(super) limits: MemoryMeter,
+    pub(super) waits: super::wasi_wait::WaitClock,
 }
 
 /// wasmtime's [`StoreLimits`] (the memory cap), counting the linear memory it lets the
@@ -117,6 +118,7 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| load_err(e.to_string()))?;
         super::wasi_io::shadow_streams(&mut linker).map_err(|e| load_err(e.to_string()))?;
+        super::wasi_wait::shadow_waits(&mut linker).map_err(|e| load_err(e.to_string()))?;
         let cache = match cache_dir {
             Some(dir) => Some(ComponentCache::open(dir).map_err(|e| load_err(e.to_string()))?),
             None => None,
@@ -175,6 +177,7 @@ impl PluginEngine {
         &self,
         stderr: super::sandbox::StderrTail,
         max_memory_bytes: usize,
+        call_timeout: std::time::Duration,
     ) -> wasmtime::Store<PluginState> {
         let state = PluginState {
             wasi: wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr).build(),
@@ -188,6 +191,7 @@ impl PluginEngine {
                 approved: 0,
                 refused: 0,
             },
+            waits: super::wasi_wait::WaitClock::new(call_timeout),
         };
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

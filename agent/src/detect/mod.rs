@@ -17,6 +17,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod wasi_io;
+mod wasi_wait;
 
 pub use batch::EncodedBatch;
 pub use cache::compile_in_child_processes;

@@ -5,6 +5,7 @@
 
 use super::engine::{EPOCH_TICK, PluginEngine, PluginState};
 use super::error::PluginError;
+use super::wasi_wait::WaitedPastDeadline;
 use crate::config::PluginLimits;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ impl<I> Sandbox<I> {
         instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<I>,
     ) -> Result<Self, PluginError> {
         let stderr = StderrTail::default();
-        let mut store = engine.sandboxed_store(stderr.clone(), limits.max_memory_bytes);
+        let mut store = engine.sandboxed_store(stderr.clone(), limits.max_memory_bytes, limits.call_timeout);
         // With fuel metering on, a plugin without a fuel limit (and instantiation itself) runs
         // on an unlimited tank; `call` sets the per-call budget of those that have one. Fails
         // only when metering is off.
@@ -62,9 +63,14 @@ impl<I> Sandbox<I> {
         }
         self.stderr.clear();
         let refused_before = self.store.data().limits.refused;
-        f(&self.instance, &mut self.store).map_err(|trap| {
+        self.store.data_mut().waits.start_call(self.limits.call_timeout);
+        let result = f(&self.instance, &mut self.store);
+        self.store.data_mut().waits.end_call();
+        result.map_err(|trap| {
             let mut message = format!("{trap:#}");
-            if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
+            if trap.downcast_ref::<WaitedPastDeadline>().is_some() {
+                message = format!("deadline of {:?} exceeded while the plugin waited (it slept or polled)", self.limits.call_timeout);
+            } else if let Some(kind) = trap.downcast_ref::<wasmtime::Trap>() {
                 message = match kind {
                     wasmtime::Trap::Interrupt => format!("deadline of {:?} exceeded", self.limits.call_timeout),
                     wasmtime::Trap::OutOfFuel => {

@@ -103,6 +103,33 @@ async fn a_plugin_writing_to_stderr_is_scored_from_async_code() {
     assert_eq!(host.score(&events(2)).unwrap().len(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_sleeps_is_scored_from_async_code() {
+    // `std::thread::sleep` in a plugin is a wait on a WASI clock pollable, which wasmtime-wasi
+    // runs on the tokio runtime: on a worker thread that panicked, as for stderr above.
+    let mut host = DetectorHost::start(engine(), &misbehave_with(r#"{"mode":"behave","sleep_ms":20}"#)).unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(host.score(&events(2)).unwrap().len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(20),
+        "the plugin's sleep was cut short: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(host.restarts(), 0);
+}
+
+#[test]
+fn a_plugin_that_sleeps_past_its_deadline_is_stopped_at_the_deadline_and_restarted() {
+    // A host call is not interrupted by the epoch deadline: a wait must end at the deadline
+    // itself, or a plugin sleeping for a minute holds its thread for a minute.
+    let mut host = DetectorHost::start(engine(), &misbehave_with(r#"{"mode":"behave","sleep_ms":600000}"#)).unwrap();
+    let started = std::time::Instant::now();
+    let message = call_message(host.score(&events(1)));
+    assert!(message.contains("deadline of 200ms exceeded while the plugin waited"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(60), "the wait outlived the deadline: {:?}", started.elapsed());
+    assert_eq!(host.restarts(), 1);
+}
+
 #[test]
 fn a_plugin_that_logs_on_every_call_never_fills_its_stderr_and_a_failure_shows_its_own_output() {
     // ~1 KiB a call: the 16 KiB pipe once filled on the 17th call, and the plugin trapped.
