@@ -18,6 +18,7 @@ const EMBEDDED: &[(&str, &str)] = &[
 const FIXTURES: &[&str] = &[
     "vigil-fixture-constant-score",
     "vigil-fixture-misbehave",
+    "vigil-fixture-misbehave-summarizer",
     "vigil-fixture-wrong-version",
     "vigil-example-threshold",
 ];

@@ -297,6 +297,15 @@ fn print_summary(agent: &vigil::Agent, config: &Config, source: &str) {
     for d in agent.detectors().status() {
         println!("  detector:  {} {} ({}, threshold {})", d.name, d.version, d.source, d.threshold);
     }
+    for s in agent.summarizers() {
+        println!(
+            "  summary:   {} {} ({}, every {:?})",
+            s.name,
+            s.version,
+            s.source,
+            std::time::Duration::from_millis(s.window_ms as u64)
+        );
+    }
     let token = if config.api.token.is_some() {
         "required: Authorization: Bearer <token> (the dashboard asks for it)"
     } else {

@@ -140,6 +140,11 @@ impl Agent {
         &self.state.detectors
     }
 
+    /// The running summarizers' status.
+    pub fn summarizers(&self) -> Vec<crate::summarize::SummarizerStatus> {
+        self.summarizers.board().status()
+    }
+
     /// Serve until `shutdown` resolves, then stop the sources and drain the pipeline.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
         let Agent { listener, state, tasks, sources, config, config_path, summarizers, warmup } = self;

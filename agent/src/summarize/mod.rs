@@ -13,6 +13,8 @@
 
 pub(crate) mod bindings;
 pub mod config;
+#[cfg(test)]
+mod failure_tests;
 mod feed;
 mod host;
 mod runner;

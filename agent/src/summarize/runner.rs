@@ -44,6 +44,9 @@ pub(super) struct SummarizerLane {
     open: Option<SummaryWindow>,
     /// The state taken at the last window's close: a plugin restarted after a trap resumes it.
     last_snapshot: Option<Vec<u8>>,
+    /// Events lost in windows that stored no summary (every event of it lost, or its emit
+    /// failed): counted in the next summary's `skipped_events`.
+    lost_unreported: u64,
 }
 
 impl SummarizerLane {
@@ -76,6 +79,7 @@ impl SummarizerLane {
             status,
             open: None,
             last_snapshot: None,
+            lost_unreported: 0,
         }
     }
 
@@ -167,7 +171,9 @@ impl SummarizerLane {
             stored = self.emit(false, None);
         }
         let skipped = self.skipped();
-        let window = self.open.get_or_insert_with(|| SummaryWindow::containing(committed_ms, self.length_ms, skipped));
+        // Out of `self` while the group is folded, and back after.
+        let mut window =
+            self.open.take().unwrap_or_else(|| SummaryWindow::containing(committed_ms, self.length_ms, skipped));
         let all = || group.iter().flat_map(|b| &b.events);
         let events: Vec<&Event> = all().map(|e| &e.event).collect();
         let scores: Vec<f32> = all().map(|e| e.anomaly_score.unwrap_or(-1.0)).collect();
@@ -184,40 +190,45 @@ impl SummarizerLane {
             offset += batch.events.len();
         }
         // At most MAX_CALL_EVENTS a call, as for detectors: the batch is copied into the
-        // plugin's memory, which never shrinks. A failure loses the window's state whatever
-        // part of the group it came at.
-        let mut result = Ok(());
+        // plugin's memory, which never shrinks. A part the plugin refuses (an error it
+        // returns) is lost alone: the instance keeps what it folded before. A trap replaces
+        // the instance, and the window's state is lost with it, whatever part it came at.
+        let restarts_before = self.host.restarts();
         let mut remaining = anomalies.as_mut_slice(); // in event order
         for start in (0..events.len()).step_by(MAX_CALL_EVENTS) {
             let end = (start + MAX_CALL_EVENTS).min(events.len());
             let split = remaining.partition_point(|a| (a.index as usize) < end);
             let (part, after) = std::mem::take(&mut remaining).split_at_mut(split);
             remaining = after;
+            let part_anomalies = part.len();
             // Each anomaly is counted within its part, which is what the plugin is given.
             part.iter_mut().for_each(|a| a.index -= start as u32);
-            result = EncodedBatch::encode(&events[start..end]).and_then(|encoded| {
+            let result = EncodedBatch::encode(&events[start..end]).and_then(|encoded| {
                 Self::timed(&self.status, &mut self.host, |h| h.fold(&encoded, &scores[start..end], part))
             });
-            if result.is_err() {
-                break;
+            match result {
+                Ok(()) => {
+                    window.count(events[start..end].iter().map(|e| e.timestamp_ms), part_anomalies);
+                    let mut p = self.progress();
+                    p.folded_events += (end - start) as u64;
+                    p.failing = false;
+                }
+                Err(e) if self.host.restarts() == restarts_before => {
+                    window.lost_events += (end - start) as u64;
+                    self.failed(e);
+                }
+                Err(e) => {
+                    // What the plugin had folded in this window is gone with the instance.
+                    window.lost_events += window.events + (events.len() - start) as u64;
+                    window.events = 0;
+                    window.anomalies = 0;
+                    self.failed(e);
+                    self.resume();
+                    break;
+                }
             }
         }
-        match result {
-            Ok(()) => {
-                window.count(events.iter().map(|e| e.timestamp_ms), anomalies.len());
-                let mut p = self.progress();
-                p.folded_events += events.len() as u64;
-                p.failing = false;
-            }
-            Err(e) => {
-                // What the plugin had folded in this window is gone with the failed instance.
-                window.lost_events += window.events + events.len() as u64;
-                window.events = 0;
-                window.anomalies = 0;
-                self.failed(e);
-                self.resume();
-            }
-        }
+        self.open = Some(window);
         stored
     }
 
@@ -229,21 +240,7 @@ impl SummarizerLane {
     /// Close the open window at `now_ms` whether or not it is over (on shutdown).
     pub(super) fn close(&mut self, now_ms: i64) -> Option<StoredSummary> {
         let partial = self.open.as_ref().is_some_and(|w| !w.is_over(now_ms));
-        let stored = self.emit(partial, Some(now_ms));
-        // The snapshot taken at the close is the one the next start resumes.
-        if let Some(state) = &self.last_snapshot {
-            let snapshot = PluginSnapshot {
-                detector: snapshot_key(self.host.name()),
-                plugin: self.host.source().to_owned(),
-                version: self.host.version().to_owned(),
-                taken_ms: now_ms,
-                state: state.clone(),
-            };
-            if let Err(e) = self.store.save_snapshots(&[snapshot]) {
-                tracing::warn!(summarizer = %self.host.name(), error = %e, "cannot save the summarizer's snapshot");
-            }
-        }
-        stored
+        self.emit(partial, Some(now_ms))
     }
 
     /// Ask the plugin for the open window's summary, store it and announce it. A window
@@ -252,6 +249,7 @@ impl SummarizerLane {
         let window = self.open.take()?;
         let skipped_events = self.skipped().saturating_sub(window.skipped_at_open) + window.lost_events;
         if window.events == 0 {
+            self.lost_unreported += window.lost_events;
             return None;
         }
         let end_ms = match end_at {
@@ -261,15 +259,15 @@ impl SummarizerLane {
         let summary = match Self::timed(&self.status, &mut self.host, |h| h.emit(window.start_ms, end_ms)) {
             Ok(summary) => summary,
             Err(e) => {
+                self.lost_unreported += window.events + window.lost_events;
                 self.failed(e);
                 self.resume();
                 return None;
             }
         };
-        match self.host.snapshot() {
-            Ok(state) => self.last_snapshot = Some(state),
-            Err(e) => self.failed(e),
-        }
+        self.progress().failing = false;
+        let skipped_events = skipped_events + std::mem::take(&mut self.lost_unreported);
+        let snapshot = self.host.snapshot().inspect_err(|e| self.failed(e.clone())).ok();
         let new = NewSummary {
             summarizer: self.host.name().to_owned(),
             window_start_ms: window.start_ms,
@@ -290,6 +288,11 @@ impl SummarizerLane {
                 return None;
             }
         };
+        // Saved once the summary it follows is stored.
+        if let Some(state) = snapshot {
+            self.save_snapshot(&state);
+            self.last_snapshot = Some(state);
+        }
         self.progress().summaries += 1;
         self.monitor.publish(&MonitorMessage::Summary(summary_json(&stored)));
         if let Some(days) = (self.store.config().retention_days > 0).then_some(self.store.config().retention_days) {
@@ -307,6 +310,21 @@ impl SummarizerLane {
         self.host.restore(&state)?;
         self.last_snapshot = Some(state);
         Ok(())
+    }
+
+    /// Store `state`, taken at a window's close, as the one the next start resumes: a crash
+    /// loses at most the open window.
+    fn save_snapshot(&self, state: &[u8]) {
+        let snapshot = PluginSnapshot {
+            detector: snapshot_key(self.host.name()),
+            plugin: self.host.source().to_owned(),
+            version: self.host.version().to_owned(),
+            taken_ms: now_ms(),
+            state: state.to_vec(),
+        };
+        if let Err(e) = self.store.save_snapshots(&[snapshot]) {
+            tracing::warn!(summarizer = %self.host.name(), error = %e, "cannot save the summarizer's snapshot");
+        }
     }
 
     /// Give a restarted instance the state of the last closed window.

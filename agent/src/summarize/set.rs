@@ -86,6 +86,23 @@ pub struct Summarizers {
     next_id: AtomicU64,
 }
 
+/// A summarizer's name keys its summaries (`/api/v1/summaries?summarizer=`) and its saved
+/// state, so two of one name would mix both, and an empty one names nothing.
+fn check_name(taken: &[String], at: usize, name: &str, spec: &SummarizerSpec) -> Result<(), PluginError> {
+    let message = if name.trim().is_empty() {
+        "its name is empty (hint: set `name = \"...\"` in its [[summarizers]] table, or give the plugin a NAME)"
+            .to_owned()
+    } else if let Some(first) = taken.iter().position(|n| n == name) {
+        format!(
+            "summarizers[{first}] has the same name {name:?}; their summaries and saved state would mix \
+             (hint: give one of them its own `name = \"...\"` in its [[summarizers]] table)"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(PluginError::Config { plugin: format!("summarizers[{at}] ({})", spec.source), message })
+}
+
 impl Summarizers {
     /// Start every summarizer of the config, each resumed from its saved snapshot. Returns
     /// them and the feed the pipeline offers committed batches to.
@@ -132,17 +149,24 @@ impl Summarizers {
         let running = self.running();
         let mut kept = vec![false; running.len()];
         let mut entries = Vec::with_capacity(specs.len());
-        for spec in specs {
+        let mut names: Vec<String> = Vec::with_capacity(specs.len());
+        for (at, spec) in specs.iter().enumerate() {
             let unchanged = running.iter().enumerate().find(|(i, r)| !kept[*i] && r.spec == *spec && r.same_code(spec));
-            match unchanged {
+            let name = match unchanged {
                 Some((i, r)) => {
                     kept[i] = true;
                     entries.push(Planned::Keep(r.id));
+                    r.status.name.clone()
                 }
                 None => {
-                    entries.push(Planned::Start(Box::new(SummarizerHost::start(&self.engine, spec)?), spec.clone()))
+                    let host = SummarizerHost::start(&self.engine, spec)?;
+                    let name = host.name().to_owned();
+                    entries.push(Planned::Start(Box::new(host), spec.clone()));
+                    name
                 }
-            }
+            };
+            check_name(&names, at, &name, spec)?;
+            names.push(name);
         }
         Ok(SummarizerPlan { entries })
     }
