@@ -33,10 +33,11 @@ pub struct Store {
     _lock: File,
 }
 
-/// The only connection that writes, and the next event id it will assign.
+/// The only connection that writes, and the next event and anomaly ids it will assign.
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
     pub(crate) next_id: i64,
+    pub(crate) next_anomaly_id: i64,
 }
 
 /// Whether the agent could keep its data in `data_dir`, for `vigil validate`: it is a
@@ -99,13 +100,16 @@ impl Store {
         let lock = take_lock(&path.with_extension("db.lock"))?;
         let mut conn = schema::open_writer(&path, config)?;
         super::vectors::reconcile(&mut conn, &path, config.kind, embedder.as_ref())?;
-        let next_id = next_event_id(&conn).map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
+        let next_event_id =
+            next_id(&conn, "events").map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
+        let next_anomaly_id =
+            next_id(&conn, "anomalies").map_err(|e| StoreError::sqlite("read the next anomaly id", &path, e))?;
         let wal = WalCheckpointer::start(&path, config, wal::Tuning::DEFAULT)?;
         Ok(Store {
             path,
             config: config.clone(),
             embedder,
-            writer: Mutex::new(Writer { conn, next_id }),
+            writer: Mutex::new(Writer { conn, next_id: next_event_id, next_anomaly_id }),
             readers: Mutex::new(Vec::new()),
             wal,
             _lock: lock,
@@ -211,13 +215,13 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
     }
 }
 
-/// One past the highest id ever assigned: ids are never reused, even after retention empties
-/// the table.
-fn next_event_id(conn: &Connection) -> rusqlite::Result<i64> {
-    let recorded: i64 = conn
-        .query_row("SELECT value FROM meta WHERE key = 'next_event_id'", [], |row| row.get(0))
-        .optional()?
-        .unwrap_or(1);
-    let max: Option<i64> = conn.query_row("SELECT max(id) FROM events", [], |row| row.get(0))?;
+/// One past the highest id ever assigned in `table` (`events` or `anomalies`): ids are never
+/// reused, even after retention deleted the newest rows or emptied the table (it records the
+/// next ids in `meta` as `next_event_id` and `next_anomaly_id`).
+fn next_id(conn: &Connection, table: &str) -> rusqlite::Result<i64> {
+    let key = if table == "events" { "next_event_id" } else { "next_anomaly_id" };
+    let recorded: i64 =
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?.unwrap_or(1);
+    let max: Option<i64> = conn.query_row(&format!("SELECT max(id) FROM {table}"), [], |row| row.get(0))?;
     Ok(recorded.max(max.unwrap_or(0) + 1))
 }

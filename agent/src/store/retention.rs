@@ -116,7 +116,7 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         let err = self.error("delete old events");
         let mut writer = self.writer();
-        let next_id = writer.next_id;
+        let (next_id, next_anomaly_id) = (writer.next_id, writer.next_anomaly_id);
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
         let mut anomalies = 0;
         let oldest: Vec<(i64, String)> = {
@@ -150,6 +150,10 @@ impl Store {
             tx.execute("DELETE FROM source_counts WHERE events <= 0", []).map_err(&err)?;
             // The newest events may go too: ids already given must not come back on a reopen.
             tx.prepare_cached(super::write::SET_NEXT_ID).map_err(&err)?.execute([next_id]).map_err(&err)?;
+            tx.prepare_cached(super::write::SET_NEXT_ANOMALY_ID)
+                .map_err(&err)?
+                .execute([next_anomaly_id])
+                .map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         Ok((oldest.len() as u64, anomalies))

@@ -617,12 +617,43 @@ fn ids_are_not_reused_after_every_event_is_deleted() {
     let config = StoreConfig { retention_days: 1, retention_chunk: 100, ..StoreConfig::default() };
     {
         let store = Store::open(dir.path(), &config).unwrap();
-        store.commit(&batch(vec![event(0, "10.0.0.1", 200, "/"), event(1, "10.0.0.1", 200, "/")])).unwrap();
+        store.commit(&anomalous(vec![event(0, "10.0.0.1", 200, "/"), event(1, "10.0.0.1", 200, "/")])).unwrap();
+        assert_eq!(largest_anomaly_id(&store), Some(2));
         assert_eq!(store.enforce_retention(10 * DAY_MS).unwrap().expired_events, 2);
         assert_eq!(store.counts().unwrap().events, 0);
+        assert_eq!(largest_anomaly_id(&store), None);
+        // Anomaly ids too: SQLite's own would give the next one the id just deleted.
+        store.commit(&anomalous(vec![event(10 * DAY_MS, "10.0.0.1", 200, "/")])).unwrap();
+        assert_eq!(largest_anomaly_id(&store), Some(3));
     }
     let store = Store::open(dir.path(), &config).unwrap();
-    assert_eq!(store.commit(&batch(vec![event(0, "10.0.0.1", 200, "/")])).unwrap().ids, Some(3..=3));
+    assert_eq!(store.commit(&anomalous(vec![event(0, "10.0.0.1", 200, "/")])).unwrap().ids, Some(4..=4));
+    assert_eq!(largest_anomaly_id(&store), Some(4));
+    // Retention deletes the newest anomaly (its event is the oldest by its own time): the
+    // next one still gets a new id, before and after a reopen.
+    assert_eq!(store.enforce_retention(10 * DAY_MS).unwrap().expired_events, 1);
+    assert_eq!(largest_anomaly_id(&store), Some(3));
+    store.commit(&anomalous(vec![event(10 * DAY_MS, "10.0.0.1", 200, "/")])).unwrap();
+    assert_eq!(largest_anomaly_id(&store), Some(5));
+    assert_eq!(store.enforce_retention(10 * DAY_MS).unwrap().expired_events, 0);
+    drop(store);
+    let store = Store::open(dir.path(), &config).unwrap();
+    store.commit(&anomalous(vec![event(10 * DAY_MS, "10.0.0.1", 200, "/")])).unwrap();
+    assert_eq!(largest_anomaly_id(&store), Some(6));
+}
+
+/// `events` as one batch, every one of them an anomaly.
+fn anomalous(events: Vec<Event>) -> CommitBatch {
+    let mut b = batch(events);
+    b.anomalies = (0..b.events.len())
+        .map(|event_index| NewAnomaly { event_index, detector: "d".into(), score: 0.9, reason: "r".into() })
+        .collect();
+    b
+}
+
+fn largest_anomaly_id(store: &Store) -> Option<i64> {
+    let conn = rusqlite::Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("SELECT max(id) FROM anomalies", [], |row| row.get(0)).unwrap()
 }
 
 #[test]

@@ -91,7 +91,7 @@ fn insert_events_sql(rows: usize) -> String {
 static INSERT_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(1));
 static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(ROWS_PER_INSERT));
 const INSERT_ANOMALY: &str =
-    "INSERT INTO anomalies (event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO anomalies (id, event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, \
      byte_offset = excluded.byte_offset, updated_ms = excluded.updated_ms";
@@ -101,6 +101,10 @@ const ADD_SOURCE_COUNT: &str = "INSERT INTO source_counts (source, events) VALUE
 /// only retention, which may delete the newest events, records it (a page write per commit
 /// saved: one in five of a one-event commit's pages).
 pub(super) const SET_NEXT_ID: &str = "UPDATE meta SET value = ?1 WHERE key = 'next_event_id'";
+/// The same for anomalies, whose ids the writer assigns too (SQLite's own would be `max(id) +
+/// 1` at each insert, reusing those of the newest anomalies once retention deleted them).
+pub(super) const SET_NEXT_ANOMALY_ID: &str = "INSERT INTO meta (key, value) VALUES ('next_anomaly_id', ?1) \
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 
 impl Store {
     /// Write `batch` in one transaction and return the ids its events got. On error nothing
@@ -149,6 +153,7 @@ impl Store {
 
         let first = writer.next_id;
         let next = first + count as i64;
+        let first_anomaly = writer.next_anomaly_id;
         let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
         {
             let mut many = tx.prepare_cached(&INSERT_EVENTS).map_err(&err)?;
@@ -168,12 +173,13 @@ impl Store {
             }
             let mut insert = tx.prepare_cached(INSERT_ANOMALY).map_err(&err)?;
             let mut anomaly_ids = Vec::with_capacity(batch.anomalies.len());
-            for anomaly in &batch.anomalies {
+            for (anomaly, anomaly_id) in batch.anomalies.iter().zip(first_anomaly..) {
                 let event = &batch.events[anomaly.event_index].event;
                 let id = first + anomaly.event_index as i64;
-                let params = (id, &anomaly.detector, f64::from(anomaly.score), &anomaly.reason, event.timestamp_ms);
+                let params =
+                    (anomaly_id, id, &anomaly.detector, f64::from(anomaly.score), &anomaly.reason, event.timestamp_ms);
                 insert.execute(params).map_err(&err)?;
-                anomaly_ids.push(tx.last_insert_rowid());
+                anomaly_ids.push(anomaly_id);
             }
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
             for checkpoint in &batch.checkpoints {
@@ -192,6 +198,7 @@ impl Store {
         }
         tx.commit().map_err(&err)?;
         writer.next_id = next;
+        writer.next_anomaly_id = first_anomaly + batch.anomalies.len() as i64;
         self.wal.restart_if_due(&writer.conn);
         Ok(Committed {
             ids: (count > 0).then(|| first..=next - 1),
