@@ -66,6 +66,7 @@ pub async fn detect(
             ApiError::new(rejection.status(), "bad_body", rejection.body_text())
         }
     })?;
+    let body = super::encoding::decoded_body(&headers, body, state.settings.load().max_body_bytes)?;
     let logs = request::decode(&body, state.settings.load().max_batch_logs).inspect_err(|_| {
         state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })?;

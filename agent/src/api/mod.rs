@@ -4,6 +4,7 @@
 mod anomaly;
 mod auth;
 mod chat;
+mod encoding;
 mod error;
 mod info;
 mod metrics;

@@ -397,13 +397,16 @@ fn health() {}
 fn chat() {}
 
 #[utoipa::path(post, path = "/anomaly_detection", tag = "seed", request_body = AnomalyRequest, security(("bearer" = [])),
-    description = "Scores the logs with every detector, answers in-line, and stores them like any other source.",
+    description = "Scores the logs with every detector, answers in-line, and stores them like any other source. \
+        The body may be sent compressed, with `Content-Encoding: gzip` or `deflate`; the byte limit applies to it \
+        decompressed.",
+    params(("Content-Encoding" = Option<String>, Header, description = "`gzip`, `deflate` or `identity` (the default)")),
     responses(
         (status = 200, description = "Scored and stored", body = AnomalyResponse),
-        (status = 400, description = "Malformed JSON", body = Error),
+        (status = 400, description = "Malformed JSON, or a body that is not valid gzip or deflate as its Content-Encoding says", body = Error),
         (status = 401, description = "Missing or wrong token", body = Error),
         (status = 413, description = "Body over `[api] max_body_bytes` or more logs than `[api] max_batch_logs`", body = Error),
-        (status = 415, description = "Content-Type is not application/json", body = Error),
+        (status = 415, description = "Content-Type is not application/json, or a Content-Encoding other than gzip, deflate or identity", body = Error),
         (status = 422, description = "Wrong types, missing fields, bad values; `message` names the log index and field", body = Error),
         (status = 503, description = "A detector failed or the agent is shutting down; retry", body = Error),
     ))]
@@ -418,7 +421,7 @@ fn anomaly_detection() {}
         from the client are ignored; a close frame is answered with one.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),
+        (status = 400, description = "Not a WebSocket upgrade request (`not_a_websocket`)", body = Error),
         (status = 401, description = "Missing or wrong token", body = Error),
     ))]
 #[allow(dead_code)]
@@ -431,7 +434,7 @@ fn monitor_ws() {}
         frame closes the connection with code 1009.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),
+        (status = 400, description = "Not a WebSocket upgrade request (`not_a_websocket`)", body = Error),
         (status = 401, description = "Missing or wrong token", body = Error),
     ))]
 #[allow(dead_code)]

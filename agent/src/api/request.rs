@@ -100,6 +100,9 @@ pub struct ValidLog {
 
 /// Decode and validate a body; `max_logs` is the configured batch limit.
 pub fn decode(body: &[u8], max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
+    // A UTF-8 byte order mark, which some Windows tools write, is not JSON; RFC 8259 lets a
+    // parser ignore it.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
         return Err(ApiError::unprocessable("wrong_type", "request body: expected a JSON object {\"logs\": [...]}"));

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod encoding;
 mod health;
 
 fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
@@ -556,4 +557,12 @@ async fn anomaly_details_carry_the_stored_event_id() {
     let (_, body) = detect(app(), json!({ "logs": [log(), log()] }).to_string()).await;
     assert_eq!(body["anomaly_details"][0]["id"], 1);
     assert_eq!(body["anomaly_details"][1]["id"], 2);
+}
+
+#[tokio::test]
+async fn a_plain_request_to_a_websocket_endpoint_is_a_json_error() {
+    for path in ["/ws", "/ws/application"] {
+        let answer = send(app(), "GET", path, None, Body::empty()).await;
+        assert_error(answer, StatusCode::BAD_REQUEST, "not_a_websocket", "connect with a WebSocket client");
+    }
 }

@@ -8,6 +8,8 @@ use super::request::{self, ValidLog};
 use super::{ApiError, AppState};
 use crate::pipeline::{Accepted, PipelineError, Submission};
 use axum::extract::State;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use serde_json::json;
@@ -16,19 +18,40 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// Frames of one connection waiting for their commit before the connection stops reading.
 const MAX_IN_FLIGHT: usize = 64;
 
-pub async fn application(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let limit = state.settings.load().max_body_bytes;
-    upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| ingest(socket, state))
+/// A request to a WebSocket endpoint that is not a WebSocket handshake gets a JSON error
+/// saying so (axum's own answer is plain text), with its status (400, 405 or 426).
+fn not_an_upgrade(rejection: WebSocketUpgradeRejection) -> ApiError {
+    ApiError::new(
+        rejection.status(),
+        "not_a_websocket",
+        format!(
+            "{}: this endpoint speaks WebSocket only; connect with a WebSocket client (ws://...)",
+            rejection.body_text()
+        ),
+    )
 }
 
-pub async fn monitor(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn application(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(not_an_upgrade)?;
+    let limit = state.settings.load().max_body_bytes;
+    Ok(upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| ingest(socket, state)))
+}
+
+pub async fn monitor(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(not_an_upgrade)?;
     // Subscribed here, before the handshake is answered, not in the upgraded task: a dashboard
     // that has its connection gets everything that happens after, even what happens before
     // that task first runs (the end-to-end monitor test once waited forever for an ack sent
     // in that gap).
     let updates = state.pipeline.monitor().subscribe();
     let shutdown = state.shutdown.subscribe();
-    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, updates, shutdown))
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, updates, shutdown)))
 }
 
 /// What the writer half sends, in order.
