@@ -7,6 +7,19 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a compressed file that does not decompress may be one gzip is still writing
+/// (logrotate compresses a big log for seconds, and its stream is incomplete until the end):
+/// such a file is tried again as it grows, and only reported (and counted in `errors`) once
+/// it has not changed for this long.
+pub(super) const ARCHIVE_SETTLE: Duration = Duration::from_secs(30);
+
+/// Whether a compressed file has not changed for [`ARCHIVE_SETTLE`] (or its time is unknown,
+/// or in the future).
+pub(super) fn settled(meta: &Metadata) -> bool {
+    meta.modified().ok().and_then(|m| m.elapsed().ok()).is_none_or(|age| age >= ARCHIVE_SETTLE)
+}
 
 /// Why a compressed file under the globs is not read.
 pub(super) fn undecodable(e: std::io::Error) -> String {

@@ -3,12 +3,12 @@
 //! that covers them.
 
 use super::config::{FileSourceConfig, StartAt};
-use super::examine::{Skip, compression, file_kind, open_listed, starts_alike, stat_failure, undecodable};
+use super::examine::{Skip, compression, file_kind, open_listed, settled, starts_alike, stat_failure, undecodable};
 use super::fingerprint::Fingerprint;
 use super::gzip;
 use super::tailed::{LineRead, TailedFile};
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Metadata};
+use std::fs::{self, File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,7 +74,9 @@ enum ArchiveState {
     /// Read to its end, or nothing in it to read.
     Done,
     /// It did not decompress; `at` is how far reading got, where the next try starts.
-    Failed { why: String, at: Option<Position> },
+    /// `reported`: counted in `errors` and reported as skipped (not while it may still be
+    /// being written, see [`settled`]).
+    Failed { why: String, at: Option<Position>, reported: bool },
 }
 
 impl Archive {
@@ -245,17 +247,25 @@ impl Tailer {
     fn scan_archive(&mut self, path: PathBuf, meta: &Metadata, skipped: &mut HashMap<PathBuf, Skip>) {
         let ino = (meta.dev(), meta.ino());
         let version = (meta.len(), meta.modified().ok());
-        match self.archives.get(&ino) {
+        match self.archives.get_mut(&ino) {
             Some(archive) if archive.reading() => return,
             Some(archive) if archive.version == version => {
-                if let ArchiveState::Failed { why, .. } = &archive.state {
+                if let ArchiveState::Failed { why, reported, .. } = &mut archive.state
+                    && settled(meta)
+                {
+                    if !*reported {
+                        *reported = true;
+                        self.stats.errors += 1;
+                    }
                     let fix = "replace it with a whole gzip file, or delete it";
                     skipped.insert(path, Skip { why: why.clone(), fix });
                 }
                 return;
             }
-            _ if self.archives.values().any(Archive::reading) => return,
             _ => {}
+        }
+        if self.archives.values().any(Archive::reading) {
+            return;
         }
         let Some((file, _)) = open_listed(&path, skipped) else { return };
         let resume = match self.archives.remove(&ino) {
@@ -263,8 +273,9 @@ impl Tailer {
             _ => None,
         };
         let state = self.open_archive(path, file, ino, resume).unwrap_or_else(|(why, at)| {
-            self.stats.errors += 1;
-            ArchiveState::Failed { why, at }
+            let reported = settled(meta);
+            self.stats.errors += u64::from(reported);
+            ArchiveState::Failed { why, at, reported }
         });
         self.archives.insert(ino, Archive { version, state });
     }
@@ -360,9 +371,10 @@ impl Tailer {
             // What was read stays read, also for another file of the same content (the
             // archive compressed again): retired like a file no longer followed.
             Err(e) => {
-                self.stats.errors += 1;
+                let reported = fs::metadata(&path).map_or(true, |meta| settled(&meta));
+                self.stats.errors += u64::from(reported);
                 retire(&mut self.retired, position.clone());
-                archive.state = ArchiveState::Failed { why: undecodable(e), at: Some(position.clone()) };
+                archive.state = ArchiveState::Failed { why: undecodable(e), at: Some(position.clone()), reported };
             }
         }
         // At the end, a position even without lines: it records the archive as read.
