@@ -107,15 +107,59 @@ pub fn decode(body: &[u8], max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
     if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
         return Err(ApiError::unprocessable("wrong_type", "request body: expected a JSON object {\"logs\": [...]}"));
     }
-    let parsed: Body = from_json(body, "object")?;
-    validate_all(parsed.logs, max_logs)
+    let parsed: Body = from_json(body, Input::Body)?;
+    validate_all(parsed.logs, max_logs, Input::Body)
+}
+
+/// Where logs came from, for the words of an error: fields are named as the sender wrote
+/// them (`logs[3].status_code` in a body, `[3].status_code` in a frame's array,
+/// `status_code` in a frame of one log).
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    Body,
+    /// A `/ws/application` frame of one log object.
+    Frame,
+    /// A `/ws/application` frame of an array of logs.
+    FrameArray,
+}
+
+impl Input {
+    /// Path of `field` of log `i`.
+    fn at(self, i: usize, field: &str) -> String {
+        match self {
+            Input::Body => format!("logs[{i}].{field}"),
+            Input::FrameArray => format!("[{i}].{field}"),
+            Input::Frame => field.to_owned(),
+        }
+    }
+
+    /// What the whole input is called.
+    fn whole(self) -> &'static str {
+        if self == Input::Body { "request body" } else { "frame" }
+    }
+
+    /// What to send instead.
+    fn shape(self) -> &'static str {
+        if self == Input::Body { "send {\"logs\": [...]}" } else { "send a log object or an array of them" }
+    }
 }
 
 /// Decode a `/ws/application` text frame: one log object, or an array of them.
 pub fn decode_frame(text: &str, max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
-    let logs = match text.trim_start().as_bytes().first() {
-        Some(b'[') => from_json::<Vec<LogIn>>(text.as_bytes(), "value")?,
-        Some(b'{') => vec![from_json::<LogIn>(text.as_bytes(), "value")?],
+    let bytes = text.as_bytes();
+    let (logs, input) = match text.trim_start().as_bytes().first() {
+        Some(b'[') => (from_json::<Vec<LogIn>>(bytes, Input::FrameArray)?, Input::FrameArray),
+        Some(b'{') => match serde_json::from_slice::<LogIn>(bytes) {
+            Ok(log) => (vec![log], Input::Frame),
+            // The HTTP body's shape, `{"logs": [...]}`, is taken too.
+            Err(_)
+                if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+                    .is_ok_and(|o| o.contains_key("logs") && !o.contains_key("ip")) =>
+            {
+                (from_json::<Body>(bytes, Input::Body)?.logs, Input::Body)
+            }
+            Err(_) => (vec![from_json::<LogIn>(bytes, Input::Frame)?], Input::Frame),
+        },
         _ if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
             return Err(ApiError::unprocessable(
                 "wrong_type",
@@ -126,40 +170,45 @@ pub fn decode_frame(text: &str, max_logs: usize) -> Result<Vec<ValidLog>, ApiErr
             return Err(ApiError::malformed_json("the frame is not valid JSON; send a log object or an array of them"));
         }
     };
-    validate_all(logs, max_logs)
+    validate_all(logs, max_logs, input)
 }
 
-/// Decode one JSON `what` (object, value) from `json`, nothing after it. Tracking the path
+/// Decode one JSON value from `json`, nothing after it. Tracking the path
 /// costs ~0.4 µs per log and only an error needs it, so input is decoded plainly first and
 /// only what fails is decoded again, with the path, for the error.
-fn from_json<T: serde::de::DeserializeOwned>(json: &[u8], what: &str) -> Result<T, ApiError> {
+fn from_json<T: serde::de::DeserializeOwned>(json: &[u8], input: Input) -> Result<T, ApiError> {
     if let Ok(value) = serde_json::from_slice(json) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(json);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
-    de.end().map_err(|e| ApiError::malformed_json(format!("trailing characters after the JSON {what}: {e}")))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| shape_error(e, input))?;
+    de.end().map_err(|e| {
+        ApiError::malformed_json(format!(
+            "trailing characters after the JSON {}: {e}; {}",
+            input.whole(),
+            input.shape()
+        ))
+    })?;
     Ok(value)
 }
 
-fn validate_all(logs: Vec<LogIn>, max_logs: usize) -> Result<Vec<ValidLog>, ApiError> {
+fn validate_all(logs: Vec<LogIn>, max_logs: usize, input: Input) -> Result<Vec<ValidLog>, ApiError> {
     if logs.is_empty() {
-        return Err(ApiError::unprocessable("empty_batch", "`logs` is empty: send at least one log"));
+        let what = if input == Input::Body { "`logs` is empty" } else { "the frame's array is empty" };
+        return Err(ApiError::unprocessable("empty_batch", format!("{what}: send at least one log")));
     }
     if logs.len() > max_logs {
+        let what = if input == Input::Body { "request" } else { "frame" };
         return Err(ApiError::too_large(
             "too_many_logs",
-            format!(
-                "{} logs in one request; the limit is {max_logs} (api.max_batch_logs): split the batch",
-                logs.len()
-            ),
+            format!("{} logs in one {what}; the limit is {max_logs} (api.max_batch_logs): split the batch", logs.len()),
         ));
     }
 
     let mut problems = Vec::new();
     let mut valid = Vec::with_capacity(logs.len());
     for (i, log) in logs.into_iter().enumerate() {
-        match validate(i, log) {
+        match validate(i, log, input) {
             Ok(v) => valid.push(v),
             Err(problem) => problems.push(problem),
         }
@@ -181,19 +230,21 @@ fn validate_all(logs: Vec<LogIn>, max_logs: usize) -> Result<Vec<ValidLog>, ApiE
 }
 
 /// Map a serde error to 400 (not JSON at all) or 422 (JSON of the wrong shape), with the path.
-fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>, input: Input) -> ApiError {
     let path = error.path().to_string();
     let inner = error.inner();
     let (line, column) = (inner.line(), inner.column());
     match inner.classify() {
         Category::Syntax | Category::Eof | Category::Io => ApiError::malformed_json(format!(
-            "the body is not valid JSON (line {line}, column {column}): {inner}; send {{\"logs\": [...]}}"
+            "the {} is not valid JSON (line {line}, column {column}): {inner}; {}",
+            if input == Input::Body { "body" } else { "frame" },
+            input.shape()
         )),
         Category::Data => {
             let text = inner.to_string();
             let text = text.split(" at line ").next().unwrap_or(&text);
             let code = if text.starts_with("missing field") { "missing_field" } else { "wrong_type" };
-            let field = if path == "." { "request body".to_owned() } else { path };
+            let field = if path == "." { input.whole().to_owned() } else { path };
             // serde's text may say the same already ("expected a string").
             let expected = expected_for(&field);
             let expected = if text.contains(expected.trim().trim_matches(['(', ')'])) { "" } else { expected };
@@ -216,8 +267,8 @@ fn expected_for(path: &str) -> &'static str {
 
 type Problem = (&'static str, String);
 
-fn validate(i: usize, log: LogIn) -> Result<ValidLog, Problem> {
-    let at = |field: &str| format!("logs[{i}].{field}");
+fn validate(i: usize, log: LogIn, input: Input) -> Result<ValidLog, Problem> {
+    let at = |field: &str| input.at(i, field);
     for (field, value) in [
         ("ip", &log.ip),
         ("timestamp", &log.timestamp),
