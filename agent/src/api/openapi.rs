@@ -428,7 +428,7 @@ fn anomaly_detection() {}
 fn monitor_ws() {}
 
 #[utoipa::path(get, path = "/ws/application", tag = "seed", security(("bearer" = [])),
-    description = "WebSocket for applications. Send one log (LogIn) or an array of logs per text frame. Each frame is \
+    description = "WebSocket for applications. Send one log (LogIn), an array of logs, or `{\"logs\": [...]}` per text frame. Each frame is \
         answered with `ack` (WsAck) once its logs are committed, then one `anomaly` (WsAnomaly) per anomalous log; \
         a bad frame gets `error` (WsError) and the connection stays open. Binary frames are refused; an oversized \
         frame closes the connection with code 1009.",
