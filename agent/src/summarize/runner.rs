@@ -44,8 +44,8 @@ pub(super) struct SummarizerLane {
     open: Option<SummaryWindow>,
     /// The state taken at the last window's close: a plugin restarted after a trap resumes it.
     last_snapshot: Option<Vec<u8>>,
-    /// Events lost in windows that stored no summary (every event of it lost, or its emit
-    /// failed): counted in the next summary's `skipped_events`.
+    /// Events lost or skipped in windows that stored no summary (every event of it lost, or
+    /// its emit failed): counted in the next summary's `skipped_events`.
     lost_unreported: u64,
 }
 
@@ -249,7 +249,7 @@ impl SummarizerLane {
         let window = self.open.take()?;
         let skipped_events = self.skipped().saturating_sub(window.skipped_at_open) + window.lost_events;
         if window.events == 0 {
-            self.lost_unreported += window.lost_events;
+            self.lost_unreported += skipped_events;
             return None;
         }
         let end_ms = match end_at {
@@ -259,7 +259,7 @@ impl SummarizerLane {
         let summary = match Self::timed(&self.status, &mut self.host, |h| h.emit(window.start_ms, end_ms)) {
             Ok(summary) => summary,
             Err(e) => {
-                self.lost_unreported += window.events + window.lost_events;
+                self.lost_unreported += window.events + skipped_events;
                 self.failed(e);
                 self.resume();
                 return None;
