@@ -117,18 +117,21 @@ fn main() {
     // The agent's CPU per log or request: steadier than throughput on a machine the load
     // client shares.
     let cpu = || server.cpu_seconds().unwrap_or(f64::NAN);
+    // The load client's own CPU: it shares the machine's cores with the agent.
+    let client_cpu = || agent::process_cpu_seconds("self").unwrap_or(f64::NAN);
     runtime.block_on(async {
         run(addr, 5_000, 1, 1).await;
-        let before = cpu();
+        let (before, client_before) = (cpu(), client_cpu());
         let (lat, anomalies, elapsed) = run(addr, 1_000, connections, seconds).await;
         let logs = lat.len() as f64 * 1000.0;
         println!(
             "batch 1000: {connections} connections, {} requests in {:.1} s: {:.0} logs/s, agent CPU {:.2} µs per log, \
-             {:.1}% anomalies",
+             load client CPU {:.2} µs per log, {:.1}% anomalies",
             lat.len(),
             elapsed.as_secs_f64(),
             logs / elapsed.as_secs_f64(),
             (cpu() - before) * 1e6 / logs,
+            (client_cpu() - client_before) * 1e6 / logs,
             anomalies as f64 * 100.0 / logs
         );
 

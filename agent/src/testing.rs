@@ -80,6 +80,16 @@ const SCAN_LOG_FILES: [&str; 3] = ["acunetix.txt", "netsparker.txt", "w3af.txt"]
 /// The lines of ../shared/data/apache_scan_logs (real access logs of three web scanners),
 /// unwrapped, per file; `None` (after saying why) when the data is absent.
 pub fn scan_logs() -> Option<Vec<(&'static str, Vec<String>)>> {
+    let unwrap = |line: String| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(inner) => inner.to_owned(),
+        None => line,
+    };
+    let files = scan_logs_as_written()?;
+    Some(files.into_iter().map(|(name, lines)| (name, lines.into_iter().map(unwrap).collect())).collect())
+}
+
+/// The same lines as the files have them (without their line endings).
+pub fn scan_logs_as_written() -> Option<Vec<(&'static str, Vec<String>)>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/apache_scan_logs");
     if !dir.is_dir() {
         eprintln!("skipped: {} is absent (the shared data sets are not on this machine)", dir.display());
@@ -93,10 +103,7 @@ pub fn scan_logs() -> Option<Vec<(&'static str, Vec<String>)>> {
             .split('\n')
             .map(|line| line.strip_suffix('\r').unwrap_or(line))
             .filter(|line| !line.is_empty())
-            .map(|line| match line.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-                Some(inner) => inner.to_owned(),
-                None => line.to_owned(),
-            })
+            .map(str::to_owned)
             .collect();
         (name, lines)
     });

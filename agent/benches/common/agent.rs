@@ -33,14 +33,19 @@ impl Server {
     /// `/proc/PID/stat`; `None` off Linux.
     #[allow(dead_code)]
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
-        // Fields after the command name (which may hold spaces, so split after its ')').
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Some(ticks / per_second)
+        process_cpu_seconds(&self.0.id().to_string())
     }
+}
+
+/// User + system CPU time of process `pid` (`self` for this one), from `/proc`.
+pub fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, so split after its ')').
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / per_second)
 }
 
 /// Start the agent in `dir` with `extra` config appended (after `[api]`).

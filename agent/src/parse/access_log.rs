@@ -47,6 +47,10 @@ type Mismatch = (&'static str, usize);
 /// Parses one access-log line; a line that does not fit keeps only `raw` and `source`.
 pub(super) fn parse(format: Format, line: &str, source: &str) -> Parsed {
     let text = line.trim_end_matches(['\n', '\r']);
+    // A line wrapped whole in double quotes, as some exports write each line (a CSV or JSON
+    // string per line; the scanner logs of ../shared/data/apache_scan_logs): the line is what
+    // is inside. A line as a server writes it starts with the client address, never a quote.
+    let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
     match scan(text) {
         Ok(fields) => build(fields, line, source),
         Err((expected, at)) => Parsed::failed(line, source, ParseError::Malformed { format, expected, at }),
@@ -56,7 +60,7 @@ pub(super) fn parse(format: Format, line: &str, source: &str) -> Parsed {
 fn scan(text: &str) -> Result<Line<'_>, Mismatch> {
     let mut s = Scanner { text, pos: 0 };
     s.skip_spaces();
-    let ip = s.bare().ok_or(("the client address", s.pos))?;
+    let ip = s.bare().filter(|ip| !ip.starts_with('"')).ok_or(("the client address", s.pos))?;
     s.skip_spaces();
     let ident = s.bare().ok_or(("the ident field (`-` when empty)", s.pos))?;
     s.skip_spaces();

@@ -1,6 +1,8 @@
 use super::*;
 use serde_json::json;
 
+mod wrapped;
+
 const SRC: &str = "file:/var/log/nginx/access.log";
 
 fn combined(line: &str) -> Parsed {
