@@ -6,7 +6,7 @@ use super::raw::{DetectorConfig, RawConfig};
 use crate::detect::builtin;
 use crate::pipeline::PipelineConfig;
 use crate::source::SourceSpec;
-use crate::source::config::SourceConfig;
+use crate::source::config::{SourceConfig, SourceKind};
 use crate::source::file::FileSourceConfig;
 use crate::store::StoreConfig;
 use std::net::SocketAddr;
@@ -269,6 +269,26 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
             .errors
             .push(ConfigError::at(check.file, check.text, None, format!("sources[{i}].{field}"), message).hint(hint));
     };
+    if raw.kind == SourceKind::Websocket {
+        // Always on: the entry declares it. A file setting here is a mistake worth saying.
+        let set = [
+            ("name", raw.name.is_some()),
+            ("include", !raw.include.is_empty()),
+            ("exclude", !raw.exclude.is_empty()),
+            ("pattern", raw.pattern.is_some()),
+            ("timestamp_format", raw.timestamp_format.is_some()),
+            ("json_fields", raw.json_fields.is_some()),
+            ("time_zone", raw.time_zone.is_some()),
+        ];
+        for (field, _) in set.into_iter().filter(|(_, set)| *set) {
+            fail(
+                field,
+                "a websocket source takes no settings: WebSocket ingest is always on at /ws/application".into(),
+                "remove it; the frame limits are [api] max_body_bytes and max_batch_logs",
+            );
+        }
+        return None;
+    }
     if raw.include.is_empty() {
         fail("include", "no files to follow".into(), "add a glob like \"/var/log/nginx/access.log*\"");
     }

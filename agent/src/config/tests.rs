@@ -109,3 +109,20 @@ fn a_source_setting_out_of_range_is_named_itself() {
         assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field], "{errors:?}");
     }
 }
+
+#[test]
+fn a_websocket_source_as_design_md_writes_it_is_accepted_and_takes_no_file_settings() {
+    // DESIGN.md's config: `type = "file"  # file | websocket`; it was refused as an unknown
+    // variant, so a config written from the design did not start.
+    let text = "[[sources]]\ntype = \"websocket\"\n\n[[sources]]\ntype = \"file\"\ninclude = [\"/var/log/a.log\"]\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["file1"]);
+
+    let err = parse("[[sources]]\ntype = \"websocket\"\ninclude = [\"/var/log/a.log\"]\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!(e.field, "sources[0].include");
+    assert!(e.message.contains("always on at /ws/application"), "{}", e.message);
+    // A file source still needs its files.
+    let err = parse("[[sources]]\ntype = \"file\"\n").unwrap_err();
+    assert!(err.0[0].message.contains("no files to follow"), "{}", err.0[0].message);
+}

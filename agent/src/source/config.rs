@@ -9,13 +9,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// `file` (tail files). WebSocket ingest is always on at `/ws/application`.
+    /// `file` (tail files), or `websocket`: WebSocket ingest, always on at `/ws/application`,
+    /// which an entry may declare (DESIGN.md's config lists it) but takes no settings.
     #[serde(rename = "type")]
     pub kind: SourceKind,
     /// Name in stats and in each event's `source` (`file:<name>`); defaults to `file<N>`.
     #[serde(default)]
     pub name: Option<String>,
     /// Glob patterns of files to follow, e.g. `/var/log/nginx/access.log*`.
+    #[serde(default)]
     pub include: Vec<String>,
     /// Glob patterns of files to skip, e.g. `*.gz`.
     #[serde(default)]
@@ -77,6 +79,8 @@ impl SourceConfig {
 pub enum SourceKind {
     /// Tail files.
     File,
+    /// WebSocket ingest at `/ws/application`: always on, so the entry changes nothing.
+    Websocket,
 }
 
 /// A validated source.
