@@ -24,11 +24,12 @@ impl Config {
     /// Read, parse and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors::single(ConfigError::whole_file(
-                path.display().to_string(),
-                format!("cannot read the config file: {e}"),
-                "check the path given to --config",
-            ))
+            let (message, hint) = if e.kind() == std::io::ErrorKind::InvalidData {
+                ("the file is not UTF-8 text".to_owned(), "save it as UTF-8 (TOML is UTF-8 only)")
+            } else {
+                (format!("cannot read the config file: {e}"), "check the path of the config file")
+            };
+            ConfigErrors::single(ConfigError::whole_file(path.display().to_string(), message, hint))
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)

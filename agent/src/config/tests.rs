@@ -126,3 +126,14 @@ fn a_websocket_source_as_design_md_writes_it_is_accepted_and_takes_no_file_setti
     let err = parse("[[sources]]\ntype = \"file\"\n").unwrap_err();
     assert!(err.0[0].message.contains("no files to follow"), "{}", err.0[0].message);
 }
+
+#[test]
+fn a_config_file_that_is_not_utf8_is_told_so_not_sent_to_check_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, b"data_dir = \"caf\xe9\"\n").unwrap();
+    let message = Config::load(&path).unwrap_err().to_string();
+    assert!(message.contains("not UTF-8") && message.contains("save it as UTF-8"), "{message}");
+    let message = Config::load(&dir.path().join("absent.toml")).unwrap_err().to_string();
+    assert!(message.contains("cannot read the config file") && message.contains("check the path"), "{message}");
+}
