@@ -135,7 +135,8 @@ pub struct DetectorStatus {
     /// The most recent failure, if any, and when.
     pub last_error: Option<String>,
     pub last_failure_at: Option<String>,
-    /// While in backoff: when it will be called again.
+    /// While in backoff: milliseconds until it is called again (a duration, as the OpenAPI
+    /// document says, not an instant).
     pub backoff_until_ms: Option<u64>,
     pub snapshot: Option<SnapshotStatus>,
     /// Linear memory the instance holds, bytes: what its state and its largest batch needed
