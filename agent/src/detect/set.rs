@@ -299,7 +299,13 @@ impl DetectorSet {
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(detector = %slot.name, error = %e, "snapshot failed; keeping the previous one")
+                    tracing::warn!(detector = %slot.name, error = %e, "snapshot failed; keeping the previous one");
+                    // A failure like any other in the detector's status (a trap restarted it).
+                    slot.failures.fetch_add(1, Ordering::Relaxed);
+                    slot.restarts.store(slot.host().restarts(), Ordering::Relaxed);
+                    let mut trouble = slot.trouble();
+                    trouble.last_error = Some(e.to_string());
+                    trouble.last_failure_ms = Some(now);
                 }
             }
         }

@@ -366,3 +366,15 @@ fn a_plugins_linear_memory_is_counted_as_it_grows() {
         assert!((held..held + (1 << 20)).contains(&grown), "after {calls} calls: {grown} bytes more");
     }
 }
+
+#[test]
+fn a_snapshot_that_fails_is_a_failure_in_the_detectors_status() {
+    // It was only logged: /api/v1/plugins kept failures 0 and no last_error.
+    let set = DetectorSet::start(engine(), &[misbehave_with(r#"{"mode":"behave","panic_in_snapshot":true}"#)]).unwrap();
+    assert!(set.snapshots(false).is_empty());
+    let status = &set.status()[0];
+    assert_eq!((status.failures, status.restarts), (1, 1));
+    let error = status.last_error.as_deref().unwrap_or("");
+    assert!(error.contains("panicked in snapshot on purpose"), "{error}");
+    assert!(status.last_failure_at.is_some());
+}
