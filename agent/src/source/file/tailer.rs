@@ -431,13 +431,25 @@ impl Tailer {
         // One stat per path: it says whether it is a file and when it last changed. Paths
         // matched by several globs are kept once.
         let mut seen = HashSet::new();
-        let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf, Metadata)> = self
+        let listed: Vec<PathBuf> = self
             .config
             .include
             .iter()
             .filter_map(|p| glob::glob(p).ok())
             .flatten()
-            .filter_map(Result::ok)
+            .filter_map(|listed| {
+                listed
+                    .inspect_err(|e| {
+                        // A directory on the way that cannot be read: its files are never seen.
+                        let why = format!("is a directory the agent cannot list ({})", e.error());
+                        let fix = "let the agent's user read and enter it (none of its files is read until then)";
+                        skipped.insert(e.path().to_path_buf(), Skip { why, fix });
+                    })
+                    .ok()
+            })
+            .collect();
+        let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf, Metadata)> = listed
+            .into_iter()
             .filter(|p| !self.exclude.iter().any(|x| x.matches_path(p)) && seen.insert(p.clone()))
             .filter_map(|p| match std::fs::metadata(&p) {
                 Ok(meta) if meta.is_file() => Some((meta.modified().ok(), p, meta)),

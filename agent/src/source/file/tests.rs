@@ -383,3 +383,54 @@ fn a_skipped_path_is_logged_once_with_why_and_again_when_mended() {
     assert_eq!(mended.matches("no longer skipped").count(), 1, "{mended}");
     assert!(!mended.contains("WARN"), "{mended}");
 }
+
+#[test]
+fn files_in_a_directory_the_agent_cannot_list_are_reported_skipped() {
+    // They were never read, and nothing said so: glob's error for the directory was dropped,
+    // and the log said only "cannot watch; polling only".
+    const CHILD: &str = "VIGIL_TEST_UNLISTABLE_DIR";
+    if let Some(dir) = std::env::var_os(CHILD) {
+        return unlistable_directory_is_reported(Path::new(&dir));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for (sub, range) in [("public", 0..3), ("private", 3..5)] {
+        fs::create_dir(dir.path().join(sub)).unwrap();
+        append(&dir.path().join(sub).join("a.log"), &lines(range));
+        fs::set_permissions(dir.path().join(sub), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let private = dir.path().join("private");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o000)).unwrap();
+        unlistable_directory_is_reported(dir.path());
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o755)).unwrap();
+        return;
+    }
+    // Root lists any directory whatever its mode (and CI runs as root): this test runs again,
+    // alone, in a child process of the same test binary as `nobody`.
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let name = "source::file::tests::files_in_a_directory_the_agent_cannot_list_are_reported_skipped";
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1"])
+        .env(CHILD, dir.path())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("1 passed"), "the child as nobody:\n{text}");
+}
+
+fn unlistable_directory_is_reported(dir: &Path) {
+    let include = ["public", "private"].map(|sub| dir.join(sub).join("*.log").display().to_string()).to_vec();
+    let mut t = Tailer::new(FileSourceConfig { include, ..config(dir, StartAt::Beginning) }, vec![]).unwrap();
+    let mut read = Vec::new();
+    let log = logged(|| read = poll(&mut t));
+    assert_eq!(read, expected(0..3));
+    assert_eq!((t.stats().files, t.stats().skipped), (1, 1));
+    let private = dir.join("private").display().to_string();
+    assert!(log.contains("cannot list") && log.contains(&private), "{log}");
+}
