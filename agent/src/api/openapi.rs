@@ -40,11 +40,21 @@ pub async fn document() -> Json<Value> {
     components(schemas(
         Error, LogIn, AnomalyRequest, AnomalyDetail, AnomalyResponse, StoredLog, StoredAnomaly, LogPage,
         AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsSummary, WsConfigError, WsConfigApplied, WsError, PluginList, DetectorPlugin, SummarizerPlugin,
-        PluginLimits, PluginLatency
+        PluginLimits, PluginLatency, ContentEncoding
     )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The codings a `/anomaly_detection` body may be sent in.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ContentEncoding {
+    Gzip,
+    Deflate,
+    Identity,
+}
 
 struct BearerAuth;
 
@@ -400,7 +410,7 @@ fn chat() {}
     description = "Scores the logs with every detector, answers in-line, and stores them like any other source. \
         The body may be sent compressed, with `Content-Encoding: gzip` or `deflate`; the byte limit applies to it \
         decompressed.",
-    params(("Content-Encoding" = Option<String>, Header, description = "`gzip`, `deflate` or `identity` (the default)")),
+    params(("Content-Encoding" = Option<ContentEncoding>, Header, description = "`gzip`, `deflate` or `identity` (the default)")),
     responses(
         (status = 200, description = "Scored and stored", body = AnomalyResponse),
         (status = 400, description = "Malformed JSON, or a body that is not valid gzip or deflate as its Content-Encoding says", body = Error),
