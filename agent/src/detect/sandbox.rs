@@ -63,7 +63,7 @@ impl<I> Sandbox<I> {
         }
         self.stderr.clear();
         let refused_before = self.store.data().limits.refused;
-        self.store.data_mut().waits.start_call(self.limits.call_timeout);
+        self.store.data_mut().waits.start_call();
         let result = f(&self.instance, &mut self.store);
         self.store.data_mut().waits.end_call();
         result.map_err(|trap| {

@@ -301,11 +301,7 @@ impl DetectorSet {
                 Err(e) => {
                     tracing::warn!(detector = %slot.name, error = %e, "snapshot failed; keeping the previous one");
                     // A failure like any other in the detector's status (a trap restarted it).
-                    slot.failures.fetch_add(1, Ordering::Relaxed);
-                    slot.restarts.store(slot.host().restarts(), Ordering::Relaxed);
-                    let mut trouble = slot.trouble();
-                    trouble.last_error = Some(e.to_string());
-                    trouble.last_failure_ms = Some(now);
+                    slot.record_failure(&e, slot.host().restarts());
                 }
             }
         }
@@ -443,6 +439,15 @@ impl Slot {
         self.host.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Count a failed call in the status: the failure, `restarts` so far, the error and when.
+    fn record_failure(&self, error: &PluginError, restarts: u64) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.restarts.store(restarts, Ordering::Relaxed);
+        let mut trouble = self.trouble();
+        trouble.last_error = Some(error.to_string());
+        trouble.last_failure_ms = Some(jiff::Timestamp::now().as_millisecond());
+    }
+
     fn trouble(&self) -> std::sync::MutexGuard<'_, Trouble> {
         self.trouble.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -478,7 +483,6 @@ impl Slot {
                     return Ok((self.name.clone(), verdicts));
                 }
                 Err(e) => {
-                    self.failures.fetch_add(1, Ordering::Relaxed);
                     // A trap already replaced the instance; bad output did not, but an
                     // instance that broke the contract is not trusted either. An error the
                     // plugin returned leaves it as it is: it is asked once more.
@@ -491,10 +495,7 @@ impl Slot {
                     } else {
                         tracing::warn!(detector = %self.name, error = %e, "plugin call returned an error");
                     }
-                    self.restarts.store(host.restarts(), Ordering::Relaxed);
-                    let mut trouble = self.trouble();
-                    trouble.last_error = Some(e.to_string());
-                    trouble.last_failure_ms = Some(jiff::Timestamp::now().as_millisecond());
+                    self.record_failure(&e, host.restarts());
                     error = Some(e);
                 }
             }

@@ -35,7 +35,8 @@ pub(crate) struct WaitClock {
     base: Instant,
     /// When the running call must end; `None` outside calls.
     call_ends: Option<Instant>,
-    /// The call deadline, bounding a wait outside calls (instantiation) from its start.
+    /// The call deadline (the sandbox's `call_timeout`); outside calls (instantiation) it
+    /// bounds a wait from the wait's start.
     call_timeout: Duration,
 }
 
@@ -45,9 +46,8 @@ impl WaitClock {
     }
 
     /// A call starts: its waits end `call_timeout` from now.
-    pub(crate) fn start_call(&mut self, call_timeout: Duration) {
-        self.call_timeout = call_timeout;
-        self.call_ends = Some(Instant::now() + call_timeout);
+    pub(crate) fn start_call(&mut self) {
+        self.call_ends = Some(Instant::now() + self.call_timeout);
     }
 
     pub(crate) fn end_call(&mut self) {

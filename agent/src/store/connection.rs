@@ -100,10 +100,10 @@ impl Store {
         let lock = take_lock(&path.with_extension("db.lock"))?;
         let mut conn = schema::open_writer(&path, config)?;
         super::vectors::reconcile(&mut conn, &path, config.kind, embedder.as_ref())?;
-        let next_event_id =
-            next_id(&conn, "events").map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
-        let next_anomaly_id =
-            next_id(&conn, "anomalies").map_err(|e| StoreError::sqlite("read the next anomaly id", &path, e))?;
+        let next_event_id = next_id(&conn, "events", "next_event_id")
+            .map_err(|e| StoreError::sqlite("read the next event id", &path, e))?;
+        let next_anomaly_id = next_id(&conn, "anomalies", "next_anomaly_id")
+            .map_err(|e| StoreError::sqlite("read the next anomaly id", &path, e))?;
         let wal = WalCheckpointer::start(&path, config, wal::Tuning::DEFAULT)?;
         Ok(Store {
             path,
@@ -215,11 +215,10 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
     }
 }
 
-/// One past the highest id ever assigned in `table` (`events` or `anomalies`): ids are never
-/// reused, even after retention deleted the newest rows or emptied the table (it records the
-/// next ids in `meta` as `next_event_id` and `next_anomaly_id`).
-fn next_id(conn: &Connection, table: &str) -> rusqlite::Result<i64> {
-    let key = if table == "events" { "next_event_id" } else { "next_anomaly_id" };
+/// One past the highest id ever assigned in `table`: ids are never reused, even after
+/// retention deleted the newest rows or emptied the table (it records the next id in `meta`
+/// under `key`).
+fn next_id(conn: &Connection, table: &str, key: &str) -> rusqlite::Result<i64> {
     let recorded: i64 =
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?.unwrap_or(1);
     let max: Option<i64> = conn.query_row(&format!("SELECT max(id) FROM {table}"), [], |row| row.get(0))?;
