@@ -220,6 +220,66 @@ fn config_changes_apply_while_tailing_and_no_line_is_lost_or_repeated() {
     assert!(agent.terminate().success(), "the agent stops cleanly after all that");
 }
 
+/// Wait until `count` distinct URLs are stored; returns every stored URL with its count.
+fn wait_for_urls(agent: &Agent, count: usize) -> BTreeMap<String, usize> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let urls = stored_urls(agent);
+        if urls.len() >= count || Instant::now() > deadline {
+            return urls;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn append(path: &Path, file: &str, lines: std::ops::Range<usize>) {
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    out.write_all(lines.map(|n| line(file, n)).collect::<String>().as_bytes()).unwrap();
+}
+
+/// Every URL `/app/0` .. `/app/{count - 1}` is stored exactly once.
+fn assert_each_once(urls: &BTreeMap<String, usize>, count: usize) {
+    let missing: Vec<String> = (0..count).map(|n| format!("/app/{n}")).filter(|u| !urls.contains_key(u)).collect();
+    let repeated: Vec<(&String, &usize)> = urls.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(missing.is_empty() && repeated.is_empty(), "missing {missing:?}, repeated {repeated:?}");
+    assert_eq!(urls.len(), count);
+}
+
+#[test]
+fn a_renamed_source_resumes_its_files_instead_of_reading_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let app_log = logs.join("app.log");
+    append(&app_log, "app", 0..300);
+    let detector = detector("builtin:isolation-forest", 0.6, "");
+    let agent = Agent::start(dir.path(), &format!("{}{detector}", source(dir.path(), "web", "app.log")));
+    assert_each_once(&wait_for_urls(&agent, 300), 300);
+
+    // Renamed under the running agent (start_at = "beginning"): the file is resumed where
+    // "web" left it, not read again from its start.
+    let before = attempts(&agent);
+    write_config(dir.path(), &format!("{}{detector}", source(dir.path(), "site", "app.log")));
+    let body = wait_for_reload(&agent, before, 1, "applied");
+    assert_eq!(
+        body["config"]["last_reload"]["changes"],
+        json!(["source web stopped", "source site started, resuming the files of source web"])
+    );
+    append(&app_log, "app", 300..400);
+    assert_each_once(&wait_for_urls(&agent, 400), 400);
+    assert!(agent.terminate().success());
+
+    // Renamed while the agent is stopped, with lines written meanwhile: read once.
+    append(&app_log, "app", 400..500);
+    write_config(dir.path(), &format!("{}{detector}", source(dir.path(), "www", "app.log")));
+    let agent = Agent::start_on_file(&dir.path().join("vigil.toml"));
+    append(&app_log, "app", 500..550);
+    assert_each_once(&wait_for_urls(&agent, 550), 550);
+    let (_, stats) = request(agent.addr, "GET", "/api/v1/stats", None);
+    assert!(stats["sources"].get("www").is_some(), "{stats:#}");
+    assert!(agent.terminate().success());
+}
+
 #[test]
 fn a_config_reached_through_symlinks_is_reloaded_when_they_change() {
     // Kubernetes mounts a ConfigMap so: vigil.toml -> ..data/vigil.toml, ..data -> a version

@@ -3,10 +3,11 @@
 //! one starts. A stopped source's last lines are committed before its successor reads on from
 //! the committed checkpoints, so a reload neither loses nor repeats a line.
 
-use super::file::{FileSource, Position, checkpoint_key};
+use super::file::{FileSource, Position, Tailer, checkpoint_key};
 use super::{SourceRegistry, SourceSpec};
 use crate::pipeline::{Pipeline, Submission};
-use crate::store::Store;
+use crate::store::{SavedCheckpoint, Store};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -27,33 +28,70 @@ impl SourceSet {
         store: Arc<Store>,
     ) -> Result<SourceSet, (String, String)> {
         let set = SourceSet { running: Mutex::new(Vec::new()), pipeline, registry, store };
+        let configured: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         let mut running = Vec::with_capacity(specs.len());
         for spec in specs {
-            running.push((spec.clone(), set.start_one(spec)?));
+            running.push((spec.clone(), set.start_one(spec, &configured)?.0));
         }
         *set.running.try_lock().expect("a new set is not shared yet") = running;
         Ok(set)
     }
 
-    fn start_one(&self, spec: &SourceSpec) -> Result<FileSource, (String, String)> {
+    /// Start `spec` from its committed positions. When `configured` (the names of the sources
+    /// of the config being applied) no longer holds a source that committed positions, the
+    /// positions of its files that `spec` reads now are moved to `spec`: a renamed source
+    /// resumes its files instead of reading them again from `start_at`. Returns the source
+    /// with the names whose files it took over.
+    fn start_one(&self, spec: &SourceSpec, configured: &[&str]) -> Result<(FileSource, Vec<String>), (String, String)> {
         let failed = |message: String| (spec.name.clone(), message);
-        let prefix = checkpoint_key(&spec.name, "");
-        let positions = self
-            .store
-            .checkpoints()
-            .map_err(|e| failed(e.to_string()))?
-            .into_iter()
-            .filter_map(|s| {
-                let key = s.checkpoint.key.strip_prefix(&prefix)?;
-                Some(Position {
-                    key: key.to_owned(),
-                    fingerprint: s.checkpoint.fingerprint,
-                    offset: s.checkpoint.offset,
-                })
-            })
-            .collect();
-        FileSource::start(spec.clone(), positions, self.pipeline.clone(), self.registry.clone())
-            .map_err(|e| failed(e.to_string()))
+        let saved = self.store.checkpoints().map_err(|e| failed(e.to_string()))?;
+        let position = |s: &SavedCheckpoint, key: &str| Position {
+            key: key.to_owned(),
+            fingerprint: s.checkpoint.fingerprint.clone(),
+            offset: s.checkpoint.offset,
+        };
+        let mut positions = Vec::new();
+        let mut unowned = Vec::new();
+        for s in &saved {
+            let Some((source, file_key)) = s.checkpoint.key.rsplit_once('/') else { continue };
+            if source == spec.name {
+                positions.push(position(s, file_key));
+            } else if !configured.contains(&source) {
+                unowned.push((s, source, file_key));
+            }
+        }
+        // The newest position of a file first, so it is the one taken over when several
+        // former sources read the file; none that would clash with one of the source's own.
+        unowned.sort_by_key(|(s, ..)| std::cmp::Reverse(s.updated_ms));
+        let mut keys: HashSet<&str> = positions.iter().map(|p| p.key.as_str()).collect();
+        unowned.retain(|(_, _, file_key)| keys.insert(file_key));
+        let mut taken_over = Vec::new();
+        if !unowned.is_empty() {
+            let tailer = Tailer::new(spec.file.clone(), Vec::new()).map_err(|e| failed(e.to_string()))?;
+            let offered = unowned.iter().map(|(s, _, file_key)| position(s, file_key)).collect();
+            let mut moves = Vec::new();
+            for claimed in tailer.claim(offered) {
+                let (s, source, file_key) = unowned.iter().find(|(_, _, k)| *k == claimed.key).expect("offered");
+                moves.push((s.checkpoint.key.clone(), checkpoint_key(&spec.name, file_key)));
+                if !taken_over.iter().any(|n| n == source) {
+                    taken_over.push((*source).to_owned());
+                }
+                positions.push(claimed);
+            }
+            self.store.move_checkpoints(&moves).map_err(|e| failed(e.to_string()))?;
+            if !moves.is_empty() {
+                tracing::info!(
+                    source = %spec.name,
+                    files = moves.len(),
+                    from = %taken_over.join(", "),
+                    "resuming files last read by sources no longer configured (a renamed source), \
+                     instead of reading them again from `start_at`"
+                );
+            }
+        }
+        let source = FileSource::start(spec.clone(), positions, self.pipeline.clone(), self.registry.clone())
+            .map_err(|e| failed(e.to_string()))?;
+        Ok((source, taken_over))
     }
 
     /// Move to `specs`; returns what changed, worded for the operator.
@@ -92,10 +130,15 @@ impl SourceSet {
             if running.iter().any(|(s, _)| s == spec) {
                 continue;
             }
+            let configured: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            let (source, taken_over) = self.start_one(spec, &configured)?;
             if !changes.iter().any(|c| c.starts_with(&format!("source {} ", spec.name))) {
-                changes.push(format!("source {} started", spec.name));
+                changes.push(if taken_over.is_empty() {
+                    format!("source {} started", spec.name)
+                } else {
+                    format!("source {} started, resuming the files of source {}", spec.name, taken_over.join(", "))
+                });
             }
-            let source = self.start_one(spec)?;
             running.push((spec.clone(), source));
         }
         // Keep config order, for status pages.

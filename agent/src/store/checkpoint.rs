@@ -8,7 +8,7 @@ use rusqlite::OptionalExtension;
 /// How far a source has been read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Checkpoint {
-    /// The source's key, e.g. `file:/var/log/nginx/access.log`; not empty.
+    /// The source's name and the file's key, e.g. `nginx/5f3a…`; not empty.
     pub key: String,
     /// Identifies the file the offset belongs to (its first bytes, as far as read), so a
     /// rotated or truncated file is not resumed at a stale offset.
@@ -45,6 +45,32 @@ impl Store {
         let mut stmt = reader.prepare_cached(&format!("{SELECT} ORDER BY key")).map_err(&err)?;
         let rows = stmt.query_map([], read_row).map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Move checkpoints to new keys, each `(from, to)` in one transaction: a source that was
+    /// renamed takes over its old name's positions. A `to` that exists already is kept, and
+    /// its `from` only dropped.
+    pub fn move_checkpoints(&self, moves: &[(String, String)]) -> Result<(), StoreError> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let err = self.error("move checkpoints to a renamed source");
+        let mut guard = self.writer();
+        let tx = guard.conn.transaction().map_err(&err)?;
+        {
+            let mut copy = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
+                     SELECT ?2, fingerprint, byte_offset, updated_ms FROM checkpoints WHERE key = ?1",
+                )
+                .map_err(&err)?;
+            let mut delete = tx.prepare_cached("DELETE FROM checkpoints WHERE key = ?1").map_err(&err)?;
+            for (from, to) in moves {
+                copy.execute([from, to]).map_err(&err)?;
+                delete.execute([from]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
     }
 }
 

@@ -148,6 +148,28 @@ impl Tailer {
         self.poll_with(now, true)
     }
 
+    /// Of `saved` (read positions other sources committed), those that belong to a file
+    /// under this source's globs now, matched by fingerprint as a checkpoint is on resuming.
+    /// Nothing is followed, and no file is read beyond its first bytes. This is how a renamed
+    /// source finds the positions it takes over from its old name.
+    pub fn claim(&self, mut saved: Vec<Position>) -> Vec<Position> {
+        let mut claimed = Vec::new();
+        for (path, _) in self.matching_paths(&mut HashMap::new()) {
+            let compressed = path.extension().is_some_and(|e| e == "gz");
+            if compressed && !self.config.gzip {
+                continue;
+            }
+            let Ok(file) = File::open(&path) else { continue };
+            let bytes = self.config.fingerprint_bytes;
+            let fingerprint =
+                if compressed { gzip::fingerprint(&file, bytes) } else { Fingerprint::read(&file, bytes) };
+            if let Some(i) = fingerprint.ok().and_then(|f| longest_prefix(&saved, &f)) {
+                claimed.push(saved.swap_remove(i));
+            }
+        }
+        claimed
+    }
+
     /// Like [`Tailer::poll`]; `scan = false` only reads the files already followed (cheap: no
     /// glob walk, no open of every match), for the rounds of a busy file between scans.
     pub fn poll_with(&mut self, now: Instant, scan: bool) -> Vec<FileLines> {
