@@ -13,10 +13,13 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use serde_json::json;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Frames of one connection waiting for their commit before the connection stops reading.
 const MAX_IN_FLIGHT: usize = 64;
+/// Most `/ws` messages written between two flushes.
+const FLUSH_EVERY: usize = 256;
 
 /// A request to a WebSocket endpoint that is not a WebSocket handshake gets a JSON error
 /// saying so (axum's own answer is plain text), with its status (400, 405 or 426).
@@ -224,15 +227,37 @@ async fn stream_monitor(
         tokio::select! {
             _ = closing(&mut shutdown) => break shutting_down(),
             update = updates.recv() => {
-                let sent = match update {
-                    Ok(text) => sink.send(text.to_string()).await,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        sink.send(json!({ "type": "lagged", "missed": missed }).to_string()).await
+                // What else is already waiting goes out with it, in one flush: a write (and
+                // so a system call) per message fell behind a burst of anomalies even for a
+                // client that read as fast as it could.
+                let (mut next, mut fed, mut closed) = (Some(update), 0, false);
+                while let Some(update) = next.take() {
+                    let text = match update {
+                        Ok(text) => text.to_string(),
+                        Err(RecvError::Lagged(missed)) => json!({ "type": "lagged", "missed": missed }).to_string(),
+                        Err(RecvError::Closed) => {
+                            closed = true;
+                            break;
+                        }
+                    };
+                    if sink.feed(text).await.is_err() {
+                        return;
                     }
-                    Err(broadcast::error::RecvError::Closed) => break shutting_down(),
-                };
-                if sent.is_err() {
+                    fed += 1;
+                    if fed < FLUSH_EVERY {
+                        next = match updates.try_recv() {
+                            Ok(text) => Some(Ok(text)),
+                            Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
+                            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                            Err(TryRecvError::Empty) => None,
+                        };
+                    }
+                }
+                if sink.flush().await.is_err() {
                     return;
+                }
+                if closed {
+                    break shutting_down();
                 }
             }
             incoming = stream.recv() => match incoming {
@@ -263,6 +288,17 @@ impl WsSink {
     async fn send(&mut self, text: String) -> Result<(), axum::Error> {
         use futures_util::SinkExt;
         self.0.send(Message::Text(Utf8Bytes::from(text))).await
+    }
+
+    /// Queue a message without flushing (see [`WsSink::flush`]).
+    async fn feed(&mut self, text: String) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.0.feed(Message::Text(Utf8Bytes::from(text))).await
+    }
+
+    async fn flush(&mut self) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.0.flush().await
     }
 
     async fn close(&mut self, code: u16, reason: String) -> Result<(), axum::Error> {

@@ -10,8 +10,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// Messages kept for slow clients before they start missing some.
-const CAPACITY: usize = 4096;
+/// Messages kept for slow clients before they start missing some (~400 bytes each, shared by
+/// every client: a full buffer holds a few MiB).
+const CAPACITY: usize = 16_384;
 
 /// One `/ws` message.
 #[derive(Debug, Clone, Serialize)]
