@@ -94,7 +94,7 @@ fn run(
 ) {
     // The tailer's warnings (a file it cannot read) then name the source.
     let _span = tracing::info_span!("source", name = %spec.name).entered();
-    let mut parse_errors = 0u64;
+    let mut counts = LineCounts::default();
     let mut last_scan: Option<Instant> = None;
     let mut woken = true;
     loop {
@@ -108,7 +108,7 @@ fn run(
         let batches = tailer.poll_with(now, scan);
         let busy = batches.iter().any(|b| !b.lines.is_empty());
         for batch in batches {
-            let submission = submission(&spec.name, &spec.parser, batch, &mut parse_errors);
+            let submission = submission(&spec.name, &spec.parser, batch, &mut counts);
             if pipeline.submit_blocking(submission).is_err() {
                 return; // the pipeline is gone: shutting down
             }
@@ -117,7 +117,8 @@ fn run(
         registry.set(
             &spec.name,
             json!({ "type": "file", "files": stats.files, "lines": stats.lines, "truncated_lines": stats.truncated,
-                    "parse_errors": parse_errors, "truncations": stats.truncations, "read_errors": stats.errors,
+                    "parse_errors": counts.parse_errors, "empty_lines": counts.empty, "truncations": stats.truncations,
+                    "read_errors": stats.errors,
                     "skipped_files": stats.skipped }),
         );
         if stop.load(Ordering::Relaxed) {
@@ -133,15 +134,30 @@ fn run(
     }
 }
 
-fn submission(source: &str, parser: &Parser, batch: FileLines, parse_errors: &mut u64) -> Submission {
+/// What a source counted of the lines it read, besides the tailer's own counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct LineCounts {
+    /// Lines the parser could not read as the source's format (stored as raw events).
+    parse_errors: u64,
+    /// Empty or whitespace-only lines: skipped, as they say nothing (stored, each became an
+    /// event without fields, and a message pattern never seen before, so an anomaly).
+    empty: u64,
+}
+
+fn submission(source: &str, parser: &Parser, batch: FileLines, counts: &mut LineCounts) -> Submission {
     let name = format!("file:{source}");
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let events: Vec<Event> = batch
         .lines
         .iter()
+        .filter(|line| {
+            let blank = line.text.trim().is_empty();
+            counts.empty += u64::from(blank);
+            !blank
+        })
         .map(|line| {
             let parsed = parser.parse(&line.text, &name);
-            *parse_errors += u64::from(parsed.error.is_some());
+            counts.parse_errors += u64::from(parsed.error.is_some());
             let mut event = parsed.event;
             if event.timestamp_ms == 0 {
                 event.timestamp_ms = now_ms; // no time in the line: arrival time
@@ -160,4 +176,27 @@ fn submission(source: &str, parser: &Parser, batch: FileLines, parse_errors: &mu
 /// The store key of a file of a source.
 pub fn checkpoint_key(source: &str, file_key: &str) -> String {
     format!("{source}/{file_key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::file::LineRead;
+
+    #[test]
+    fn empty_and_blank_lines_are_counted_not_stored_and_the_checkpoint_still_covers_them() {
+        let text =
+            ["", "  \t", "10.0.0.1 - - [22/Dec/2016:16:19:05 +0300] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"", "not a log"];
+        let lines = text.iter().map(|t| LineRead { text: (*t).to_owned(), truncated: false }).collect();
+        let position = Position { key: "abc".into(), fingerprint: b"10.0".to_vec(), offset: 99 };
+        let batch = FileLines { path: "/var/log/x.log".into(), lines, position };
+        let mut counts = LineCounts::default();
+        let submission = submission("web", &Parser::combined(), batch, &mut counts);
+        assert_eq!(counts, LineCounts { parse_errors: 1, empty: 2 });
+        let urls: Vec<&str> = submission.events.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(urls.len(), 2, "{urls:?}");
+        assert_eq!(urls[0], "/");
+        assert_eq!(submission.checkpoints[0].offset, 99);
+        assert_eq!(submission.checkpoints[0].key, "web/abc");
+    }
 }
