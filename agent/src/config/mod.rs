@@ -31,6 +31,14 @@ impl Config {
             };
             ConfigErrors::single(ConfigError::whole_file(path.display().to_string(), message, hint))
         })?;
+        // Nothing but blanks and comments: most likely caught mid-write (an editor or a config
+        // map that truncates first), and applied it would stop every source and detector.
+        if toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.is_empty()) {
+            let message = "the config file holds no settings (empty, or only comments)".to_owned();
+            let hint = "write the settings (see configs/vigil.toml), or run `vigil` without --config for the \
+                        embedded defaults; a running agent keeps its config until then";
+            return Err(ConfigErrors::single(ConfigError::whole_file(path.display().to_string(), message, hint)));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }

@@ -137,3 +137,18 @@ fn a_config_file_that_is_not_utf8_is_told_so_not_sent_to_check_its_path() {
     let message = Config::load(&dir.path().join("absent.toml")).unwrap_err().to_string();
     assert!(message.contains("cannot read the config file") && message.contains("check the path"), "{message}");
 }
+
+#[test]
+fn a_config_file_with_no_settings_is_refused() {
+    // What a reload sees when an editor or a config map has truncated the file and not yet
+    // written it: applied, it stopped every source and detector.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.toml");
+    for text in ["", "\n  \n", "# only a comment\n\n# and another\n"] {
+        std::fs::write(&path, text).unwrap();
+        let message = Config::load(&path).unwrap_err().to_string();
+        assert!(message.contains("holds no settings") && message.contains("without --config"), "{text:?}: {message}");
+    }
+    std::fs::write(&path, "[api]\n").unwrap();
+    assert!(Config::load(&path).is_ok(), "an empty table is a setting: the defaults, on purpose");
+}
