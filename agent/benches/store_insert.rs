@@ -84,6 +84,7 @@ fn run_store(total: usize, batch_size: usize) -> Run {
             key: SOURCE.into(),
             fingerprint: b"203.0.113.9 - - [01/Apr/2025:00:00:00 +0000]".to_vec(),
             offset,
+            tail: b"Mozilla/5.0\"\n".to_vec(),
         });
         let started = Instant::now();
         let committed = store.commit(&batch).expect("commit");

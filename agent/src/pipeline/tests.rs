@@ -71,7 +71,8 @@ async fn anomalies_reach_the_submitter_and_the_monitor() {
 #[tokio::test]
 async fn checkpoints_commit_with_their_events() {
     let (pipeline, tasks, store) = start(0.1, 0.5);
-    let checkpoint = Checkpoint { key: "src/abc".into(), fingerprint: b"first bytes".to_vec(), offset: 42 };
+    let checkpoint =
+        Checkpoint { key: "src/abc".into(), fingerprint: b"first bytes".to_vec(), offset: 42, tail: Vec::new() };
     let submission =
         Submission { events: events(4, "file:src"), scored: None, checkpoints: vec![checkpoint.clone()], reply: None };
     pipeline.submit(submission).await.unwrap();

@@ -49,6 +49,7 @@ impl SourceSet {
             key: key.to_owned(),
             fingerprint: s.checkpoint.fingerprint.clone(),
             offset: s.checkpoint.offset,
+            tail: s.checkpoint.tail.clone(),
         };
         let mut positions = Vec::new();
         let mut unowned = Vec::new();

@@ -15,6 +15,9 @@ pub struct Checkpoint {
     pub fingerprint: Vec<u8>,
     /// Bytes read and committed; reading resumes here.
     pub offset: u64,
+    /// The file's last bytes before `offset` (a few dozen), so a file that only begins like
+    /// this one is not resumed here; empty when not known.
+    pub tail: Vec<u8>,
 }
 
 /// A checkpoint with the time it was last written.
@@ -26,7 +29,7 @@ pub struct SavedCheckpoint {
     pub updated_ms: i64,
 }
 
-const SELECT: &str = "SELECT key, fingerprint, byte_offset, updated_ms FROM checkpoints";
+const SELECT: &str = "SELECT key, fingerprint, byte_offset, updated_ms, tail FROM checkpoints";
 
 impl Store {
     /// The committed checkpoint of source `key`, if any.
@@ -60,8 +63,8 @@ impl Store {
         {
             let mut copy = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
-                     SELECT ?2, fingerprint, byte_offset, updated_ms FROM checkpoints WHERE key = ?1",
+                    "INSERT OR IGNORE INTO checkpoints (key, fingerprint, byte_offset, updated_ms, tail) \
+                     SELECT ?2, fingerprint, byte_offset, updated_ms, tail FROM checkpoints WHERE key = ?1",
                 )
                 .map_err(&err)?;
             let mut delete = tx.prepare_cached("DELETE FROM checkpoints WHERE key = ?1").map_err(&err)?;
@@ -80,6 +83,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedCheckpoint> {
             key: row.get(0)?,
             fingerprint: row.get::<_, Vec<u8>>(1)?,
             offset: row.get::<_, i64>(2)? as u64,
+            tail: row.get::<_, Option<Vec<u8>>>(4)?.unwrap_or_default(),
         },
         updated_ms: row.get(3)?,
     })

@@ -145,6 +145,9 @@ const MIGRATIONS: &[&str] = &[
         status_indexed!(),
         ";"
     ),
+    // A checkpoint's last bytes before its offset (see `Checkpoint::tail`); NULL for those
+    // written before, which are resumed on their first bytes alone as then.
+    "ALTER TABLE checkpoints ADD COLUMN tail BLOB;",
 ];
 
 /// The condition of the partial index `events_by_status`, exactly as written there: SQLite uses

@@ -33,7 +33,12 @@ fn batch(events: Vec<Event>) -> CommitBatch {
 }
 
 fn checkpoint(key: &str, offset: u64) -> Checkpoint {
-    Checkpoint { key: key.into(), fingerprint: b"203.0.113.9 - - [22/Dec/2016".to_vec(), offset }
+    Checkpoint {
+        key: key.into(),
+        fingerprint: b"203.0.113.9 - - [22/Dec/2016".to_vec(),
+        offset,
+        tail: b"\" \"-\"\n".to_vec(),
+    }
 }
 
 fn ids(rows: &[StoredEvent]) -> Vec<i64> {
@@ -689,8 +694,12 @@ fn unicode_and_control_characters_round_trip() {
         score: 1.0,
         reason: "raison\n\u{0}ligne".into(),
     }];
-    b.checkpoints =
-        vec![Checkpoint { key: "file:/tmp/ünïcode\u{1}.log".into(), fingerprint: vec![0xff, 0x00, 0xfe], offset: 0 }];
+    b.checkpoints = vec![Checkpoint {
+        key: "file:/tmp/ünïcode\u{1}.log".into(),
+        fingerprint: vec![0xff, 0x00, 0xfe],
+        offset: 0,
+        tail: Vec::new(),
+    }];
     store.commit(&b).unwrap();
 
     let rows = store.logs(&LogQuery::default()).unwrap();

@@ -92,9 +92,9 @@ static INSERT_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| i
 static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(ROWS_PER_INSERT));
 const INSERT_ANOMALY: &str =
     "INSERT INTO anomalies (id, event_id, detector, score, reason, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms) \
-     VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-     byte_offset = excluded.byte_offset, updated_ms = excluded.updated_ms";
+const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (key, fingerprint, byte_offset, updated_ms, tail) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+     byte_offset = excluded.byte_offset, updated_ms = excluded.updated_ms, tail = excluded.tail";
 const ADD_SOURCE_COUNT: &str = "INSERT INTO source_counts (source, events) VALUES (?1, ?2) \
      ON CONFLICT(source) DO UPDATE SET events = events + excluded.events";
 /// The next event id is `max(id) + 1` of what is stored (see `connection::next_event_id`);
@@ -184,7 +184,8 @@ impl Store {
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT).map_err(&err)?;
             for checkpoint in &batch.checkpoints {
                 // An offset past i64::MAX turns negative and is refused by the table's CHECK.
-                let params = (&checkpoint.key, &checkpoint.fingerprint, checkpoint.offset as i64, now);
+                let tail = (!checkpoint.tail.is_empty()).then_some(&checkpoint.tail);
+                let params = (&checkpoint.key, &checkpoint.fingerprint, checkpoint.offset as i64, now, tail);
                 upsert.execute(params).map_err(&err)?;
             }
             let mut add = tx.prepare_cached(ADD_SOURCE_COUNT).map_err(&err)?;

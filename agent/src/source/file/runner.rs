@@ -169,6 +169,7 @@ fn submission(source: &str, parser: &Parser, batch: FileLines, counts: &mut Line
         key: checkpoint_key(source, &batch.position.key),
         fingerprint: batch.position.fingerprint,
         offset: batch.position.offset,
+        tail: batch.position.tail,
     };
     Submission { events, scored: None, checkpoints: vec![checkpoint], reply: None }
 }
@@ -188,7 +189,7 @@ mod tests {
         let text =
             ["", "  \t", "10.0.0.1 - - [22/Dec/2016:16:19:05 +0300] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"", "not a log"];
         let lines = text.iter().map(|t| LineRead { text: (*t).to_owned(), truncated: false }).collect();
-        let position = Position { key: "abc".into(), fingerprint: b"10.0".to_vec(), offset: 99 };
+        let position = Position { key: "abc".into(), fingerprint: b"10.0".to_vec(), offset: 99, tail: b"x\n".to_vec() };
         let batch = FileLines { path: "/var/log/x.log".into(), lines, position };
         let mut counts = LineCounts::default();
         let submission = submission("web", &Parser::combined(), batch, &mut counts);

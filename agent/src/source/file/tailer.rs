@@ -30,7 +30,15 @@ pub struct Position {
     pub fingerprint: Vec<u8>,
     /// Bytes handed out as lines.
     pub offset: u64,
+    /// The last bytes before `offset` (at most [`TAIL_BYTES`]); empty when not known (a
+    /// compressed file, a checkpoint from before they were kept). On resuming, a file whose
+    /// first bytes match must hold these bytes there too: two files that begin alike (a
+    /// shared banner or header longer than the fingerprint) are told apart by them.
+    pub tail: Vec<u8>,
 }
+
+/// Bytes of a file kept from just before a position's offset (see [`Position::tail`]).
+pub const TAIL_BYTES: usize = 64;
 
 /// New lines of one file and the position right after them.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,7 +171,7 @@ impl Tailer {
             let bytes = self.config.fingerprint_bytes;
             let fingerprint =
                 if compressed { gzip::fingerprint(&file, bytes) } else { Fingerprint::read(&file, bytes) };
-            if let Some(i) = fingerprint.ok().and_then(|f| longest_prefix(&saved, &f)) {
+            if let Some(i) = fingerprint.ok().and_then(|f| resumed_at(&saved, &file, &f)) {
                 claimed.push(saved.swap_remove(i));
             }
         }
@@ -363,7 +371,7 @@ impl Tailer {
         match gzip::ArchiveReader::open(file, from) {
             Ok(reader) => Ok(ArchiveState::Reading { reader: Box::new(reader), path, key, fingerprint: fingerprint.0 }),
             Err(e) => {
-                let at = Position { key, fingerprint: fingerprint.0, offset: from };
+                let at = Position { key, fingerprint: fingerprint.0, offset: from, tail: Vec::new() };
                 retire(&mut self.retired, at.clone());
                 Err((undecodable(e), Some(at)))
             }
@@ -382,7 +390,8 @@ impl Tailer {
         let read = reader.read(self.config.read_chunk_bytes, self.config.max_line_bytes, &mut lines);
         self.stats.lines += lines.len() as u64;
         self.stats.truncated += lines.iter().filter(|l| l.truncated).count() as u64;
-        let position = Position { key: key.clone(), fingerprint: fingerprint.clone(), offset: reader.offset() };
+        let position =
+            Position { key: key.clone(), fingerprint: fingerprint.clone(), offset: reader.offset(), tail: Vec::new() };
         let path = path.clone();
         match read {
             Ok(false) => {}
@@ -413,7 +422,7 @@ impl Tailer {
         fingerprint: Fingerprint,
         len: u64,
     ) -> TailedFile {
-        let restored = longest_prefix(&self.restored, &fingerprint);
+        let restored = resumed_at(&self.restored, &file, &fingerprint);
         let retired = longest_prefix(&self.retired, &fingerprint);
         let (key, offset) = match (restored, retired) {
             (Some(i), _) => {
@@ -503,7 +512,9 @@ impl Tailer {
             match file.check_truncation(config.fingerprint_bytes) {
                 Ok(Some((fingerprint, offset))) => {
                     self.stats.truncations += 1;
-                    retire(&mut self.retired, Position { key: file.key.clone(), fingerprint: fingerprint.0, offset });
+                    // The bytes before the offset are gone with the old content.
+                    let old = Position { key: file.key.clone(), fingerprint: fingerprint.0, offset, tail: Vec::new() };
+                    retire(&mut self.retired, old);
                 }
                 Ok(None) => {}
                 Err(_) => {
@@ -548,6 +559,32 @@ impl Tailer {
     }
 }
 
+/// Index of the position `file` (whose first bytes are `fingerprint`) was left at: among
+/// those whose fingerprint is a prefix of the file's, and whose last bytes before their
+/// offset (when known) are the file's bytes there too, the one with the longest fingerprint.
+/// A file that only starts like another is not resumed at the other's offset.
+fn resumed_at(positions: &[Position], file: &File, fingerprint: &Fingerprint) -> Option<usize> {
+    positions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.fingerprint.is_empty() && fingerprint.0.starts_with(&p.fingerprint))
+        .filter(|(_, p)| p.tail.is_empty() || tail_before(file, p.offset) == p.tail)
+        .max_by_key(|(_, p)| p.fingerprint.len())
+        .map(|(i, _)| i)
+}
+
+/// The last bytes of `file` before `offset` (at most [`TAIL_BYTES`]); empty when they cannot
+/// be read (the file is shorter now).
+fn tail_before(file: &File, offset: u64) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let len = TAIL_BYTES.min(usize::try_from(offset).unwrap_or(usize::MAX));
+    let mut tail = vec![0; len];
+    match file.read_exact_at(&mut tail, offset - len as u64) {
+        Ok(()) => tail,
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Index of the position whose fingerprint is the longest prefix of `fingerprint`.
 fn longest_prefix(positions: &[Position], fingerprint: &Fingerprint) -> Option<usize> {
     positions
@@ -566,5 +603,10 @@ fn retire(retired: &mut Vec<Position>, position: Position) {
 }
 
 fn position(file: &TailedFile) -> Position {
-    Position { key: file.key.clone(), fingerprint: file.fingerprint.0.clone(), offset: file.offset }
+    Position {
+        key: file.key.clone(),
+        fingerprint: file.fingerprint.0.clone(),
+        offset: file.offset,
+        tail: tail_before(&file.file, file.offset),
+    }
 }

@@ -263,6 +263,57 @@ fn a_new_file_that_only_starts_like_a_followed_one_is_read() {
     assert_eq!(poll(&mut t), want);
 }
 
+/// The position each file was left at: the last batch's position per key.
+fn last_positions(batches: &[FileLines]) -> Vec<Position> {
+    let mut positions: Vec<Position> = Vec::new();
+    for b in batches {
+        positions.retain(|p| p.key != b.position.key);
+        positions.push(b.position.clone());
+    }
+    positions
+}
+
+#[test]
+fn files_that_begin_alike_each_resume_where_they_were_left() {
+    // Two workers' logs under one source, opening with the same banner, longer than the
+    // fingerprint: on a restart each must resume at its own offset, not the other's.
+    let dir = tempfile::tempdir().unwrap();
+    let banner = lines(0..6);
+    append(&dir.path().join("access.log.a"), &format!("{banner}{}", lines(100..150)));
+    append(&dir.path().join("access.log.b"), &format!("{banner}{}", lines(200..220)));
+    let mut first = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    let batches = first.poll(Instant::now());
+    assert_eq!(texts(&batches).len(), 82);
+    let checkpoints = last_positions(&batches);
+    assert_eq!(checkpoints.len(), 2);
+    drop(first);
+
+    for order in [checkpoints.clone(), checkpoints.into_iter().rev().collect()] {
+        let mut second = Tailer::new(config(dir.path(), StartAt::Beginning), order).unwrap();
+        assert_eq!(poll(&mut second), Vec::<String>::new(), "nothing is read twice");
+    }
+}
+
+#[test]
+fn a_file_rotated_in_while_away_that_begins_like_the_old_one_is_read_whole() {
+    // The new file opens with the old one's banner (longer than the fingerprint) and is as
+    // long as the old one was when the agent stopped: resumed at the old offset, its lines
+    // were skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let banner = lines(0..6);
+    append(&log, &format!("{banner}{}", lines(100..120)));
+    let mut first = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
+    let checkpoint = first.poll(Instant::now()).last().unwrap().position.clone();
+    drop(first);
+    fs::rename(&log, dir.path().join("old.log")).unwrap(); // out of the globs
+    append(&log, &format!("{banner}{}", lines(300..320)));
+    let mut second = Tailer::new(config(dir.path(), StartAt::End), vec![checkpoint]).unwrap();
+    let mut want = expected(0..6);
+    want.extend(expected(300..320));
+    assert_eq!(poll(&mut second), want);
+}
+
 #[test]
 fn a_copy_shorter_than_what_was_read_from_the_original_adds_nothing() {
     // copytruncate under a live writer: lines written after the copy and before the
