@@ -30,6 +30,9 @@ pub enum RunError {
     /// The data dir could not be created.
     #[error("data_dir {path}: {source} (hint: create it or point data_dir at a writable directory)")]
     DataDir { path: String, source: std::io::Error },
+    /// The data dir is not a directory the agent may write in (the message says why).
+    #[error("{0}")]
+    DataDirUnusable(String),
     /// A plugin could not be started.
     #[error(transparent)]
     Plugin(#[from] PluginError),
@@ -71,7 +74,13 @@ impl Agent {
 
     /// Load plugins, open the store, start the pipeline and the sources, bind the listener.
     pub async fn start(config: &Config) -> Result<Agent, RunError> {
+        // The address first, and then the data dir: a start that cannot work leaves nothing
+        // behind (no data dir, no compiled plugins, no source run), and says what is wrong
+        // with the data dir itself rather than with whatever first wrote in it.
+        let address = config.api.address;
+        let listener = TcpListener::bind(address).await.map_err(|source| RunError::Bind { address, source })?;
         let data_dir = &config.data_dir;
+        crate::store::check_data_dir(data_dir).map_err(RunError::DataDirUnusable)?;
         std::fs::create_dir_all(data_dir)
             .map_err(|source| RunError::DataDir { path: data_dir.display().to_string(), source })?;
         let engine = PluginEngine::with_fuel(Some(&data_dir.join("plugin-cache")), config.meters_fuel())?;
@@ -95,8 +104,6 @@ impl Agent {
         let vectors = crate::vector::VectorIndex::new(store.clone(), chroma);
         vectors.check_chroma_dimension().await?;
 
-        let address = config.api.address;
-        let listener = TcpListener::bind(address).await.map_err(|source| RunError::Bind { address, source })?;
         let state: AppState = AppContext {
             detectors,
             settings: Arc::new(arc_swap::ArcSwap::from_pointee(config.api.clone())),

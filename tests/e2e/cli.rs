@@ -106,6 +106,20 @@ fn a_taken_port_is_a_clear_start_up_error() {
     let (code, _, stderr) = vigil(&["--config", path.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot listen") && stderr.contains("api.address"), "{stderr}");
+    assert!(!data.exists(), "a start that cannot listen leaves no data_dir behind");
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_named_as_the_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let data = dir.path().join("data");
+    std::fs::write(&data, "not a directory").unwrap();
+    std::fs::write(&path, format!("data_dir = {:?}\n[api]\naddress = \"127.0.0.1:0\"\n", data.display().to_string()))
+        .unwrap();
+    let (code, _, stderr) = vigil(&["--config", path.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("data_dir") && stderr.contains("is not a directory"), "{stderr}");
 }
 
 #[test]
