@@ -64,9 +64,19 @@ const ATTACK_WORDS: &[(&str, AttackMatch)] = &[
 impl AttackMatch {
     /// The attacks `text` (a question in lower case) names, if any.
     pub fn read(text: &str) -> Option<AttackMatch> {
+        Self::find(text).map(|(attack, _, _)| attack)
+    }
+
+    /// The attacks `text` names, where its words start, and the words.
+    pub fn find(text: &str) -> Option<(AttackMatch, usize, &str)> {
         static COMPILED: LazyLock<Vec<(Regex, AttackMatch)>> = LazyLock::new(|| {
             ATTACK_WORDS.iter().map(|(pattern, attack)| (Regex::new(pattern).expect("valid regex"), *attack)).collect()
         });
-        COMPILED.iter().find(|(pattern, _)| pattern.is_match(text)).map(|(_, attack)| *attack)
+        COMPILED.iter().find_map(|(pattern, attack)| {
+            let m = pattern.find(text)?;
+            // The whole word: "attacks", not the pattern's stem "attack".
+            let end = text[m.end()..].find(|c: char| !c.is_alphanumeric()).map_or(text.len(), |n| m.end() + n);
+            Some((*attack, m.start(), &text[m.start()..end]))
+        })
     }
 }

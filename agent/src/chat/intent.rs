@@ -7,6 +7,8 @@
 //! rules do not recognise gets the list of what can be asked.
 
 pub use super::attack_filter::AttackMatch;
+pub use super::status_filter::StatusMatch;
+use super::status_filter::negated_before;
 use regex::Regex;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,6 +37,8 @@ pub enum Intent {
     Peak(Bucket),
     /// How many anomalies.
     AnomalyCount,
+    /// What share of events were flagged as anomalies.
+    AnomalyRate,
     /// Which anomalies, highest score first.
     Anomalies,
     /// An overview of a window, from the numbers and the nearest summaries.
@@ -61,6 +65,7 @@ impl Intent {
             Intent::Latency => "latency",
             Intent::Peak(_) => "peak",
             Intent::AnomalyCount => "anomaly_count",
+            Intent::AnomalyRate => "anomaly_rate",
             Intent::Anomalies => "anomalies",
             Intent::Summary => "summary",
             Intent::Open => "open",
@@ -130,46 +135,6 @@ pub enum Bucket {
     Hour,
 }
 
-/// Which statuses a question is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusMatch {
-    /// Exactly this code.
-    Exact(u16),
-    /// A class: 5 is 500-599.
-    Class(u8),
-    /// 400-599: "errors".
-    Errors,
-}
-
-impl StatusMatch {
-    /// Inclusive bounds of the codes matched.
-    pub fn bounds(self) -> (u16, u16) {
-        match self {
-            StatusMatch::Exact(code) => (code, code),
-            StatusMatch::Class(class) => (u16::from(class) * 100, u16::from(class) * 100 + 99),
-            StatusMatch::Errors => (400, 599),
-        }
-    }
-
-    /// "status 500", "status 5xx", "an error status (400-599)".
-    pub fn describe(self) -> String {
-        match self {
-            StatusMatch::Exact(code) => format!("status {code}"),
-            StatusMatch::Class(class) => format!("status {class}xx"),
-            StatusMatch::Errors => "an error status (400-599)".to_owned(),
-        }
-    }
-
-    /// As written in facts: `500`, `5xx`, `400-599`.
-    pub fn code(self) -> String {
-        match self {
-            StatusMatch::Exact(code) => code.to_string(),
-            StatusMatch::Class(class) => format!("{class}xx"),
-            StatusMatch::Errors => "400-599".to_owned(),
-        }
-    }
-}
-
 /// Which events a question is about, besides the time window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
@@ -179,6 +144,8 @@ pub struct Filters {
     pub url: Option<String>,
     /// Statuses.
     pub status: Option<StatusMatch>,
+    /// Statuses left out ("not 200", "excluding 404s", "non-404 errors").
+    pub not_status: Vec<StatusMatch>,
     /// HTTP method, upper case.
     pub method: Option<String>,
     /// Requests that look like an attack (see [`crate::attack`]).
@@ -198,8 +165,8 @@ impl Filters {
         if let Some(attack) = self.attack {
             parts.push(attack.describe());
         }
-        if let Some(status) = self.status {
-            parts.push(format!("with {}", status.describe()));
+        if let Some(statuses) = super::status_filter::describe(self.status, &self.not_status) {
+            parts.push(format!("with {statuses}"));
         }
         if let Some(url) = &self.url {
             parts.push(format!("to {url}"));
@@ -215,9 +182,15 @@ impl Filters {
         self.ip.is_none()
             && self.url.is_none()
             && self.status.is_none()
+            && self.not_status.is_empty()
             && self.method.is_none()
             && self.attack.is_none()
             && self.text.is_none()
+    }
+
+    /// These filters without their statuses (asked about or left out).
+    pub fn without_status(&self) -> Filters {
+        Filters { status: None, not_status: Vec::new(), ..self.clone() }
     }
 }
 
@@ -237,6 +210,11 @@ pub struct Reading {
     /// What the answer calls the events, singular and plural: the question's own word when it
     /// says "lines", "events", "logs", "messages" or "entries", else "request"s.
     pub noun: (&'static str, &'static str),
+    /// Misspelt filter words read as the word they are close to (as written, as read).
+    pub corrected: Vec<(String, &'static str)>,
+    /// Why the question cannot be answered as read (it leaves out what no filter can leave
+    /// out), said to the user instead of an answer to the opposite question.
+    pub unreadable: Option<String>,
 }
 
 /// Most rows a top-N answer lists.
@@ -249,51 +227,23 @@ fn re(pattern: &str) -> Regex {
 static METHOD_UPPER: LazyLock<Regex> = LazyLock::new(|| re(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\b"));
 static METHOD_LOWER: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(get|post|put|delete|patch|head|options)\s+(?:requests?|calls?|hits?)\b"));
-static CLASS: LazyLock<Regex> = LazyLock::new(|| re(r"\b([1-5])xx(?:s|es)?\b"));
-static CODE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\b(\w+)\s+)?\b([1-5]\d\d)(?:s|'s)?\b(?:\s+(\w+))?"));
 static TOP_N: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b(?:top|first)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|twenty)\b|\b(\d+)\s+(?:most|busiest|biggest|noisiest|top)\b|\bwhich\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b",
     )
 });
 
-/// Statuses named in words, most specific first.
-const STATUS_WORDS: &[(&str, StatusMatch)] = &[
-    ("internal server error", StatusMatch::Exact(500)),
-    ("bad gateway", StatusMatch::Exact(502)),
-    ("service unavailable", StatusMatch::Exact(503)),
-    ("gateway timeout", StatusMatch::Exact(504)),
-    ("not found", StatusMatch::Exact(404)),
-    ("forbidden", StatusMatch::Exact(403)),
-    ("unauthorized", StatusMatch::Exact(401)),
-    ("unauthorised", StatusMatch::Exact(401)),
-    ("bad request", StatusMatch::Exact(400)),
-    ("too many requests", StatusMatch::Exact(429)),
-    ("rate limited", StatusMatch::Exact(429)),
-    ("server error", StatusMatch::Class(5)),
-    ("client error", StatusMatch::Class(4)),
-    ("redirect", StatusMatch::Class(3)),
-    ("successful", StatusMatch::Class(2)),
-    ("success", StatusMatch::Class(2)),
-    ("error", StatusMatch::Errors),
-    ("fail", StatusMatch::Errors),
-];
-
-/// Words after a 3-digit number that make it a quantity, not a status.
-const NOT_STATUS_AFTER: &[&str] = &[
-    "seconds", "second", "secs", "minutes", "minute", "mins", "hours", "hour", "days", "bytes", "ms", "kb", "mb",
-    "ips", "urls", "rows", "results",
-];
-/// Words before a 3-digit number that make it a quantity, not a status.
-const NOT_STATUS_BEFORE: &[&str] = &["top", "last", "first", "past", "than", "over", "under", "limit"];
-
 /// Read `rest` (the question in lower case with its time window blanked); `original` is the
 /// question as written, for case-sensitive cues such as `GET`.
 pub fn read(rest: &str, original: &str) -> Reading {
     let mut text = format!(" {rest} ");
     let mut filters = Filters::default();
+    // What the question leaves out that no filter can leave out, in its words.
+    let mut negated: Option<String> = None;
     // The asked-for text first: its words are the lines', not the question's.
     if let Some((wanted, rest)) = super::text_filter::read(&text) {
+        let at = text.bytes().zip(rest.bytes()).position(|(a, b)| a != b).unwrap_or(0);
+        note_negation(&mut negated, &text[..at], &format!("lines containing \"{wanted}\""));
         filters.text = Some(wanted);
         text = rest;
     }
@@ -307,19 +257,28 @@ pub fn read(rest: &str, original: &str) -> Reading {
             && let Ok(ip) = bare_ip.parse::<IpAddr>()
         {
             filters.ip = Some(ip.to_string());
+            note_negation(&mut negated, &text[..text.find(bare_ip).unwrap_or(0)], &format!("requests from {bare_ip}"));
             text = text.replacen(bare_ip, " ", 1);
             continue;
         }
         if filters.url.is_none()
             && let Some(path) = url_path(bare)
         {
+            // Paths are case-sensitive: the path as the question writes it, not lower-cased.
+            let path = as_written(original, &path).unwrap_or(path);
+            note_negation(&mut negated, &text[..text.find(bare).unwrap_or(0)], &path);
             filters.url = Some(path);
             text = text.replacen(bare, " ", 1);
         }
     }
+    let (spelt, corrected) = super::spelling::correct(&text);
+    text = spelt;
     if let Some(m) = METHOD_UPPER.captures(original) {
+        let before = original[..m.get(0).expect("match").start()].to_lowercase();
+        note_negation(&mut negated, &before, &format!("{} requests", &m[1]));
         filters.method = Some(m[1].to_owned());
     } else if let Some(m) = METHOD_LOWER.captures(&text) {
+        note_negation(&mut negated, &text[..m.get(0).expect("match").start()], &m[0]);
         filters.method = Some(m[1].to_uppercase());
     }
 
@@ -329,8 +288,13 @@ pub fn read(rest: &str, original: &str) -> Reading {
         .and_then(|caps| small_number(caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))?.as_str()))
         .map(|n| n.clamp(1, MAX_TOP));
 
-    filters.status = status(&text);
-    filters.attack = AttackMatch::read(&text);
+    let statuses = super::status_filter::read(&text);
+    filters.status = statuses.status;
+    filters.not_status = statuses.left_out;
+    if let Some((attack, at, words)) = AttackMatch::find(&text) {
+        note_negation(&mut negated, &text[..at], words);
+        filters.attack = Some(attack);
+    }
     let mut intent = intent(&text, &filters);
     if filters.attack.is_some() && matches!(intent, Intent::Open | Intent::Unknown) {
         // "Any SQL injection attempts?", "were we attacked?": the count of such requests
@@ -344,7 +308,29 @@ pub fn read(rest: &str, original: &str) -> Reading {
     let top_n = top_n.unwrap_or(if plural { 5 } else { 1 });
     let terms = terms(&text);
     let anomalies = has(&text, r"\banomal");
-    Reading { intent, filters, top_n, terms, anomalies, noun: noun(&text) }
+    let unreadable = negated.map(|what| {
+        format!(
+            "I cannot leave out {what} yet: only a status can be left out (\"not 200\", \"excluding 404s\", \
+             \"errors other than 404\"), and answering for {what} would answer the opposite question"
+        )
+    });
+    Reading { intent, filters, top_n, terms, anomalies, noun: noun(&text), corrected, unreadable }
+}
+
+/// Keep `what` as the first thing the question leaves out when `before` ends with a negation.
+fn note_negation(negated: &mut Option<String>, before: &str, what: &str) {
+    if negated.is_none() && negated_before(before) {
+        *negated = Some(what.trim().to_owned());
+    }
+}
+
+/// `path` (read from the lower-cased question) as `original` writes it.
+fn as_written(original: &str, path: &str) -> Option<String> {
+    original
+        .split_whitespace()
+        .map(|t| t.trim_matches(|c: char| matches!(c, '?' | ',' | '!' | '"' | '\'' | '(' | ')' | ';')))
+        .filter_map(url_path)
+        .find(|written| written.to_lowercase() == path)
 }
 
 /// The question's word for the events it counts (see [`Reading::noun`]).
@@ -388,23 +374,6 @@ fn small_number(word: &str) -> Option<usize> {
     })
 }
 
-fn status(text: &str) -> Option<StatusMatch> {
-    if let Some(caps) = CLASS.captures(text) {
-        return Some(StatusMatch::Class(caps[1].parse().ok()?));
-    }
-    for caps in CODE.captures_iter(text) {
-        let before = caps.get(1).map_or("", |m| m.as_str());
-        let after = caps.get(3).map_or("", |m| m.as_str());
-        if NOT_STATUS_BEFORE.contains(&before) || NOT_STATUS_AFTER.contains(&after) {
-            continue;
-        }
-        if let Ok(code) = caps[2].parse::<u16>() {
-            return Some(StatusMatch::Exact(code));
-        }
-    }
-    STATUS_WORDS.iter().find(|(word, _)| text.contains(word)).map(|(_, status)| *status)
-}
-
 /// Whether `pattern` (a literal of this file) matches; each pattern is compiled once.
 fn has(text: &str, pattern: &'static str) -> bool {
     static COMPILED: LazyLock<Mutex<HashMap<&'static str, Regex>>> = LazyLock::new(Default::default);
@@ -437,6 +406,9 @@ fn dimension(text: &str) -> Option<Dimension> {
     }
 }
 
+/// Words that ask for a share.
+const RATE_WORDS: &str = r"\brate\b|\bpercent|\bratio\b|\bproportion\b|\bshare\b|\bfraction\b|%";
+
 fn intent(text: &str, filters: &Filters) -> Intent {
     let trimmed = text.trim().trim_end_matches(['?', '!', '.']).trim();
     if trimmed.is_empty()
@@ -455,6 +427,7 @@ fn intent(text: &str, filters: &Filters) -> Intent {
     if has(text, r"\banomal") {
         return match dim {
             Some(dim) if (ranking && dim != Dimension::Status) || has(text, r"\bby\b|\bper\b") => Intent::Top(dim),
+            _ if has(text, RATE_WORDS) => Intent::AnomalyRate,
             _ if counting => Intent::AnomalyCount,
             _ => Intent::Anomalies,
         };
@@ -465,7 +438,7 @@ fn intent(text: &str, filters: &Filters) -> Intent {
     ) {
         return Intent::RequestRate;
     }
-    if has(text, r"\brate\b|\bpercent|\bratio\b|\bproportion\b|\bshare\b|\bfraction\b|%") {
+    if has(text, RATE_WORDS) {
         return Intent::Rate;
     }
     let time_word = has(text, r"\bminute\b|\bhour\b|\bwhen\b|\btime\b");

@@ -13,11 +13,14 @@ pub mod answer;
 mod attack_filter;
 mod clock;
 mod config;
+mod dates;
 pub mod intent;
 mod llm;
 pub mod nearest;
 pub mod queries;
 pub mod retrieve;
+mod spelling;
+mod status_filter;
 #[cfg(test)]
 mod tests;
 mod text_filter;
@@ -87,7 +90,10 @@ impl Chat {
             None => (timerange::TimeRange::all(), question.to_lowercase()),
         };
         let reading = intent::read(&rest, question);
-        match reading.intent {
+        if let Some(message) = &reading.unreadable {
+            return Ok(Answer::about_asking("unknown", answer::help(&format!("{message}."))));
+        }
+        let mut answer = match reading.intent {
             Intent::Help => Ok(Answer::about_asking("help", answer::help("Hello."))),
             Intent::Unknown => Ok(Answer::about_asking(
                 "unknown",
@@ -113,7 +119,13 @@ impl Chat {
                 answer::open(q, &reading, &range, &retrieved)
             }),
             _ => Queries::with(store, |q| answer::aggregate(q, &reading, &range)),
+        }?;
+        if !reading.corrected.is_empty() && !matches!(answer.intent, "help" | "unknown") {
+            let read_as: Vec<String> =
+                reading.corrected.iter().map(|(written, word)| format!("\"{written}\" as \"{word}\"")).collect();
+            answer.response.push_str(&format!(" (I read {}.)", read_as.join(", ")));
         }
+        Ok(answer)
     }
 
     /// Answer `question`: from the data on the blocking pool, then rephrased by the LLM when

@@ -145,15 +145,14 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
         params.push(Value::Text(ip.clone()));
     }
     if let Some(url) = &f.url {
-        // The path itself, with any query string, and its sub-paths; `\` escapes LIKE's own
-        // wildcards in the path.
+        // The path itself, with any query string, and its sub-paths. Compared by `substr`, not
+        // LIKE: LIKE ignores ASCII case, and paths are case-sensitive (/DVWA is not /dvwa).
         let base = url.trim_end_matches('/');
-        let escaped: String =
-            base.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
-        clauses.push(r"(e.url = ? OR e.url LIKE ? ESCAPE '\' OR e.url LIKE ? ESCAPE '\')".into());
+        clauses.push("(e.url = ? OR substr(e.url, 1, ?) IN (?, ?))".into());
         params.push(Value::Text(url.clone()));
-        params.push(Value::Text(format!("{escaped}?%")));
-        params.push(Value::Text(format!("{escaped}/%")));
+        params.push(Value::Integer(base.chars().count() as i64 + 1));
+        params.push(Value::Text(format!("{base}?")));
+        params.push(Value::Text(format!("{base}/")));
     }
     if let Some(status) = f.status {
         let (low, high) = status.bounds();
@@ -161,6 +160,16 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
         clauses.push("+e.status_code BETWEEN ? AND ?".into());
         params.push(Value::Integer(low.into()));
         params.push(Value::Integer(high.into()));
+    }
+    if !f.not_status.is_empty() {
+        // Events without a status (system log lines, 0) have no status "other than 200".
+        clauses.push("+e.status_code != 0".into());
+        for status in &f.not_status {
+            let (low, high) = status.bounds();
+            clauses.push("+e.status_code NOT BETWEEN ? AND ?".into());
+            params.push(Value::Integer(low.into()));
+            params.push(Value::Integer(high.into()));
+        }
     }
     if let Some(method) = &f.method {
         clauses.push("e.method = ?".into());
@@ -371,6 +380,16 @@ impl<'s> Queries<'s> {
     pub fn anomaly_count(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
         let (clause, params) = filter(scope, "a.timestamp_ms");
         let sql = format!("SELECT count(*) FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause}");
+        let n: i64 = self.one(&sql, &params)?;
+        Ok(n as u64)
+    }
+
+    /// Events in scope flagged as anomalies (by one detector or more).
+    pub fn anomalous_events(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
+        let (clause, params) = filter(scope, "a.timestamp_ms");
+        let sql = format!(
+            "SELECT count(DISTINCT a.event_id) FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {clause}"
+        );
         let n: i64 = self.one(&sql, &params)?;
         Ok(n as u64)
     }

@@ -124,7 +124,7 @@ const SUMMARIES_SCANNED: usize = 1_000;
 /// The fallback: anomalies of the window matching the question's filters and words (or, when
 /// none match the words, its filters alone), highest score first.
 pub fn from_store(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Result<Retrieved, StoreError> {
-    let filters = super::intent::Filters { status: None, ..reading.filters.clone() };
+    let filters = reading.filters.without_status();
     let scope = Scope { range, filters: &filters };
     let mut rows = if reading.terms.is_empty() { Vec::new() } else { q.anomalies(scope, &reading.terms, NEAREST)? };
     if rows.is_empty() {

@@ -1,6 +1,9 @@
 //! Time windows in questions: "in the last 15 minutes", "recently", "today", "yesterday",
 //! "this week", "on 2025-04-01", "since 10:00", "after 9am yesterday", "until noon",
-//! "between 9 and 11", "from 09:30 to 10:00 on April 1".
+//! "between 9 and 11", "from 09:30 to 10:00 on April 1", "at 20:42" (that minute; "at 1pm"
+//! that hour), and through `dates` "on 21/12/2016", "in december 2015", "in 2016",
+//! "this month", "last year". Words that look like a date but are not read are refused,
+//! never dropped: dropping them would answer for all stored data.
 //!
 //! Hand-written around the `interim` crate: interim reads one date expression ("yesterday
 //! 10:00", "April 1", "2 hours ago") but does not find a window inside a sentence, nor knows
@@ -93,7 +96,7 @@ fn endpoint() -> String {
 
 static LAST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"\b(?:(?:in|during|over|within|for)\s+)?(?:the\s+)?(?:last|past|previous)\s+(?:({NUMBER})\s*)?(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|[smhdw])\b"
+        r"\b(?:(?:in|during|over|within|for)\s+)?(?:the\s+)?(?:last|past|previous)\s+(?:({NUMBER})\s*)?(seconds?|secs?|minutes?|mins?|months?|hours?|hrs?|days?|weeks?|years?|yrs?|[smhdw])\b"
     ))
     .expect("valid regex")
 });
@@ -107,6 +110,8 @@ static SINCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"\b(?:since|after|starting)\s+({})\b", endpoint())).expect("valid regex"));
 static UNTIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"\b(?:until|till|before|up to)\s+({})\b", endpoint())).expect("valid regex"));
+static AT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"\b(?:at|around)\s+({})", time())).expect("valid regex"));
 static DAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"\b(?:(so far today|today|yesterday|this morning|this afternoon|this week)|on\s+({d})|({iso}))\b",
@@ -117,18 +122,49 @@ static DAY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Find the time window in `question` (any case) relative to `now`. `Ok(None)`: the question
-/// names no window. `Err`: it names one that cannot be read, said in words for the user.
+/// names no window. `Err`: it names one that cannot be read, said in words for the user; so
+/// does a question with words that look like a date or time left unread (see `dates`), rather
+/// than be answered for a wider window than it asks about.
 pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, String> {
-    let text = question.to_lowercase();
+    let (text, notes) = super::dates::numeric_days(&question.to_lowercase())?;
+    let mut found = window(&text, now, tz)?;
+    let rest = found.as_ref().map_or(text.as_str(), |f| f.rest.as_str());
+    if let Some(unread) = super::dates::unread(rest) {
+        return Err(super::dates::unreadable(&unread, ""));
+    }
+    if let Some(found) = &mut found
+        && !notes.is_empty()
+    {
+        found.range.label = format!("{} ({})", found.range.label, notes.join("; "));
+    }
+    Ok(found)
+}
+
+/// [`find`] over `text`, the question in lower case with its numeric days written ISO.
+fn window(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, String> {
+    let text = text.to_owned();
     let mut rest = text.clone();
 
-    if let Some(caps) = LAST.captures(&text) {
+    if let Some(caps) = LAST.captures(&text)
+        && !calendar(caps.get(0).expect("match").as_str(), caps.get(1).is_some())
+    {
         let whole = caps.get(0).expect("match");
         let count = caps.get(1).map_or(Some(1), |n| number(n.as_str())).filter(|n| *n > 0);
-        let unit = unit_seconds(&caps[2]);
         let Some(count) = count else { return Err(format!("{:?} is not a window I can count", whole.as_str())) };
-        let span = SignedDuration::from_secs(count.saturating_mul(unit));
-        let from = now.checked_sub(span).map_err(|_| format!("{:?} reaches too far back", whole.as_str()))?;
+        let too_far = || format!("{:?} reaches too far back", whole.as_str());
+        let from = match &caps[2] {
+            // Months and years are calendar ones: "the last month" from March 31 is from
+            // February 28 (or 29), not 30 days back.
+            unit if unit.starts_with("mo") || unit.starts_with('y') => {
+                let months = if unit.starts_with('y') { count.saturating_mul(12) } else { count };
+                let span = jiff::Span::new().try_months(months).map_err(|_| too_far())?;
+                now.to_zoned(tz.clone()).checked_sub(span).map_err(|_| too_far())?.timestamp()
+            }
+            unit => {
+                let span = SignedDuration::from_secs(count.saturating_mul(unit_seconds(unit)));
+                now.checked_sub(span).map_err(|_| too_far())?
+            }
+        };
         blank(&mut rest, whole.range());
         let label = whole.as_str().trim().to_owned();
         let label =
@@ -151,6 +187,18 @@ pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Foun
         blank(&mut rest, whole.range());
         label.push((whole.start(), whole.as_str().trim().to_owned()));
     }
+    // "at 20:42": a moment, when no endpoint is named.
+    let at = if between.is_none() && since.is_none() && until.is_none() {
+        let copy = rest.clone();
+        valid_match(&AT, &copy).map(|caps| {
+            let whole = caps.get(0).expect("match");
+            blank(&mut rest, whole.range());
+            label.push((whole.start(), whole.as_str().trim().to_owned()));
+            caps[1].to_owned()
+        })
+    } else {
+        None
+    };
     // The day qualifier is looked for only outside the endpoints ("since yesterday" is one).
     let day = match DAY.captures(&rest) {
         Some(caps) => {
@@ -161,13 +209,20 @@ pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Foun
             blank(&mut rest, range);
             Some(day)
         }
-        None => None,
+        None => match super::dates::period(&rest, now, tz)? {
+            Some((range, day)) => {
+                label.push((range.start, rest[range.clone()].trim().to_owned()));
+                blank(&mut rest, range);
+                Some(day)
+            }
+            None => None,
+        },
     };
-    if between.is_none() && since.is_none() && until.is_none() && day.is_none() {
+    if between.is_none() && since.is_none() && until.is_none() && at.is_none() && day.is_none() {
         return Ok(None);
     }
     label.sort();
-    let label = label.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join(" ");
+    let mut label = label.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join(" ");
 
     let range = if let Some(caps) = between {
         let (a, b) = match (caps.get(1), caps.get(2)) {
@@ -186,6 +241,23 @@ pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Foun
         }
         if to <= from {
             return Err(format!("the window {label:?} ends ({to}) before it starts ({from})"));
+        }
+        TimeRange { from: Some(from), to: Some(to), label }
+    } else if let Some(time) = at {
+        let (mut from, time_only) = point(&time, day.map(|d| d.date), now, tz)?;
+        if time_only && day.is_none() && from > now {
+            from -= SignedDuration::from_hours(24);
+        }
+        // As precise as written: "at 20:42" is that minute, "at 1pm" that hour.
+        let (span, unit) = match time.matches(':').count() {
+            0 => (SignedDuration::from_hours(1), "hour"),
+            1 => (SignedDuration::from_mins(1), "minute"),
+            _ => (SignedDuration::from_secs(1), "second"),
+        };
+        label = format!("{label}, the whole {unit}");
+        let to = (from + span).min(now);
+        if to <= from {
+            return Err(format!("the window {label:?} starts ({from}) after now ({now}); nothing to count yet"));
         }
         TimeRange { from: Some(from), to: Some(to), label }
     } else {
@@ -214,12 +286,15 @@ pub fn find(question: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Foun
     Ok(Some(Found { range, rest }))
 }
 
-/// A day (or week, or half-day) named by the question.
+/// A day (or week, half-day, month or year) named by the question.
 #[derive(Debug, Clone, Copy)]
-struct Day {
-    date: Date,
-    start: Timestamp,
-    end: Timestamp,
+pub(super) struct Day {
+    /// The (first) day: the one a bare time of day refers to.
+    pub(super) date: Date,
+    /// Its first instant.
+    pub(super) start: Timestamp,
+    /// The first instant after it.
+    pub(super) end: Timestamp,
 }
 
 fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<Day, String> {
@@ -333,7 +408,7 @@ static TIME_T: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2
 static WEEKDAY_ONLY: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{WEEKDAY}$")).expect("valid regex"));
 
 /// The first instant of `date` in `tz`.
-fn midnight(date: Date, tz: &TimeZone) -> Result<Timestamp, String> {
+pub(super) fn midnight(date: Date, tz: &TimeZone) -> Result<Timestamp, String> {
     date.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
@@ -348,6 +423,16 @@ fn valid_match<'t>(re: &Regex, text: &'t str) -> Option<regex::Captures<'t>> {
             (None, _) => true,
         }
     })
+}
+
+/// Whether a match of `LAST` is a calendar month or year ("last month": the one before this),
+/// not a window back from now ("the last month", "the past year", "the last 2 months").
+fn calendar(words: &str, counted: bool) -> bool {
+    let words = words.trim();
+    !counted
+        && (words.ends_with(" month") || words.ends_with(" year"))
+        && !words.contains("the ")
+        && !words.contains("past")
 }
 
 fn number(word: &str) -> Option<i64> {

@@ -4,8 +4,9 @@
 use super::{Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranking_text, there_were, what};
 use crate::attack::AttackKind;
 use crate::chat::attack_filter::AttackMatch;
-use crate::chat::intent::{Bucket, Filters, Intent, Reading};
+use crate::chat::intent::{Bucket, Filters, Intent, Reading, StatusMatch};
 use crate::chat::queries::{Queries, Scope};
+use crate::chat::status_filter;
 use crate::chat::timerange::TimeRange;
 use crate::store::StoreError;
 use serde_json::{Value, json};
@@ -73,7 +74,11 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a
         }
         // The share of events that hold a text or look like an attack, among all of them.
-        Intent::Rate if (filters.attack.is_some() || filters.text.is_some()) && filters.status.is_none() => {
+        Intent::Rate
+            if (filters.attack.is_some() || filters.text.is_some())
+                && filters.status.is_none()
+                && filters.not_status.is_empty() =>
+        {
             let all_filters = Filters { attack: None, text: None, ..filters.clone() };
             let matching = q.count(scope)?;
             let total = q.count(Scope { range, filters: &all_filters })?;
@@ -102,29 +107,31 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a
         }
         Intent::Rate => {
-            let status = filters.status.unwrap_or(crate::chat::intent::StatusMatch::Errors);
-            let all_filters = Filters { status: None, ..filters.clone() };
+            // The share of the statuses asked about and left out ("not 200"); errors by default.
+            let (status, not_status) = match (filters.status, filters.not_status.is_empty()) {
+                (None, true) => (Some(StatusMatch::Errors), Vec::new()),
+                _ => (filters.status, filters.not_status.clone()),
+            };
+            let all_filters = filters.without_status();
             let all = Scope { range, filters: &all_filters };
-            let with_status = Filters { status: Some(status), ..filters.clone() };
+            let with_status = Filters { status, not_status, ..all_filters.clone() };
+            let described = status_filter::describe(with_status.status, &with_status.not_status).unwrap_or_default();
             let matching = q.count(Scope { range, filters: &with_status })?;
             let total = q.count(all)?;
             let share = pct(matching, total);
             let text = if total == 0 {
                 format!("There were no {} {when}, so there is no rate to give.", what(noun.1, &all_filters))
             } else {
-                format!(
-                    "{share}% of {} had {}: {matching} of {total} {when}.",
-                    what(noun.1, &all_filters),
-                    status.describe()
-                )
+                format!("{share}% of {} had {described}: {matching} of {total} {when}.", what(noun.1, &all_filters))
             };
-            let mut a = Answer::new(
-                reading,
-                range,
-                text,
-                json!({ "matching": matching, "total": total, "percent": share, "status": status.code() }),
-            );
-            a.filters.status = Some(status.code());
+            let mut facts = json!({
+                "matching": matching, "total": total, "percent": share, "status": status.map(StatusMatch::code)
+            });
+            if !with_status.not_status.is_empty() {
+                facts["not_status"] = with_status.not_status.iter().map(|s| s.code()).collect();
+            }
+            let mut a = Answer::new(reading, range, text, facts);
+            a.filters.status = status.map(StatusMatch::code);
             a.sources.push(events_source(q, Scope { range, filters: &with_status }, matching)?);
             a.key_values.extend([matching.to_string(), total.to_string()]);
             a
@@ -343,6 +350,35 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let mut a = Answer::new(reading, range, text, json!({ "anomalies": n }));
             a.sources.extend(rows.iter().map(anomaly_source));
             a.key_values.push(n.to_string());
+            a
+        }
+        Intent::AnomalyRate => {
+            let anomalies = q.anomaly_count(scope)?;
+            let flagged = q.anomalous_events(scope)?;
+            let total = q.count(scope)?;
+            let share = pct(flagged, total);
+            let text = if total == 0 {
+                format!("There were no {} {when}, so there is no anomaly rate to give.", what(noun.1, filters))
+            } else {
+                // More anomalies than events flagged: more than one detector flagged an event.
+                let by_detectors = if anomalies == flagged {
+                    String::new()
+                } else {
+                    format!(
+                        " ({}; some were flagged by more than one detector)",
+                        plural(anomalies, "anomaly", "anomalies")
+                    )
+                };
+                format!(
+                    "{share}% of {} {when} were flagged as anomalies: {flagged} of {total}{by_detectors}.",
+                    what(noun.1, filters)
+                )
+            };
+            let facts =
+                json!({ "anomalous_events": flagged, "events": total, "anomalies": anomalies, "percent": share });
+            let mut a = Answer::new(reading, range, text, facts);
+            a.sources.extend(q.anomalies(scope, &[], 10)?.iter().map(anomaly_source));
+            a.key_values.extend([flagged.to_string(), total.to_string()]);
             a
         }
         Intent::Anomalies => {

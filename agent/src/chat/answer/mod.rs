@@ -60,6 +60,10 @@ pub struct FiltersOut {
     pub url: Option<String>,
     /// `500`, `5xx` or `400-599`.
     pub status: Option<String>,
+    /// Statuses left out ("not 200", "excluding 404s"), written as `status` is; absent when
+    /// none is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_status: Vec<String>,
     /// HTTP method.
     pub method: Option<String>,
     /// Requests that look like an attack: `sql_injection`, `xss`, `path_traversal`,
@@ -87,6 +91,7 @@ impl Answer {
                 ip: f.ip.clone(),
                 url: f.url.clone(),
                 status: f.status.map(|s| s.code()),
+                not_status: f.not_status.iter().map(|s| s.code()).collect(),
                 method: f.method.clone(),
                 attack: f.attack.map(AttackMatch::name),
                 text: f.text.clone(),
@@ -117,7 +122,8 @@ impl Answer {
 
 /// What can be asked, one example per kind; the reply to a question that is not understood.
 pub const CAN_ANSWER: &[&str] = &[
-    "counts: \"how many 500s in the last hour?\", \"how many requests from 10.0.0.5 today?\"",
+    "counts: \"how many 500s in the last hour?\", \"how many requests from 10.0.0.5 today?\", \
+     \"how many requests were not 200?\", \"how many errors other than 404?\"",
     "rates: \"what is the error rate since 10:00?\", \"what percentage of requests were 404s?\", \
      \"requests per minute in the last 15 minutes\"",
     "top-N: \"which IP sent the most requests?\", \"top 5 URLs with 404s yesterday\"",
@@ -126,12 +132,14 @@ pub const CAN_ANSWER: &[&str] = &[
     "bytes and latency: \"how many bytes were sent to /download?\", \"what is the latency of /api?\"",
     "busiest time: \"when was the busiest minute today?\"",
     "anomalies: \"how many anomalies since 10:00?\", \"what anomalies happened on 2025-04-01?\", \
-     \"which IP has the most anomalies?\"",
+     \"which IP has the most anomalies?\", \"what is the anomaly rate today?\"",
     "attacks (by signature): \"any SQL injection attempts today?\", \"which IP sent the most attacks?\", \
      \"how many XSS, path traversal, command injection or scanner requests?\"",
     "open questions: \"what is going on with /login?\", \"anything unusual today?\", \"summarize the last hour\"",
     "time windows: \"in the last hour\", \"in the last 15 minutes\", \"today\", \"yesterday\", \"since 10:00\", \
-     \"between 9 and 11\", \"on 2025-04-01\" (in [chat] time_zone, UTC by default)",
+     \"between 9 and 11\", \"at 10:42\" (that minute; \"at 10am\" that hour), \"on 2025-04-01\", \"on 01/04/2025\", \
+     \"in december 2024\", \"in 2024\", \"this month\", \"last month\", \"this year\" (in [chat] time_zone, UTC by \
+     default)",
 ];
 
 /// The reply to a question the rules do not recognise.

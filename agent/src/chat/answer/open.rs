@@ -2,7 +2,7 @@
 //! anomalies, cited by id.
 
 use super::{Answer, events_source, pct, plural, ranking_text};
-use crate::chat::intent::{Dimension, Filters, Reading};
+use crate::chat::intent::{Dimension, Reading};
 use crate::chat::queries::{Queries, Scope};
 use crate::chat::retrieve::{Passage, Retrieved};
 use crate::chat::timerange::TimeRange;
@@ -17,7 +17,7 @@ pub fn open(
     range: &TimeRange,
     retrieved: &Retrieved,
 ) -> Result<Answer, StoreError> {
-    let filters = Filters { status: None, ..reading.filters.clone() };
+    let filters = reading.filters.without_status();
     let scope = Scope { range, filters: &filters };
     let when = range.describe();
     let noun = reading.noun;
@@ -95,6 +95,7 @@ pub fn open(
     });
     let mut a = Answer::new(reading, range, text, facts);
     a.filters.status = None;
+    a.filters.not_status.clear();
     a.sources.push(events_source(q, scope, total)?);
     for p in retrieved.summaries.iter().chain(&retrieved.anomalies) {
         a.sources.push(p.source());

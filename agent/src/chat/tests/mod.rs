@@ -4,8 +4,10 @@
 
 mod attacks;
 mod breakdown;
+mod filters;
 mod text;
 mod time_zone;
+mod windows;
 
 use super::timerange::{self, TimeRange};
 use super::{Answer, Chat, ChatConfig, Clock};
