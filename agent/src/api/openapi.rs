@@ -188,7 +188,7 @@ fn ip_schema() -> utoipa::openapi::schema::Schema {
 pub struct LogIn {
     #[schema(schema_with = ip_schema)]
     ip: String,
-    /// RFC 3339 time.
+    /// RFC 3339 time, from 1970 to one day ahead of the agent's clock.
     #[schema(example = "2025-04-01T12:34:56Z", format = DateTime)]
     timestamp: String,
     /// HTTP method token, at most 32 characters.
@@ -334,10 +334,10 @@ struct Stats {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by the derive only
 struct LogFilters {
-    /// Oldest event time, RFC 3339.
+    /// Start of the time window (inclusive), RFC 3339: events at or after it.
     #[param(format = DateTime)]
     from: Option<String>,
-    /// Newest event time, RFC 3339.
+    /// End of the time window (exclusive), RFC 3339: events before it; later than `from`.
     #[param(format = DateTime)]
     to: Option<String>,
     /// Client IP, exact.
@@ -350,7 +350,10 @@ struct LogFilters {
     /// Most rows to return, 1 to 10000.
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
-    /// Only rows older than this id (paging; see `next_before_id`).
+    /// Paging cursor: the previous page's `next_before_id`. Rows are ordered newest event
+    /// time first (ties by id), and the page goes on after that row in this order; ids
+    /// increase in commit order, not in event time. A cursor that names no stored row (never
+    /// one, or deleted by retention with everything older) gives an empty page.
     before_id: Option<i64>,
 }
 

@@ -31,15 +31,28 @@ fn bad(param: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{param}: {message}"))
 }
 
-fn time(param: &str, value: &Option<String>) -> Result<Option<i64>, ApiError> {
+/// A time parameter (`from`, `to`), as milliseconds since the Unix epoch.
+pub(super) fn time(param: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
-        .as_deref()
         .map(|v| {
-            v.parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|_| bad(param, format!("{v:?} is not an RFC 3339 time (e.g. 2025-04-01T12:00:00Z)")))
+            v.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| {
+                // An offset's `+` left unencoded in a URL arrives as a space.
+                let hint = if v.contains(' ') { "; in a URL, write an offset's + as %2B" } else { "" };
+                bad(param, format!("{v:?} is not a time the agent can use ({e}); expected RFC 3339, e.g. 2025-04-01T12:00:00Z{hint}"))
+            })
         })
         .transpose()
+}
+
+/// `from` and `to` (exclusive) as milliseconds; `to` must be later than `from`.
+pub(super) fn window(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let (from_ms, to_ms) = (time("from", from)?, time("to", to)?);
+    if let (Some(from), Some(to)) = (from_ms, to_ms)
+        && from >= to
+    {
+        return Err(bad("to", "must be later than from (the window is from <= time < to)".into()));
+    }
+    Ok((from_ms, to_ms))
 }
 
 impl LogParams {
@@ -71,9 +84,10 @@ impl LogParams {
             .as_deref()
             .map(|b| b.parse::<i64>().map_err(|_| bad("before_id", format!("{b:?} is not an id"))))
             .transpose()?;
+        let (from_ms, to_ms) = window(self.from.as_deref(), self.to.as_deref())?;
         Ok(LogQuery {
-            from_ms: time("from", &self.from)?,
-            to_ms: time("to", &self.to)?,
+            from_ms,
+            to_ms,
             // An address is searched for as it is stored (`request::canonical_ip`).
             ip: self.ip.clone().map(|ip| match ip.parse() {
                 Ok(parsed) => super::request::canonical_ip(parsed, ip),

@@ -15,6 +15,8 @@ const MAX_URL_BYTES: usize = 16 * 1024;
 const MAX_USER_AGENT_BYTES: usize = 8 * 1024;
 /// Longest method accepted.
 const MAX_METHOD_BYTES: usize = 32;
+/// How far ahead of the agent's clock a log's time may be: a day.
+const MAX_AHEAD_MS: i64 = 24 * 3600 * 1000;
 /// Problems listed in one error answer at most.
 const MAX_DETAILS: usize = 20;
 
@@ -304,6 +306,21 @@ fn validate(i: usize, log: LogIn, input: Input) -> Result<ValidLog, Problem> {
             )
         })?
         .as_millisecond();
+    // Before the Unix epoch, or more than a day ahead of this clock (a time zone mistake is at
+    // most 14 hours): not when an event happened. Stored, a time in year 9998 stayed at the
+    // top of every newest-first page for good.
+    let latest = jiff::Timestamp::now().as_millisecond() + MAX_AHEAD_MS;
+    if !(0..=latest).contains(&timestamp_ms) {
+        return Err((
+            "invalid_value",
+            format!(
+                "{}: {:?} is {}; send the time the event happened",
+                at("timestamp"),
+                log.timestamp,
+                if timestamp_ms < 0 { "before 1970" } else { "more than a day ahead of the agent's clock" }
+            ),
+        ));
+    }
     if log.method.is_empty() || log.method.len() > MAX_METHOD_BYTES || !log.method.bytes().all(is_token_byte) {
         return Err((
             "invalid_value",

@@ -28,16 +28,6 @@ fn bad(param: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{param}: {message}"))
 }
 
-fn time(param: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
-    value
-        .map(|v| {
-            v.parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|_| bad(param, format!("{v:?} is not an RFC 3339 time (e.g. 2025-04-01T12:00:00Z)")))
-        })
-        .transpose()
-}
-
 impl SummaryParams {
     fn resolve(self) -> Result<SummaryQuery, ApiError> {
         let limit = self
@@ -50,13 +40,7 @@ impl SummaryParams {
                     .ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{SUMMARY_MAX_LIMIT}")))
             })
             .transpose()?;
-        let from_ms = time("from", self.from.as_deref())?;
-        let to_ms = time("to", self.to.as_deref())?;
-        if let (Some(from), Some(to)) = (from_ms, to_ms)
-            && from >= to
-        {
-            return Err(bad("to", "must be later than from".into()));
-        }
+        let (from_ms, to_ms) = super::query::window(self.from.as_deref(), self.to.as_deref())?;
         Ok(SummaryQuery { from_ms, to_ms, summarizer: self.summarizer.filter(|s| !s.is_empty()), limit })
     }
 }

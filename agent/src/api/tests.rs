@@ -263,6 +263,9 @@ async fn invalid_values_are_422_with_the_expected_form() {
         ("ip", json!(""), "not an IP address"),
         ("timestamp", json!("yesterday"), "RFC 3339"),
         ("timestamp", json!("2025-04-01 12:34:56"), "RFC 3339"),
+        ("timestamp", json!("0001-01-01T00:00:00Z"), "before 1970"),
+        ("timestamp", json!("1969-12-31T23:59:59.999Z"), "before 1970"),
+        ("timestamp", json!("9998-01-01T00:00:00Z"), "more than a day ahead"),
         ("method", json!(""), "HTTP method"),
         ("method", json!("GE T"), "HTTP method"),
         ("url", json!(""), "logs[0].url"),
@@ -429,6 +432,12 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
         ("limit=0", "limit"),
         ("from=yesterday", "from"),
         ("colour=red", "colour"),
+        // The window is from <= time < to, on every query endpoint alike.
+        ("from=2025-04-01T00:10:00Z&to=2025-04-01T00:10:00Z", "to: must be later than from"),
+        ("from=2025-04-02T00:00:00Z&to=2025-04-01T00:00:00Z", "to: must be later than from"),
+        // An offset's unencoded `+` arrives as a space.
+        ("from=2025-04-01T00:00:00+02:00", "write an offset's + as %2B"),
+        ("to=9999-12-31T23:59:59Z", "not a time the agent can use"),
     ] {
         let (status, body) = get(app(), &format!("/api/v1/logs?{query}"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
