@@ -269,6 +269,48 @@ async fn with_a_token_the_sockets_and_queries_need_it() {
 }
 
 #[tokio::test]
+async fn a_changed_token_closes_the_sockets_opened_with_the_old_one() {
+    let (old, new) = ("old-token-0123456789", "new-token-9876543210");
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = plugin_path("vigil-fixture-constant-score");
+    let agent = Agent::start_with_api(
+        dir.path(),
+        &format!("token = \"{old}\"\n"),
+        &format!("[[detectors]]\nplugin = {:?}\n[detectors.config]\nscore = 0.1\n", fixture.display().to_string()),
+    );
+    let open = |path: &str, token: &str| format!("ws://{}{path}?token={token}", agent.addr);
+    let (mut monitor, _) = tokio_tungstenite::connect_async(open("/ws", old)).await.unwrap();
+    let (mut app, _) = tokio_tungstenite::connect_async(open("/ws/application", old)).await.unwrap();
+    app.send(Message::text(log(1).to_string())).await.unwrap();
+    assert_eq!(next_json(&mut app).await["type"], "ack");
+
+    // The token is changed in the config file, as an operator rotates it.
+    let config = dir.path().join("vigil.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(old, new);
+    std::fs::write(dir.path().join("next.toml"), text).unwrap();
+    std::fs::rename(dir.path().join("next.toml"), &config).unwrap();
+    for socket in [&mut monitor, &mut app] {
+        let close = tokio::time::timeout(Duration::from_secs(15), async {
+            while let Some(Ok(m)) = socket.next().await {
+                if let Message::Close(frame) = m {
+                    return frame;
+                }
+            }
+            None
+        })
+        .await
+        .expect("the socket is closed within 15 s of the change")
+        .expect("with a close frame");
+        assert_eq!(u16::from(close.code), 1008, "{close:?}");
+        assert!(close.reason.contains("token changed"), "{close:?}");
+    }
+    assert!(tokio_tungstenite::connect_async(open("/ws/application", old)).await.is_err(), "the old token is refused");
+    let (mut app, _) = tokio_tungstenite::connect_async(open("/ws/application", new)).await.unwrap();
+    app.send(Message::text(log(2).to_string())).await.unwrap();
+    assert_eq!(next_json(&mut app).await["type"], "ack");
+}
+
+#[tokio::test]
 async fn sigterm_with_open_sockets_drains_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let agent = constant_agent(dir.path(), 0.1, "");

@@ -53,8 +53,7 @@ pub async fn monitor(
     // that task first runs (the end-to-end monitor test once waited forever for an ack sent
     // in that gap).
     let updates = state.pipeline.monitor().subscribe();
-    let shutdown = state.shutdown.subscribe();
-    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, updates, shutdown)))
+    Ok(upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| stream_monitor(socket, updates, state)))
 }
 
 /// What the writer half sends, in order.
@@ -73,6 +72,8 @@ async fn ingest(socket: WebSocket, state: AppState) {
     let writer = tokio::spawn(write_acks(sink, rx));
     let max_logs = state.settings.load().max_batch_logs;
     let mut shutdown = state.shutdown.subscribe();
+    let revoked = token_changed(&state, state.settings.load().token.clone());
+    tokio::pin!(revoked);
     loop {
         let message = tokio::select! {
             message = stream.recv() => match message {
@@ -82,6 +83,10 @@ async fn ingest(socket: WebSocket, state: AppState) {
             _ = closing(&mut shutdown) => {
                 // Frames already read are acknowledged first: the writer works in order.
                 let _ = tx.send(Outgoing::Close(close_code::AWAY, "the agent is shutting down".into())).await;
+                break;
+            }
+            _ = &mut revoked => {
+                let _ = tx.send(Outgoing::Close(close_code::POLICY, TOKEN_CHANGED.into())).await;
                 break;
             }
         };
@@ -215,17 +220,17 @@ fn error_json(e: &ApiError) -> String {
     json!({ "type": "error", "error": e.code, "message": e.message, "details": e.details }).to_string()
 }
 
-async fn stream_monitor(
-    socket: WebSocket,
-    mut updates: broadcast::Receiver<std::sync::Arc<str>>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+async fn stream_monitor(socket: WebSocket, mut updates: broadcast::Receiver<std::sync::Arc<str>>, state: AppState) {
     let (mut sink, mut stream) = futures_split(socket);
+    let mut shutdown = state.shutdown.subscribe();
+    let revoked = token_changed(&state, state.settings.load().token.clone());
+    tokio::pin!(revoked);
     let shutting_down = || Some((close_code::AWAY, "the agent is shutting down".to_owned()));
     // The close frame to send, if any; `finish` then also answers a client's own.
     let close = loop {
         tokio::select! {
             _ = closing(&mut shutdown) => break shutting_down(),
+            _ = &mut revoked => break Some((close_code::POLICY, TOKEN_CHANGED.to_owned())),
             update = updates.recv() => {
                 // What else is already waiting goes out with it, in one flush: a write (and
                 // so a system call) per message fell behind a burst of anomalies even for a
@@ -319,6 +324,25 @@ impl WsStream {
     async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
         use futures_util::StreamExt;
         self.0.next().await
+    }
+}
+
+/// Why a socket let in with a token that is no longer the configured one is closed.
+const TOKEN_CHANGED: &str = "the API token changed ([api] token); reconnect with the new one";
+/// How often an open socket checks that its token is still the configured one.
+const TOKEN_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Resolves once a token is configured that is not `admitted`, the one in force when the
+/// socket was let in (by the auth layer): a reload changed or set it, and the socket must
+/// not go on with what no longer authenticates. Removing the token closes nothing.
+async fn token_changed(state: &AppState, admitted: Option<String>) {
+    let mut check = tokio::time::interval(TOKEN_CHECK);
+    loop {
+        check.tick().await;
+        let settings = state.settings.load();
+        if settings.token.is_some() && settings.token != admitted {
+            return;
+        }
     }
 }
 
