@@ -11,7 +11,7 @@ use vigil_plugin_sdk::{Event, Verdict};
 
 use crate::config::Params;
 use crate::explain;
-use crate::features::message::is_message;
+use crate::features::message::{PatternFacts, is_message};
 use crate::features::{FEATURE_COUNT, FeatureExtractor, Novelty};
 use crate::forest::{Forest, ForestShape, Point};
 use crate::reservoir::Reservoir;
@@ -64,6 +64,9 @@ pub struct Scratch {
     ordinary: Vec<bool>,
     /// Each event's `request::path_key`, worked out once for extraction and learning.
     path_keys: Vec<u64>,
+    /// What was learned of each message event's pattern when it was scored (default for
+    /// access logs), for its reason.
+    facts: Vec<PatternFacts>,
 }
 
 /// The score of an event for what was new about it, whatever the forest says: at or above
@@ -145,21 +148,35 @@ impl Model {
         }
         // Events that are not access logs: the forest's request features are constant for
         // them, so their message pattern's rarity is their score (see `features::message`).
+        // Past warm-up each pattern is counted right after its event is scored (whatever the
+        // verdict: a message's pattern is learned either way), so the repeats of a pattern in
+        // one batch are judged as they would be arriving one by one. Scored all before any
+        // was counted, a new pattern's every repeat in the batch was "never seen": verdicts
+        // depended on how events were batched (a file's backfill comes in calls of 1,024, a
+        // quiet tail in ones; BGL's ROC-AUC was 0.75 at batch 1 and 0.58 at 1,024).
+        scratch.facts.clear();
         for (event, score) in batch.iter().zip(scratch.scores.iter_mut()) {
-            if is_message(event.status_code)
-                && let Some(rarity) = self.extractor.pattern_facts(event).score(threshold, rare_share)
-            {
+            if !is_message(event.status_code) {
+                scratch.facts.push(PatternFacts::default());
+                continue;
+            }
+            let facts = self.extractor.pattern_facts(event);
+            if let Some(rarity) = facts.score(threshold, rare_share) {
                 *score = rarity;
             }
+            if !warming_up {
+                self.extractor.learn_pattern(event);
+            }
+            scratch.facts.push(facts);
         }
         let verdicts = batch
             .iter()
             .zip(&scratch.scores)
-            .zip(scratch.points.iter().zip(&scratch.novelties))
-            .map(|((event, &score), (point, novelty))| {
+            .zip(scratch.points.iter().zip(&scratch.novelties).zip(&scratch.facts))
+            .map(|((event, &score), ((point, novelty), facts))| {
                 // Reasons cost an allocation and a few lookups: only anomalies get one.
                 let reason = if score >= threshold && is_message(event.status_code) {
-                    explain::message_reason(&self.extractor.pattern_facts(event), rare_share, event)
+                    explain::message_reason(facts, rare_share, event)
                 } else if score >= threshold {
                     explain::reason(&self.extractor, &self.typical, event, point, novelty)
                 } else {
@@ -175,10 +192,15 @@ impl Model {
             let judged = scratch.scores.iter().zip(&scratch.ordinary);
             let extracted = scratch.path_keys.iter().zip(&scratch.points);
             for ((event, (&path_key, point)), (&score, &ordinary)) in batch.iter().zip(extracted).zip(judged) {
+                // A message's pattern was counted when it was scored.
                 if score < threshold {
-                    self.extractor.learn_keyed(event, path_key);
+                    if is_message(event.status_code) {
+                        self.extractor.learn_keyed_but_pattern(event, path_key);
+                    } else {
+                        self.extractor.learn_keyed(event, path_key);
+                    }
                     self.reservoir.offer(*point, &mut self.rng);
-                } else {
+                } else if !is_message(event.status_code) {
                     self.extractor.learn_news(event, path_key, point, ordinary);
                 }
             }

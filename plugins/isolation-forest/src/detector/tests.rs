@@ -254,8 +254,9 @@ fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
     assert!(verdicts[0].score < THRESHOLD, "{:?}", verdicts[0]);
     assert!(verdicts[0].reason.is_empty());
     assert_eq!(verdicts[1].score, 1.0, "{:?}", verdicts[1]);
+    // The routine line before it in the batch was counted first.
     assert!(
-        verdicts[1].reason.starts_with("message pattern never seen in 1000 messages learned"),
+        verdicts[1].reason.starts_with("message pattern never seen in 1001 messages learned"),
         "{}",
         verdicts[1].reason
     );
@@ -271,6 +272,39 @@ fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
 }
 
 /// `normal_event` on another page.
+#[test]
+fn message_verdicts_do_not_depend_on_how_the_events_were_batched() {
+    let warmed = || {
+        let mut d = detector(Config { warmup: 1_000, ..Config::default() });
+        let routine: Vec<OwnedEvent> = (0..1_000)
+            .map(|i| message(i, if i % 3 == 0 { "RAS KERNEL INFO generating" } else { "RAS APP INFO job started" }))
+            .collect();
+        for chunk in routine.chunks(250) {
+            d.score(&borrow_all(chunk)).unwrap();
+        }
+        d
+    };
+    // A burst in which a new pattern comes back every fifth line.
+    let burst: Vec<OwnedEvent> = (0..200)
+        .map(|i| {
+            let text = match i % 5 {
+                0 => "RAS KERNEL FATAL data TLB error interrupt",
+                1 | 3 => "RAS APP INFO job started",
+                _ => "RAS KERNEL INFO generating",
+            };
+            message(2_000 + i, text)
+        })
+        .collect();
+    let whole = warmed().score(&borrow_all(&burst)).unwrap();
+    let mut d = warmed();
+    let one_by_one: Vec<Verdict> =
+        burst.iter().flat_map(|e| d.score(&borrow_all(std::slice::from_ref(e))).unwrap()).collect();
+    assert_eq!(bits(&whole), bits(&one_by_one));
+    // The new pattern is news its first times, not all forty.
+    let flagged = whole.iter().filter(|v| v.score >= THRESHOLD).count();
+    assert!((1..20).contains(&flagged), "{flagged} of the burst flagged");
+}
+
 fn visit(rng: &mut SplitMix64, i: usize, url: &str) -> OwnedEvent {
     OwnedEvent { url: url.to_owned(), ..normal_event(rng, T0 + i as i64 * 20) }
 }

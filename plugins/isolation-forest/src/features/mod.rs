@@ -275,6 +275,20 @@ impl FeatureExtractor {
     /// [`FeatureExtractor::extract_keyed`]), its status on that path, its parameters and the
     /// shapes and classes of their values.
     pub fn learn_keyed(&mut self, event: &Event, path_key: u64) {
+        self.learn_request(event, path_key);
+        self.learn_pattern(event);
+        self.keys.end_event();
+    }
+
+    /// [`FeatureExtractor::learn_keyed`] for a message event whose pattern
+    /// [`FeatureExtractor::learn_pattern`] counted already, when it was scored.
+    pub fn learn_keyed_but_pattern(&mut self, event: &Event, path_key: u64) {
+        self.learn_request(event, path_key);
+        self.keys.end_event();
+    }
+
+    /// The request part of [`FeatureExtractor::learn_keyed`].
+    fn learn_request(&mut self, event: &Event, path_key: u64) {
         self.keys.add(path_key);
         self.keys.add(combine(path_key, STATUS_DOMAIN << 16 | u64::from(event.status_code)));
         for (name, value) in request::params(event.url) {
@@ -289,22 +303,21 @@ impl FeatureExtractor {
                 self.keys.add(combine(name_key, CLASS_DOMAIN << 8 | u64::from(class)));
             }
         }
-        self.learn_pattern(event);
-        self.keys.end_event();
     }
 
     /// Count `event`'s message pattern, if it is not an access log.
-    fn learn_pattern(&mut self, event: &Event) {
+    pub fn learn_pattern(&mut self, event: &Event) {
         if message::is_message(event.status_code) {
             self.keys.add(message::pattern(event.raw));
             self.keys.add(MESSAGES_KEY);
         }
     }
 
-    /// What the model counts of an event it judged anomalous (`path_key` and `point` as
-    /// extracted, `ordinary` when the forest alone scored it under the threshold): its message
-    /// pattern, so a new log pattern is news the first times, not for as long as it keeps
-    /// coming; and a request to a path never learned, when it was ordinary apart from that:
+    /// What the model counts of a request it judged anomalous (`path_key` and `point` as
+    /// extracted, `ordinary` when the forest alone scored it under the threshold). (A message
+    /// event's pattern is counted whatever its verdict, as it is scored, so a new log pattern
+    /// is news the first times, not for as long as it keeps coming: see `Model::score`.)
+    /// Counted is a request to a path never learned, when it was ordinary apart from that:
     /// the forest found nothing odd, the status is below 400 and the client asked mostly for
     /// known paths. A page deployed after the warm-up is then news for its first
     /// `new_path_alerts` such requests, not for good (it was never learned before, every
@@ -314,9 +327,7 @@ impl FeatureExtractor {
     /// are counted apart from the learned ones, over which the per-path ratios (a status's
     /// share, a parameter's) are taken.
     pub fn learn_news(&mut self, event: &Event, path_key: u64, point: &Point, ordinary: bool) {
-        if message::is_message(event.status_code) {
-            self.learn_pattern(event);
-        } else if ordinary
+        if ordinary
             && event.status_code < 400
             && point[Feature::IpNovelShare as usize] <= MAX_NOVEL_SHARE
             && self.keys.count(path_key) == 0
