@@ -103,5 +103,23 @@ pub fn router(state: AppState) -> Router {
         // After the auth layer: the dashboard page is open and asks for the token itself.
         .merge(ui::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        // Outermost: a browser's preflight (OPTIONS, without the token) is answered here.
+        .layer(cors(&state))
         .with_state(state)
+}
+
+/// CORS for the origins of `[api] cors_origins`, read at each request so a reload applies.
+/// Any other origin gets no CORS headers, and its page cannot read the answers.
+fn cors(state: &AppState) -> tower_http::cors::CorsLayer {
+    use axum::http::{Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let settings = state.settings.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            let allowed = &settings.load().cors_origins;
+            allowed.iter().any(|a| a == "*" || a.as_bytes() == origin.as_bytes())
+        }))
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        .max_age(std::time::Duration::from_secs(3600))
 }

@@ -15,7 +15,13 @@ mod frames;
 mod health;
 
 fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
-    let settings = ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes, max_batch_logs, token: None };
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes,
+        max_batch_logs,
+        token: None,
+        cors_origins: vec![],
+    };
     router(app_state(constant_detectors(score, threshold), settings))
 }
 
@@ -467,8 +473,51 @@ fn app_with_token(token: &str) -> axum::Router {
         max_body_bytes: 1 << 20,
         max_batch_logs: 100,
         token: Some(token.into()),
+        cors_origins: vec![],
     };
     router(app_state(constant_detectors(0.3, 0.5), settings))
+}
+
+#[tokio::test]
+async fn configured_origins_get_cors_answers_and_preflights_need_no_token() {
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 100,
+        token: Some("0123456789abcdef0123".into()),
+        cors_origins: vec!["https://dash.example.com".into()],
+    };
+    let app = router(app_state(constant_detectors(0.3, 0.5), settings));
+    let call = |method: &str, origin: &str, token: bool| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/api/v1/logs")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization");
+        if token {
+            request = request.header("authorization", "Bearer 0123456789abcdef0123");
+        }
+        app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let allowed = |r: &axum::response::Response| {
+        r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned())
+    };
+    // The browser's preflight carries no token, and is answered.
+    let preflight = call("OPTIONS", "https://dash.example.com", false).await.unwrap();
+    assert!(preflight.status().is_success(), "{:?}", preflight.status());
+    assert_eq!(allowed(&preflight).as_deref(), Some("https://dash.example.com"));
+    let methods = preflight.headers()["access-control-allow-methods"].to_str().unwrap().to_owned();
+    assert!(methods.contains("GET") && methods.contains("POST"), "{methods}");
+    assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    // The real request still needs the token, and its answer may be read by the page.
+    let get = call("GET", "https://dash.example.com", true).await.unwrap();
+    assert_eq!(get.status(), StatusCode::OK);
+    assert_eq!(allowed(&get).as_deref(), Some("https://dash.example.com"));
+    assert_eq!(call("GET", "https://dash.example.com", false).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // Another origin gets no CORS headers: its page cannot read the answer.
+    let other = call("GET", "https://evil.example.net", true).await.unwrap();
+    assert_eq!(allowed(&other), None);
 }
 
 #[tokio::test]

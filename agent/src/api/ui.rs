@@ -88,6 +88,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             max_batch_logs: 100,
             token: token.map(str::to_owned),
+            cors_origins: vec![],
         };
         router(app_state(constant_detectors(0.1, 0.5), settings))
     }

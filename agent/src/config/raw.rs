@@ -65,6 +65,10 @@ pub struct ApiConfig {
     /// `Authorization: Bearer <token>` (or `?token=`, percent-encoded, meant for WebSockets); `/` and `/health` stay open.
     #[serde(default)]
     pub token: Option<Spanned<String>>,
+    /// Web origins (`https://dash.example.com`, or `*` for any) whose pages may call the API
+    /// from the browser (CORS). Empty: only the agent's own `/ui/`.
+    #[serde(default)]
+    pub cors_origins: Vec<Spanned<String>>,
 }
 
 impl Default for ApiConfig {
@@ -74,6 +78,7 @@ impl Default for ApiConfig {
             max_body_bytes: default_max_body_bytes(),
             max_batch_logs: default_max_batch_logs(),
             token: None,
+            cors_origins: Vec::new(),
         }
     }
 }

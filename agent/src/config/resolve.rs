@@ -52,6 +52,8 @@ pub struct ApiSettings {
     pub max_batch_logs: usize,
     /// Bearer token required on everything but `/` and `/health`, when set.
     pub token: Option<String>,
+    /// Origins allowed to call the API from a browser page (`*`: any); empty, none.
+    pub cors_origins: Vec<String>,
 }
 
 /// Where a plugin's component comes from.
@@ -172,6 +174,23 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         }
         t.get_ref().clone()
     });
+    let cors_origins = raw
+        .api
+        .cors_origins
+        .iter()
+        .map(|o| {
+            if !is_origin(o.get_ref()) {
+                check.error(
+                    o,
+                    "api.cors_origins",
+                    format!("{:?} is not a web origin", o.get_ref()),
+                    "write scheme://host[:port] as the browser sends it, e.g. \"https://dash.example.com\" \
+                     (no path, no trailing slash), or \"*\" for any",
+                );
+            }
+            o.get_ref().clone()
+        })
+        .collect();
     if let Err(e) = raw.store.validate() {
         check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
     }
@@ -243,7 +262,7 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     if check.errors.is_empty() {
         Ok(Config {
             data_dir: raw.data_dir,
-            api: ApiSettings { address, max_body_bytes, max_batch_logs, token },
+            api: ApiSettings { address, max_body_bytes, max_batch_logs, token, cors_origins },
             detectors,
             sources,
             store: raw.store,
@@ -407,4 +426,19 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
         fallback,
         snapshot_interval,
     })
+}
+
+/// Whether `origin` is `*` or an origin as a browser's `Origin` header writes it:
+/// `http(s)://host[:port]`, nothing after.
+fn is_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some(rest) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+        && axum::http::HeaderValue::from_str(origin).is_ok()
+        && rest.parse::<axum::http::uri::Authority>().is_ok()
 }

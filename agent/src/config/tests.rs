@@ -152,3 +152,17 @@ fn a_config_file_with_no_settings_is_refused() {
     std::fs::write(&path, "[api]\n").unwrap();
     assert!(Config::load(&path).is_ok(), "an empty table is a setting: the defaults, on purpose");
 }
+
+#[test]
+fn cors_origins_must_be_origins_as_browsers_send_them() {
+    let config =
+        parse("[api]\ncors_origins = [\"https://dash.example.com\", \"http://localhost:3000\", \"*\"]\n").unwrap();
+    assert_eq!(config.api.cors_origins, ["https://dash.example.com", "http://localhost:3000", "*"]);
+    for bad in ["https://dash.example.com/", "dash.example.com", "https://x.example/app", "ftp://x.example", "https://"]
+    {
+        let err = parse(&format!("[api]\ncors_origins = [{bad:?}]\n")).unwrap_err();
+        let e = &err.0[0];
+        assert_eq!((e.field.as_str(), e.line), ("api.cors_origins", Some(2)), "{bad}: {e}");
+        assert!(e.message.contains("is not a web origin"), "{bad}: {e}");
+    }
+}

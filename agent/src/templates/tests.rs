@@ -207,6 +207,7 @@ async fn raw_lines_are_stored_and_listed_with_their_template_and_keep_it_after_a
         max_body_bytes: 1 << 20,
         max_batch_logs: 100,
         token: None,
+        cors_origins: vec![],
     };
     let state = crate::testing::app_state(crate::testing::constant_detectors(0.1, 0.5), settings);
     let (store, pipeline) = (state.store.clone(), state.pipeline.clone());

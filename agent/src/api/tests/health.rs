@@ -20,8 +20,13 @@ async fn health_is_healthy_with_a_utc_timestamp_and_detector_states() {
 fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summarizers, crate::summarize::SummaryFeed)
 {
     use crate::config::{PluginLimits, PluginSource};
-    let settings =
-        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 100, token: None };
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 100,
+        token: None,
+        cors_origins: vec![],
+    };
     let mut state = crate::testing::app_context(constant_detectors(0.3, 0.5), settings);
     let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
     let spec = crate::summarize::SummarizerSpec {
@@ -111,8 +116,13 @@ async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_degraded_while_store_commits_fail_and_the_waiting_batch_is_kept() {
-    let settings =
-        ApiSettings { address: ([127, 0, 0, 1], 0).into(), max_body_bytes: 1 << 20, max_batch_logs: 1000, token: None };
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 1000,
+        token: None,
+        cors_origins: vec![],
+    };
     let state = app_state(constant_detectors(0.85, 0.5), settings);
     let store = state.store.clone();
     let app = router(state);

@@ -761,6 +761,7 @@ fn app() -> axum::Router {
         max_body_bytes: 1 << 20,
         max_batch_logs: 100,
         token: None,
+        cors_origins: vec![],
     };
     let mut state = crate::testing::app_context(crate::testing::constant_detectors(0.1, 0.5), settings);
     state.store = store();
