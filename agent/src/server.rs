@@ -294,7 +294,7 @@ async fn housekeeping(state: AppState) {
                     "events_total": load(&p.committed),
                     "anomalies_total": load(&p.anomalies),
                     "queue": state.pipeline.queue_depth(),
-                    "sources": state.sources.snapshot(),
+                    "sources": crate::api::source_counters(&state, &p.instruments),
                 })));
             }
             _ = retention.tick() => {

@@ -19,6 +19,7 @@ mod ui;
 mod ws;
 
 pub use error::ApiError;
+pub use query::source_counters;
 
 use crate::config::ApiSettings;
 use crate::detect::DetectorSet;

@@ -102,8 +102,8 @@ struct Health {
     version: Option<String>,
     /// Seconds since start.
     uptime_seconds: Option<u64>,
-    /// Each detector plugin.
-    detectors: Option<Vec<DetectorHealth>>,
+    /// Each detector plugin, as `/api/v1/plugins` shows it.
+    detectors: Option<Vec<DetectorPlugin>>,
     /// Each summarizer plugin, as `/api/v1/plugins` shows it.
     summarizers: Option<Vec<SummarizerPlugin>>,
     /// The config file and how its last reload went.
@@ -123,27 +123,6 @@ struct StoreHealth {
     error: Option<String>,
     /// While failing: when commits began failing, RFC 3339.
     failing_since: Option<String>,
-}
-
-/// One detector in `/health`.
-#[derive(Serialize, ToSchema)]
-struct DetectorHealth {
-    /// Detector name.
-    name: String,
-    /// Plugin version.
-    version: String,
-    /// `builtin:<name>` or the component's path.
-    source: String,
-    /// Anomaly threshold, 0 to 1.
-    threshold: f64,
-    /// `ready`, or a failure state.
-    state: String,
-    /// Score calls made.
-    calls: u64,
-    /// Calls that failed.
-    failures: u64,
-    /// The most recent failure.
-    last_error: Option<String>,
 }
 
 /// `POST /chat` request.
@@ -258,7 +237,7 @@ pub struct AnomalyResponse {
 /// A stored event.
 #[derive(Serialize, ToSchema)]
 pub struct StoredLog {
-    /// Event id (increasing).
+    /// Event id, increasing in commit order.
     id: i64,
     timestamp: String,
     ip: String,
@@ -279,6 +258,10 @@ pub struct StoredLog {
     anomaly_score: Option<f32>,
     /// Whether some detector's score reached its threshold.
     anomalous: bool,
+    /// The mined template of a line that is not an access log (see `/chat`), and its id;
+    /// null for access logs and lines not yet mined.
+    template_id: Option<i64>,
+    template: Option<String>,
 }
 
 /// A stored anomaly: its event and the detector's judgement.
@@ -323,10 +306,15 @@ struct Stats {
     since_start: Value,
     /// What the store holds: `events`, `anomalies`, `bytes_on_disk`, `per_source`.
     store: Value,
-    /// Each source's counters, by name.
+    /// Each source's counters, by name: every file source (`type` `file`: files, lines,
+    /// parse errors, ...) and HTTP and WebSocket ingest as `api` and `ws`; `events` is the
+    /// events committed from it since start.
     sources: Value,
     /// Submissions waiting in each queue.
     queues: Value,
+    /// With `[store] kind = "chroma"`: the Chroma server's state and the outbox waiting for it;
+    /// null with the embedded store.
+    chroma: Option<Value>,
 }
 
 /// Filters of the log queries.

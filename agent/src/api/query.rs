@@ -207,10 +207,25 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
             "bytes_on_disk": counts.bytes_on_disk,
             "per_source": counts.per_source.iter().map(|(s, n)| json!({ "source": s, "events": n })).collect::<Vec<_>>(),
         },
-        "sources": state.sources.snapshot(),
+        "sources": source_counters(&state, &p.instruments),
         "queues": { "pipeline": state.pipeline.queue_depth() },
         "chroma": chroma_status(&state).await?,
     })))
+}
+
+/// Each source's counters: the file sources' own, and for every source the events committed
+/// from it since start (`events`), HTTP ingest as `api` and WebSocket ingest as `ws`.
+pub fn source_counters(state: &AppState, instruments: &crate::telemetry::Instruments) -> Value {
+    let mut sources = state.sources.snapshot();
+    if let Value::Object(files) = &mut sources {
+        for (name, counters) in files.iter_mut() {
+            counters["events"] = json!(instruments.events_in(&format!("file:{name}")));
+        }
+        for (name, kind) in [("api", "http"), ("ws", "websocket")] {
+            files.insert(name.to_owned(), json!({ "type": kind, "events": instruments.events_in(name) }));
+        }
+    }
+    sources
 }
 
 /// The Chroma link's state with the outbox's depth as of now (`/health` shows the depth as of

@@ -406,6 +406,9 @@ async fn stats_count_what_was_ingested_and_rejected() {
     assert_eq!(body["rejected_total"], 1);
     assert_eq!(body["store"]["events"], 3);
     assert_eq!(body["store"]["per_source"][0], json!({ "source": "api", "events": 3 }));
+    // HTTP and WebSocket ingest are sources too, with what they brought since start.
+    assert_eq!(body["sources"]["api"], json!({ "type": "http", "events": 3 }));
+    assert_eq!(body["sources"]["ws"], json!({ "type": "websocket", "events": 0 }));
     assert!(body["queues"]["pipeline"].is_u64());
 }
 

@@ -234,6 +234,13 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     let sources =
         raw.sources.iter().enumerate().filter_map(|(i, s)| resolve_source(&mut check, i, s)).collect::<Vec<_>>();
     for (i, s) in sources.iter().enumerate() {
+        // `/api/v1/stats` lists HTTP and WebSocket ingest beside the file sources, by these.
+        if ["api", "ws"].contains(&s.name.as_str()) {
+            check.errors.push(
+                ConfigError::at(file, text, None, format!("sources[{i}].name"), format!("{:?} is reserved", s.name))
+                    .hint("\"api\" and \"ws\" name HTTP and WebSocket ingest; give the file source another name"),
+            );
+        }
         if sources[..i].iter().any(|o: &SourceSpec| o.name == s.name) {
             check.errors.push(
                 ConfigError::at(

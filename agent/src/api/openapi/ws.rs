@@ -16,9 +16,12 @@ pub struct WsAck {
     /// Ids given to them, `first_id..=last_id`.
     first_id: Option<i64>,
     last_id: Option<i64>,
-    /// Anomalies among them (each follows as an `anomaly` message). On `/ws` the ack also names
-    /// the `source`.
+    /// Anomalies among them (each follows as an `anomaly` message).
     anomalies: usize,
+    /// On `/ws`: the source the batch came from (`api`, `ws`, `file:<name>`); absent on
+    /// `/ws/application`, whose acks are for its own frames.
+    #[schema(required = false)]
+    source: Option<String>,
 }
 
 /// An anomalous event was committed (`/ws` for every source, `/ws/application` for its own).
