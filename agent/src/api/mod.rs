@@ -104,6 +104,13 @@ pub fn router(state: AppState) -> Router {
         // After the auth layer: the dashboard page is open and asks for the token itself.
         .merge(ui::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        // Answers of a kilobyte and more are gzipped for clients that accept it (a page of
+        // 1,000 logs: ~290 KB plain); smaller ones are not worth the CPU.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(tower_http::compression::predicate::SizeAbove::new(1024)),
+        )
         // Outermost: a browser's preflight (OPTIONS, without the token) is answered here.
         .layer(cors(&state))
         .with_state(state)

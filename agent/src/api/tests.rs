@@ -628,3 +628,24 @@ async fn a_plain_request_to_a_websocket_endpoint_is_a_json_error() {
         assert_error(answer, StatusCode::BAD_REQUEST, "not_a_websocket", "connect with a WebSocket client");
     }
 }
+
+#[tokio::test]
+async fn large_answers_are_gzipped_for_clients_that_accept_it_small_ones_not() {
+    let app = app_with(0.3, 0.5, 1 << 20, 100);
+    let many: Vec<(&str, i64)> = (0..50).map(|_| ("10.0.0.1", 200)).collect();
+    detect(app.clone(), logs_with(&many)).await;
+    let call = |path: &str| {
+        let request = Request::get(path).header("accept-encoding", "gzip").body(Body::empty()).unwrap();
+        app.clone().oneshot(request)
+    };
+    let page = call("/api/v1/logs").await.unwrap();
+    assert_eq!(page.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    let zipped = page.into_body().collect().await.unwrap().to_bytes();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut text).unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["logs"].as_array().unwrap().len(), 50);
+    assert!(zipped.len() * 4 < text.len(), "{} bytes gzipped from {}", zipped.len(), text.len());
+    let small = call("/").await.unwrap();
+    assert_eq!(small.headers().get("content-encoding"), None);
+}
