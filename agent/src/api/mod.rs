@@ -89,13 +89,13 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(info::health))
         .route("/chat", post(chat::chat))
         .route("/anomaly_detection", post(anomaly::detect))
-        .route("/api/v1/stats", get(query::stats))
-        .route("/api/v1/logs", get(query::logs))
-        .route("/api/v1/anomalies", get(query::anomalies))
-        .route("/api/v1/plugins", get(plugins::list))
-        .route("/api/v1/summaries", get(summaries::list))
-        .route("/metrics", get(metrics::scrape))
-        .route("/openapi.json", get(openapi::document))
+        .route("/api/v1/stats", get(query::stats).layer(gzip()))
+        .route("/api/v1/logs", get(query::logs).layer(gzip()))
+        .route("/api/v1/anomalies", get(query::anomalies).layer(gzip()))
+        .route("/api/v1/plugins", get(plugins::list).layer(gzip()))
+        .route("/api/v1/summaries", get(summaries::list).layer(gzip()))
+        .route("/metrics", get(metrics::scrape).layer(gzip()))
+        .route("/openapi.json", get(openapi::document).layer(gzip()))
         .route("/ws", any(ws::monitor))
         .route("/ws/application", any(ws::application))
         .fallback(info::not_found)
@@ -104,16 +104,17 @@ pub fn router(state: AppState) -> Router {
         // After the auth layer: the dashboard page is open and asks for the token itself.
         .merge(ui::router())
         .layer(DefaultBodyLimit::max(body_limit))
-        // Answers of a kilobyte and more are gzipped for clients that accept it (a page of
-        // 1,000 logs: ~290 KB plain); smaller ones are not worth the CPU.
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .gzip(true)
-                .compress_when(tower_http::compression::predicate::SizeAbove::new(1024)),
-        )
         // Outermost: a browser's preflight (OPTIONS, without the token) is answered here.
         .layer(cors(&state))
         .with_state(state)
+}
+
+/// Gzip for the query answers, which can be large (a page of 1,000 logs: ~290 KB plain), to
+/// clients that accept it; under a kilobyte it is not worth the CPU. Not for ingest answers:
+/// applications send from the same machine, where the agent's CPU is what counts.
+fn gzip() -> tower_http::compression::CompressionLayer<tower_http::compression::predicate::SizeAbove> {
+    use tower_http::compression::{CompressionLayer, predicate::SizeAbove};
+    CompressionLayer::new().gzip(true).compress_when(SizeAbove::new(1024))
 }
 
 /// CORS for the origins of `[api] cors_origins`, read at each request so a reload applies.

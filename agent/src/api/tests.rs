@@ -630,7 +630,7 @@ async fn a_plain_request_to_a_websocket_endpoint_is_a_json_error() {
 }
 
 #[tokio::test]
-async fn large_answers_are_gzipped_for_clients_that_accept_it_small_ones_not() {
+async fn large_query_answers_are_gzipped_for_clients_that_accept_it_small_and_ingest_ones_not() {
     let app = app_with(0.3, 0.5, 1 << 20, 100);
     let many: Vec<(&str, i64)> = (0..50).map(|_| ("10.0.0.1", 200)).collect();
     detect(app.clone(), logs_with(&many)).await;
@@ -648,4 +648,13 @@ async fn large_answers_are_gzipped_for_clients_that_accept_it_small_ones_not() {
     assert!(zipped.len() * 4 < text.len(), "{} bytes gzipped from {}", zipped.len(), text.len());
     let small = call("/").await.unwrap();
     assert_eq!(small.headers().get("content-encoding"), None);
+    // Ingest answers are not: an application on the same machine gains nothing from them.
+    let request = Request::post("/anomaly_detection")
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip")
+        .body(Body::from(logs_with(&many)))
+        .unwrap();
+    let answer = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers().get("content-encoding"), None);
 }
