@@ -292,7 +292,7 @@ pub fn render(readings: &Readings, instruments: &Instruments) -> String {
     );
     r.register_with_unit(
         "plugin_call",
-        "Time one plugin call on a batch takes",
+        "Time the detectors take to score one batch: several plugin calls for a batch over 1,024 events, and a retry's, so its count is batches where plugin_calls_total counts calls",
         Unit::Seconds,
         instruments.plugin_call.clone(),
     );
