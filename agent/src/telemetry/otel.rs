@@ -261,7 +261,9 @@ impl OtlpInstruments {
                 .build(),
             plugin_call: meter
                 .f64_histogram("vigil.plugin.call.duration")
-                .with_description("Time one plugin call on a batch takes")
+                .with_description(
+                    "Time the detectors take to score one batch (several plugin calls for a batch over 1,024 events)",
+                )
                 .with_unit("s")
                 .with_boundaries(bounds(0.000_025, 17))
                 .build(),
