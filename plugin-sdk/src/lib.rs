@@ -42,6 +42,7 @@ pub mod bindings {
     });
 }
 
+mod config;
 mod event;
 pub mod features;
 pub mod rng;
@@ -136,8 +137,7 @@ pub mod __private {
     }
 
     pub fn configure<D: Detector>(config: &str, settings: &Settings) -> Result<(), String> {
-        let mut de = serde_json::Deserializer::from_str(config);
-        let config = D::Config::deserialize(&mut de).map_err(|e| format!("{} config: {e}", label::<D>()))?;
+        let config = crate::config::decode::<D::Config>(config).map_err(|e| format!("{} config: {e}", label::<D>()))?;
         let detector = D::new(config, settings)?;
         DETECTOR.set(Some(Box::new(detector)));
         Ok(())

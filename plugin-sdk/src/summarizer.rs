@@ -125,8 +125,7 @@ pub mod __private {
     }
 
     pub fn configure<S: Summarizer>(config: &str, settings: &SummarizerSettings) -> Result<(), String> {
-        let mut de = serde_json::Deserializer::from_str(config);
-        let config = S::Config::deserialize(&mut de).map_err(|e| format!("{} config: {e}", S::NAME))?;
+        let config = crate::config::decode::<S::Config>(config).map_err(|e| format!("{} config: {e}", S::NAME))?;
         let summarizer = S::new(config, settings)?;
         SUMMARIZER.set(Some(Box::new(summarizer)));
         Ok(())

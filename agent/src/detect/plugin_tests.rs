@@ -49,7 +49,7 @@ fn example_threshold_plugin_refuses_a_config_without_max_bytes() {
     let err = DetectorHost::start(engine(), &spec(source, 0.5, "{}")).err().expect("config refused");
     assert_eq!(
         err.to_string(),
-        "plugin vigil-example-threshold: config refused: detector config: missing field `max_bytes` at line 1 column 2"
+        "plugin vigil-example-threshold: config refused: detector config: missing field `max_bytes`"
     );
 }
 
