@@ -164,8 +164,6 @@ pub mod __private {
     pub fn restore<D: Detector>(state: &[u8]) -> Result<(), String> {
         with::<D, _>(|d| d.restore(state))
     }
-
-    use serde::Deserialize;
 }
 
 /// Export a [`Detector`] implementation as the component's `detector` world.

@@ -104,7 +104,6 @@ pub trait Summarizer: Sized + 'static {
 pub mod __private {
     use super::*;
     use crate::bindings::vigil::plugin::types::Batch;
-    use serde::Deserialize;
     use std::any::Any;
     use std::cell::RefCell;
 
