@@ -205,11 +205,18 @@ async fn the_monitor_gets_anomalies_and_acks_from_every_source() {
 async fn a_slow_monitor_is_told_what_it_missed_and_ingestion_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let agent = constant_agent(dir.path(), 0.9, "");
-    // 50,000 anomalies: more than the monitor's 4,096-message buffer plus whatever the
+    // 50,000 anomalies: more than the monitor's 16,384-message buffer plus whatever the
     // kernel's socket buffers absorb for a client that does not read.
     const FRAMES: u64 = 100;
-    let mut slow = connect(&agent, "/ws").await; // never reads while we ingest
+    let mut slow = connect(&agent, "/ws").await; // reads the first anomaly, then not while we ingest
     let (mut sender, mut app) = connect(&agent, "/ws/application").await.split();
+    sender.send(Message::text(log(0).to_string())).await.unwrap();
+    let first = loop {
+        let m = next_json(&mut slow).await;
+        if m["type"] == "anomaly" {
+            break m;
+        }
+    };
     let batch = json!((0..500).map(log).collect::<Vec<_>>()).to_string();
     // Send while reading: a client that floods without reading its acks is (rightly) held back.
     let flood = tokio::spawn(async move {
@@ -230,15 +237,26 @@ async fn a_slow_monitor_is_told_what_it_missed_and_ingestion_goes_on() {
         }
     }
     let _sender = flood.await.unwrap();
-    let mut lagged = None;
-    for _ in 0..60_000 {
+    let mut last_anomaly = first["anomaly_id"].as_i64();
+    let lagged = loop {
         let m = next_json(&mut slow).await;
-        if m["type"] == "lagged" {
-            lagged = m["missed"].as_u64();
-            break;
+        match m["type"].as_str() {
+            Some("lagged") => break m,
+            Some("anomaly") => last_anomaly = m["anomaly_id"].as_i64(),
+            _ => {}
         }
-    }
-    assert!(lagged.is_some_and(|n| n > 0), "the slow monitor was told it missed messages");
+    };
+    assert!(lagged["missed"].as_u64().is_some_and(|n| n > 0), "{lagged}");
+    // It says from where to fetch what was missed: after the last anomaly it was sent.
+    assert_eq!(lagged["after_id"].as_i64(), last_anomaly, "{lagged}");
+    let after = last_anomaly.unwrap();
+    let (status, page) =
+        crate::http::request(agent.addr, "GET", &format!("/api/v1/anomalies?after_id={after}&limit=3"), None);
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<i64> =
+        page["anomalies"].as_array().unwrap().iter().map(|a| a["anomaly_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [after + 1, after + 2, after + 3], "oldest first, from the first one missed");
+    assert_eq!(page["next_after_id"], after + 3);
 }
 
 #[tokio::test]

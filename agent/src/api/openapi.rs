@@ -281,16 +281,26 @@ pub struct StoredAnomaly {
 #[derive(Serialize, ToSchema)]
 pub struct LogPage {
     logs: Vec<StoredLog>,
-    /// Pass as `before_id` for the next (older) page; null when the page is empty.
+    /// Pass as `before_id` for the next (older) page; null when the page is empty, or with
+    /// `after_id`.
     next_before_id: Option<i64>,
+    /// With `after_id`: pass it as `after_id` for the next (newer) page; on an empty page
+    /// the `after_id` given, to poll with.
+    #[schema(required = false)]
+    next_after_id: Option<i64>,
 }
 
 /// `GET /api/v1/anomalies` answer, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AnomalyPage {
     anomalies: Vec<StoredAnomaly>,
-    /// Pass as `before_id` for the next (older) page; null when the page is empty.
+    /// Pass as `before_id` for the next (older) page; null when the page is empty, or with
+    /// `after_id`.
     next_before_id: Option<i64>,
+    /// With `after_id`: pass it as `after_id` for the next (newer) page; on an empty page
+    /// the `after_id` given, to poll with.
+    #[schema(required = false)]
+    next_after_id: Option<i64>,
 }
 
 /// `GET /api/v1/stats` answer.
@@ -343,6 +353,10 @@ struct LogFilters {
     /// increase in commit order, not in event time. A cursor that names no stored row (never
     /// one, or deleted by retention with everything older) gives an empty page.
     before_id: Option<i64>,
+    /// The other direction: only rows committed after this id (event id for logs, anomaly id
+    /// for anomalies), oldest first, with `next_after_id` to go on. What a `/ws` client that
+    /// was told `lagged` fetches. Not with `before_id`.
+    after_id: Option<i64>,
 }
 
 /// `GET /api/v1/summaries` answer, newest first.

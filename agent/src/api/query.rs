@@ -22,6 +22,7 @@ pub struct LogParams {
     q: Option<String>,
     limit: Option<String>,
     before_id: Option<String>,
+    after_id: Option<String>,
     /// Checked by the auth layer; allowed here so `?token=` does not fail the query.
     #[serde(rename = "token")]
     _token: Option<String>,
@@ -79,11 +80,19 @@ impl LogParams {
                     .ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{MAX_LIMIT}")))
             })
             .transpose()?;
-        let before_id = self
-            .before_id
-            .as_deref()
-            .map(|b| b.parse::<i64>().map_err(|_| bad("before_id", format!("{b:?} is not an id"))))
-            .transpose()?;
+        let id = |param: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|b| b.parse::<i64>().map_err(|_| bad(param, format!("{b:?} is not an id"))))
+                .transpose()
+        };
+        let (before_id, after_id) = (id("before_id", &self.before_id)?, id("after_id", &self.after_id)?);
+        if before_id.is_some() && after_id.is_some() {
+            return Err(bad(
+                "after_id",
+                "not with before_id: before_id pages newest first, after_id oldest first".into(),
+            ));
+        }
         let (from_ms, to_ms) = window(self.from.as_deref(), self.to.as_deref())?;
         Ok(LogQuery {
             from_ms,
@@ -98,6 +107,7 @@ impl LogParams {
             limit,
             anomalies_only,
             before_id,
+            after_id,
         })
     }
 }
@@ -139,7 +149,7 @@ fn params(query: Result<Query<LogParams>, axum::extract::rejection::QueryRejecti
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
-            format!("{}; the parameters are from, to, ip, status, q, limit, before_id", e.body_text()),
+            format!("{}; the parameters are from, to, ip, status, q, limit, before_id, after_id", e.body_text()),
         )
     })
 }
@@ -149,11 +159,12 @@ pub async fn logs(
     query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let query = params(query)?.resolve(false)?;
+    let after = query.after_id;
     let store = state.store.clone();
     let rows =
         tokio::task::spawn_blocking(move || store.logs(&query)).await.map_err(query_failed)?.map_err(query_failed)?;
-    let next = rows.last().map(|r| r.id);
-    Ok(Json(json!({ "logs": rows.iter().map(event_json).collect::<Vec<_>>(), "next_before_id": next })))
+    let logs: Vec<Value> = rows.iter().map(event_json).collect();
+    Ok(Json(page("logs", logs, rows.last().map(|r| r.id), after)))
 }
 
 pub async fn anomalies(
@@ -161,12 +172,13 @@ pub async fn anomalies(
     query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let query = params(query)?.resolve(true)?;
+    let after = query.after_id;
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.anomalies(&query))
         .await
         .map_err(query_failed)?
         .map_err(query_failed)?;
-    let next = rows.last().map(|r| r.id);
+    let last = rows.last().map(|r| r.id);
     let anomalies: Vec<Value> = rows
         .iter()
         .map(|a| {
@@ -178,7 +190,16 @@ pub async fn anomalies(
             v
         })
         .collect();
-    Ok(Json(json!({ "anomalies": anomalies, "next_before_id": next })))
+    Ok(Json(page("anomalies", anomalies, last, after)))
+}
+
+/// A page of rows with its cursor: `next_before_id` (newest first), or with `after_id`,
+/// `next_after_id` (oldest first; the given one again on an empty page, to poll with).
+fn page(key: &str, rows: Vec<Value>, last: Option<i64>, after_id: Option<i64>) -> Value {
+    match after_id {
+        Some(after) => json!({ key: rows, "next_before_id": null, "next_after_id": last.unwrap_or(after) }),
+        None => json!({ key: rows, "next_before_id": last }),
+    }
 }
 
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

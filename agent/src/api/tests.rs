@@ -658,3 +658,24 @@ async fn large_query_answers_are_gzipped_for_clients_that_accept_it_small_and_in
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.headers().get("content-encoding"), None);
 }
+
+#[tokio::test]
+async fn after_id_pages_oldest_first_from_a_known_row_to_the_newest() {
+    let app = app_with(0.85, 0.5, 1 << 20, 100);
+    detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 200), ("10.0.0.3", 200)])).await;
+    detect(app.clone(), logs_with(&[("10.0.0.4", 200), ("10.0.0.5", 200)])).await;
+    for (path, key, id) in [("/api/v1/logs", "logs", "id"), ("/api/v1/anomalies", "anomalies", "anomaly_id")] {
+        let (status, page) = get(app.clone(), &format!("{path}?after_id=1&limit=3"), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let ids: Vec<i64> = page[key].as_array().unwrap().iter().map(|r| r[id].as_i64().unwrap()).collect();
+        assert_eq!(ids, [2, 3, 4], "{path}");
+        assert_eq!((page["next_after_id"].as_i64(), page["next_before_id"].is_null()), (Some(4), true));
+        let (_, rest) = get(app.clone(), &format!("{path}?after_id=4"), None).await;
+        assert_eq!(rest[key].as_array().unwrap().len(), 1);
+        let (_, none) = get(app.clone(), &format!("{path}?after_id=5"), None).await;
+        assert_eq!((none[key].as_array().unwrap().len(), none["next_after_id"].as_i64()), (0, Some(5)), "poll on");
+        let (status, both) = get(app.clone(), &format!("{path}?after_id=1&before_id=5"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(both["message"].as_str().unwrap().starts_with("after_id: not with before_id"), "{both}");
+    }
+}

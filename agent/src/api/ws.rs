@@ -6,7 +6,7 @@
 
 use super::request::{self, ValidLog};
 use super::{ApiError, AppState};
-use crate::pipeline::{Accepted, PipelineError, Submission};
+use crate::pipeline::{Accepted, PipelineError, Published, Submission};
 use axum::extract::State;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -220,12 +220,14 @@ fn error_json(e: &ApiError) -> String {
     json!({ "type": "error", "error": e.code, "message": e.message, "details": e.details }).to_string()
 }
 
-async fn stream_monitor(socket: WebSocket, mut updates: broadcast::Receiver<std::sync::Arc<str>>, state: AppState) {
+async fn stream_monitor(socket: WebSocket, mut updates: broadcast::Receiver<Published>, state: AppState) {
     let (mut sink, mut stream) = futures_split(socket);
     let mut shutdown = state.shutdown.subscribe();
     let revoked = token_changed(&state, state.settings.load().token.clone());
     tokio::pin!(revoked);
     let shutting_down = || Some((close_code::AWAY, "the agent is shutting down".to_owned()));
+    // The last anomaly this client was sent: after a gap, what it missed is what came after.
+    let mut last_anomaly: Option<i64> = None;
     // The close frame to send, if any; `finish` then also answers a client's own.
     let close = loop {
         tokio::select! {
@@ -238,8 +240,11 @@ async fn stream_monitor(socket: WebSocket, mut updates: broadcast::Receiver<std:
                 let (mut next, mut fed, mut closed) = (Some(update), 0, false);
                 while let Some(update) = next.take() {
                     let text = match update {
-                        Ok(text) => text.to_string(),
-                        Err(RecvError::Lagged(missed)) => json!({ "type": "lagged", "missed": missed }).to_string(),
+                        Ok((text, anomaly_id)) => {
+                            last_anomaly = anomaly_id.or(last_anomaly);
+                            text.to_string()
+                        }
+                        Err(RecvError::Lagged(missed)) => lagged(missed, last_anomaly),
                         Err(RecvError::Closed) => {
                             closed = true;
                             break;
@@ -325,6 +330,13 @@ impl WsStream {
         use futures_util::StreamExt;
         self.0.next().await
     }
+}
+
+/// What a client that fell behind is told: how many messages it missed, and the last anomaly
+/// it was sent, from which `GET /api/v1/anomalies?after_id=` gives every anomaly after it
+/// (null when none was sent yet: then by time, `?from=`).
+fn lagged(missed: u64, after_id: Option<i64>) -> String {
+    json!({ "type": "lagged", "missed": missed, "after_id": after_id }).to_string()
 }
 
 /// Why a socket let in with a token that is no longer the configured one is closed.

@@ -6,7 +6,7 @@
 use super::handle::{PipelineStats, ScoredBatch};
 use super::monitor::{Monitor, MonitorMessage};
 use super::submission::{Accepted, AnomalyNotice, Submission};
-use crate::store::{Checkpoint, CommitBatch, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
+use crate::store::{Checkpoint, CommitBatch, Committed, NewAnomaly, ScoredEvent, Store, TemplateUpdate};
 use crate::summarize::SummaryFeed;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,7 +73,7 @@ impl Committing {
         match result {
             Ok(done) => {
                 self.stats.commit_worked();
-                self.answer(prepared, done.ids.map_or(0, |ids| *ids.start()));
+                self.answer(prepared, &done);
                 Here::Committed
             }
             Err(e) => {
@@ -87,14 +87,14 @@ impl Committing {
     /// Commit, retrying until it works (see [`commit_with_retry`]), then answer.
     pub(super) fn commit_and_answer(&self, prepared: Prepared) {
         let span = commit_span(&prepared.commit);
-        let first_id =
-            span.in_scope(|| commit_with_retry(&self.store, &prepared.commit, &prepared.templates, &self.stats));
-        self.answer(prepared, first_id);
+        let done = span.in_scope(|| commit_with_retry(&self.store, &prepared.commit, &prepared.templates, &self.stats));
+        self.answer(prepared, &done);
     }
 
     /// Count a committed batch, answer its submitters, tell the monitor, give its room back
     /// and offer it to the summarizers.
-    fn answer(&self, prepared: Prepared, first_id: i64) {
+    fn answer(&self, prepared: Prepared, done: &Committed) {
+        let first_id = done.ids.as_ref().map_or(0, |ids| *ids.start());
         let Prepared { commit, templates: _, submissions, spans, room } = prepared;
         let stats = &self.stats;
         stats.committed.fetch_add(commit.events.len() as u64, Ordering::Relaxed);
@@ -102,7 +102,7 @@ impl Committing {
         stats.anomalies.fetch_add(commit.anomalies.len() as u64, Ordering::Relaxed);
         stats.instruments.count_anomalies(commit.anomalies.len() as u64);
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        answer(&commit, first_id, submissions, spans, &self.monitor);
+        answer(&commit, (first_id, done.first_anomaly_id), submissions, spans, &self.monitor);
         drop(room);
         self.feed.offer(commit, first_id, jiff::Timestamp::now().as_millisecond());
     }
@@ -179,7 +179,12 @@ impl ScoredBatch {
 
 /// Commit, retrying with backoff until it works: a failing disk delays events, never drops
 /// them (the queue fills and the sources wait). Returns the first event id.
-fn commit_with_retry(store: &Store, commit: &CommitBatch, templates: &[TemplateUpdate], stats: &PipelineStats) -> i64 {
+fn commit_with_retry(
+    store: &Store,
+    commit: &CommitBatch,
+    templates: &[TemplateUpdate],
+    stats: &PipelineStats,
+) -> Committed {
     let mut backoff = Duration::from_millis(50);
     loop {
         let started = std::time::Instant::now();
@@ -188,7 +193,7 @@ fn commit_with_retry(store: &Store, commit: &CommitBatch, templates: &[TemplateU
         match result {
             Ok(done) => {
                 stats.commit_worked();
-                return done.ids.map_or(0, |ids| *ids.start());
+                return done;
             }
             Err(e) => {
                 stats.commit_failed(&e);
@@ -203,15 +208,16 @@ fn commit_with_retry(store: &Store, commit: &CommitBatch, templates: &[TemplateU
 /// Tell each submitter what it got, and the monitor what was committed.
 fn answer(
     commit: &CommitBatch,
-    first_id: i64,
+    (first_id, first_anomaly_id): (i64, i64),
     submissions: Vec<Submission>,
     spans: Vec<std::ops::Range<usize>>,
     monitor: &Monitor,
 ) {
-    let notice = |a: &NewAnomaly| {
+    let notice = |(n, a): &(usize, &NewAnomaly)| {
         let e = &commit.events[a.event_index].event;
         AnomalyNotice {
             id: first_id + a.event_index as i64,
+            anomaly_id: first_anomaly_id + *n as i64,
             timestamp: jiff::Timestamp::from_millisecond(e.timestamp_ms).map(|t| t.to_string()).unwrap_or_default(),
             ip: e.ip.clone(),
             method: e.method.clone(),
@@ -224,11 +230,12 @@ fn answer(
         }
     };
     for (submission, span) in submissions.into_iter().zip(spans) {
-        let committed: Vec<&NewAnomaly> = commit.anomalies.iter().filter(|a| span.contains(&a.event_index)).collect();
-        let anomalies: Vec<AnomalyNotice> = committed.iter().map(|a| notice(a)).collect();
+        let committed: Vec<(usize, &NewAnomaly)> =
+            commit.anomalies.iter().enumerate().filter(|(_, a)| span.contains(&a.event_index)).collect();
+        let anomalies: Vec<AnomalyNotice> = committed.iter().map(notice).collect();
         let ids = (!span.is_empty()).then(|| first_id + span.start as i64..=first_id + span.end as i64 - 1);
         if !span.is_empty() {
-            for (anomaly, a) in anomalies.iter().zip(&committed) {
+            for (anomaly, (_, a)) in anomalies.iter().zip(&committed) {
                 monitor.anomaly(anomaly, &commit.events[a.event_index].event);
             }
             monitor.publish(&MonitorMessage::Ack {

@@ -15,5 +15,5 @@ mod tests;
 
 pub use config::PipelineConfig;
 pub use handle::{CommitFailure, Pipeline, PipelineStats, PipelineTasks};
-pub use monitor::{Monitor, MonitorMessage};
+pub use monitor::{Monitor, MonitorMessage, Published};
 pub use submission::{Accepted, AnomalyNotice, PipelineError, Submission};

@@ -32,10 +32,14 @@ pub enum MonitorMessage {
     ConfigApplied { file: String, changes: Vec<String> },
 }
 
+/// One message as every client gets it: its text, and for an anomaly its `anomaly_id` (so a
+/// client that lags is told from where to fetch what it missed).
+pub type Published = (Arc<str>, Option<i64>);
+
 /// Sends to every `/ws` client.
 #[derive(Clone)]
 pub struct Monitor {
-    tx: broadcast::Sender<Arc<str>>,
+    tx: broadcast::Sender<Published>,
     /// Where anomalies are exported over OTLP, when they are.
     export: Option<AnomalyExport>,
 }
@@ -59,21 +63,25 @@ impl Monitor {
             export.offer(notice, event);
         }
         if self.tx.receiver_count() > 0 {
-            self.publish(&MonitorMessage::Anomaly(notice.clone()));
+            self.send(&MonitorMessage::Anomaly(notice.clone()), Some(notice.anomaly_id));
         }
     }
 
     /// Publish a message; without subscribers it goes nowhere, at no cost beyond serializing.
     pub fn publish(&self, message: &MonitorMessage) {
+        self.send(message, None);
+    }
+
+    fn send(&self, message: &MonitorMessage, anomaly_id: Option<i64>) {
         if self.tx.receiver_count() == 0 {
             return;
         }
         let text: Arc<str> = serde_json::to_string(message).expect("monitor messages serialize").into();
-        let _ = self.tx.send(text);
+        let _ = self.tx.send((text, anomaly_id));
     }
 
     /// A new client's receiver.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.tx.subscribe()
     }
 }

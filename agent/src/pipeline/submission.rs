@@ -47,6 +47,9 @@ pub struct Accepted {
 pub struct AnomalyNotice {
     /// Stored event id.
     pub id: i64,
+    /// The anomaly's own id (`GET /api/v1/anomalies`' `anomaly_id`), increasing in commit
+    /// order: a client that missed some fetches them with `?after_id=`.
+    pub anomaly_id: i64,
     /// Event time, RFC 3339.
     pub timestamp: String,
     pub ip: String,

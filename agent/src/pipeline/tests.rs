@@ -56,11 +56,15 @@ async fn anomalies_reach_the_submitter_and_the_monitor() {
     assert_eq!(accepted.anomalies[1].id, 2);
     assert_eq!(accepted.anomalies[1].url, "/1");
     assert_eq!(accepted.anomalies[1].detector, "constant-score");
-    let first: serde_json::Value = serde_json::from_str(&monitor.recv().await.unwrap()).unwrap();
-    assert_eq!(first["type"], "anomaly");
-    assert_eq!(first["id"], 1);
+    assert_eq!((accepted.anomalies[0].anomaly_id, accepted.anomalies[1].anomaly_id), (1, 2));
+    let (text, anomaly_id) = monitor.recv().await.unwrap();
+    let first: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((first["type"].as_str(), first["id"].as_i64()), (Some("anomaly"), Some(1)));
+    assert_eq!((first["anomaly_id"].as_i64(), anomaly_id), (Some(1), Some(1)));
     let _second = monitor.recv().await.unwrap();
-    let ack: serde_json::Value = serde_json::from_str(&monitor.recv().await.unwrap()).unwrap();
+    let (text, anomaly_id) = monitor.recv().await.unwrap();
+    assert_eq!(anomaly_id, None, "an ack is no anomaly");
+    let ack: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (ack["type"].as_str(), ack["count"].as_u64(), ack["anomalies"].as_u64()),
         (Some("ack"), Some(2), Some(2))

@@ -42,6 +42,10 @@ pub struct LogQuery {
     /// [`Store::logs`] an event id, for [`Store::anomalies`] an anomaly id. A cursor whose
     /// row retention has deleted yields an empty page (everything older is gone too).
     pub before_id: Option<i64>,
+    /// The other direction: only rows committed after this one (id greater), oldest first:
+    /// what a client that missed some (a lagging `/ws` dashboard) fetches. For
+    /// [`Store::logs`] an event id, for [`Store::anomalies`] an anomaly id. Not with `before_id`.
+    pub after_id: Option<i64>,
 }
 
 impl LogQuery {
@@ -154,6 +158,9 @@ impl Store {
         let err = self.error("query anomalies");
         let reader = self.reader()?;
         let mut filter = Filter::new("a.timestamp_ms", "a.id", query);
+        if let Some(id) = query.after_id {
+            filter.push("a.id > ?".into(), [Value::Integer(id)]);
+        }
         if let Some(id) = query.before_id {
             let at: Option<i64> = reader
                 .prepare_cached("SELECT timestamp_ms FROM anomalies WHERE id = ?1")
@@ -164,10 +171,11 @@ impl Store {
         }
         // CROSS JOIN keeps anomalies the outer loop: they are few, and walking them newest
         // first stops at `limit`; each event is then one primary-key lookup.
+        let order = if query.after_id.is_some() { "a.id" } else { "a.timestamp_ms DESC, a.id DESC" };
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, a.id, a.detector, a.score, a.reason \
              FROM anomalies a CROSS JOIN events e ON e.id = a.event_id {} \
-             ORDER BY a.timestamp_ms DESC, a.id DESC LIMIT ?",
+             ORDER BY {order} LIMIT ?",
             filter.where_clause()
         );
         filter.params.push(Value::Integer(query.effective_limit() as i64));
@@ -239,6 +247,9 @@ fn logs_statement(reader: &rusqlite::Connection, query: &LogQuery) -> rusqlite::
         // Written as the partial index's own condition, so the planner can use it.
         filter.clauses.push("e.anomalous = 1".into());
     }
+    if let Some(id) = query.after_id {
+        filter.push("e.id > ?".into(), [Value::Integer(id)]);
+    }
     if let Some(id) = query.before_id {
         let at: Option<i64> = reader
             .prepare_cached("SELECT timestamp_ms FROM events WHERE id = ?1")
@@ -246,10 +257,8 @@ fn logs_statement(reader: &rusqlite::Connection, query: &LogQuery) -> rusqlite::
         let Some(at) = at else { return Ok(None) };
         filter.before(at, id);
     }
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events e {} ORDER BY e.timestamp_ms DESC, e.id DESC LIMIT ?",
-        filter.where_clause()
-    );
+    let order = if query.after_id.is_some() { "e.id" } else { "e.timestamp_ms DESC, e.id DESC" };
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events e {} ORDER BY {order} LIMIT ?", filter.where_clause());
     filter.params.push(Value::Integer(query.effective_limit() as i64));
     Ok(Some((sql, filter.params)))
 }

@@ -60,7 +60,7 @@ fn commit_returns_contiguous_id_ranges() {
     // A batch of checkpoints only uses no id.
     let only_checkpoint = CommitBatch { checkpoints: vec![checkpoint("file:a", 10)], ..CommitBatch::default() };
     let committed = store.commit(&only_checkpoint).unwrap();
-    assert_eq!(committed, Committed { ids: None, anomalies: 0, checkpoints: 1 });
+    assert_eq!(committed, Committed { ids: None, anomalies: 0, checkpoints: 1, first_anomaly_id: 1 });
     let next = store.commit(&batch(vec![event(5, "10.0.0.1", 200, "/")])).unwrap();
     assert_eq!(next.ids, Some(expected_first..=expected_first));
     assert_eq!(store.counts().unwrap().events, 1_010);

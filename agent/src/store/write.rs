@@ -58,6 +58,9 @@ pub struct Committed {
     pub ids: Option<RangeInclusive<i64>>,
     /// Anomalies written.
     pub anomalies: usize,
+    /// The id the batch's first anomaly got (the next one's, for a batch without): anomalies
+    /// get consecutive ids in batch order, increasing from commit to commit.
+    pub first_anomaly_id: i64,
     /// Checkpoints written.
     pub checkpoints: usize,
 }
@@ -145,7 +148,7 @@ impl Store {
             }
         }
         if count == 0 && batch.checkpoints.is_empty() {
-            return Ok(Committed { ids: None, anomalies: 0, checkpoints: 0 });
+            return Ok(Committed { ids: None, anomalies: 0, checkpoints: 0, first_anomaly_id: writer.next_anomaly_id });
         }
         let per_source = count_per_source(&batch.events);
         let now = unix_ms();
@@ -205,6 +208,7 @@ impl Store {
             ids: (count > 0).then(|| first..=next - 1),
             anomalies: batch.anomalies.len(),
             checkpoints: batch.checkpoints.len(),
+            first_anomaly_id: first_anomaly,
         })
     }
 }

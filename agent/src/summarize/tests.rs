@@ -143,7 +143,7 @@ fn known_events_give_exact_summary_numbers() {
     let hits =
         store.nearest_vectors(crate::vector::Collection::Summaries, embedder.as_ref(), &query, 1, &filter).unwrap();
     assert_eq!(hits[0].id, format!("summary-{}", stored.id));
-    let message: serde_json::Value = serde_json::from_str(&ws.try_recv().expect("a /ws message")).unwrap();
+    let message: serde_json::Value = serde_json::from_str(&ws.try_recv().expect("a /ws message").0).unwrap();
     assert_eq!(message["type"], "summary");
     assert_eq!(message["id"], stored.id);
     assert_eq!(message["events"], 10);

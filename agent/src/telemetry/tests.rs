@@ -62,6 +62,7 @@ fn unknown_telemetry_field_is_rejected() {
 fn notice() -> (AnomalyNotice, Event) {
     let notice = AnomalyNotice {
         id: 42,
+        anomaly_id: 7,
         timestamp: "2025-04-01T12:00:00Z".into(),
         ip: "203.0.113.9".into(),
         method: "GET".into(),

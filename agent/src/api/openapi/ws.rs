@@ -32,6 +32,8 @@ pub struct WsAnomaly {
     r#type: String,
     /// Stored event id.
     id: i64,
+    /// The anomaly's id, increasing in commit order (see `lagged`).
+    anomaly_id: i64,
     timestamp: String,
     ip: String,
     method: String,
@@ -63,6 +65,10 @@ pub struct WsLagged {
     r#type: String,
     /// Messages missed.
     missed: u64,
+    /// The `anomaly_id` of the last anomaly sent to this client before the gap:
+    /// `GET /api/v1/anomalies?after_id=` gives every anomaly committed after it. Null when
+    /// none was sent yet (fetch by time, `?from=`).
+    after_id: Option<i64>,
 }
 
 /// `/ws`: a summarizer stored the summary of a window (the fields of `GET /api/v1/summaries`).
