@@ -239,8 +239,8 @@ fn message(i: usize, text: &str) -> OwnedEvent {
     }
 }
 
-#[test]
-fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
+/// A detector warmed up on 1,000 lines of two routine patterns, in calls of 250.
+fn warmed_on_routine_messages() -> IsolationForestDetector {
     let mut d = detector(Config { warmup: 1_000, ..Config::default() });
     let routine: Vec<OwnedEvent> = (0..1_000)
         .map(|i| message(i, if i % 3 == 0 { "RAS KERNEL INFO generating" } else { "RAS APP INFO job started" }))
@@ -248,6 +248,12 @@ fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
     for chunk in routine.chunks(250) {
         d.score(&borrow_all(chunk)).unwrap();
     }
+    d
+}
+
+#[test]
+fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
+    let mut d = warmed_on_routine_messages();
     let probe =
         [message(2_000, "RAS KERNEL INFO generating"), message(2_001, "RAS KERNEL FATAL data TLB error interrupt")];
     let verdicts = d.score(&borrow_all(&probe)).unwrap();
@@ -274,16 +280,6 @@ fn a_rare_message_pattern_is_anomalous_and_a_routine_one_is_not() {
 /// `normal_event` on another page.
 #[test]
 fn message_verdicts_do_not_depend_on_how_the_events_were_batched() {
-    let warmed = || {
-        let mut d = detector(Config { warmup: 1_000, ..Config::default() });
-        let routine: Vec<OwnedEvent> = (0..1_000)
-            .map(|i| message(i, if i % 3 == 0 { "RAS KERNEL INFO generating" } else { "RAS APP INFO job started" }))
-            .collect();
-        for chunk in routine.chunks(250) {
-            d.score(&borrow_all(chunk)).unwrap();
-        }
-        d
-    };
     // A burst in which a new pattern comes back every fifth line.
     let burst: Vec<OwnedEvent> = (0..200)
         .map(|i| {
@@ -295,8 +291,8 @@ fn message_verdicts_do_not_depend_on_how_the_events_were_batched() {
             message(2_000 + i, text)
         })
         .collect();
-    let whole = warmed().score(&borrow_all(&burst)).unwrap();
-    let mut d = warmed();
+    let whole = warmed_on_routine_messages().score(&borrow_all(&burst)).unwrap();
+    let mut d = warmed_on_routine_messages();
     let one_by_one: Vec<Verdict> =
         burst.iter().flat_map(|e| d.score(&borrow_all(std::slice::from_ref(e))).unwrap()).collect();
     assert_eq!(bits(&whole), bits(&one_by_one));
