@@ -127,11 +127,11 @@ impl SourceSet {
             }
         }
         *running = keep;
+        let configured: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         for spec in specs {
             if running.iter().any(|(s, _)| s == spec) {
                 continue;
             }
-            let configured: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             let (source, taken_over) = self.start_one(spec, &configured)?;
             if !changes.iter().any(|c| c.starts_with(&format!("source {} ", spec.name))) {
                 changes.push(if taken_over.is_empty() {
