@@ -12,6 +12,7 @@ mod config;
 mod examine;
 mod fingerprint;
 mod gzip;
+mod resume;
 mod runner;
 mod tailed;
 mod tailer;
