@@ -482,7 +482,7 @@ impl Tailer {
             .collect();
         let mut paths: Vec<(Option<std::time::SystemTime>, PathBuf, Metadata)> = listed
             .into_iter()
-            .filter(|p| !self.exclude.iter().any(|x| x.matches_path(p)) && seen.insert(p.clone()))
+            .filter(|p| !self.exclude.iter().any(|x| excludes(x, p)) && seen.insert(p.clone()))
             .filter_map(|p| match std::fs::metadata(&p) {
                 Ok(meta) if meta.is_file() => Some((meta.modified().ok(), p, meta)),
                 // A `*` glob often matches subdirectories: not files to tail, nor a mistake.
@@ -558,6 +558,14 @@ impl Tailer {
             retire(&mut self.retired, position(&file));
         }
     }
+}
+
+/// Whether exclude pattern `x` covers `path`: a pattern with a `/` is matched against the
+/// whole path, one without (`access.log.2`, `*.gz`) also against the file's name, as one
+/// writes it. Matched against the path alone, a bare name excluded nothing, silently.
+fn excludes(x: &glob::Pattern, path: &Path) -> bool {
+    x.matches_path(path)
+        || (!x.as_str().contains('/') && path.file_name().is_some_and(|name| x.matches_path(Path::new(name))))
 }
 
 fn retire(retired: &mut Vec<Position>, position: Position) {

@@ -346,6 +346,18 @@ fn excluded_files_are_not_read() {
 }
 
 #[test]
+fn an_exclude_without_a_slash_matches_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), StartAt::Beginning);
+    c.exclude = vec!["access.log.2".into(), "*.old".into()];
+    let mut t = Tailer::new(c, vec![]).unwrap();
+    append(&dir.path().join("access.log.2"), "second\n");
+    append(&dir.path().join("access.log.3.old"), "old\n");
+    append(&dir.path().join("access.log"), "plain\n");
+    assert_eq!(poll(&mut t), ["plain"]);
+}
+
+#[test]
 fn crlf_line_endings_are_stripped() {
     let dir = tempfile::tempdir().unwrap();
     let mut t = Tailer::new(config(dir.path(), StartAt::Beginning), vec![]).unwrap();
