@@ -10,13 +10,7 @@ use std::fs::File;
 /// offset (when known) are the file's bytes there too, the one with the longest fingerprint.
 /// A file that only starts like another is not resumed at the other's offset.
 pub(super) fn resumed_at(positions: &[Position], file: &File, fingerprint: &Fingerprint) -> Option<usize> {
-    positions
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.fingerprint.is_empty() && fingerprint.0.starts_with(&p.fingerprint))
-        .filter(|(_, p)| p.tail.is_empty() || tail_before(file, p.offset) == p.tail)
-        .max_by_key(|(_, p)| p.fingerprint.len())
-        .map(|(i, _)| i)
+    longest_prefix_where(positions, fingerprint, |p| p.tail.is_empty() || tail_before(file, p.offset) == p.tail)
 }
 
 /// The last bytes of `file` before `offset` (at most [`TAIL_BYTES`]); empty when they cannot
@@ -33,10 +27,19 @@ pub(super) fn tail_before(file: &File, offset: u64) -> Vec<u8> {
 
 /// Index of the position whose fingerprint is the longest prefix of `fingerprint`.
 pub(super) fn longest_prefix(positions: &[Position], fingerprint: &Fingerprint) -> Option<usize> {
+    longest_prefix_where(positions, fingerprint, |_| true)
+}
+
+/// [`longest_prefix`] among the positions that also pass `also`.
+fn longest_prefix_where(
+    positions: &[Position],
+    fingerprint: &Fingerprint,
+    also: impl Fn(&Position) -> bool,
+) -> Option<usize> {
     positions
         .iter()
         .enumerate()
-        .filter(|(_, p)| !p.fingerprint.is_empty() && fingerprint.0.starts_with(&p.fingerprint))
+        .filter(|(_, p)| !p.fingerprint.is_empty() && fingerprint.0.starts_with(&p.fingerprint) && also(p))
         .max_by_key(|(_, p)| p.fingerprint.len())
         .map(|(i, _)| i)
 }
