@@ -3,6 +3,7 @@
 //! line, column and field (`error`). Running code only ever sees a resolved [`Config`].
 
 mod error;
+mod locate;
 mod raw;
 mod resolve;
 #[cfg(test)]
@@ -58,8 +59,14 @@ impl Config {
 
     /// Parse and validate config text; `file` names it in errors, `base` resolves relative paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
+        if let Some(errors) = locate::syntax_errors(file, text) {
+            return Err(errors);
+        }
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))?;
-        resolve::resolve(raw, file, text, base)
+        resolve::resolve(raw, file, text, base).map_err(|mut errors| {
+            locate::locate_fields(&mut errors.0, text);
+            errors
+        })
     }
 }

@@ -213,11 +213,15 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         }
         Default::default()
     });
-    if raw.pipeline.batch_events == 0 || raw.pipeline.queue == 0 {
-        check.errors.push(
-            ConfigError::at(file, text, None, "pipeline", "batch_events and queue must be at least 1")
-                .hint("the defaults are 4096 and 64"),
-        );
+    for (field, value, default) in
+        [("batch_events", raw.pipeline.batch_events, 4096), ("queue", raw.pipeline.queue, 64)]
+    {
+        if value == 0 {
+            check.errors.push(
+                ConfigError::at(file, text, None, format!("pipeline.{field}"), "must be at least 1, got 0")
+                    .hint(format!("the default is {default}")),
+            );
+        }
     }
     if !(1..=MAX_QUEUE_EVENTS).contains(&raw.pipeline.queue_events) {
         check.errors.push(
@@ -225,8 +229,8 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
                 file,
                 text,
                 None,
-                "pipeline",
-                format!("queue_events is {}; it must be between 1 and {MAX_QUEUE_EVENTS}", raw.pipeline.queue_events),
+                "pipeline.queue_events",
+                format!("must be between 1 and {MAX_QUEUE_EVENTS}, got {}", raw.pipeline.queue_events),
             )
             .hint("the default is 32768 (about 25 MiB of access-log events)"),
         );

@@ -94,7 +94,7 @@ fn plugin_config_table_is_passed_as_json() {
 #[test]
 fn pipeline_queue_events_out_of_range_is_refused_with_the_default() {
     let err = parse("[pipeline]\nqueue_events = 0\n").unwrap_err().to_string();
-    assert!(err.contains("queue_events is 0; it must be between 1 and"), "{err}");
+    assert!(err.contains("pipeline.queue_events: must be between 1 and 268435456, got 0"), "{err}");
     assert!(err.contains("the default is 32768"), "{err}");
     assert_eq!(parse("[pipeline]\nqueue_events = 100\n").unwrap().pipeline.queue_events, 100);
 }
@@ -165,4 +165,28 @@ fn cors_origins_must_be_origins_as_browsers_send_them() {
         assert_eq!((e.field.as_str(), e.line), ("api.cors_origins", Some(2)), "{bad}: {e}");
         assert!(e.message.contains("is not a web origin"), "{bad}: {e}");
     }
+}
+
+#[test]
+fn every_toml_syntax_error_is_reported_not_just_the_first() {
+    let text = "[api\naddress = \"127.0.0.1:1\"\n\n[store]\nbackend = embedded\n\n[pipeline\n";
+    let err = parse(text).unwrap_err();
+    let lines: Vec<_> = err.0.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [Some(1), Some(5), Some(7)], "{err}");
+    assert!(err.0.iter().all(|e| e.column.is_some() && !e.message.is_empty()), "{err}");
+}
+
+#[test]
+fn problems_found_after_parsing_point_at_their_field_or_its_table() {
+    let text = "[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/a.log\"]\n\n[[sources]]\ntype = \"file\"\n\
+                poll_interval_ms = 0\n\n[pipeline]\nqueue_events = 0\n";
+    let errors = parse(text).unwrap_err().0;
+    let place = |field: &str| {
+        let e = errors.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("{field} in {errors:?}"));
+        (e.line, e.column)
+    };
+    assert_eq!(place("sources[1].poll_interval_ms"), (Some(7), Some(20)));
+    // `include` is not written at all: the error points at the source it belongs to.
+    assert_eq!(place("sources[1].include").0, Some(5));
+    assert_eq!(place("pipeline.queue_events"), (Some(10), Some(16)));
 }
