@@ -111,6 +111,12 @@ impl Dimension {
         }
     }
 
+    /// Whether only HTTP requests have a value of this dimension (a system log line has a
+    /// program and a host, but no IP, URL, status, method or user agent).
+    pub fn of_requests(self) -> bool {
+        !matches!(self, Dimension::Program | Dimension::Host)
+    }
+
     /// The name reported in facts.
     pub fn name(self) -> &'static str {
         match self {
@@ -207,9 +213,10 @@ pub struct Reading {
     pub terms: Vec<String>,
     /// Whether counts are of anomalies rather than events ("which IP has the most anomalies").
     pub anomalies: bool,
-    /// What the answer calls the events, singular and plural: the question's own word when it
-    /// says "lines", "events", "logs", "messages" or "entries", else "request"s.
-    pub noun: (&'static str, &'static str),
+    /// What the answer calls the events, singular and plural, when the question says it
+    /// ("lines", "events", "logs", "messages", "entries"); `None` leaves it to the data (see
+    /// `answer::noun`).
+    pub noun: Option<(&'static str, &'static str)>,
     /// Misspelt filter words read as the word they are close to (as written, as read).
     pub corrected: Vec<(String, &'static str)>,
     /// Why the question cannot be answered as read (it leaves out what no filter can leave
@@ -333,8 +340,8 @@ fn as_written(original: &str, path: &str) -> Option<String> {
         .find(|written| written.to_lowercase() == path)
 }
 
-/// The question's word for the events it counts (see [`Reading::noun`]).
-fn noun(text: &str) -> (&'static str, &'static str) {
+/// The question's word for the events it counts, when it has one (see [`Reading::noun`]).
+fn noun(text: &str) -> Option<(&'static str, &'static str)> {
     const NOUNS: &[(&str, (&str, &str))] = &[
         (r"\blog lines?\b|\blines?\b", ("line", "lines")),
         (r"\bevents?\b", ("event", "events")),
@@ -342,7 +349,7 @@ fn noun(text: &str) -> (&'static str, &'static str) {
         (r"\bmessages?\b", ("message", "messages")),
         (r"\blogs?\b", ("log", "logs")),
     ];
-    NOUNS.iter().find(|&&(pattern, _)| has(text, pattern)).map_or(("request", "requests"), |&(_, noun)| noun)
+    NOUNS.iter().find(|&&(pattern, _)| has(text, pattern)).map(|&(_, noun)| noun)
 }
 
 /// A URL path named in a question: `/login`, or the path of `http://host/login?x=1`.

@@ -241,6 +241,20 @@ impl<'s> Queries<'s> {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// Whether the newest `sample` events in scope hold a log message (an event that is not an
+    /// HTTP request: no status and no method, as system log lines and raw lines have); `None`
+    /// when the scope holds no event. Read on the newest events, as `sample_ids` is, so a
+    /// question over months reads a bounded number of rows for one word.
+    pub fn holds_messages(&self, scope: Scope<'_>, sample: usize) -> Result<Option<bool>, StoreError> {
+        let (clause, mut params) = filter(scope, "e.timestamp_ms");
+        params.push(Value::Integer(sample as i64));
+        let sql = format!(
+            "SELECT max(m) FROM (SELECT e.status_code = 0 AND e.method = '' AS m FROM events e {clause} \
+             ORDER BY e.timestamp_ms DESC LIMIT ?)"
+        );
+        self.one(&sql, &params)
+    }
+
     /// Ids of the newest events in scope, at most `limit`.
     pub fn sample_ids(&self, scope: Scope<'_>, limit: usize) -> Result<Vec<i64>, StoreError> {
         let (clause, mut params) = filter(scope, "e.timestamp_ms");

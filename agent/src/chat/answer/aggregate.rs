@@ -1,7 +1,9 @@
 //! Aggregate questions (counts, rates, top-N, breakdowns, distinct values, bytes, latency,
 //! the busiest time, anomalies, attacks): the queries each intent needs, said in sentences.
 
-use super::{Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranking_text, there_were, what};
+use super::{
+    Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranked_noun, ranking_text, there_were, what,
+};
 use crate::attack::AttackKind;
 use crate::chat::attack_filter::AttackMatch;
 use crate::chat::intent::{Bucket, Filters, Intent, Reading, StatusMatch};
@@ -40,7 +42,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
     let scope = Scope { range, filters: &reading.filters };
     let when = range.describe();
     let filters = &reading.filters;
-    let noun = reading.noun;
+    let noun = super::noun(q, reading, scope)?;
     let answer = match reading.intent {
         Intent::Count => {
             // Any attack: one scan gives the count and every kind's.
@@ -80,6 +82,8 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 && filters.not_status.is_empty() =>
         {
             let all_filters = Filters { attack: None, text: None, ..filters.clone() };
+            // A share is of all the events it is a share of, named by them.
+            let noun = super::noun(q, reading, Scope { range, filters: &all_filters })?;
             let matching = q.count(scope)?;
             let total = q.count(Scope { range, filters: &all_filters })?;
             let share = pct(matching, total);
@@ -114,6 +118,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             };
             let all_filters = filters.without_status();
             let all = Scope { range, filters: &all_filters };
+            let noun = super::noun(q, reading, all)?;
             let with_status = Filters { status, not_status, ..all_filters.clone() };
             let described = status_filter::describe(with_status.status, &with_status.not_status).unwrap_or_default();
             let matching = q.count(Scope { range, filters: &with_status })?;
@@ -170,7 +175,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let (rows, counted) = if reading.anomalies {
                 (q.top_anomalies(scope, dim, reading.top_n + 1)?, ("anomaly", "anomalies"))
             } else {
-                (q.top(scope, dim, reading.top_n + 1)?, noun)
+                (q.top(scope, dim, reading.top_n + 1)?, ranked_noun(reading, dim, noun))
             };
             // Events in scope: the answer's source, and what an empty ranking is of.
             let events = if reading.anomalies { None } else { Some(q.count(scope)?) };
@@ -228,6 +233,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let text = if rows.is_empty() {
                 no_value(q.count(scope)?, filters, (one, noun), &when)
             } else {
+                let noun = ranked_noun(reading, dim, noun);
                 let mut parts =
                     rows.iter().map(|(v, n)| format!("{v}: {n} ({}%)", pct(*n, total))).collect::<Vec<_>>().join(", ");
                 if let Some((_, more)) = rest {

@@ -2,7 +2,7 @@
 //! in plain sentences, with the facts, the window and the ids the answer rests on beside it.
 
 use super::attack_filter::AttackMatch;
-use super::intent::{Filters, Reading};
+use super::intent::{Dimension, Filters, Reading};
 use super::queries::{AnomalyRow, Queries, Scope};
 use super::timerange::TimeRange;
 use crate::store::StoreError;
@@ -158,6 +158,49 @@ fn pct(part: u64, whole: u64) -> f64 {
 
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What answers call HTTP requests.
+const REQUESTS: (&str, &str) = ("request", "requests");
+/// What answers call events that are not all HTTP requests: log lines.
+const LINES: (&str, &str) = ("line", "lines");
+/// Newest events read to tell log lines from requests.
+const NOUN_SAMPLE: usize = 1_000;
+
+/// What an answer calls the events of `scope`, singular and plural: the question's own word;
+/// else "requests" when its filters match requests only (a status, URL, IP, method or
+/// attack); else "lines" when the events hold a log message (a system log or raw line: no
+/// status, no method), "requests" when they are all requests. Mixed data says "lines": a
+/// request read from an access log is a line of it too, but a syslog line is no request. A
+/// scope without events is named after the newest stored events, what the store holds.
+fn noun(q: &Queries<'_>, reading: &Reading, scope: Scope<'_>) -> Result<(&'static str, &'static str), StoreError> {
+    if let Some(named) = reading.noun {
+        return Ok(named);
+    }
+    let f = scope.filters;
+    if f.status.is_some()
+        || !f.not_status.is_empty()
+        || f.url.is_some()
+        || f.ip.is_some()
+        || f.method.is_some()
+        || f.attack.is_some()
+    {
+        return Ok(REQUESTS);
+    }
+    let messages = match q.holds_messages(scope, NOUN_SAMPLE)? {
+        Some(messages) => messages,
+        None => {
+            let stored = Scope { range: &TimeRange::all(), filters: &Filters::default() };
+            q.holds_messages(stored, NOUN_SAMPLE)?.unwrap_or(false)
+        }
+    };
+    Ok(if messages { LINES } else { REQUESTS })
+}
+
+/// What a ranking by `dim` calls what it counts: a field only requests have (an IP, a URL, a
+/// status) counts requests, whatever else the scope holds.
+fn ranked_noun(reading: &Reading, dim: Dimension, noun: (&'static str, &'static str)) -> (&'static str, &'static str) {
+    if dim.of_requests() { reading.noun.unwrap_or(REQUESTS) } else { noun }
 }
 
 /// "There was" for one, "There were" for any other count.

@@ -1,7 +1,7 @@
 //! Open questions and summaries: the window's numbers, then the nearest summaries and
 //! anomalies, cited by id.
 
-use super::{Answer, events_source, pct, plural, ranking_text};
+use super::{Answer, events_source, noun, pct, plural, ranked_noun, ranking_text};
 use crate::chat::intent::{Dimension, Reading};
 use crate::chat::queries::{Queries, Scope};
 use crate::chat::retrieve::{Passage, Retrieved};
@@ -20,7 +20,7 @@ pub fn open(
     let filters = reading.filters.without_status();
     let scope = Scope { range, filters: &filters };
     let when = range.describe();
-    let noun = reading.noun;
+    let noun = noun(q, reading, scope)?;
     let total = q.count(scope)?;
     let classes = q.breakdown(scope, Dimension::StatusClass, 10)?;
     let errors: u64 = classes.iter().filter(|(c, _)| c.starts_with('4') || c.starts_with('5')).map(|(_, n)| n).sum();
@@ -58,10 +58,12 @@ pub fn open(
         )
     };
     if !top_ips.is_empty() {
-        text.push_str(&format!(" Top IPs: {}.", ranking_text(&top_ips, noun.0, noun.1)));
+        let (one, many) = ranked_noun(reading, Dimension::Ip, noun);
+        text.push_str(&format!(" Top IPs: {}.", ranking_text(&top_ips, one, many)));
     }
     if !top_urls.is_empty() {
-        text.push_str(&format!(" Top URL paths: {}.", ranking_text(&top_urls, noun.0, noun.1)));
+        let (one, many) = ranked_noun(reading, Dimension::Url, noun);
+        text.push_str(&format!(" Top URL paths: {}.", ranking_text(&top_urls, one, many)));
     }
     let cite = |p: &Passage| match p.id.as_str() {
         Some(id) => format!("{} {id} ({})", p.kind, p.text),

@@ -135,3 +135,66 @@ fn system_log_lines_are_ranked_by_program_and_host() {
     assert_eq!(answer.intent, "breakdown", "{}", answer.response);
     assert_eq!(answer.facts["groups"], json!([{ "host": "combo", "count": 2000 }]), "{}", answer.response);
 }
+
+/// A question that names no noun gets the data's: system log lines are "lines" in every kind
+/// of answer, never "requests"; the question's own word still wins ("logs"), a filter only a
+/// request can match (a status) still counts requests, and a window with no event speaks of
+/// what the store holds.
+#[test]
+fn answers_over_system_log_lines_call_them_lines_not_requests() {
+    let Some((store, _, lines)) = stored("OpenSSH") else { return };
+    let failed = lines_with(&lines, "failed password");
+    let cases = [
+        ("how many in total?", "There were 2000 lines in all stored data.".to_owned()),
+        (r#"how many "Failed password"?"#, format!("There were {failed} lines containing \"failed password\"")),
+        (r#"what share contain "failed password"?"#, "% of lines in all stored data contained".to_owned()),
+        ("which program wrote the most?", "The program with the most lines in all stored data is sshd".to_owned()),
+        ("breakdown by program", "lines in all stored data, by program: sshd: ".to_owned()),
+        ("how many unique programs?", "among 2000 lines".to_owned()),
+        ("when was the busiest hour?", "The busiest hour in all stored data began at".to_owned()),
+        ("what is the throughput?", "There were 2000 lines in all stored data; name a window".to_owned()),
+        ("what happened?", "in all stored data: 2000 lines, 0 errors".to_owned()),
+        ("what happened today?", "no lines are stored".to_owned()),
+        ("summarize the logs", "2000 logs".to_owned()),
+        ("how many 500s?", "There were 0 requests with status 500".to_owned()),
+    ];
+    for (question, words) in cases {
+        let answer = ask_of(&store, question);
+        assert!(answer.response.contains(&words), "{question}: {:?} should contain {words:?}", answer.response);
+        assert!(
+            question.contains("500") || !answer.response.contains("request"),
+            "{question}: {:?} calls lines requests",
+            answer.response
+        );
+    }
+}
+
+/// Requests and system log lines in one store: an answer over both says "lines" (a request
+/// read from an access log is a line too; a syslog line is no request), over requests alone
+/// "requests".
+#[test]
+fn answers_over_requests_and_lines_say_lines_and_over_requests_alone_requests() {
+    let Some((store, _, _)) = stored("OpenSSH") else { return };
+    let request = |status_code| Event {
+        timestamp_ms: "2025-04-01T11:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond(),
+        ip: "10.0.0.1".into(),
+        method: "GET".into(),
+        url: "/index.html".into(),
+        status_code,
+        source: "api".into(),
+        ..Event::default()
+    };
+    commit(&store, vec![request(200), request(500)]);
+    let answer = ask_of(&store, "how many in total?");
+    assert_eq!(answer.response, "There were 2002 lines in all stored data.");
+    let answer = ask_of(&store, "how many today?");
+    assert_eq!(answer.response, "There were 2 requests today (2025-04-01T00:00:00Z to 2025-04-01T12:30:00Z).");
+    // A ranking by IP counts requests: only they have one.
+    let answer = ask_of(&store, "which IP sent the most?");
+    assert_eq!(answer.response, "The IP with the most requests in all stored data is 10.0.0.1, with 2 requests.");
+    let answer = ask_of(&store, "what is the error rate today?");
+    assert!(answer.response.starts_with("50% of requests had an error status (400-599): 1 of 2 today"));
+    // A share is named after all the events it is a share of.
+    let answer = ask_of(&store, "what is the error rate?");
+    assert!(answer.response.starts_with("0.05% of lines had an error status (400-599): 1 of 2002"));
+}
