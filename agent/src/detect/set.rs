@@ -264,6 +264,13 @@ impl DetectorSet {
             .collect()
     }
 
+    /// The detectors' names joined by `+` (`a+b`): the `plugin` label of a call of the set.
+    pub fn label(&self) -> String {
+        let slots = self.current();
+        let names: Vec<&str> = slots.iter().map(|s| &*s.name).collect();
+        names.join("+")
+    }
+
     /// Each detector's status.
     pub fn status(&self) -> Vec<DetectorStatus> {
         self.current().iter().map(|s| s.status()).collect()

@@ -14,7 +14,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The content type of [`render`]'s output.
@@ -41,9 +40,6 @@ pub struct Instruments {
     plugin_call: HistogramFamily,
     events_in: Family<Label, Counter>,
     outbox_depth: Gauge,
-    /// The `plugin` label of scoring calls timed around the whole detector set (see
-    /// [`Instruments::observe_scoring`]).
-    scoring_label: OnceLock<String>,
     /// The same measurements for OTLP export, when it is set up.
     otlp: Option<super::otel::OtlpInstruments>,
 }
@@ -55,7 +51,6 @@ impl Default for Instruments {
             plugin_call: Family::new_with_constructor(plugin_histogram),
             events_in: Family::default(),
             outbox_depth: Gauge::default(),
-            scoring_label: OnceLock::new(),
             otlp: super::otel::OtlpInstruments::installed(),
         }
     }
@@ -80,12 +75,10 @@ impl Instruments {
 
     /// One call of the whole detector set took `elapsed`. The label names the set's plugins
     /// (`a+b` with several): the set scores them back to back inside one call, so timing each
-    /// needs the set's own cooperation. Computed once: a pipeline's set does not change.
+    /// needs the set's own cooperation. Read at each call: a reload changes the set in place
+    /// (computed once, calls of a reloaded set were counted under the old plugin's name).
     pub fn observe_scoring(&self, detectors: &crate::detect::DetectorSet, elapsed: Duration) {
-        let label = self
-            .scoring_label
-            .get_or_init(|| detectors.status().iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join("+"));
-        self.observe_plugin_call(label, elapsed);
+        self.observe_plugin_call(&detectors.label(), elapsed);
     }
 
     /// Count committed events by their source. Runs of one source (a submission) are counted

@@ -131,3 +131,27 @@ fn a_full_export_queue_drops_and_counts_instead_of_waiting() {
     assert_eq!(export.dropped(), 25);
     assert!(started.elapsed() < Duration::from_secs(2), "offering never waits");
 }
+
+#[test]
+fn scoring_calls_after_a_reload_are_timed_under_the_new_detectors_name() {
+    use crate::config::PluginSource;
+    use crate::testing::{engine, spec};
+    let named = |name: &str| {
+        let mut s = spec(PluginSource::Builtin("isolation-forest"), 0.6, "{}");
+        s.name = Some(name.to_owned());
+        s
+    };
+    let detectors = crate::detect::DetectorSet::start(engine(), &[named("before")]).unwrap();
+    let instruments = metrics::Instruments::default();
+    instruments.observe_scoring(&detectors, Duration::from_millis(1));
+    detectors.reconfigure(&[named("after"), named("other")]).unwrap();
+    instruments.observe_scoring(&detectors, Duration::from_millis(1));
+    instruments.observe_scoring(&detectors, Duration::from_millis(1));
+    let text = metrics::render(&metrics::Readings::default(), &instruments);
+    let count = |label: &str| {
+        let series = format!("vigil_plugin_call_seconds_count{{plugin=\"{label}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&series)).map(|v| v.trim().to_owned())
+    };
+    assert_eq!(count("before").as_deref(), Some("1"), "{text}");
+    assert_eq!(count("after+other").as_deref(), Some("2"), "{text}");
+}
