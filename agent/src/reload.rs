@@ -78,6 +78,9 @@ pub struct Reloader {
     status: Arc<Mutex<ConfigStatus>>,
     store: Arc<Store>,
     pipeline: Pipeline,
+    /// Whether the plugin engine meters fuel: fixed when the agent starts (see
+    /// [`Config::meters_fuel`]).
+    meters_fuel: bool,
 }
 
 /// Asks the reloader to reload; cheap to clone (SIGHUP holds one).
@@ -107,6 +110,7 @@ impl Reloader {
     ) -> Reloader {
         Reloader {
             path,
+            meters_fuel: config.meters_fuel(),
             current: tokio::sync::Mutex::new(config),
             detectors,
             summarizers,
@@ -274,6 +278,14 @@ impl Reloader {
         }
         if new.embedding != current.embedding {
             needs_restart.push("embedding".to_owned());
+        }
+        // Fuel is metered by the engine or not at all: a budget added to an agent started
+        // without one waits for a restart like the settings above, and the rest applies. It
+        // used to refuse the whole reload as a plugin that "cannot load".
+        if new.meters_fuel() && !self.meters_fuel {
+            needs_restart.push("limits.fuel".to_owned());
+            new.detectors.iter_mut().for_each(|d| d.limits.fuel = None);
+            new.summarizers.iter_mut().for_each(|s| s.limits.fuel = None);
         }
         if !needs_restart.is_empty() {
             tracing::warn!(fields = ?needs_restart, "these settings changed but apply only after a restart");

@@ -456,3 +456,21 @@ fn a_config_written_right_after_start_is_applied() {
     assert_eq!(body["detectors"][0]["threshold"], 0.8);
     assert!(agent.terminate().success());
 }
+
+#[test]
+fn a_fuel_budget_added_while_running_waits_for_a_restart_and_the_rest_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &detector("builtin:isolation-forest", 0.6, ""));
+    let with_fuel = "[detectors.limits]\nfuel = 10000000000\n";
+    write_config(dir.path(), &format!("{}{with_fuel}", detector("builtin:isolation-forest", 0.8, "")));
+    let body = wait_for_reload(&agent, 0, 1, "applied");
+    assert_eq!(body["detectors"][0]["threshold"], 0.8, "{body:#}");
+    assert_eq!(body["config"]["needs_restart"], json!(["limits.fuel"]), "{body:#}");
+    let log = json!({
+        "timestamp": "2026-01-01T00:00:00Z", "ip": "10.0.0.1", "method": "GET", "url": "/",
+        "status_code": 200, "bytes_sent": 10, "user_agent": "fuel-test"
+    });
+    let (status, answer) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": [log] })));
+    assert_eq!((status, &answer["total_logs"]), (200, &json!(1)), "{answer}");
+    assert!(agent.terminate().success());
+}
