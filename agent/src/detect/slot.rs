@@ -1,0 +1,342 @@
+//! One detector of a [`super::DetectorSet`]: its plugin instance, the fallback that scores
+//! the batches the plugin fails, the failure count and backoff, and the status reported for it.
+
+use super::batch::EncodedBatch;
+use super::engine::PluginEngine;
+use super::error::PluginError;
+use super::host::{DetectorHost, PreparedDetector, Verdict, current_digest};
+use super::stats::{Latency, LatencyStatus, LimitsStatus};
+use crate::config::{DetectorSpec, Fallback, PluginLimits, PluginSource};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// First backoff after a batch that failed twice; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What went wrong lately, and until when the plugin is left alone.
+#[derive(Default)]
+pub(super) struct Trouble {
+    /// Batches in a row that failed even after the retry.
+    consecutive: u32,
+    backoff_until: Option<Instant>,
+    last_error: Option<String>,
+    last_failure_ms: Option<i64>,
+}
+
+pub(super) struct Slot {
+    pub(super) spec: DetectorSpec,
+    pub(super) digest: String,
+    pub(super) name: Arc<str>,
+    pub(super) fallback_name: Arc<str>,
+    pub(super) plugin: String,
+    pub(super) version: String,
+    pub(super) source: String,
+    pub(super) threshold: f64,
+    pub(super) limits: PluginLimits,
+    pub(super) host: Mutex<DetectorHost>,
+    /// The fallback's component, compiled and linked when the slot starts, so a failing batch
+    /// never waits for a compile; `None` without a fallback, or when that failed (it is tried
+    /// again at first need).
+    pub(super) fallback_code: Option<PreparedDetector>,
+    /// The fallback instance, started from `fallback_code` on first need. Not before: an
+    /// instance's linear memory (~2.5 MiB for the isolation forest once configured) would be
+    /// resident all the time for a fallback that most agents never use.
+    pub(super) fallback: OnceLock<Result<Mutex<DetectorHost>, PluginError>>,
+    pub(super) trouble: Mutex<Trouble>,
+    pub(super) latency: Mutex<Latency>,
+    pub(super) calls: AtomicU64,
+    pub(super) failures: AtomicU64,
+    pub(super) restarts: AtomicU64,
+    pub(super) events_scored: AtomicU64,
+    pub(super) fallback_batches: AtomicU64,
+    pub(super) fallback_events: AtomicU64,
+    /// Size and time of the last snapshot taken for persistence.
+    pub(super) snapshot: Mutex<Option<(usize, i64)>>,
+    /// The instance's linear memory after its latest call, bytes.
+    pub(super) memory_bytes: AtomicU64,
+}
+
+/// The last persisted snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotStatus {
+    pub bytes: usize,
+    pub taken_at: String,
+}
+
+/// A detector's state as `/health` and `/api/v1/plugins` report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectorStatus {
+    /// Detector name (from config, else the plugin's own).
+    pub name: String,
+    /// The plugin's own name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// The WIT world it implements.
+    pub world: &'static str,
+    /// `builtin:<name>` or the component's path.
+    pub source: String,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// Anomaly threshold.
+    pub threshold: f64,
+    /// `ready`, or `failed` while it is in backoff after a batch failed twice (its batches go
+    /// to the fallback meanwhile).
+    pub state: &'static str,
+    pub limits: LimitsStatus,
+    /// Score calls made (a retry is a call).
+    pub calls: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Instances replaced after a failure.
+    pub restarts: u64,
+    /// Events it scored.
+    pub events_scored: u64,
+    /// Batches (and their events) scored by the fallback instead.
+    pub fallback_batches: u64,
+    pub fallback_events: u64,
+    /// `builtin:isolation-forest` or `none`.
+    pub fallback: String,
+    pub latency_ms: LatencyStatus,
+    /// The most recent failure, if any, and when.
+    pub last_error: Option<String>,
+    pub last_failure_at: Option<String>,
+    /// While in backoff: milliseconds until it is called again (a duration, as the OpenAPI
+    /// document says, not an instant).
+    pub backoff_until_ms: Option<u64>,
+    pub snapshot: Option<SnapshotStatus>,
+    /// Linear memory the instance holds, bytes: what its state and its largest batch needed
+    /// (wasm memory grows and is never given back while the instance lives), against
+    /// `limits.max_memory_mib`.
+    pub memory_bytes: u64,
+}
+
+impl Slot {
+    /// Start the detector of `spec`; its name must differ from those in `taken`.
+    pub(super) fn start(engine: &PluginEngine, spec: &DetectorSpec, taken: &[Arc<Slot>]) -> Result<Slot, PluginError> {
+        let host = DetectorHost::start(engine, spec)?;
+        // Names identify detectors in snapshots and reloads: a second detector of the same
+        // name is `name#2`, and so on.
+        let mut name: Arc<str> = Arc::from(host.name());
+        let mut n = 1;
+        while taken.iter().any(|s| s.name == name) {
+            n += 1;
+            name = Arc::from(format!("{}#{n}", host.name()));
+        }
+        let fallback_code = match spec.fallback {
+            // The plugin is the fallback's own code (the default detector): share its
+            // compiled form rather than map a second copy.
+            Fallback::Builtin(builtin) if matches!(spec.source, PluginSource::Builtin(b) if b == builtin) => {
+                Some(host.prepared())
+            }
+            Fallback::Builtin(builtin) => PreparedDetector::prepare(engine, &PluginSource::Builtin(builtin))
+                .inspect_err(|e| {
+                    tracing::warn!(detector = %name, error = %e, "the fallback detector cannot be loaded; trying again when it is needed")
+                })
+                .ok(),
+            Fallback::None => None,
+        };
+        let memory_bytes = AtomicU64::new(host.memory_bytes() as u64);
+        Ok(Slot {
+            memory_bytes,
+            spec: spec.clone(),
+            digest: host.digest().to_owned(),
+            fallback_name: Arc::from(format!("{name} (fallback)")),
+            name,
+            plugin: host.plugin_name().to_owned(),
+            version: host.version().to_owned(),
+            source: host.source().to_owned(),
+            threshold: host.threshold(),
+            limits: host.limits(),
+            host: Mutex::new(host),
+            fallback_code,
+            fallback: OnceLock::new(),
+            trouble: Mutex::default(),
+            latency: Mutex::default(),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            events_scored: AtomicU64::new(0),
+            fallback_batches: AtomicU64::new(0),
+            fallback_events: AtomicU64::new(0),
+            snapshot: Mutex::new(None),
+        })
+    }
+
+    fn start_fallback(&self, engine: &PluginEngine, builtin: &'static str) -> Result<Mutex<DetectorHost>, PluginError> {
+        let spec = DetectorSpec {
+            name: Some(self.fallback_name.to_string()),
+            source: PluginSource::Builtin(builtin),
+            threshold: self.threshold,
+            limits: PluginLimits { fuel: None, ..self.limits },
+            config_json: "{}".into(),
+            fallback: Fallback::None,
+            snapshot_interval: None,
+        };
+        let host = match &self.fallback_code {
+            Some(code) => DetectorHost::start_prepared(engine, &spec, code.clone()),
+            None => DetectorHost::start(engine, &spec),
+        };
+        host.map(Mutex::new)
+    }
+
+    pub(super) fn host(&self) -> std::sync::MutexGuard<'_, DetectorHost> {
+        self.host.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count a failed call in the status: the failure, `restarts` so far, the error and when.
+    pub(super) fn record_failure(&self, error: &PluginError, restarts: u64) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.restarts.store(restarts, Ordering::Relaxed);
+        let mut trouble = self.trouble();
+        trouble.last_error = Some(error.to_string());
+        trouble.last_failure_ms = Some(jiff::Timestamp::now().as_millisecond());
+    }
+
+    pub(super) fn trouble(&self) -> std::sync::MutexGuard<'_, Trouble> {
+        self.trouble.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `spec`'s component is still the code this slot runs.
+    pub(super) fn same_code(&self, spec: &DetectorSpec) -> bool {
+        match &spec.source {
+            PluginSource::Builtin(_) => true,
+            PluginSource::File(_) => current_digest(&spec.source).as_deref() == Some(self.digest.as_str()),
+        }
+    }
+
+    /// Score with the plugin (retrying once after a failure) or else with the fallback.
+    pub(super) fn score(
+        &self,
+        batch: &EncodedBatch,
+        engine: &PluginEngine,
+    ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+        let in_backoff = self.trouble().backoff_until.is_some_and(|until| Instant::now() < until);
+        if in_backoff {
+            return self.score_by_fallback(batch, engine, None);
+        }
+        let mut host = self.host();
+        let mut error = None;
+        for _attempt in 0..2 {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let result = host.score_encoded(batch);
+            self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(started.elapsed());
+            self.memory_bytes.store(host.memory_bytes() as u64, Ordering::Relaxed);
+            match result {
+                Ok(verdicts) => {
+                    self.events_scored.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let mut trouble = self.trouble();
+                    trouble.consecutive = 0;
+                    trouble.backoff_until = None;
+                    return Ok((self.name.clone(), verdicts));
+                }
+                Err(e) => {
+                    // A trap already replaced the instance; bad output did not, but an
+                    // instance that broke the contract is not trusted either. An error the
+                    // plugin returned leaves it as it is: it is asked once more.
+                    let trapped = host.restarts() > self.restarts.load(Ordering::Relaxed);
+                    if matches!(e, PluginError::BadOutput { .. }) {
+                        host.restart();
+                    }
+                    if trapped || matches!(e, PluginError::BadOutput { .. }) {
+                        tracing::warn!(detector = %self.name, error = %e, "plugin call failed; restarted it from its last snapshot");
+                    } else {
+                        tracing::warn!(detector = %self.name, error = %e, "plugin call returned an error");
+                    }
+                    self.record_failure(&e, host.restarts());
+                    error = Some(e);
+                }
+            }
+        }
+        drop(host);
+        {
+            let mut trouble = self.trouble();
+            trouble.consecutive += 1;
+            let backoff = FIRST_BACKOFF.saturating_mul(1 << (trouble.consecutive - 1).min(6)).min(MAX_BACKOFF);
+            trouble.backoff_until = Some(Instant::now() + backoff);
+            tracing::error!(detector = %self.name, ?backoff, "plugin failed twice on one batch; the fallback scores its batches meanwhile");
+        }
+        self.score_by_fallback(batch, engine, error)
+    }
+
+    fn score_by_fallback(
+        &self,
+        batch: &EncodedBatch,
+        engine: &PluginEngine,
+        error: Option<PluginError>,
+    ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+        let unavailable = |error: Option<PluginError>| {
+            error.unwrap_or_else(|| PluginError::Call {
+                plugin: self.name.to_string(),
+                call: "score",
+                message: self.trouble().last_error.clone().unwrap_or_else(|| "in backoff".into()),
+            })
+        };
+        let Fallback::Builtin(builtin) = self.spec.fallback else {
+            return Err(unavailable(error));
+        };
+        let fallback = self.fallback.get_or_init(|| self.start_fallback(engine, builtin));
+        let fallback = match fallback {
+            Ok(host) => host,
+            Err(e) => {
+                tracing::error!(detector = %self.name, error = %e, "the fallback detector cannot start");
+                return Err(unavailable(error));
+            }
+        };
+        let verdicts = fallback.lock().unwrap_or_else(|p| p.into_inner()).score_encoded(batch);
+        match verdicts {
+            Ok(verdicts) => {
+                self.fallback_batches.fetch_add(1, Ordering::Relaxed);
+                self.fallback_events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                Ok((self.fallback_name.clone(), verdicts))
+            }
+            Err(e) => {
+                tracing::error!(detector = %self.name, error = %e, "the fallback failed too; the batch stays unscored");
+                Err(unavailable(error))
+            }
+        }
+    }
+
+    pub(super) fn status(&self) -> DetectorStatus {
+        let trouble = self.trouble();
+        let now = Instant::now();
+        let backoff_left = trouble.backoff_until.and_then(|until| until.checked_duration_since(now));
+        let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).ok();
+        DetectorStatus {
+            name: self.name.to_string(),
+            plugin: self.plugin.clone(),
+            version: self.version.clone(),
+            world: "detector",
+            source: self.source.clone(),
+            digest: self.digest.clone(),
+            threshold: self.threshold,
+            state: if backoff_left.is_some() { "failed" } else { "ready" },
+            limits: self.limits.into(),
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed),
+            events_scored: self.events_scored.load(Ordering::Relaxed),
+            fallback_batches: self.fallback_batches.load(Ordering::Relaxed),
+            fallback_events: self.fallback_events.load(Ordering::Relaxed),
+            fallback: match self.spec.fallback {
+                Fallback::Builtin(name) => format!("builtin:{name}"),
+                Fallback::None => "none".into(),
+            },
+            latency_ms: latency.status(),
+            last_error: trouble.last_error.clone(),
+            last_failure_at: trouble.last_failure_ms.and_then(at),
+            backoff_until_ms: backoff_left.map(|d| d.as_millis() as u64),
+            snapshot: self
+                .snapshot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
+            memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
+        }
+    }
+}
