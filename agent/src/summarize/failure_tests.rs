@@ -57,6 +57,11 @@ fn plugin_count(stored: &StoredSummary) -> u64 {
     stored.summary.data["events"].as_u64().expect("the fixture counts its events")
 }
 
+/// The events of every window the plugin emitted, which its snapshot keeps.
+fn plugin_total(stored: &StoredSummary) -> u64 {
+    stored.summary.data["total"].as_u64().expect("the fixture counts its events across windows")
+}
+
 #[test]
 fn a_batch_the_plugin_refuses_is_lost_alone_and_the_window_keeps_what_was_folded() {
     // An error the plugin returns leaves its instance, and what it folded, in place: the
@@ -99,6 +104,27 @@ fn events_of_a_window_that_stored_no_summary_are_counted_in_the_next_one() {
     lane.receive(&batch(t0() + 121_000, &["/d", "/e"]));
     let stored = lane.tick(t0() + 180_000).expect("the third window's summary");
     assert_eq!((stored.summary.events, stored.summary.skipped_events), (2, 4));
+}
+
+#[test]
+fn a_trap_in_snapshot_restarts_the_summarizer_with_its_last_snapshot() {
+    // The restarted instance was left empty: the state kept across windows went back to
+    // nothing, and `restarts` stayed 0.
+    let mut lane = lane(testing::store());
+    lane.receive(&batch(t0() + 1_000, &["/a", "/b", "/c"]));
+    assert_eq!(plugin_total(&lane.tick(t0() + 60_000).expect("the first window's summary")), 3);
+    lane.receive(&batch(t0() + 61_000, &["/d", "/panic-snapshot"]));
+    let stored = lane.tick(t0() + 120_000).expect("the summary is stored though its snapshot failed");
+    assert_eq!(plugin_total(&stored), 5);
+    let (failures, restarts, error) = lane.failures();
+    assert_eq!((failures, restarts), (1, 1));
+    assert!(error.as_deref().unwrap_or("").contains("panic in snapshot"), "{error:?}");
+    // A snapshot is taken at a window's close only: idle ticks do not retry the failed one.
+    assert!(lane.tick(t0() + 150_000).is_none() && lane.tick(t0() + 179_000).is_none());
+    assert_eq!(lane.failures().0, 1);
+    lane.receive(&batch(t0() + 181_000, &["/e"]));
+    let stored = lane.tick(t0() + 240_000).expect("the third window's summary");
+    assert_eq!(plugin_total(&stored), 4, "the first window's 3, kept in the last snapshot, and this one's 1");
 }
 
 #[test]

@@ -267,7 +267,19 @@ impl SummarizerLane {
         };
         self.progress().failing = false;
         let skipped_events = skipped_events + std::mem::take(&mut self.lost_unreported);
-        let snapshot = self.host.snapshot().inspect_err(|e| self.failed(e.clone())).ok();
+        let restarts_before = self.host.restarts();
+        let snapshot = match self.host.snapshot() {
+            Ok(state) => Some(state),
+            Err(e) => {
+                // The summary stands; the state is the last snapshot's, handed to the instance
+                // that replaced the trapped one (and tried again at the next window's close).
+                self.failed(e);
+                if self.host.restarts() != restarts_before {
+                    self.resume();
+                }
+                None
+            }
+        };
         let new = NewSummary {
             summarizer: self.host.name().to_owned(),
             window_start_ms: window.start_ms,
