@@ -4,6 +4,7 @@
 
 mod error;
 mod locate;
+mod plugin_table;
 mod raw;
 mod resolve;
 #[cfg(test)]

@@ -422,7 +422,13 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
     let snapshot_secs = *raw.snapshot_interval_secs.get_ref();
     let snapshot_interval = (snapshot_secs > 0).then(|| Duration::from_secs(snapshot_secs));
     let fuel = raw.limits.fuel.as_ref().map(|f| check.range(f, &at("limits.fuel"), 1_000, u64::MAX / 2, "units"));
-    let config_json = serde_json::to_string(&raw.config).expect("a TOML table is always valid JSON");
+    let config_json = super::plugin_table::to_json(&raw.config).unwrap_or_else(|(key, why)| {
+        check.errors.push(
+            ConfigError::at(check.file, check.text, None, at(&format!("config.{key}")), why)
+                .hint("give a finite number, or leave the key out for the plugin's default"),
+        );
+        String::new()
+    });
 
     (check.errors.len() == before).then(|| DetectorSpec {
         name: raw.name,

@@ -190,3 +190,13 @@ fn problems_found_after_parsing_point_at_their_field_or_its_table() {
     assert_eq!(place("sources[1].include").0, Some(5));
     assert_eq!(place("pipeline.queue_events"), (Some(10), Some(16)));
 }
+
+#[test]
+fn a_plugin_setting_json_cannot_hold_is_refused_by_its_key_and_line() {
+    let err =
+        parse("[[detectors]]\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\nwarmup = 10\nrare = nan\n")
+            .unwrap_err();
+    let e = &err.0[0];
+    assert_eq!((e.field.as_str(), e.line), ("detectors[0].config.rare", Some(5)), "{err}");
+    assert!(e.message.starts_with("NaN has no JSON form"), "{err}");
+}
