@@ -4,7 +4,7 @@
 
 use super::config::SummarizerSpec;
 use super::feed::CommittedBatch;
-use super::host::SummarizerHost;
+use super::host::{MAX_SUMMARY_TEXT_BYTES, SummarizerHost};
 use super::runner::{SummarizerLane, now_ms, snapshot_key};
 use super::set::Summarizers;
 use crate::config::{PluginLimits, PluginSource};
@@ -125,6 +125,21 @@ fn a_trap_in_snapshot_restarts_the_summarizer_with_its_last_snapshot() {
     lane.receive(&batch(t0() + 181_000, &["/e"]));
     let stored = lane.tick(t0() + 240_000).expect("the third window's summary");
     assert_eq!(plugin_total(&stored), 4, "the first window's 3, kept in the last snapshot, and this one's 1");
+}
+
+#[test]
+fn a_summary_text_over_64_kib_is_cut_at_a_char_boundary_and_says_so() {
+    // A 30 MiB text was stored whole, and served whole by /api/v1/summaries.
+    let mut lane = lane(testing::store());
+    lane.receive(&batch(t0() + 1_000, &["/long-text"]));
+    let stored = lane.tick(t0() + 60_000).expect("the window's summary");
+    let text = &stored.summary.text;
+    assert!(text.len() <= MAX_SUMMARY_TEXT_BYTES && MAX_SUMMARY_TEXT_BYTES == 64 * 1024, "{} bytes", text.len());
+    let marker = " [cut: the plugin's text was 300000 bytes; a summary text holds at most 65536]";
+    let kept =
+        text.strip_suffix(marker).unwrap_or_else(|| panic!("no marker at the end: {:?}", &text[text.len() - 100..]));
+    assert!(kept.len() > 60_000 && kept.chars().all(|c| c == '€'), "cut between characters: {} bytes", kept.len());
+    assert_eq!(plugin_count(&stored), 1, "the data is kept");
 }
 
 #[test]

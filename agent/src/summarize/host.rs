@@ -10,7 +10,10 @@ use crate::config::PluginLimits;
 use crate::detect::{EncodedBatch, PluginEngine, PluginError, PluginState, Sandbox, component_bytes, hex_digest};
 use wasmtime::Store;
 
-/// A summary as the plugin returned it.
+/// Most bytes of a summary's text, its marker included: a longer one is cut (see GUIDE 9.1).
+pub const MAX_SUMMARY_TEXT_BYTES: usize = 64 * 1024;
+
+/// A summary as the plugin returned it (its text capped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSummary {
     /// Text for people and for embedding.
@@ -168,7 +171,28 @@ impl SummarizerHost {
             Ok(_) => return Err(self.bad_output("emit", "summary data is JSON but not an object".into())),
             Err(e) => return Err(self.bad_output("emit", format!("summary data is not JSON: {e}"))),
         };
-        Ok(PluginSummary { text: out.text, data })
+        Ok(PluginSummary { text: self.capped(out.text), data })
+    }
+
+    /// `text` cut to [`MAX_SUMMARY_TEXT_BYTES`] at a character boundary, ending with a marker
+    /// that says so: every summary is stored, indexed, embedded and served whole.
+    fn capped(&self, text: String) -> String {
+        if text.len() <= MAX_SUMMARY_TEXT_BYTES {
+            return text;
+        }
+        let marker = format!(
+            " [cut: the plugin's text was {} bytes; a summary text holds at most {MAX_SUMMARY_TEXT_BYTES}]",
+            text.len()
+        );
+        tracing::warn!(summarizer = %self.name, bytes = text.len(), "summary text cut to its limit");
+        let mut end = MAX_SUMMARY_TEXT_BYTES - marker.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut text = text;
+        text.truncate(end);
+        text.push_str(&marker);
+        text
     }
 
     /// The state kept across windows.
