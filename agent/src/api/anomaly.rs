@@ -121,15 +121,18 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Score with every detector, off the runtime for big batches. A detector failure is the
-/// agent's fault, not the client's: 503 with the plugin's error.
+/// Score with every detector, off the runtime for big batches. When no detector nor its
+/// fallback could score the batch, the request is refused before anything of it is stored:
+/// the answer must give each anomaly its score (API.md), and a 503 that stored nothing is safe
+/// to resend (a batch stored unscored and then resent would be stored twice). A detector
+/// failure is the agent's fault, not the client's: 503 with the plugin's error.
 async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, Vec<Scored>), ApiError> {
     let unavailable = |e: crate::detect::PluginError| {
-        tracing::error!(error = %e, "scoring failed");
+        tracing::error!(error = %e, "scoring failed; the request is refused and nothing of it stored");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "detector_unavailable",
-            format!("scoring failed: {e}; retry the request"),
+            format!("scoring failed: {e}; nothing of this request was stored: retry it"),
         )
     };
     let detectors = state.detectors.clone();
@@ -146,7 +149,7 @@ async fn score(state: &AppState, logs: Vec<ValidLog>) -> Result<(Vec<ValidLog>, 
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "detector_unavailable",
-                format!("scoring was interrupted: {e}"),
+                format!("scoring was interrupted: {e}; nothing of this request was stored: retry it"),
             )
         })?
     } else {

@@ -67,7 +67,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let detectors = state.detectors.status();
     let config = state.config.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let summarizers = state.summaries.status();
-    // Degraded only while something is actually broken: a detector in backoff after failing,
+    // Degraded only while something is actually broken: a detector in backoff after failing
+    // or whose fallback cannot score,
     // a summarizer whose most recent call failed, a config file on disk that was refused
     // (the agent runs an older one), or commits to the store failing (a full disk).
     let chroma = state.vectors.chroma().map(|link| link.status());
@@ -75,7 +76,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let chroma_down = chroma.as_ref().is_some_and(|c| c.state == crate::vector::LinkState::Down);
     let summarizer_failing = summarizers.iter().any(|s| s.state == "failing");
     let store = StoreHealth::of(state.pipeline.stats().commit_failure());
-    let broken = detectors.iter().any(|d| d.state != "ready")
+    let broken = detectors.iter().any(|d| d.is_broken())
         || summarizer_failing
         || config.refused()
         || chroma_down

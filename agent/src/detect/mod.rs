@@ -8,11 +8,14 @@ pub mod builtin;
 mod cache;
 mod engine;
 mod error;
+mod fallback;
 mod host;
 #[cfg(test)]
 mod plugin_tests;
 mod sandbox;
 mod set;
+#[cfg(test)]
+mod set_tests;
 mod slot;
 mod stats;
 #[cfg(test)]

@@ -5,10 +5,13 @@
 //! The set also runs each plugin's life: a call that fails (trap, deadline, out of memory,
 //! out of fuel, an error, or output that breaks the contract) restarts the instance from its
 //! last snapshot and retries the batch once; if the retry fails too, the batch is scored by
-//! the detector's fallback (the embedded isolation forest unless `fallback = "none"`) and the
-//! plugin is left alone for a backoff that doubles with each failed batch (1 s up to 60 s).
-//! No event goes unstored because of a plugin: when nothing could score it, it is stored
-//! unscored. A new config swaps the set's detectors in one step ([`DetectorSet::reconfigure`]);
+//! the detector's fallback (the embedded isolation forest unless `fallback = "none"`, under
+//! limits of its own: see [`super::fallback`]) and the plugin is left alone for a backoff that
+//! doubles with each failed batch (1 s up to 60 s). When nothing could score a batch,
+//! [`DetectorSet::score`] fails: the pipeline then stores the events of sources and
+//! `/ws/application` unscored, while `POST /anomaly_detection`, whose answer must give each
+//! anomaly its score, refuses the request whole (503) and stores nothing of it, so resending it
+//! duplicates nothing. Either way nothing accepted is lost. A new config swaps the set's detectors in one step ([`DetectorSet::reconfigure`]);
 //! batches being scored finish with the detectors they started with.
 
 use super::batch::EncodedBatch;
@@ -151,9 +154,7 @@ impl DetectorSet {
         self.current()
             .iter()
             .map(|slot| {
-                let shared =
-                    slot.fallback_code.as_ref().is_some_and(|code| code.code() == slot.host().prepared().code());
-                (slot.fallback.get().is_some(), shared)
+                slot.fallback.as_ref().map_or((false, false), |f| f.started_and_sharing(&slot.host().prepared()))
             })
             .collect()
     }

@@ -4,12 +4,13 @@
 use super::batch::EncodedBatch;
 use super::engine::PluginEngine;
 use super::error::PluginError;
-use super::host::{DetectorHost, PreparedDetector, Verdict, current_digest};
+use super::fallback::FallbackDetector;
+use super::host::{DetectorHost, Verdict, current_digest};
 use super::stats::{Latency, LatencyStatus, LimitsStatus};
-use crate::config::{DetectorSpec, Fallback, PluginLimits, PluginSource};
+use crate::config::{DetectorSpec, PluginLimits, PluginSource};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// First backoff after a batch that failed twice; it doubles up to [`MAX_BACKOFF`].
@@ -30,29 +31,20 @@ pub(super) struct Slot {
     pub(super) spec: DetectorSpec,
     pub(super) digest: String,
     pub(super) name: Arc<str>,
-    pub(super) fallback_name: Arc<str>,
     pub(super) plugin: String,
     pub(super) version: String,
     pub(super) source: String,
     pub(super) threshold: f64,
     pub(super) limits: PluginLimits,
     pub(super) host: Mutex<DetectorHost>,
-    /// The fallback's component, compiled and linked when the slot starts, so a failing batch
-    /// never waits for a compile; `None` without a fallback, or when that failed (it is tried
-    /// again at first need).
-    pub(super) fallback_code: Option<PreparedDetector>,
-    /// The fallback instance, started from `fallback_code` on first need. Not before: an
-    /// instance's linear memory (~2.5 MiB for the isolation forest once configured) would be
-    /// resident all the time for a fallback that most agents never use.
-    pub(super) fallback: OnceLock<Result<Mutex<DetectorHost>, PluginError>>,
+    /// Scores the batches the plugin fails on; `None` with `fallback = "none"`.
+    pub(super) fallback: Option<FallbackDetector>,
     pub(super) trouble: Mutex<Trouble>,
     pub(super) latency: Mutex<Latency>,
     pub(super) calls: AtomicU64,
     pub(super) failures: AtomicU64,
     pub(super) restarts: AtomicU64,
     pub(super) events_scored: AtomicU64,
-    pub(super) fallback_batches: AtomicU64,
-    pub(super) fallback_events: AtomicU64,
     /// Size and time of the last snapshot taken for persistence.
     pub(super) snapshot: Mutex<Option<(usize, i64)>>,
     /// The instance's linear memory after its latest call, bytes.
@@ -100,6 +92,9 @@ pub struct DetectorStatus {
     pub fallback_events: u64,
     /// `builtin:isolation-forest` or `none`.
     pub fallback: String,
+    /// Why the fallback could not start or score the last batch it was given (the batch then
+    /// went unscored); `None` until then, and again once it scores.
+    pub fallback_error: Option<String>,
     pub latency_ms: LatencyStatus,
     /// The most recent failure, if any, and when.
     pub last_error: Option<String>,
@@ -114,6 +109,13 @@ pub struct DetectorStatus {
     pub memory_bytes: u64,
 }
 
+impl DetectorStatus {
+    /// Whether something is broken: the plugin in backoff, or a fallback that cannot score.
+    pub fn is_broken(&self) -> bool {
+        self.state != "ready" || self.fallback_error.is_some()
+    }
+}
+
 impl Slot {
     /// Start the detector of `spec`; its name must differ from those in `taken`.
     pub(super) fn start(engine: &PluginEngine, spec: &DetectorSpec, taken: &[Arc<Slot>]) -> Result<Slot, PluginError> {
@@ -126,25 +128,12 @@ impl Slot {
             n += 1;
             name = Arc::from(format!("{}#{n}", host.name()));
         }
-        let fallback_code = match spec.fallback {
-            // The plugin is the fallback's own code (the default detector): share its
-            // compiled form rather than map a second copy.
-            Fallback::Builtin(builtin) if matches!(spec.source, PluginSource::Builtin(b) if b == builtin) => {
-                Some(host.prepared())
-            }
-            Fallback::Builtin(builtin) => PreparedDetector::prepare(engine, &PluginSource::Builtin(builtin))
-                .inspect_err(|e| {
-                    tracing::warn!(detector = %name, error = %e, "the fallback detector cannot be loaded; trying again when it is needed")
-                })
-                .ok(),
-            Fallback::None => None,
-        };
+        let fallback = FallbackDetector::new(engine, spec, &name, &host);
         let memory_bytes = AtomicU64::new(host.memory_bytes() as u64);
         Ok(Slot {
             memory_bytes,
             spec: spec.clone(),
             digest: host.digest().to_owned(),
-            fallback_name: Arc::from(format!("{name} (fallback)")),
             name,
             plugin: host.plugin_name().to_owned(),
             version: host.version().to_owned(),
@@ -152,35 +141,15 @@ impl Slot {
             threshold: host.threshold(),
             limits: host.limits(),
             host: Mutex::new(host),
-            fallback_code,
-            fallback: OnceLock::new(),
+            fallback,
             trouble: Mutex::default(),
             latency: Mutex::default(),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             events_scored: AtomicU64::new(0),
-            fallback_batches: AtomicU64::new(0),
-            fallback_events: AtomicU64::new(0),
             snapshot: Mutex::new(None),
         })
-    }
-
-    fn start_fallback(&self, engine: &PluginEngine, builtin: &'static str) -> Result<Mutex<DetectorHost>, PluginError> {
-        let spec = DetectorSpec {
-            name: Some(self.fallback_name.to_string()),
-            source: PluginSource::Builtin(builtin),
-            threshold: self.threshold,
-            limits: PluginLimits { fuel: None, ..self.limits },
-            config_json: "{}".into(),
-            fallback: Fallback::None,
-            snapshot_interval: None,
-        };
-        let host = match &self.fallback_code {
-            Some(code) => DetectorHost::start_prepared(engine, &spec, code.clone()),
-            None => DetectorHost::start(engine, &spec),
-        };
-        host.map(Mutex::new)
     }
 
     pub(super) fn host(&self) -> std::sync::MutexGuard<'_, DetectorHost> {
@@ -269,39 +238,36 @@ impl Slot {
         engine: &PluginEngine,
         error: Option<PluginError>,
     ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
-        let unavailable = |error: Option<PluginError>| {
-            error.unwrap_or_else(|| PluginError::Call {
+        let plugin_error = || {
+            error.clone().unwrap_or_else(|| PluginError::Call {
                 plugin: self.name.to_string(),
                 call: "score",
                 message: self.trouble().last_error.clone().unwrap_or_else(|| "in backoff".into()),
             })
         };
-        let Fallback::Builtin(builtin) = self.spec.fallback else {
-            return Err(unavailable(error));
+        let Some(fallback) = &self.fallback else {
+            return Err(plugin_error());
         };
-        let fallback = self.fallback.get_or_init(|| self.start_fallback(engine, builtin));
-        let fallback = match fallback {
-            Ok(host) => host,
-            Err(e) => {
-                tracing::error!(detector = %self.name, error = %e, "the fallback detector cannot start");
-                return Err(unavailable(error));
-            }
-        };
-        let verdicts = fallback.lock().unwrap_or_else(|p| p.into_inner()).score_encoded(batch);
-        match verdicts {
-            Ok(verdicts) => {
-                self.fallback_batches.fetch_add(1, Ordering::Relaxed);
-                self.fallback_events.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                Ok((self.fallback_name.clone(), verdicts))
-            }
-            Err(e) => {
-                tracing::error!(detector = %self.name, error = %e, "the fallback failed too; the batch stays unscored");
-                Err(unavailable(error))
+        match fallback.score(engine, batch) {
+            Ok(verdicts) => Ok((fallback.name().clone(), verdicts)),
+            Err(why) => {
+                tracing::error!(detector = %self.name, error = %why, "the fallback cannot score either; the batch stays unscored");
+                // Both failures, so that whoever gets the error sees why nothing scored.
+                Err(match plugin_error() {
+                    PluginError::Call { plugin, call, message } => {
+                        PluginError::Call { plugin, call, message: format!("{message}; {why}") }
+                    }
+                    PluginError::BadOutput { plugin, call, message } => {
+                        PluginError::BadOutput { plugin, call, message: format!("{message}; {why}") }
+                    }
+                    other => other,
+                })
             }
         }
     }
 
     pub(super) fn status(&self) -> DetectorStatus {
+        let (fallback_batches, fallback_events) = self.fallback.as_ref().map_or((0, 0), FallbackDetector::scored);
         let trouble = self.trouble();
         let now = Instant::now();
         let backoff_left = trouble.backoff_until.and_then(|until| until.checked_duration_since(now));
@@ -321,12 +287,10 @@ impl Slot {
             failures: self.failures.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
             events_scored: self.events_scored.load(Ordering::Relaxed),
-            fallback_batches: self.fallback_batches.load(Ordering::Relaxed),
-            fallback_events: self.fallback_events.load(Ordering::Relaxed),
-            fallback: match self.spec.fallback {
-                Fallback::Builtin(name) => format!("builtin:{name}"),
-                Fallback::None => "none".into(),
-            },
+            fallback_batches,
+            fallback_events,
+            fallback: self.fallback.as_ref().map_or_else(|| "none".into(), FallbackDetector::source),
+            fallback_error: self.fallback.as_ref().and_then(FallbackDetector::error),
             latency_ms: latency.status(),
             last_error: trouble.last_error.clone(),
             last_failure_at: trouble.last_failure_ms.and_then(at),

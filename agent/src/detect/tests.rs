@@ -7,7 +7,7 @@ use crate::event::Event;
 use crate::testing::{engine, plugin_path, spec};
 use std::time::{Duration, Instant};
 
-fn misbehave(mode: &str) -> DetectorSpec {
+pub(super) fn misbehave(mode: &str) -> DetectorSpec {
     let mut spec =
         spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, &format!(r#"{{"mode":"{mode}"}}"#));
     spec.limits.call_timeout = Duration::from_millis(200);
@@ -15,7 +15,7 @@ fn misbehave(mode: &str) -> DetectorSpec {
     spec
 }
 
-fn events(n: usize) -> Vec<Event> {
+pub(super) fn events(n: usize) -> Vec<Event> {
     (0..n)
         .map(|i| Event {
             ip: format!("10.0.0.{i}"),
@@ -66,7 +66,7 @@ fn plugin_that_hogs_memory_fails_at_the_cap() {
     assert!(message.contains("score failed") && message.contains("memory cap of 32 MiB reached"), "{message}");
 }
 
-fn misbehave_with(config: &str) -> DetectorSpec {
+pub(super) fn misbehave_with(config: &str) -> DetectorSpec {
     let mut spec = misbehave("behave");
     spec.config_json = config.to_owned();
     spec

@@ -67,6 +67,9 @@ pub struct DetectorPlugin {
     fallback_events: u64,
     /// `builtin:isolation-forest` or `none`.
     fallback: String,
+    /// Why the fallback could not start or score the last batch it was given (that batch went
+    /// unscored, and `/health` is `degraded`); null until then, and again once it scores.
+    fallback_error: Option<String>,
     latency_ms: PluginLatency,
     /// The most recent failure and when (RFC 3339).
     last_error: Option<String>,

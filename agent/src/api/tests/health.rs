@@ -163,3 +163,39 @@ async fn health_is_degraded_while_store_commits_fail_and_the_waiting_batch_is_ke
     let (_, stats) = get(app, "/api/v1/stats", None).await;
     assert_eq!(stats["store"]["events"], 500, "{stats:#}");
 }
+
+#[tokio::test]
+async fn a_batch_no_detector_can_score_is_refused_whole_and_a_broken_fallback_degrades_health() {
+    use crate::config::{Fallback, PluginSource};
+    use crate::testing::{engine, plugin_path, spec};
+    // One verdict too few, and a fallback that cannot start: nothing scores the batch.
+    let mut short = spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, r#"{"mode":"short"}"#);
+    short.fallback = Fallback::Builtin("no-such-builtin");
+    let detectors = crate::detect::DetectorSet::start(engine(), &[short]).unwrap();
+    let settings = ApiSettings {
+        address: ([127, 0, 0, 1], 0).into(),
+        max_body_bytes: 1 << 20,
+        max_batch_logs: 100,
+        token: None,
+        cors_origins: vec![],
+    };
+    let app = router(app_state(detectors, settings));
+    let answer = detect(app.clone(), json!({ "logs": [log(), log(), log()] }).to_string()).await;
+    let message = answer.1["message"].as_str().unwrap_or("").to_owned();
+    assert!(message.contains("2 verdicts for 3 events") && message.contains("cannot start"), "{message}");
+    // A 503 stored nothing: resending it duplicates nothing.
+    assert_error(answer, StatusCode::SERVICE_UNAVAILABLE, "detector_unavailable", "nothing of this request was stored");
+    let (_, stats) = get(app.clone(), "/api/v1/stats", None).await;
+    assert_eq!(stats["store"]["events"], 0, "{stats:#}");
+    // Once the plugin's backoff is over it is `ready` again, but the fallback that could not
+    // start is still broken.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (_, health) = get(app, "/health", None).await;
+    let detector = &health["detectors"][0];
+    assert_eq!(
+        (health["status"].as_str(), detector["state"].as_str()),
+        (Some("degraded"), Some("ready")),
+        "{health:#}"
+    );
+    assert!(detector["fallback_error"].as_str().unwrap_or("").contains("no such builtin"), "{detector:#}");
+}
