@@ -105,7 +105,7 @@ impl Chat {
                     // The index may miss what the store holds (a sub-path, a summary far from
                     // the question's words): its picks fill up after the nearest.
                     Some(retriever) => match retriever.nearest(&reading, &range, retrieve::NEAREST) {
-                        Ok(found) => retrieve::merge(found, stored, retrieve::NEAREST),
+                        Ok(found) => retrieve::merge(retrieve::in_window(q, &range, found)?, stored, retrieve::NEAREST),
                         Err(e) => {
                             tracing::warn!(error = %e, "vector search failed; citing what the store matched by words");
                             Retrieved {

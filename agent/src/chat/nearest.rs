@@ -10,7 +10,9 @@
 //! summaries), which answer it better than any neighbour would.
 //!
 //! The question's window becomes a metadata filter on `timestamp` (integer seconds), and its
-//! IP and URL restrict the hits, so a hit is never outside what the question asks about. Hits
+//! IP and URL restrict the hits, so a hit is never outside what the question asks about. A
+//! summary's `timestamp` is its commit window's: which hits speak of the window in log time is
+//! checked on the store (`retrieve::in_window`). Hits
 //! farther than [`MAX_DISTANCE`] share next to no feature with the subject and are dropped.
 //! This module only reads.
 

@@ -63,6 +63,22 @@ impl AnomalyRow {
     }
 }
 
+/// A stored summary as answers cite it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// Its id (the one `GET /api/v1/summaries` shows).
+    pub id: i64,
+    /// Its window, `[start, end)`: when the batches it folds were committed, not their log times.
+    pub window_start_ms: i64,
+    pub window_end_ms: i64,
+    /// The earliest and latest log time it folds (its window's ends for a summary stored
+    /// without them; the agent stores none without events).
+    pub first_event_ms: i64,
+    pub last_event_ms: i64,
+    /// The summarizer's text.
+    pub text: String,
+}
+
 /// Latency figures over the events that carry one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Latency {
@@ -205,11 +221,6 @@ impl<'s> Queries<'s> {
         let result = work(&Queries { store, conn: &reader });
         reader.execute_batch("COMMIT").map_err(&err)?;
         result
-    }
-
-    /// The store these queries read.
-    pub fn store(&self) -> &Store {
-        self.store
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -388,6 +399,59 @@ impl<'s> Queries<'s> {
             .query_map(params_from_iter(&params), |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64)))
             .map_err(self.err())?;
         rows.next().transpose().map_err(self.err())
+    }
+
+    /// Summaries that speak of `range` in log time, newest logs first, at most `limit`; only
+    /// those of `ids` when given. Summaries are windowed by commit time (see
+    /// `summarize::window`): a backfill's fold logs days older than their window, a whole file
+    /// in one minute. One speaks of the range when the log times it folds overlap it and stick
+    /// out of it by no more than one window's length, as live logs straddling its ends do.
+    pub fn summaries(
+        &self,
+        range: &TimeRange,
+        ids: Option<&[i64]>,
+        limit: usize,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params = Vec::new();
+        if let Some(from) = range.from_ms() {
+            clauses.push("last_ms >= ?1 AND first_ms >= ?1 - length_ms".into());
+            params.push(Value::Integer(from));
+        }
+        if let Some(to) = range.to_ms() {
+            let at = params.len() + 1;
+            clauses.push(format!("first_ms < ?{at} AND last_ms < ?{at} + length_ms"));
+            params.push(Value::Integer(to));
+        }
+        if let Some(ids) = ids {
+            let first = params.len() + 1;
+            let marks: Vec<String> = (first..first + ids.len()).map(|i| format!("?{i}")).collect();
+            clauses.push(format!("id IN ({})", marks.join(", ")));
+            params.extend(ids.iter().map(|&id| Value::Integer(id)));
+        }
+        let clause = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        params.push(Value::Integer(limit as i64));
+        let sql = format!(
+            "SELECT id, window_start_ms, window_end_ms, first_ms, last_ms, text FROM (SELECT id, window_start_ms, \
+             window_end_ms, window_end_ms - window_start_ms AS length_ms, text, \
+             coalesce(first_event_ms, window_start_ms) AS first_ms, coalesce(last_event_ms, window_end_ms - 1) AS last_ms \
+             FROM summaries) {clause} ORDER BY last_ms DESC, id DESC LIMIT ?{}",
+            params.len()
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params_from_iter(&params), |row| {
+                Ok(SummaryRow {
+                    id: row.get(0)?,
+                    window_start_ms: row.get(1)?,
+                    window_end_ms: row.get(2)?,
+                    first_event_ms: row.get(3)?,
+                    last_event_ms: row.get(4)?,
+                    text: row.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// Anomalies in scope.

@@ -1,16 +1,19 @@
 //! Finding the stored summaries and anomalies nearest to an open question.
 //!
 //! Vector search (the agent's embedder and the "summaries" and "anomalies" collections, see
-//! [`super::nearest`]) plugs in through [`Retriever`]. [`from_store`] picks the summaries whose
-//! window overlaps the question's and whose text names its URL, IP or words (newest first), and
-//! the anomalies of the window that match them (highest score first). [`merge`] puts the vector
-//! hits first and fills up with the store's picks, so an open question always cites what it
-//! rests on — also when the index holds nothing near it or vector search fails.
+//! [`super::nearest`]) plugs in through [`Retriever`]. [`from_store`] picks the summaries that
+//! speak of the question's window in log time and whose text names its URL, IP or words (newest
+//! first), and the anomalies of the window that match them (highest score first). [`in_window`]
+//! keeps the vector hits that speak of the window in log time too: the index knows a summary by
+//! its commit window, which for a backfill says when old logs were read, not when they were
+//! written. [`merge`] puts the vector hits first and fills up with the store's picks, so an open
+//! question always cites what it rests on — also when the index holds nothing near it or vector
+//! search fails.
 
 use super::intent::Reading;
-use super::queries::{AnomalyRow, Queries, Scope};
+use super::queries::{AnomalyRow, Queries, Scope, SummaryRow};
 use super::timerange::TimeRange;
-use crate::store::{StoreError, StoredSummary, SummaryQuery};
+use crate::store::StoreError;
 use serde_json::{Value, json};
 
 /// One cited summary or anomaly.
@@ -36,38 +39,48 @@ impl Passage {
         source
     }
 
-    /// A stored summary as a passage (its id is the one `GET /api/v1/summaries` shows).
-    pub fn summary(stored: &StoredSummary) -> Passage {
-        let s = &stored.summary;
-        Passage::summary_window(stored.id, s.window_start_ms, s.window_end_ms, &s.text)
+    /// A stored summary as a passage, named by the log times it folds. Live logs fall in the
+    /// window they were committed in, which then names them; a backfill's do not, and its
+    /// window says only when they were read.
+    pub fn summary(row: &SummaryRow) -> Passage {
+        let (start, end) = (row.window_start_ms, row.window_end_ms);
+        let when = if row.first_event_ms >= start && row.last_event_ms < end {
+            format!("{} to {}", at(start), at(end))
+        } else {
+            let logs = format!("logs from {} to {}", at(row.first_event_ms), at(row.last_event_ms));
+            format!("{logs}, read {} to {}", at(start), at(end))
+        };
+        Passage::summary_text(row.id, &when, &row.text)
     }
 
-    /// Summary `id` of the window `[start_ms, end_ms)` saying `text`, as a passage (what
-    /// [`Passage::summary`] gives, for a summary known only by its vector-index record).
+    /// Summary `id` of the commit window `[start_ms, end_ms)` saying `text`, as its vector-index
+    /// record knows it; [`in_window`] cites it as [`Passage::summary`] does.
     pub fn summary_window(id: i64, start_ms: i64, end_ms: i64, text: &str) -> Passage {
-        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+        Passage::summary_text(id, &format!("{} to {}", at(start_ms), at(end_ms)), text)
+    }
+
+    fn summary_text(id: i64, when: &str, text: &str) -> Passage {
         let mut short: String = text.chars().take(MAX_SUMMARY_CHARS).collect();
         if short.len() < text.len() {
             short.push('…');
         }
-        Passage {
-            kind: "summary",
-            id: json!(id),
-            text: format!("{} to {}: {short}", at(start_ms), at(end_ms)),
-            distance: None,
-        }
+        Passage { kind: "summary", id: json!(id), text: format!("{when}: {short}"), distance: None }
     }
 
     /// An anomaly row as a passage.
     pub fn anomaly(row: &AnomalyRow) -> Passage {
-        let at = jiff::Timestamp::from_millisecond(row.timestamp_ms).map(|t| t.to_string()).unwrap_or_default();
         Passage {
             kind: "anomaly",
             id: json!(row.id),
-            text: format!("at {at}: {}, score {:.2}: {}", row.what(), row.score, row.reason),
+            text: format!("at {}: {}, score {:.2}: {}", at(row.timestamp_ms), row.what(), row.score, row.reason),
             distance: None,
         }
     }
+}
+
+/// A time as RFC 3339.
+fn at(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// What retrieval found for one question.
@@ -114,6 +127,22 @@ pub fn merge(vector: Retrieved, stored: Retrieved, k: usize) -> Retrieved {
     }
 }
 
+/// `found`'s summaries that speak of `range` in log time (see [`Queries::summaries`]), cited
+/// as the store's picks are; its anomalies, placed by their event's time, as they are.
+pub fn in_window(q: &Queries<'_>, range: &TimeRange, found: Retrieved) -> Result<Retrieved, StoreError> {
+    let ids: Vec<i64> = found.summaries.iter().filter_map(|p| p.id.as_i64()).collect();
+    let rows = if ids.is_empty() { Vec::new() } else { q.summaries(range, Some(&ids), ids.len())? };
+    let summaries = found
+        .summaries
+        .iter()
+        .filter_map(|p| {
+            let row = rows.iter().find(|r| p.id.as_i64() == Some(r.id))?;
+            Some(Passage { distance: p.distance, ..Passage::summary(row) })
+        })
+        .collect();
+    Ok(Retrieved { summaries, ..found })
+}
+
 /// Passages cited per kind.
 pub const NEAREST: usize = 5;
 /// Characters of a summary's text quoted in a citation.
@@ -138,22 +167,16 @@ pub fn from_store(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resu
     })
 }
 
-/// Summaries overlapping the window that name the question's URL and IP (when it has them)
+/// Summaries of the window in log time that name the question's URL and IP (when it has them)
 /// and, among those, the ones naming most of its words; newest first.
-fn summaries(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Result<Vec<StoredSummary>, StoreError> {
-    let query = SummaryQuery {
-        from_ms: range.from_ms(),
-        to_ms: range.to_ms(),
-        summarizer: None,
-        limit: Some(SUMMARIES_SCANNED),
-    };
-    let found = q.store().summaries(&query)?;
+fn summaries(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Result<Vec<SummaryRow>, StoreError> {
+    let found = q.summaries(range, None, SUMMARIES_SCANNED)?;
     let entities: Vec<&str> =
         [reading.filters.url.as_deref(), reading.filters.ip.as_deref()].into_iter().flatten().collect();
-    let mut scored: Vec<(usize, StoredSummary)> = found
+    let mut scored: Vec<(usize, SummaryRow)> = found
         .into_iter()
         .filter_map(|s| {
-            let text = s.summary.text.to_lowercase();
+            let text = s.text.to_lowercase();
             if !entities.iter().all(|e| text.contains(&e.to_lowercase())) {
                 return None;
             }

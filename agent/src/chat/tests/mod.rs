@@ -3,6 +3,7 @@
 //! path against a fake OpenAI-compatible server on 127.0.0.1, and the `/chat` handler.
 
 mod attacks;
+mod backfill;
 mod breakdown;
 mod filters;
 mod text;

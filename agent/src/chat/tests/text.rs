@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// A store holding `system`'s 2,000 loghub lines read by the `syslog` parser, with the events
 /// and the lines themselves.
-fn stored(system: &str) -> Option<(Arc<Store>, Vec<Event>, Vec<String>)> {
+pub(super) fn stored(system: &str) -> Option<(Arc<Store>, Vec<Event>, Vec<String>)> {
     let Some(root) = loghub::root() else {
         eprintln!("skipped: ../shared/data/loghub is absent");
         return None;
