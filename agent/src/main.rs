@@ -137,12 +137,9 @@ fn validate(file: &PathBuf) -> ExitCode {
                 }
                 Err(e) => problems.push(e.to_string()),
             }
-            for (i, spec) in config.summarizers.iter().enumerate() {
-                match vigil::summarize::SummarizerHost::start(&engine, spec) {
-                    Ok(host) => loaded.push(format!("{} {}", host.name(), host.version())),
-                    Err(e) => problems.push(format!("summarizers[{i}]: {e}")),
-                }
-            }
+            let (started, refused) = vigil::summarize::validate(&engine, &config.summarizers);
+            loaded.extend(started);
+            problems.extend(refused);
         }
     }
     if problems.is_empty() {

@@ -24,9 +24,10 @@ pub struct SummarizerConfig {
     /// `builtin:<name>` for a plugin embedded in the binary (`builtin:window-summary`), or a
     /// path to a `.wasm` component (relative paths are relative to the config file).
     pub plugin: Spanned<String>,
-    /// Name shown in the API, logs and every summary; defaults to the plugin's own name.
+    /// Name shown in the API, logs and every summary, and the key of its saved state;
+    /// defaults to the plugin's own name. Each summarizer's must differ.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
     /// Length of a window, like "30s", "1m", "15m" or "1h" (1 second to 24 hours). Windows
     /// are aligned to the clock (a "1m" window runs from :00 to :00) and cover the events
     /// committed during them; a summary is written when a window that had events closes.
@@ -137,6 +138,14 @@ pub(crate) fn resolve_all(
             }
             PluginSource::File(path)
         };
+        if let Some(name) = entry.name.as_ref().filter(|n| n.get_ref().trim().is_empty()) {
+            fail(
+                name.span(),
+                "name",
+                "is empty".into(),
+                "give the summarizer a name, or leave `name` out to use the plugin's own",
+            );
+        }
         let window = parse_window(entry.window.get_ref()).unwrap_or_else(|message| {
             fail(entry.window.span(), "window", message, "write it like \"30s\", \"1m\", \"15m\" or \"1h\"");
             MIN_WINDOW
@@ -159,7 +168,7 @@ pub(crate) fn resolve_all(
         let fuel = entry.limits.fuel.as_ref().map(|f| range(f, "limits.fuel", u64::MAX / 2, "units"));
         if errors.len() == before {
             specs.push(SummarizerSpec {
-                name: entry.name,
+                name: entry.name.map(Spanned::into_inner),
                 source,
                 window,
                 queue: queue as usize,

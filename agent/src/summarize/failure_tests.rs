@@ -6,7 +6,7 @@ use super::config::SummarizerSpec;
 use super::feed::CommittedBatch;
 use super::host::{MAX_SUMMARY_TEXT_BYTES, SummarizerHost};
 use super::runner::{SummarizerLane, now_ms, snapshot_key};
-use super::set::Summarizers;
+use super::set::{Summarizers, validate};
 use crate::config::{PluginLimits, PluginSource};
 use crate::event::Event;
 use crate::pipeline::Monitor;
@@ -172,4 +172,21 @@ fn two_summarizers_of_one_name_are_refused_with_a_hint_and_named_apart_they_star
     let named = SummarizerSpec { name: Some("hourly".into()), ..window_summary.clone() };
     let (summarizers, _feed) = start(&[window_summary, named]).expect("named apart, both start");
     summarizers.stop();
+}
+
+#[test]
+fn validate_refuses_what_start_up_refuses_two_of_one_name_and_an_empty_name() {
+    // `vigil validate` said ok for both, and the agent then refused the config.
+    let window_summary = spec(PluginSource::Builtin("window-summary"));
+    let (loaded, problems) = validate(testing::engine(), &[window_summary.clone(), window_summary.clone()]);
+    assert_eq!(loaded, ["window-summary 0.1.0", "window-summary 0.1.0"]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("summarizers[1]") && problems[0].contains("summarizers[0] has the same name"),
+        "{problems:?}"
+    );
+    let blank = SummarizerSpec { name: Some(" ".into()), ..misbehaving() };
+    let (_, problems) = validate(testing::engine(), &[window_summary, blank]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("summarizers[1]") && problems[0].contains("its name is empty"), "{problems:?}");
 }

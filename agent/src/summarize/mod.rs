@@ -30,6 +30,6 @@ pub use config::{SummarizerConfig, SummarizerSpec};
 pub use feed::{CommittedBatch, SummaryFeed};
 pub use host::{FoldAnomaly, MAX_SUMMARY_TEXT_BYTES, PluginSummary, SummarizerHost};
 pub use runner::summary_json;
-pub use set::{SummarizerPlan, Summarizers};
+pub use set::{SummarizerPlan, Summarizers, validate};
 pub use status::{SummarizerStatus, SummaryBoard};
 pub use window::SummaryWindow;

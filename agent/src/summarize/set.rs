@@ -103,6 +103,33 @@ fn check_name(taken: &[String], at: usize, name: &str, spec: &SummarizerSpec) ->
     Err(PluginError::Config { plugin: format!("summarizers[{at}] ({})", spec.source), message })
 }
 
+/// What `vigil validate` checks of the summarizers beyond the file, as start-up does: each
+/// plugin starts and takes its config, and each name is its own and not empty. Returns the
+/// "name version" of each one that started, and every problem found (not only the first).
+pub fn validate(engine: &PluginEngine, specs: &[SummarizerSpec]) -> (Vec<String>, Vec<String>) {
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    // One per entry, so that `check_name` names the entry a name is taken by; one that did not
+    // start takes "", which no name is compared with (an empty one is refused first).
+    let mut names: Vec<String> = Vec::with_capacity(specs.len());
+    for (at, spec) in specs.iter().enumerate() {
+        match SummarizerHost::start(engine, spec) {
+            Ok(host) => {
+                if let Err(e) = check_name(&names, at, host.name(), spec) {
+                    problems.push(e.to_string());
+                }
+                loaded.push(format!("{} {}", host.name(), host.version()));
+                names.push(host.name().to_owned());
+            }
+            Err(e) => {
+                problems.push(format!("summarizers[{at}]: {e}"));
+                names.push(String::new());
+            }
+        }
+    }
+    (loaded, problems)
+}
+
 impl Summarizers {
     /// Start every summarizer of the config, each resumed from its saved snapshot. Returns
     /// them and the feed the pipeline offers committed batches to.

@@ -359,6 +359,13 @@ fn bad_summarizer_entries_are_refused_with_their_field() {
 }
 
 #[test]
+fn an_empty_summarizer_name_is_refused_with_its_field() {
+    // It became the key of the summarizer's summaries and saved state.
+    let err = parse("[[summarizers]]\nplugin = \"builtin:window-summary\"\nname = \" \"\n").unwrap_err();
+    assert!(err.contains("summarizers[0].name") && err.contains("is empty"), "{err}");
+}
+
+#[test]
 fn a_summarizer_out_of_fuel_is_restarted_and_its_lost_events_are_counted() {
     let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
     let mut spec = spec(Duration::from_secs(60));
