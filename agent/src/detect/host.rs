@@ -208,6 +208,11 @@ impl DetectorHost {
         Ok(state)
     }
 
+    /// The last good learned state: the latest snapshot taken or restored.
+    pub fn last_snapshot(&self) -> Option<&[u8]> {
+        self.last_snapshot.as_deref()
+    }
+
     /// Restore a state from [`DetectorHost::snapshot`].
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         self.guarded("restore", |d, s| d.call_restore(s, state))?.map_err(|m| self.call_error("restore", m))?;

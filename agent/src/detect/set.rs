@@ -172,42 +172,12 @@ impl DetectorSet {
     }
 
     /// Take every detector's snapshot, for persistence (with `due_only`, only those whose
-    /// `snapshot_interval_secs` has passed since their last one). A detector that fails to
-    /// give one is skipped (and logged); the others are still returned.
+    /// `snapshot_interval_secs` has passed since their last try: a failed one waits as long).
+    /// A detector that fails to give one is skipped (logged, and in its status); the others
+    /// are still returned.
     pub fn snapshots(&self, due_only: bool) -> Vec<PluginSnapshot> {
         let now = jiff::Timestamp::now().as_millisecond();
-        let mut out = Vec::new();
-        for slot in self.current().iter() {
-            if due_only {
-                let last = slot.snapshot.lock().unwrap_or_else(|p| p.into_inner()).map(|(_, at)| at);
-                let due = slot
-                    .spec
-                    .snapshot_interval
-                    .is_some_and(|every| last.is_none_or(|at| now.saturating_sub(at) >= every.as_millis() as i64));
-                if !due {
-                    continue;
-                }
-            }
-            let state = slot.host().snapshot();
-            match state {
-                Ok(state) => {
-                    *slot.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((state.len(), now));
-                    out.push(PluginSnapshot {
-                        detector: slot.name.to_string(),
-                        plugin: slot.plugin.clone(),
-                        version: slot.version.clone(),
-                        taken_ms: now,
-                        state,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(detector = %slot.name, error = %e, "snapshot failed; keeping the previous one");
-                    // A failure like any other in the detector's status (a trap restarted it).
-                    slot.record_failure(&e, slot.host().restarts());
-                }
-            }
-        }
-        out
+        self.current().iter().filter_map(|slot| slot.take_snapshot(now, due_only)).collect()
     }
 
     /// Whether `specs` would change anything: a detector added, removed or reconfigured, or
@@ -243,12 +213,29 @@ impl DetectorSet {
             match predecessor {
                 Some((i, previous)) if previous.plugin == slot.plugin => {
                     kept[i] = true;
-                    let state = previous.host().snapshot();
-                    let resumed = state.and_then(|state| slot.host().restore(&state));
-                    changes.push(match resumed {
-                        Ok(()) => format!("detector {} restarted with its learned state", slot.name),
-                        Err(e) => format!("detector {} restarted fresh (its state was not kept: {e})", slot.name),
-                    });
+                    let mut previous = previous.host();
+                    let change = match previous.snapshot() {
+                        Ok(state) => match slot.host().restore(&state) {
+                            Ok(()) => format!("detector {} restarted with its learned state", slot.name),
+                            Err(e) => format!("detector {} restarted fresh (its state was not kept: {e})", slot.name),
+                        },
+                        // The state it has now cannot be taken: the last good one (saved, or
+                        // restored at start) is better than none.
+                        Err(e) => match previous.last_snapshot().map(|state| slot.host().restore(state)) {
+                            Some(Ok(())) => format!(
+                                "detector {} restarted from its last good snapshot (its current state could not be taken: {e})",
+                                slot.name
+                            ),
+                            Some(Err(refused)) => format!(
+                                "detector {} restarted fresh (its state could not be taken: {e}; its last good snapshot was refused: {refused})",
+                                slot.name
+                            ),
+                            None => {
+                                format!("detector {} restarted fresh (its state could not be taken: {e})", slot.name)
+                            }
+                        },
+                    };
+                    changes.push(change);
                 }
                 Some((i, _)) => {
                     kept[i] = true;

@@ -39,3 +39,54 @@ fn a_fallback_that_cannot_start_is_in_the_status_and_in_the_error() {
     assert!(error.contains("cannot start: plugin builtin:no-such-builtin"), "{error}");
     assert!(status.is_broken());
 }
+
+fn failing_snapshots(every: std::time::Duration) -> crate::config::DetectorSpec {
+    let mut spec = super::tests::misbehave_with(r#"{"mode":"behave","panic_in_snapshot":true}"#);
+    spec.snapshot_interval = Some(every);
+    spec
+}
+
+/// The misbehave fixture's state after `calls` score calls, as the store would hold it.
+fn saved(calls: u64) -> crate::store::PluginSnapshot {
+    crate::store::PluginSnapshot {
+        detector: "misbehave".into(),
+        plugin: "misbehave".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        taken_ms: 0,
+        state: calls.to_le_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn a_failed_snapshot_waits_its_interval_before_it_is_tried_again() {
+    // It was due again at the next tick (a second later): every try trapped, replaced the
+    // instance and rolled its learning back, every second.
+    let set = DetectorSet::start(engine(), &[failing_snapshots(std::time::Duration::from_secs(60))]).unwrap();
+    assert!(set.snapshots(true).is_empty());
+    assert!(set.snapshots(true).is_empty());
+    let status = &set.status()[0];
+    assert_eq!((status.failures, status.restarts), (1, 1));
+    let error = status.snapshot_error.as_deref().unwrap_or("");
+    assert!(error.contains("panicked in snapshot on purpose"), "{error}");
+    assert!(status.is_broken(), "a detector whose state cannot be saved is not healthy");
+    // Shutdown and reloads still try.
+    assert!(set.snapshots(false).is_empty());
+    assert_eq!(set.status()[0].failures, 2);
+}
+
+#[test]
+fn a_detector_whose_snapshot_fails_resumes_from_its_last_good_one_after_a_trap_and_a_reload() {
+    let spec = failing_snapshots(std::time::Duration::from_secs(60));
+    let set = DetectorSet::start_from(engine(), std::slice::from_ref(&spec), &[saved(5)]).unwrap();
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
+    // The trap replaced the instance, which resumed from the saved state.
+    assert!(set.snapshots(false).is_empty());
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
+    // A reload cannot take its state either: it restarts from the last good one, not fresh.
+    let mut changed = spec;
+    changed.threshold = 0.9;
+    let changes = set.reconfigure(&[changed]).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].starts_with("detector misbehave restarted from its last good snapshot"), "{changes:?}");
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
+}

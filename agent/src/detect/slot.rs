@@ -8,6 +8,7 @@ use super::fallback::FallbackDetector;
 use super::host::{DetectorHost, Verdict, current_digest};
 use super::stats::{Latency, LatencyStatus, LimitsStatus};
 use crate::config::{DetectorSpec, PluginLimits, PluginSource};
+use crate::store::PluginSnapshot;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,10 +46,23 @@ pub(super) struct Slot {
     pub(super) failures: AtomicU64,
     pub(super) restarts: AtomicU64,
     pub(super) events_scored: AtomicU64,
-    /// Size and time of the last snapshot taken for persistence.
-    pub(super) snapshot: Mutex<Option<(usize, i64)>>,
+    /// The snapshots taken for persistence: the last one, the last try, its error.
+    pub(super) snapshots: Mutex<Snapshots>,
     /// The instance's linear memory after its latest call, bytes.
     pub(super) memory_bytes: AtomicU64,
+}
+
+/// A detector's snapshots for persistence.
+#[derive(Default)]
+pub(super) struct Snapshots {
+    /// Size and time (ms) of the last one taken.
+    taken: Option<(usize, i64)>,
+    /// When the last one was tried, taken or not: a failed one waits the interval as well, or
+    /// a snapshot that traps was retried on every tick (each trap replacing the instance and
+    /// rolling its learning back, every second).
+    tried_ms: Option<i64>,
+    /// Why the last try failed; `None` once one is taken.
+    error: Option<String>,
 }
 
 /// The last persisted snapshot.
@@ -103,6 +117,8 @@ pub struct DetectorStatus {
     /// document says, not an instant).
     pub backoff_until_ms: Option<u64>,
     pub snapshot: Option<SnapshotStatus>,
+    /// Why the last snapshot failed (the store keeps the one before); `None` once one is taken.
+    pub snapshot_error: Option<String>,
     /// Linear memory the instance holds, bytes: what its state and its largest batch needed
     /// (wasm memory grows and is never given back while the instance lives), against
     /// `limits.max_memory_mib`.
@@ -110,9 +126,10 @@ pub struct DetectorStatus {
 }
 
 impl DetectorStatus {
-    /// Whether something is broken: the plugin in backoff, or a fallback that cannot score.
+    /// Whether something is broken: the plugin in backoff, a fallback that cannot score, or
+    /// learned state that cannot be saved.
     pub fn is_broken(&self) -> bool {
-        self.state != "ready" || self.fallback_error.is_some()
+        self.state != "ready" || self.fallback_error.is_some() || self.snapshot_error.is_some()
     }
 }
 
@@ -148,8 +165,44 @@ impl Slot {
             failures: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             events_scored: AtomicU64::new(0),
-            snapshot: Mutex::new(None),
+            snapshots: Mutex::default(),
         })
+    }
+
+    /// Take the snapshot to persist, at `now` (ms); with `due_only`, only when the detector's
+    /// `snapshot_interval` has passed since the last try. A failure is counted like a failed
+    /// call and kept in the status; a trap replaced the instance, which resumed from the last
+    /// good snapshot.
+    pub(super) fn take_snapshot(&self, now: i64, due_only: bool) -> Option<PluginSnapshot> {
+        let mut snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        let interval = self.spec.snapshot_interval;
+        let due = interval.is_some_and(|every| {
+            snapshots.tried_ms.is_none_or(|at| now.saturating_sub(at) >= every.as_millis() as i64)
+        });
+        if due_only && !due {
+            return None;
+        }
+        snapshots.tried_ms = Some(now);
+        let mut host = self.host();
+        match host.snapshot() {
+            Ok(state) => {
+                snapshots.taken = Some((state.len(), now));
+                snapshots.error = None;
+                Some(PluginSnapshot {
+                    detector: self.name.to_string(),
+                    plugin: self.plugin.clone(),
+                    version: self.version.clone(),
+                    taken_ms: now,
+                    state,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(detector = %self.name, error = %e, ?interval, "snapshot failed; the store keeps the previous one, tried again after the interval");
+                snapshots.error = Some(e.to_string());
+                self.record_failure(&e, host.restarts());
+                None
+            }
+        }
     }
 
     pub(super) fn host(&self) -> std::sync::MutexGuard<'_, DetectorHost> {
@@ -272,6 +325,7 @@ impl Slot {
         let now = Instant::now();
         let backoff_left = trouble.backoff_until.and_then(|until| until.checked_duration_since(now));
         let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
         let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).ok();
         DetectorStatus {
             name: self.name.to_string(),
@@ -295,11 +349,8 @@ impl Slot {
             last_error: trouble.last_error.clone(),
             last_failure_at: trouble.last_failure_ms.and_then(at),
             backoff_until_ms: backoff_left.map(|d| d.as_millis() as u64),
-            snapshot: self
-                .snapshot
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
+            snapshot: snapshots.taken.and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
+            snapshot_error: snapshots.error.clone(),
             memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
         }
     }

@@ -78,6 +78,9 @@ pub struct DetectorPlugin {
     backoff_until_ms: Option<u64>,
     /// The last persisted snapshot: `bytes`, `taken_at`.
     snapshot: Option<Value>,
+    /// Why the last snapshot failed (the store keeps the one before; tried again after
+    /// `snapshot_interval_secs`, and `/health` is `degraded` meanwhile); null once one is taken.
+    snapshot_error: Option<String>,
     /// Linear memory the instance holds, bytes (grows with its state and its largest batch;
     /// never given back while the instance lives).
     memory_bytes: u64,
