@@ -400,3 +400,37 @@ async fn the_client_reads_hits_without_a_document_and_heartbeats_on_api_v2() {
     assert_eq!((hits[0].id.as_str(), hits[0].document.as_str()), ("foreign-1", ""));
     assert!(hits[0].distance < 0.5, "{hits:?}");
 }
+
+#[test]
+fn a_chroma_url_that_is_not_chroma_or_a_database_chroma_lacks_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // Something else on the port: an HTTP server that answers 404 with a page, as a web
+    // server or another service would.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let page = "<html><body>Not Found</body></html>";
+            let answer = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    let config = format!("[store]\nkind = \"chroma\"\n[chroma]\nurl = \"http://{other}\"\n");
+    let (code, stderr) = run_until_exit(dir.path(), &config);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("not a Chroma 1.x server") && stderr.contains("hint:"), "{stderr}");
+
+    let chroma = Chroma::start(dir.path());
+    let lacking = format!("{}database = \"nosuchdb\"\n", agent_config(&chroma, "nodb"));
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    let (code, stderr) = run_until_exit(&fresh, &lacking);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("nosuchdb") && stderr.contains("set [chroma] database"), "{stderr}");
+}

@@ -34,6 +34,17 @@ pub struct ChromaError {
     pub message: String,
 }
 
+/// What answers at the configured URL (see [`ChromaClient::probe`]).
+#[derive(Debug)]
+pub enum Probe {
+    /// A Chroma 1.x server.
+    Chroma,
+    /// Nothing, or an error that may pass (connection refused, timeout, 5xx).
+    Unreachable(ChromaError),
+    /// Something that is not Chroma's API.
+    NotChroma(ChromaError),
+}
+
 /// The resolved collections of one connection.
 struct Connected {
     collections: HashMap<Collection, ChromaCollection>,
@@ -86,6 +97,36 @@ impl ChromaClient {
             return Err(self.error(format!("heartbeat: HTTP {}", response.status())));
         }
         Ok(())
+    }
+
+    /// Whether the URL leads to a Chroma 1.x server: its heartbeat is a JSON object with a
+    /// `nanosecond heartbeat`. A server that answers otherwise is a wrong `url` (another
+    /// service, a path after the address, a proxy wanting credentials), which no retry mends;
+    /// one that does not answer, or answers 5xx, may be down for now.
+    pub async fn probe(&self) -> Probe {
+        let url = format!("{}/api/v2/heartbeat", self.config.base_url());
+        let response = match self.http.get(&url).send().await {
+            Ok(response) => response,
+            Err(e) => return Probe::Unreachable(self.error(format!("heartbeat: {e}"))),
+        };
+        let status = response.status();
+        if status.is_server_error() {
+            return Probe::Unreachable(self.error(format!("heartbeat: HTTP {status}")));
+        }
+        let heartbeat = response.json::<serde_json::Value>().await.ok();
+        if status.is_success() && heartbeat.as_ref().is_some_and(|h| h.get("nanosecond heartbeat").is_some()) {
+            return Probe::Chroma;
+        }
+        let what = match status.as_u16() {
+            401 | 403 => {
+                format!("GET {url} answered HTTP {status}: the server wants credentials, which Vigil does not send")
+            }
+            _ if status.is_success() => {
+                format!("GET {url} answered without Chroma's heartbeat: not a Chroma 1.x server")
+            }
+            _ => format!("GET {url} answered HTTP {status}: not a Chroma 1.x server"),
+        };
+        Probe::NotChroma(self.error(what))
     }
 
     /// The connection, made (client, then the three collections, created if missing with

@@ -47,6 +47,15 @@ pub enum VectorError {
         /// Its dimension.
         dimension: usize,
     },
+    /// `[chroma]` leads somewhere no retry can mend: not a Chroma server, or a database it
+    /// does not have.
+    #[error("{error} (hint: {hint})")]
+    ChromaConfig {
+        /// What Chroma (or whatever answered) said.
+        error: ChromaError,
+        /// What to change.
+        hint: &'static str,
+    },
     /// A blocking task panicked or was cancelled.
     #[error("vector task failed: {0}")]
     Task(String),

@@ -160,8 +160,22 @@ impl VectorIndex {
     /// this catches a new data_dir pointed at collections an earlier embedder filled, which
     /// would otherwise reject every write. Chroma down or slow is not an error here (the
     /// agent starts and writes wait in the outbox); a mismatch then shows in the link's error.
+    ///
+    /// Before that, a `[chroma]` that no retry can mend fails too: a URL that answers but not
+    /// as Chroma, or a database Chroma does not have. Before, both started, called Chroma
+    /// "unreachable" and filled the outbox until the size limit deleted it.
     pub async fn check_chroma_dimension(&self) -> Result<(), VectorError> {
         let Some(link) = &self.chroma else { return Ok(()) };
+        match tokio::time::timeout(CHECK_TIMEOUT, link.client().probe()).await {
+            Ok(super::chroma::Probe::NotChroma(error)) => {
+                let hint =
+                    "give [chroma] url the address Chroma listens on, like \"http://127.0.0.1:8000\", with no path";
+                return Err(VectorError::ChromaConfig { error, hint });
+            }
+            Ok(super::chroma::Probe::Chroma) => {}
+            // Down for now: the agent starts and writes wait in the outbox.
+            Ok(super::chroma::Probe::Unreachable(_)) | Err(_) => return Ok(()),
+        }
         // Any unit vector will do: Chroma checks the length before it searches.
         let mut probe = vec![0f32; self.embedder.dimension()];
         probe[0] = 1.0;
@@ -170,6 +184,12 @@ impl VectorIndex {
             let asked = link.client().query(collection, &probe, 1, &everything);
             let message = match tokio::time::timeout(CHECK_TIMEOUT, asked).await {
                 Ok(Ok(_)) => continue,
+                // Chroma 1.5: "Database [name] does not exist" (HTTP 400).
+                Ok(Err(error)) if error.message.contains("Database [") && error.message.contains("does not exist") => {
+                    let hint =
+                        "create the database in Chroma, or set [chroma] database to one it has (default_database)";
+                    return Err(VectorError::ChromaConfig { error, hint });
+                }
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no answer within {CHECK_TIMEOUT:?}"),
             };
