@@ -16,6 +16,12 @@ use std::time::Duration;
 pub(super) const FALLBACK_LIMITS: PluginLimits =
     PluginLimits { max_memory_bytes: 256 << 20, call_timeout: Duration::from_secs(5), fuel: None };
 
+/// The threshold the fallback's scores are judged by: the default of `[[detectors]]`, the one
+/// the builtin forest is tuned for. Not the failed plugin's, which belongs to that plugin's
+/// scale (an untrained forest scores ordinary events 0.5 to 0.57: under a plugin's 0.5, one
+/// event in eleven was flagged).
+pub(super) const FALLBACK_THRESHOLD: f64 = 0.6;
+
 /// The embedded plugin standing in for a detector, started on first need.
 pub(super) struct FallbackDetector {
     builtin: &'static str,
@@ -40,7 +46,8 @@ impl FallbackDetector {
     /// for `fallback = "none"`.
     pub(super) fn new(engine: &PluginEngine, spec: &DetectorSpec, name: &str, plugin: &DetectorHost) -> Option<Self> {
         let Fallback::Builtin(builtin) = spec.fallback else { return None };
-        let code = if matches!(spec.source, PluginSource::Builtin(b) if b == builtin) {
+        let own_code = matches!(spec.source, PluginSource::Builtin(b) if b == builtin);
+        let code = if own_code {
             // The plugin is the fallback's own code (the default detector): share its compiled
             // form rather than map a second copy.
             Some(plugin.prepared())
@@ -54,7 +61,8 @@ impl FallbackDetector {
         Some(FallbackDetector {
             builtin,
             name: Arc::from(format!("{name} (fallback)")),
-            threshold: spec.threshold,
+            // The same builtin as the plugin: the operator's threshold is on its scale.
+            threshold: if own_code { spec.threshold } else { FALLBACK_THRESHOLD },
             code,
             instance: OnceLock::new(),
             error: Mutex::new(None),
@@ -71,6 +79,11 @@ impl FallbackDetector {
     /// The name its verdicts carry.
     pub(super) fn name(&self) -> &Arc<str> {
         &self.name
+    }
+
+    /// The threshold its scores are judged by.
+    pub(super) fn threshold(&self) -> f64 {
+        self.threshold
     }
 
     /// Score a batch the plugin failed on; the error says why the fallback could not.

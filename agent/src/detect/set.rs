@@ -119,7 +119,7 @@ impl DetectorSet {
         let mut scored_by_any = false;
         let mut last_error = None;
         for slot in slots.iter() {
-            let (name, verdicts) = match slot.score(&batch, &self.engine) {
+            let (name, threshold, verdicts) = match slot.score(&batch, &self.engine) {
                 Ok(scored) => scored,
                 Err(e) => {
                     last_error = Some(e);
@@ -131,7 +131,7 @@ impl DetectorSet {
                 // failing any, by the highest score. (`out.anomalous` is whether the verdict
                 // kept so far flagged it.) A higher score under its own detector's threshold
                 // once took the place of the flagging detector's score and reason.
-                let flags = f64::from(verdict.score) >= slot.threshold;
+                let flags = f64::from(verdict.score) >= threshold;
                 if !scored_by_any || (flags, verdict.score) > (out.anomalous, out.score) {
                     out.score = verdict.score;
                     out.detector = name.clone();

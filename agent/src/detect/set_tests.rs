@@ -90,3 +90,19 @@ fn a_detector_whose_snapshot_fails_resumes_from_its_last_good_one_after_a_trap_a
     assert!(changes[0].starts_with("detector misbehave restarted from its last good snapshot"), "{changes:?}");
     assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
 }
+
+#[test]
+fn the_fallback_judges_by_the_builtin_threshold_not_the_failed_plugins() {
+    // Under a plugin's own threshold (0 here, 0.5 in the guide) the untrained forest, which
+    // scores ordinary events about 0.5, flagged them by the dozen.
+    let mut spec = misbehave("panic");
+    spec.threshold = 0.0;
+    spec.fallback = Fallback::Builtin("isolation-forest");
+    let set = DetectorSet::start(engine(), &[spec]).unwrap();
+    let scored = set.score(&events(20)).unwrap();
+    assert!(scored.iter().all(|s| s.detector.as_ref() == "misbehave (fallback)"), "{scored:?}");
+    for s in &scored {
+        assert_eq!(s.anomalous, f64::from(s.score) >= super::fallback::FALLBACK_THRESHOLD, "{s:?}");
+    }
+    assert!(scored.iter().any(|s| !s.anomalous), "{scored:?}");
+}

@@ -230,12 +230,13 @@ impl Slot {
         }
     }
 
-    /// Score with the plugin (retrying once after a failure) or else with the fallback.
+    /// Score with the plugin (retrying once after a failure) or else with the fallback: who
+    /// scored, the threshold their scores are judged by, and the verdicts.
     pub(super) fn score(
         &self,
         batch: &EncodedBatch,
         engine: &PluginEngine,
-    ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+    ) -> Result<(Arc<str>, f64, Vec<Verdict>), PluginError> {
         let in_backoff = self.trouble().backoff_until.is_some_and(|until| Instant::now() < until);
         if in_backoff {
             return self.score_by_fallback(batch, engine, None);
@@ -254,7 +255,7 @@ impl Slot {
                     let mut trouble = self.trouble();
                     trouble.consecutive = 0;
                     trouble.backoff_until = None;
-                    return Ok((self.name.clone(), verdicts));
+                    return Ok((self.name.clone(), self.threshold, verdicts));
                 }
                 Err(e) => {
                     // A trap already replaced the instance; bad output did not, but an
@@ -290,7 +291,7 @@ impl Slot {
         batch: &EncodedBatch,
         engine: &PluginEngine,
         error: Option<PluginError>,
-    ) -> Result<(Arc<str>, Vec<Verdict>), PluginError> {
+    ) -> Result<(Arc<str>, f64, Vec<Verdict>), PluginError> {
         let plugin_error = || {
             error.clone().unwrap_or_else(|| PluginError::Call {
                 plugin: self.name.to_string(),
@@ -302,7 +303,7 @@ impl Slot {
             return Err(plugin_error());
         };
         match fallback.score(engine, batch) {
-            Ok(verdicts) => Ok((fallback.name().clone(), verdicts)),
+            Ok(verdicts) => Ok((fallback.name().clone(), fallback.threshold(), verdicts)),
             Err(why) => {
                 tracing::error!(detector = %self.name, error = %why, "the fallback cannot score either; the batch stays unscored");
                 // Both failures, so that whoever gets the error sees why nothing scored.
