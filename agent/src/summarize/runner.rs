@@ -45,8 +45,20 @@ pub(super) struct SummarizerLane {
     /// The state taken at the last window's close: a plugin restarted after a trap resumes it.
     last_snapshot: Option<Vec<u8>>,
     /// Events lost or skipped in windows that stored no summary (every event of it lost, or
-    /// its emit failed): counted in the next summary's `skipped_events`.
+    /// its emit failed), or handed over by a predecessor: counted in the next summary's
+    /// `skipped_events`.
     lost_unreported: u64,
+    /// The queue's skipped-events counter as far as summaries (or `lost_unreported`) count
+    /// it: each skip is counted once, in the first window closed after it.
+    skips_counted: u64,
+}
+
+/// What a stopped lane leaves for a successor of the same name.
+pub(super) struct Handover {
+    /// The plugin's state at the end.
+    pub state: Option<Vec<u8>>,
+    /// Events skipped or lost that no stored summary counts yet.
+    pub unreported: u64,
 }
 
 impl SummarizerLane {
@@ -80,13 +92,14 @@ impl SummarizerLane {
             open: None,
             last_snapshot: None,
             lost_unreported: 0,
+            skips_counted: 0,
         }
     }
 
     /// Work until the feed drops this lane (shutdown, or a reload that removed or replaced
     /// it), then close the open window (as a partial one). Returns the plugin's state at the
-    /// end, for a successor of the same plugin to resume.
-    pub(super) fn run(mut self, receiver: LaneReceiver) -> Option<Vec<u8>> {
+    /// end, for a successor of the same plugin to resume, and what no summary counted yet.
+    pub(super) fn run(mut self, receiver: LaneReceiver) -> Handover {
         let mut busy = false;
         loop {
             let wait = match &self.open {
@@ -120,7 +133,13 @@ impl SummarizerLane {
         }
         self.close(now_ms());
         self.progress().stopped = true;
-        self.last_snapshot
+        let unreported = self.lost_unreported + self.skipped() - self.skips_counted;
+        Handover { state: self.last_snapshot, unreported }
+    }
+
+    /// Count `events` that a predecessor skipped or lost, in the next summary stored.
+    pub(super) fn carry_unreported(&mut self, events: u64) {
+        self.lost_unreported += events;
     }
 
     /// Plugin calls so far (tests).
@@ -170,10 +189,8 @@ impl SummarizerLane {
         if self.open.as_ref().is_some_and(|w| w.is_over(committed_ms)) {
             stored = self.emit(false, None);
         }
-        let skipped = self.skipped();
         // Out of `self` while the group is folded, and back after.
-        let mut window =
-            self.open.take().unwrap_or_else(|| SummaryWindow::containing(committed_ms, self.length_ms, skipped));
+        let mut window = self.open.take().unwrap_or_else(|| SummaryWindow::containing(committed_ms, self.length_ms));
         let all = || group.iter().flat_map(|b| &b.events);
         let events: Vec<&Event> = all().map(|e| &e.event).collect();
         let scores: Vec<f32> = all().map(|e| e.anomaly_score.unwrap_or(-1.0)).collect();
@@ -215,11 +232,14 @@ impl SummarizerLane {
                 }
                 Err(e) if self.host.restarts() == restarts_before => {
                     window.lost_events += (end - start) as u64;
+                    self.progress().lost_events += (end - start) as u64;
                     self.failed(e);
                 }
                 Err(e) => {
                     // What the plugin had folded in this window is gone with the instance.
-                    window.lost_events += window.events + (events.len() - start) as u64;
+                    let lost = window.events + (events.len() - start) as u64;
+                    window.lost_events += lost;
+                    self.progress().lost_events += lost;
                     window.events = 0;
                     window.anomalies = 0;
                     self.failed(e);
@@ -247,7 +267,8 @@ impl SummarizerLane {
     /// without events stores nothing. `end_at` cuts a partial window short.
     fn emit(&mut self, partial: bool, end_at: Option<i64>) -> Option<StoredSummary> {
         let window = self.open.take()?;
-        let skipped_events = self.skipped().saturating_sub(window.skipped_at_open) + window.lost_events;
+        let skipped_now = self.skipped();
+        let skipped_events = skipped_now - std::mem::replace(&mut self.skips_counted, skipped_now) + window.lost_events;
         if window.events == 0 {
             self.lost_unreported += skipped_events;
             return None;
@@ -260,6 +281,7 @@ impl SummarizerLane {
             Ok(summary) => summary,
             Err(e) => {
                 self.lost_unreported += window.events + skipped_events;
+                self.progress().lost_events += window.events;
                 self.failed(e);
                 self.resume();
                 return None;

@@ -13,7 +13,7 @@
 use super::config::SummarizerSpec;
 use super::feed::{Lane, LaneReceiver, SummaryFeed};
 use super::host::SummarizerHost;
-use super::runner::{SummarizerLane, snapshot_key};
+use super::runner::{Handover, SummarizerLane, snapshot_key};
 use super::status::{LaneStatus, SummaryBoard};
 use crate::config::PluginSource;
 use crate::detect::{PluginEngine, PluginError, current_digest};
@@ -31,7 +31,7 @@ struct Running {
     /// Its queue's sending end; the feed holds a clone while the summarizer is configured.
     lane: Lane,
     /// Ends once every clone of `lane` is dropped, with the plugin's final state.
-    thread: JoinHandle<Option<Vec<u8>>>,
+    thread: JoinHandle<Handover>,
 }
 
 impl Running {
@@ -44,11 +44,11 @@ impl Running {
     }
 
     /// Stop taking batches, fold what is queued, store the open window; the final state.
-    fn stop(self) -> Option<Vec<u8>> {
+    fn stop(self) -> Handover {
         drop(self.lane);
         self.thread.join().unwrap_or_else(|_| {
             tracing::error!(summarizer = %self.status.name, "summarizer thread panicked");
-            None
+            Handover { state: None, unreported: 0 }
         })
     }
 }
@@ -59,8 +59,8 @@ struct Gone {
     source: String,
     /// Whether a new summarizer of the same name took its place.
     succeeded: bool,
-    /// Its plugin's state at the end.
-    state: Option<Vec<u8>>,
+    /// Its plugin's state at the end, and the events no summary counts yet.
+    left: Handover,
 }
 
 /// A new config's summarizers, ready to swap in by [`Summarizers::apply`].
@@ -241,7 +241,7 @@ impl Summarizers {
                 name: r.status.name.clone(),
                 source: r.status.source.clone(),
                 succeeded: false,
-                state: r.stop(),
+                left: r.stop(),
             })
             .collect();
 
@@ -263,7 +263,9 @@ impl Summarizers {
             match gone.iter_mut().find(|g| g.name == name && !g.succeeded) {
                 Some(previous) if previous.source == source => {
                     previous.succeeded = true;
-                    let resumed = previous.state.take().map(|state| worker.resume_from(state));
+                    // Summaries are the name's: the next one counts what the last did not.
+                    worker.carry_unreported(previous.left.unreported);
+                    let resumed = previous.left.state.take().map(|state| worker.resume_from(state));
                     changes.push(match resumed {
                         Some(Err(e)) => format!("summarizer {name} restarted fresh (its state was not kept: {e})"),
                         _ => format!("summarizer {name} restarted with its state, window {window}"),
@@ -271,6 +273,7 @@ impl Summarizers {
                 }
                 Some(previous) => {
                     previous.succeeded = true;
+                    worker.carry_unreported(previous.left.unreported);
                     changes.push(format!("summarizer {name} replaced by plugin {source} {version}, window {window}"));
                 }
                 None => {

@@ -169,3 +169,46 @@ fn a_changed_component_file_restarts_its_summarizer() {
     assert_ne!(set.board().status()[0].digest, digest);
     set.stop();
 }
+
+/// The misbehaving fixture (`plugins/fixtures/misbehave-summarizer`), over 1 s windows.
+fn misbehaving(queue: usize) -> SummarizerSpec {
+    let source = PluginSource::File(testing::plugin_path("vigil-fixture-misbehave-summarizer"));
+    SummarizerSpec { name: None, source, queue, ..spec("", Duration::from_secs(1)) }
+}
+
+const MISBEHAVING: &str = "misbehave-summarizer";
+
+#[test]
+fn events_lost_before_a_reload_are_counted_in_the_successors_next_summary() {
+    // The count pending in the stopped summarizer went with it: the next summary said 0.
+    let store = testing::store();
+    let (set, feed) = start(&store, &[misbehaving(16)]);
+    offer(&feed, "/refuse-emit", 3);
+    // The reload closes the open window early, and the fixture's emit fails: no summary.
+    let changes = reload(&set, &[misbehaving(32)]);
+    assert_eq!(changes, ["summarizer misbehave-summarizer restarted with its state, window 1s"]);
+    assert!(summaries_of(&store, MISBEHAVING).is_empty());
+    offer(&feed, "/a", 2);
+    let next = wait_for(&store, MISBEHAVING, |_| true);
+    assert_eq!((next.summary.events, next.summary.skipped_events), (2, 3));
+    set.stop();
+}
+
+#[test]
+fn the_status_counts_events_lost_to_a_failure_as_skipped_like_the_summaries() {
+    // The status counted only the events a full queue skipped: 0, where the summaries said 3.
+    let store = testing::store();
+    let (set, feed) = start(&store, &[misbehaving(16)]);
+    offer(&feed, "/refuse-emit", 3);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while set.board().status()[0].failures == 0 {
+        assert!(Instant::now() < deadline, "the window's emit did not fail within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(set.board().status()[0].skipped_events, 3, "lost with the failed emit");
+    offer(&feed, "/a", 1);
+    let next = wait_for(&store, MISBEHAVING, |_| true);
+    assert_eq!(next.summary.skipped_events, 3);
+    assert_eq!(set.board().status()[0].skipped_events, 3, "counted once, not again with the summary");
+    set.stop();
+}

@@ -30,7 +30,8 @@ pub struct SummarizerStatus {
     pub limits: LimitsStatus,
     /// Batches waiting in its queue.
     pub queued: u64,
-    /// Events it received, folded and skipped (its queue was full).
+    /// Events it received, folded, and skipped (its queue was full) or lost to a failed
+    /// call: since it started, what its summaries' `skipped_events` add up to.
     pub received_events: u64,
     pub folded_events: u64,
     pub skipped_events: u64,
@@ -54,6 +55,8 @@ pub struct SummarizerStatus {
 #[derive(Debug, Default)]
 pub(super) struct Progress {
     pub folded_events: u64,
+    /// Events lost to failed calls (a refused fold, a trap, a failed emit).
+    pub lost_events: u64,
     pub summaries: u64,
     pub failures: u64,
     pub restarts: u64,
@@ -123,7 +126,7 @@ impl LaneStatus {
             queued: load(&self.counters.queued),
             received_events: load(&self.counters.received_events),
             folded_events: p.folded_events,
-            skipped_events: load(&self.counters.skipped_events),
+            skipped_events: load(&self.counters.skipped_events) + p.lost_events,
             skipped_batches: load(&self.counters.skipped_batches),
             summaries: p.summaries,
             calls: load(&self.calls),

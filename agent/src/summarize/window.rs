@@ -24,13 +24,11 @@ pub struct SummaryWindow {
     pub last_event_ms: Option<i64>,
     /// Events of this window lost to a plugin failure.
     pub lost_events: u64,
-    /// The feed's skipped-events counter when the window opened.
-    pub skipped_at_open: u64,
 }
 
 impl SummaryWindow {
     /// The window of `length_ms` that contains `at_ms`.
-    pub fn containing(at_ms: i64, length_ms: i64, skipped_at_open: u64) -> Self {
+    pub fn containing(at_ms: i64, length_ms: i64) -> Self {
         SummaryWindow {
             start_ms: at_ms - at_ms.rem_euclid(length_ms),
             length_ms,
@@ -39,7 +37,6 @@ impl SummaryWindow {
             first_event_ms: None,
             last_event_ms: None,
             lost_events: 0,
-            skipped_at_open,
         }
     }
 
