@@ -316,6 +316,9 @@ async fn housekeeping(state: AppState) {
                     ),
                     Ok(Ok(_)) => {}
                 }
+                if let Err(e) = state.vectors.expire_in_chroma(now).await {
+                    tracing::warn!(error = %e, "deleting expired records from chroma failed; retrying at the next sweep");
+                }
             }
         }
     }

@@ -434,3 +434,28 @@ fn a_chroma_url_that_is_not_chroma_or_a_database_chroma_lacks_is_refused_at_star
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("nosuchdb") && stderr.contains("set [chroma] database"), "{stderr}");
 }
+
+#[test]
+fn chroma_retention_deletes_records_older_than_its_days_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let chroma = Chroma::start(dir.path());
+    // The store keeps everything; Chroma keeps 30 days.
+    let config = agent_config(&chroma, "aged")
+        .replace("retention_interval_secs = 1\n", "retention_interval_secs = 1\nretention_days = 0\n")
+        + "retention_days = 30\n";
+    let agent = Agent::start(dir.path(), &config);
+    let at = |days_ago: i64, i: usize| {
+        let time = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days_ago);
+        let mut log = log(i);
+        log["timestamp"] = json!(time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        log
+    };
+    let logs: Vec<Value> = (0..30).map(|i| at(if i < 20 { 40 } else { 1 }, i)).collect();
+    let (status, body) = request(agent.addr, "POST", "/anomaly_detection", Some(&json!({ "logs": logs })));
+    assert_eq!(status, 200, "{body}");
+    wait_until("only the 10 recent logs left in chroma", || drained(&agent) && chroma.count("aged-logs") == 10);
+    let (status, page) = request(agent.addr, "GET", "/api/v1/logs?limit=100", None);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["logs"].as_array().unwrap().len(), 30, "the store keeps all 30 (its retention_days = 0)");
+    assert!(agent.terminate().success());
+}

@@ -178,6 +178,15 @@ impl ChromaClient {
         self.bounded("upsert", target.upsert(entries, None)).await.map(|_| ())
     }
 
+    /// Delete `collection`'s records whose `timestamp` metadata (seconds) is before
+    /// `cutoff_secs`.
+    pub async fn delete_before(&self, collection: Collection, cutoff_secs: i64) -> Result<(), ChromaError> {
+        let connected = self.connect().await?;
+        let target = &connected.collections[&collection];
+        let older = json!({ "timestamp": { "$lt": cutoff_secs } });
+        self.bounded("delete expired records", target.delete(None, Some(older), None)).await
+    }
+
     /// The `k` records of `collection` nearest to `embedding` that match `filter`.
     pub async fn query(
         &self,

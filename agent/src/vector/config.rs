@@ -27,6 +27,11 @@ pub struct ChromaConfig {
     /// Longest one request to Chroma may take, in milliseconds, before it counts as failed.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Records whose time (an event's own timestamp, a summary's window start) is older than
+    /// this many days are deleted from the collections at each retention sweep; 0 keeps them
+    /// (Chroma as the archive). `[store] retention_days` is the local store's alone.
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 impl Default for ChromaConfig {
@@ -39,6 +44,7 @@ impl Default for ChromaConfig {
             retry_initial_ms: default_retry_initial_ms(),
             retry_max_ms: default_retry_max_ms(),
             timeout_ms: default_timeout_ms(),
+            retention_days: 0,
         }
     }
 }

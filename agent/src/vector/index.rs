@@ -204,6 +204,22 @@ impl VectorIndex {
         Ok(())
     }
 
+    /// With Chroma and `[chroma] retention_days` set: delete the records older than that from
+    /// its collections (a record not sent yet is deleted at a sweep after it arrives). Whether
+    /// anything was asked of Chroma.
+    pub async fn expire_in_chroma(&self, now_ms: i64) -> Result<bool, VectorError> {
+        let Some(link) = &self.chroma else { return Ok(false) };
+        let days = link.client().config().retention_days;
+        if days == 0 {
+            return Ok(false);
+        }
+        let cutoff_secs = now_ms.div_euclid(1000) - i64::from(days) * 86_400;
+        for collection in Collection::ALL {
+            link.client().delete_before(collection, cutoff_secs).await?;
+        }
+        Ok(true)
+    }
+
     fn check_dimension(&self, embedding: &[f32]) -> Result<(), VectorError> {
         if embedding.len() != self.embedder.dimension() {
             return Err(VectorError::Dimension {
