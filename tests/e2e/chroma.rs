@@ -350,6 +350,13 @@ fn chroma_stopped_during_ingest_gets_every_record_exactly_once_after_it_returns(
     });
     let waiting = stats(&agent)["chroma"]["outbox"]["events"].as_u64().unwrap();
     assert!(waiting > 0, "the logs sent during the outage wait in the outbox");
+    let metric = |text: &str, name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let down = crate::metrics::get_text(agent.addr, "/metrics").2;
+    assert_eq!(metric(&down, "vigil_chroma_up"), Some(0.0), "{down}");
+    assert!(metric(&down, "vigil_chroma_failures_total").unwrap() >= 1.0, "{down}");
+    assert!(metric(&down, "vigil_chroma_outbox_events").unwrap() >= 1.0, "{down}");
 
     chroma.run();
     ingest(&agent, 700..800);
@@ -368,6 +375,10 @@ fn chroma_stopped_during_ingest_gets_every_record_exactly_once_after_it_returns(
     let (_, health) = request(agent.addr, "GET", "/health", None);
     assert_eq!(health["chroma"]["state"], "up", "{health}");
     assert!(health["chroma"]["last_error"].is_string(), "the outage is remembered: {health}");
+    let up = crate::metrics::get_text(agent.addr, "/metrics").2;
+    assert_eq!(metric(&up, "vigil_chroma_up"), Some(1.0), "{up}");
+    assert_eq!(metric(&up, "vigil_chroma_outbox_events"), Some(0.0), "{up}");
+    assert!(metric(&up, "vigil_chroma_records_sent_total").unwrap() >= 800.0, "every log was sent: {up}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! time, plus the histograms recorded by the pipeline.
 
 use super::AppState;
-use crate::telemetry::metrics::{self, PluginReading, Readings, SourceReading};
+use crate::telemetry::metrics::{self, ChromaReading, PluginReading, Readings, SourceReading};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -58,7 +58,18 @@ pub fn readings(state: &AppState) -> Readings {
         .collect();
     let mut queues = vec![("pipeline".to_owned(), state.pipeline.queue_depth() as u64)];
     queues.extend(summarizers.iter().map(|s| (format!("summarizer:{}", s.name), s.queued)));
+    let chroma = state.vectors.chroma().map(|link| {
+        let status = link.status();
+        ChromaReading {
+            up: status.state == crate::vector::LinkState::Up,
+            records_sent: status.records_sent,
+            failures: status.failures_total,
+            outbox_events: status.outbox.events,
+            outbox_records: status.outbox.records,
+        }
+    });
     Readings {
+        chroma,
         events_submitted: load(&p.submitted),
         events_committed: load(&p.committed),
         anomalies: load(&p.anomalies),

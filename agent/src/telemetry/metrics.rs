@@ -158,9 +158,26 @@ pub struct PluginReading {
     pub memory_bytes: u64,
 }
 
+/// The Chroma link at scrape time (with `[store] kind = "chroma"`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChromaReading {
+    /// Whether its last call succeeded.
+    pub up: bool,
+    /// Records Chroma accepted since start.
+    pub records_sent: u64,
+    /// Failed calls since start.
+    pub failures: u64,
+    /// Events (with their anomalies) waiting in the outbox.
+    pub outbox_events: u64,
+    /// Single records (summaries) waiting in the outbox.
+    pub outbox_records: u64,
+}
+
 /// The agent's counters at scrape time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Readings {
+    /// The Chroma link, when there is one.
+    pub chroma: Option<ChromaReading>,
     /// Events handed to the pipeline.
     pub events_submitted: u64,
     /// Events committed to the store.
@@ -300,6 +317,18 @@ pub fn render(readings: &Readings, instruments: &Instruments) -> String {
         "Rows waiting in the outbox to be written to Chroma",
         instruments.outbox_depth.clone(),
     );
+    // What an alert on "Chroma down" or "writes piling up" needs, without reading /health.
+    if let Some(c) = &readings.chroma {
+        r.register("chroma_up", "Whether the last call to Chroma succeeded (1) or failed (0)", gauge(u64::from(c.up)));
+        r.register("chroma_records_sent", "Records Chroma accepted since start", counter(c.records_sent));
+        r.register("chroma_failures", "Calls to Chroma that failed since start", counter(c.failures));
+        r.register(
+            "chroma_outbox_events",
+            "Events (each with its anomalies) waiting in the outbox for Chroma",
+            gauge(c.outbox_events),
+        );
+        r.register("chroma_outbox_records", "Summaries waiting in the outbox for Chroma", gauge(c.outbox_records));
+    }
     let mut text = String::new();
     prometheus_text::encode(&mut text, &r).expect("writing to a String does not fail");
     text
