@@ -19,6 +19,9 @@ pub enum PluginError {
          (hint: configure it under [[{is}s]])"
     )]
     WrongWorld { source_name: String, is: &'static str, wanted: &'static str },
+    /// The detector's name is blank, or another detector's.
+    #[error("plugin {source_name}: {message}")]
+    Name { source_name: String, message: String },
     /// The plugin refused its config.
     #[error("plugin {plugin}: config refused: {message}")]
     Config { plugin: String, message: String },

@@ -97,6 +97,9 @@ impl DetectorHost {
         if let Some(name) = &spec.name {
             host.name = name.clone();
         }
+        if let Some(message) = blank_name(spec.name.as_deref(), &host.plugin_name) {
+            return Err(PluginError::Name { source_name: host.code.source.clone(), message });
+        }
         Ok(host)
     }
 
@@ -287,6 +290,23 @@ impl DetectorHost {
 
     fn bad_output(&self, call: &'static str, message: String) -> PluginError {
         PluginError::BadOutput { plugin: self.name.clone(), call, message }
+    }
+}
+
+/// What is wrong with a detector's name when it is blank: the configured one, or else the one
+/// the plugin reports. A name identifies a detector in the API, its snapshots and reloads.
+pub(super) fn blank_name(configured: Option<&str>, reported: &str) -> Option<String> {
+    match configured {
+        Some(name) if name.trim().is_empty() => Some(format!(
+            "detector name = {name:?} is blank: give the detector a name with a visible character, \
+             or leave name out to use the plugin's own ({reported:?})"
+        )),
+        Some(_) => None,
+        None if reported.trim().is_empty() => Some(format!(
+            "the plugin reports a blank name ({reported:?}): give the detector a name = \"...\" in \
+             [[detectors]], or rebuild the plugin with a NAME"
+        )),
+        None => None,
     }
 }
 

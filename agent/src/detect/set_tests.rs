@@ -106,3 +106,29 @@ fn the_fallback_judges_by_the_builtin_threshold_not_the_failed_plugins() {
     }
     assert!(scored.iter().any(|s| !s.anomalous), "{scored:?}");
 }
+
+#[test]
+fn a_blank_detector_name_is_refused_at_load_saying_what_to_do() {
+    let mut spec = misbehave("behave");
+    spec.name = Some("  ".into());
+    let message = DetectorSet::start(engine(), &[spec]).err().expect("refused").to_string();
+    assert!(message.contains(r#"detector name = "  " is blank"#) && message.contains("leave name out"), "{message}");
+    // A plugin that reports a blank name of its own (a component built without the SDK) is
+    // refused the same way, unless the config names the detector.
+    let reported = super::host::blank_name(None, "").expect("refused");
+    assert!(reported.contains("the plugin reports a blank name") && reported.contains("name = "), "{reported}");
+    assert_eq!(super::host::blank_name(Some("web"), ""), None);
+}
+
+#[test]
+fn two_detectors_given_the_same_name_are_refused_and_unnamed_ones_are_numbered() {
+    let mut first = misbehave("behave");
+    first.name = Some("web".into());
+    let second = first.clone();
+    let message = DetectorSet::start(engine(), &[first.clone(), second]).err().expect("refused").to_string();
+    assert!(message.contains(r#"detector name = "web" is also another detector's"#), "{message}");
+    // Unnamed detectors of one plugin are still told apart by number.
+    let set = DetectorSet::start(engine(), &[misbehave("behave"), misbehave("behave"), first]).unwrap();
+    let names: Vec<String> = set.status().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["misbehave", "misbehave#2", "web"]);
+}

@@ -137,8 +137,19 @@ impl Slot {
     /// Start the detector of `spec`; its name must differ from those in `taken`.
     pub(super) fn start(engine: &PluginEngine, spec: &DetectorSpec, taken: &[Arc<Slot>]) -> Result<Slot, PluginError> {
         let host = DetectorHost::start(engine, spec)?;
-        // Names identify detectors in snapshots and reloads: a second detector of the same
-        // name is `name#2`, and so on.
+        // Names identify detectors in snapshots and reloads: a name given in the config is
+        // the operator's, and one given twice is refused (renamed, it silently became `x#2`);
+        // a second unnamed detector of the same plugin is `name#2`, and so on.
+        if spec.name.is_some() && taken.iter().any(|s| *s.name == *host.name()) {
+            return Err(PluginError::Name {
+                source_name: host.source().to_owned(),
+                message: format!(
+                    "detector name = {:?} is also another detector's: a name identifies a detector's \
+                     status and snapshots; give each detector its own name",
+                    host.name()
+                ),
+            });
+        }
         let mut name: Arc<str> = Arc::from(host.name());
         let mut n = 1;
         while taken.iter().any(|s| s.name == name) {
