@@ -18,6 +18,8 @@ mod outbox;
 mod query;
 mod raw_line;
 mod retention;
+#[cfg(test)]
+mod retention_tests;
 mod schema;
 mod snapshots;
 mod summaries;

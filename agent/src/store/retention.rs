@@ -1,6 +1,6 @@
-//! Retention: events older than `retention_days` go, with their anomalies; while the data is
-//! over `max_size_mib`, the oldest events go too. Checkpoints are never deleted (a tailer
-//! without its offset would read a file again from the start).
+//! Retention: events older than `retention_days` go, with their anomalies and their vectors;
+//! while the data is over `max_size_mib`, the oldest events go too, with theirs. Checkpoints
+//! are never deleted (a tailer without its offset would read a file again from the start).
 //!
 //! Events still waiting in the Chroma outbox are not expired by age: age is the event's own
 //! timestamp, so a backfilled or replayed log would otherwise be deleted before Chroma ever
@@ -106,8 +106,8 @@ impl Store {
     }
 
     /// Delete up to `limit` of the oldest events (only those before `cutoff`, if given, and
-    /// only ids below `keep_from`, if given) and their anomalies in one transaction; returns
-    /// (events, anomalies) deleted.
+    /// only ids below `keep_from`, if given) with their anomalies and vectors in one
+    /// transaction; returns (events, anomalies) deleted.
     fn delete_oldest(
         &self,
         cutoff: Option<i64>,
@@ -133,10 +133,14 @@ impl Store {
         {
             let mut delete_event = tx.prepare_cached("DELETE FROM events WHERE id = ?1").map_err(&err)?;
             let mut delete_anomalies = tx.prepare_cached("DELETE FROM anomalies WHERE event_id = ?1").map_err(&err)?;
+            // By the event's id (index `vectors_by_event`): ids are not in time order (a
+            // backfill of old files comes after live traffic), so no id bound can stand in.
+            let mut delete_vectors = tx.prepare_cached("DELETE FROM vectors WHERE event_id = ?1").map_err(&err)?;
             let mut per_source: Vec<(&str, i64)> = Vec::new();
             for (id, source) in &oldest {
                 delete_event.execute([id]).map_err(&err)?;
                 anomalies += delete_anomalies.execute([id]).map_err(&err)? as u64;
+                delete_vectors.execute([id]).map_err(&err)?;
                 match per_source.iter_mut().find(|(s, _)| s == source) {
                     Some((_, n)) => *n += 1,
                     None => per_source.push((source, 1)),

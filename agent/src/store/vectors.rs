@@ -9,9 +9,9 @@
 //! Search is an exact scan: every vector of the collection is compared with the query and the
 //! `k` nearest are kept in a heap. That is the right tool for our sizes — anomalies and
 //! summaries are bounded by retention to tens of thousands of rows, and a scan of 50,000
-//! 384-dimension vectors is tens of milliseconds — and it never misses a neighbour. Vectors
-//! whose event retention has deleted are pruned by [`Store::prune_vectors`]. An index
-//! (HNSW) is Chroma's job (`[store] kind = "chroma"`).
+//! 384-dimension vectors is tens of milliseconds — and it never misses a neighbour. Retention
+//! deletes an event's vectors with the event; [`Store::prune_vectors`] sweeps any left over.
+//! An index (HNSW) is Chroma's job (`[store] kind = "chroma"`).
 
 use super::StoreKind;
 use super::connection::Store;
@@ -382,13 +382,20 @@ impl Store {
         .map_err(self.error("count vectors"))
     }
 
-    /// Delete the vectors of events that retention has deleted; returns how many went.
+    /// Delete the vectors whose event is gone; returns how many went. Retention deletes an
+    /// event's vectors with it; this sweeps those left by earlier versions, which pruned by a
+    /// lowest-id bound that ids out of time order (a backfill after live traffic) escaped.
+    /// It reads only the index `vectors_by_event` and looks each id up in `events`.
     pub fn prune_vectors(&self) -> Result<usize, StoreError> {
-        let err = self.error("prune the vector index");
         let guard = self.writer();
-        let oldest: Option<i64> = guard.conn.query_row("SELECT min(id) FROM events", [], |r| r.get(0)).map_err(&err)?;
-        let below = oldest.unwrap_or(i64::MAX);
-        guard.conn.execute("DELETE FROM vectors WHERE event_id IS NOT NULL AND event_id < ?1", [below]).map_err(&err)
+        guard
+            .conn
+            .execute(
+                "DELETE FROM vectors WHERE seq IN (SELECT v.seq FROM vectors v INDEXED BY vectors_by_event \
+                 WHERE v.event_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = v.event_id))",
+                [],
+            )
+            .map_err(self.error("prune the vector index"))
     }
 }
 

@@ -1,0 +1,69 @@
+//! Retention against real SQLite files: what goes with an event, and how much the size limit
+//! takes.
+
+use super::*;
+use crate::event::Event;
+use crate::vector::Collection;
+use tempfile::TempDir;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// An access-log event at `timestamp_ms`, different from its neighbours so its anomaly
+/// vector is too.
+fn event(timestamp_ms: i64, n: usize) -> Event {
+    let url = format!("/api/items/{n}?q=select+{n}+from+users");
+    Event {
+        timestamp_ms,
+        ip: format!("10.0.{}.{}", n / 250 % 250, n % 250),
+        method: "GET".into(),
+        status_code: 404,
+        bytes_sent: 512,
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0".into(),
+        raw: format!("10.0.0.1 - - \"GET {url} HTTP/1.1\" 404 512"),
+        url,
+        source: "file:/var/log/nginx/access.log".into(),
+        ..Event::default()
+    }
+}
+
+/// Events at `timestamps`, every one of them an anomaly (so each has a vector).
+fn anomalous(timestamps: impl Iterator<Item = i64>) -> CommitBatch {
+    let events: Vec<ScoredEvent> =
+        timestamps.enumerate().map(|(n, ts)| ScoredEvent { event: event(ts, n), anomaly_score: Some(0.9) }).collect();
+    let anomalies = (0..events.len())
+        .map(|event_index| NewAnomaly { event_index, detector: "d".into(), score: 0.9, reason: "odd".into() })
+        .collect();
+    CommitBatch { events, anomalies, ..CommitBatch::default() }
+}
+
+fn count(store: &Store, sql: &str) -> u64 {
+    store.writer().conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+/// Vectors tied to an event that is gone, or to an anomaly that is gone.
+fn orphan_vectors(store: &Store) -> u64 {
+    count(
+        store,
+        "SELECT count(*) FROM vectors WHERE event_id IS NOT NULL AND (event_id NOT IN (SELECT id FROM events) \
+         OR (collection = 'anomalies' AND id NOT IN (SELECT 'anomaly-' || id FROM anomalies)))",
+    )
+}
+
+#[test]
+fn vectors_of_events_expired_by_age_go_with_them_whatever_their_ids() {
+    let dir = TempDir::new().unwrap();
+    let config = StoreConfig { retention_days: 1, retention_chunk: 100, ..StoreConfig::default() };
+    let store = Store::open(dir.path(), &config).unwrap();
+    let now = 10 * DAY_MS;
+    // Live traffic first (ids 1..=200, recent), then a backfill of old files (ids 201..=500).
+    store.commit(&anomalous((0..200).map(|i| now - i))).unwrap();
+    store.commit(&anomalous((0..300).map(|i| DAY_MS + i))).unwrap();
+    assert_eq!(store.vector_count(Collection::Anomalies).unwrap(), 500);
+
+    // As the agent runs it: the sweep, then the vector pruning.
+    let report = store.enforce_retention(now).unwrap();
+    store.prune_vectors().unwrap();
+    assert_eq!((report.expired_events, report.anomalies), (300, 300), "{report:?}");
+    assert_eq!(orphan_vectors(&store), 0);
+    assert_eq!(store.vector_count(Collection::Anomalies).unwrap(), 200);
+}
