@@ -9,7 +9,10 @@
 //! [`RetentionReport::unsent_evicted`] and logged.
 //!
 //! Deleted rows' pages go to SQLite's free list and are reused by later commits: the size
-//! limit counts pages in use, and the file itself stops growing rather than shrinking.
+//! limit counts pages in use (`page_count - freelist_count`), and the file itself stops
+//! growing rather than shrinking. The size limit deletes in steps sized to the excess (see
+//! [`eviction_step`]) and measures after each, so it stops just under the limit: a step of
+//! `retention_chunk` events once took every event of a store a few MiB over.
 //!
 //! Every step is its own short transaction of at most `retention_chunk` events, and the
 //! writer lock is released between steps, so commits wait at most one step.
@@ -57,8 +60,13 @@ impl Store {
             // Commits go on meanwhile: count within the ids that exist now.
             let unsent = self.first_unsent_event()?.map(|first| (first, self.last_event_id()));
             let unsent_before = self.events_between(unsent)?;
-            while self.used_bytes()? > max {
-                let (events, anomalies) = self.delete_oldest(None, None, chunk)?;
+            loop {
+                let used = self.used_bytes()?;
+                if used <= max {
+                    break;
+                }
+                let step = eviction_step(used - max, used, self.stored_events()?, chunk);
+                let (events, anomalies) = self.delete_oldest(None, None, step)?;
                 report.evicted_events += events;
                 report.anomalies += anomalies;
                 if events == 0 {
@@ -77,6 +85,16 @@ impl Store {
         }
         report.bytes_after = self.used_bytes()?;
         Ok(report)
+    }
+
+    /// Events stored, from the per-source counts (no scan of `events`).
+    fn stored_events(&self) -> Result<u64, StoreError> {
+        let writer = self.writer();
+        writer
+            .conn
+            .query_row("SELECT coalesce(sum(events), 0) FROM source_counts", [], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(self.error("count events"))
     }
 
     /// The lowest event id still waiting in the outbox, if any.
@@ -168,4 +186,14 @@ impl Store {
         let writer = self.writer();
         used_bytes(&writer.conn).map_err(self.error("measure the database"))
     }
+}
+
+/// How many of the oldest events to delete next to free `excess` bytes, when `used` bytes hold
+/// `events` events: the excess over the average event's share of the data, at least one, at
+/// most `chunk`. The share counts every page (vectors, indexes, and summaries that the size
+/// limit does not take), so it is never less than what an event frees on average, and a step
+/// stays within what is needed; the sweep measures again and takes another step if not.
+fn eviction_step(excess: u64, used: u64, events: u64, chunk: usize) -> usize {
+    let share = (used / events.max(1)).max(1);
+    usize::try_from(excess.div_ceil(share)).unwrap_or(usize::MAX).clamp(1, chunk)
 }

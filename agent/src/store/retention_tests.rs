@@ -67,3 +67,33 @@ fn vectors_of_events_expired_by_age_go_with_them_whatever_their_ids() {
     assert_eq!(orphan_vectors(&store), 0);
     assert_eq!(store.vector_count(Collection::Anomalies).unwrap(), 200);
 }
+
+#[test]
+fn the_size_limit_evicts_the_oldest_events_and_their_vectors_only_until_under_it() {
+    let dir = TempDir::new().unwrap();
+    // The default chunk, as shipped.
+    let config = StoreConfig { retention_days: 0, max_size_mib: 2, ..StoreConfig::default() };
+    let max = config.max_size_bytes().unwrap();
+    let store = Store::open(dir.path(), &config).unwrap();
+    let mut total = 0u64;
+    while store.counts().unwrap().bytes_used < 2 * max {
+        let first = total as i64;
+        store.commit(&anomalous((0..500).map(|i| DAY_MS + first + i))).unwrap();
+        total += 500;
+    }
+
+    let report = store.enforce_retention(20 * DAY_MS).unwrap();
+    store.prune_vectors().unwrap();
+    let counts = store.counts().unwrap();
+    assert!(report.bytes_after <= max && counts.bytes_used <= max, "{report:?} {counts:?}");
+    // About half had to go; not much more than that.
+    assert!(report.evicted_events > 0 && report.evicted_events < total * 6 / 10, "{total} events: {report:?}");
+    assert!(counts.bytes_used > max * 8 / 10, "{counts:?}");
+    assert_eq!(counts.events, total - report.evicted_events);
+    assert_eq!(report.anomalies, report.evicted_events);
+    // What is left is the newest events, each with its anomaly vector.
+    let oldest_kept = count(&store, "SELECT min(id) FROM events");
+    assert_eq!((oldest_kept, count(&store, "SELECT max(id) FROM events")), (report.evicted_events + 1, total));
+    assert_eq!(orphan_vectors(&store), 0);
+    assert_eq!(store.vector_count(Collection::Anomalies).unwrap(), counts.events);
+}
