@@ -193,7 +193,7 @@ impl DetectorHost {
             let Some(verdict) = verdicts.get_mut(reason.index as usize) else {
                 return Err(self.bad_output("score", format!("a reason for event {} of {}", reason.index, batch.len())));
             };
-            verdict.reason = reason.text;
+            verdict.reason = capped_reason(reason.text);
         }
         Ok(verdicts)
     }
@@ -291,6 +291,21 @@ impl DetectorHost {
     fn bad_output(&self, call: &'static str, message: String) -> PluginError {
         PluginError::BadOutput { plugin: self.name.clone(), call, message }
     }
+}
+
+/// Longest reason kept, bytes: a reason is stored with its event and served with every
+/// anomaly, and a plugin once gave 20 MiB reasons (a page of 50 anomalies was 21 MB).
+pub(crate) const MAX_REASON_BYTES: usize = 1024;
+
+/// `reason`, cut at a character boundary to [`MAX_REASON_BYTES`] with a marker that says so.
+fn capped_reason(mut reason: String) -> String {
+    if reason.len() <= MAX_REASON_BYTES {
+        return reason;
+    }
+    let marker = format!(" [cut: the reason was {} bytes; a reason holds at most {MAX_REASON_BYTES}]", reason.len());
+    reason.truncate(reason.floor_char_boundary(MAX_REASON_BYTES - marker.len()));
+    reason.push_str(&marker);
+    reason
 }
 
 /// What is wrong with a detector's name when it is blank: the configured one, or else the one

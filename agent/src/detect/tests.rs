@@ -382,3 +382,21 @@ fn a_snapshot_that_fails_is_a_failure_in_the_detectors_status() {
     assert!(error.contains("panicked in snapshot on purpose"), "{error}");
     assert!(status.last_failure_at.is_some());
 }
+
+#[test]
+fn a_long_reason_is_cut_to_max_reason_bytes_at_a_char_boundary_with_a_marker() {
+    // A reason of 20 MiB was stored and served whole with every anomaly.
+    let spec = misbehave_with(r#"{"mode":"behave","reason_bytes":20000}"#);
+    let mut host = DetectorHost::start(engine(), &spec).unwrap();
+    let verdicts = host.score(&events(2)).unwrap();
+    let reason = &verdicts[1].reason;
+    assert!(reason.len() <= super::host::MAX_REASON_BYTES, "{} bytes", reason.len());
+    let marker = " [cut: the reason was 20008 bytes; a reason holds at most 1024]";
+    // The cut falls inside a two-byte character: it is left out whole.
+    let kept = reason.strip_suffix(marker).unwrap_or_else(|| panic!("no marker: {reason}"));
+    assert!(kept.starts_with("calls=1 é") && kept.ends_with('é'), "{kept}");
+    assert_eq!(kept.len(), 960);
+    // A reason within the cap is kept as it is.
+    let mut host = DetectorHost::start(engine(), &misbehave_with(r#"{"mode":"behave","reason_bytes":100}"#)).unwrap();
+    assert_eq!(host.score(&events(1)).unwrap()[0].reason, format!("calls=1 {}", "é".repeat(50)));
+}
