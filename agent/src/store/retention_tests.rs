@@ -97,3 +97,35 @@ fn the_size_limit_evicts_the_oldest_events_and_their_vectors_only_until_under_it
     assert_eq!(orphan_vectors(&store), 0);
     assert_eq!(store.vector_count(Collection::Anomalies).unwrap(), counts.events);
 }
+
+#[test]
+fn summaries_deleted_for_their_age_take_their_vectors_with_them() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    for (n, end) in [(0, DAY_MS), (1, 2 * DAY_MS), (2, 9 * DAY_MS)] {
+        let summary = NewSummary {
+            summarizer: "hourly".into(),
+            window_start_ms: end - 3_600_000,
+            window_end_ms: end,
+            first_event_ms: None,
+            last_event_ms: None,
+            events: 10,
+            anomalies: 1,
+            skipped_events: 0,
+            partial: false,
+            text: format!("window {n}: 10 requests, one odd login"),
+            data: serde_json::Map::new(),
+        };
+        store.insert_summary(&summary).unwrap();
+    }
+    assert_eq!(store.vector_count(Collection::Summaries).unwrap(), 3);
+
+    assert_eq!(store.delete_summaries_before(3 * DAY_MS).unwrap(), 2);
+    let left = count(
+        &store,
+        "SELECT count(*) FROM vectors WHERE collection = 'summaries' \
+         AND id NOT IN (SELECT 'summary-' || id FROM summaries)",
+    );
+    assert_eq!(left, 0);
+    assert_eq!(store.vector_count(Collection::Summaries).unwrap(), 1);
+}

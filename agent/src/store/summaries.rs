@@ -1,7 +1,8 @@
 //! Summaries written by summarizer plugins: one row per closed window (or per window cut
 //! short by a shutdown), with the plugin's text and JSON. Storing a summary also indexes it
 //! for search (embedded) and, with Chroma, queues it in the outbox, in the same transaction.
-//! Summaries older than `retention_days` are deleted by the summarizers as they write.
+//! Summaries older than `retention_days` are deleted, with their vectors, by the summarizers
+//! as they write.
 
 use super::connection::Store;
 use super::error::StoreError;
@@ -156,13 +157,22 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
-    /// Delete summaries whose window ended before `cutoff_ms`; returns how many.
+    /// Delete summaries whose window ended before `cutoff_ms`, with their vectors (the index
+    /// knows summary `n` as `summary-n`, with no event id), in one transaction; returns how
+    /// many summaries went.
     pub fn delete_summaries_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let guard = self.writer();
-        guard
-            .conn
-            .execute("DELETE FROM summaries WHERE window_end_ms < ?1", [cutoff_ms])
-            .map_err(self.error("delete old summaries"))
+        let err = self.error("delete old summaries");
+        let mut guard = self.writer();
+        let tx = guard.conn.transaction().map_err(&err)?;
+        tx.execute(
+            "DELETE FROM vectors WHERE collection = 'summaries' AND event_id IS NULL \
+             AND id IN (SELECT 'summary-' || id FROM summaries WHERE window_end_ms < ?1)",
+            [cutoff_ms],
+        )
+        .map_err(&err)?;
+        let deleted = tx.execute("DELETE FROM summaries WHERE window_end_ms < ?1", [cutoff_ms]).map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(deleted)
     }
 }
 
