@@ -100,7 +100,9 @@ impl Agent {
             .map_err(|(name, message)| RunError::Source { name, message })?;
 
         let chroma = (config.store.kind == crate::store::StoreKind::Chroma)
-            .then(|| crate::vector::ChromaLink::new(crate::vector::ChromaClient::new(&config.chroma)));
+            .then(|| store.instance_id().map(|id| crate::vector::ChromaClient::new(&config.chroma).owned_by(id)))
+            .transpose()?
+            .map(crate::vector::ChromaLink::new);
         let vectors = crate::vector::VectorIndex::new(store.clone(), chroma);
         vectors.check_chroma_dimension().await?;
 

@@ -314,22 +314,29 @@ fn run_until_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
 fn an_embedder_of_another_dimension_than_the_collections_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let chroma = Chroma::start(dir.path());
-    let agent = Agent::start(dir.path(), &agent_config(&chroma, "dims"));
-    ingest(&agent, 0..20);
-    wait_until("the logs in chroma", || drained(&agent) && chroma.count("dims-logs") == 20);
-    assert!(agent.terminate().success());
+    // Collections another tool made and filled with 384-dimension vectors (an agent's own
+    // collections are marked as its, and refused to any other agent before their dimension).
+    let base = "/api/v2/tenants/default_tenant/databases/default_database/collections";
+    for collection in ["logs", "anomalies", "summaries"] {
+        let create = json!({ "name": format!("dims-{collection}"), "metadata": { "hnsw:space": "cosine" } });
+        let (status, body) = request(chroma.addr, "POST", base, Some(&create));
+        assert_eq!(status, 200, "{body}");
+        let mut vector = vec![0f32; 384];
+        vector[0] = 1.0;
+        let upsert = json!({ "ids": ["foreign-1"], "embeddings": [vector], "metadatas": [{ "timestamp": 7 }] });
+        let (status, body) =
+            request(chroma.addr, "POST", &op_path(chroma.addr, &format!("dims-{collection}"), "upsert"), Some(&upsert));
+        assert_eq!(status, 200, "{body}");
+    }
 
-    // A new data_dir (so the store has no vectors to compare), the same collections, 512 dims.
-    let fresh = dir.path().join("fresh");
-    std::fs::create_dir(&fresh).unwrap();
     let config = agent_config(&chroma, "dims") + "[embedding]\ndimensions = 512\n";
-    let (code, stderr) = run_until_exit(&fresh, &config);
+    let (code, stderr) = run_until_exit(dir.path(), &config);
     assert_ne!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("chroma collection") && stderr.contains("dimension") && stderr.contains("hint:"),
         "{stderr}"
     );
-    assert_eq!(chroma.count("dims-logs"), 20, "nothing was written with the wrong dimension");
+    assert_eq!(chroma.count("dims-logs"), 1, "nothing was written with the wrong dimension");
 }
 
 #[test]
@@ -469,4 +476,31 @@ fn chroma_retention_deletes_records_older_than_its_days_and_keeps_the_rest() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["logs"].as_array().unwrap().len(), 30, "the store keeps all 30 (its retention_days = 0)");
     assert!(agent.terminate().success());
+}
+
+#[test]
+fn a_second_agent_on_the_same_collections_is_refused_instead_of_overwriting_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chroma = Chroma::start(dir.path());
+    let first = Agent::start(dir.path(), &agent_config(&chroma, "shared"));
+    ingest(&first, 0..10);
+    wait_until("the first agent's logs in chroma", || drained(&first) && chroma.count("shared-logs") == 10);
+    let before = chroma.get("shared-logs", json!({ "ids": ["log-1"], "include": ["metadatas"] }));
+
+    // Another data_dir (another host, or this one's reset), the same prefix: its ids would
+    // start at log-1 again.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (code, stderr) = run_until_exit(&other, &agent_config(&chroma, "shared"));
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("written by another Vigil agent") && stderr.contains("collection_prefix"), "{stderr}");
+    let after = chroma.get("shared-logs", json!({ "ids": ["log-1"], "include": ["metadatas"] }));
+    assert_eq!(before, after, "the first agent's record is as it wrote it");
+
+    // The first agent, restarted on its own data_dir, is still the owner.
+    assert!(first.terminate().success());
+    let again = Agent::start(dir.path(), &agent_config(&chroma, "shared"));
+    ingest(&again, 10..20);
+    wait_until("the restarted agent's logs in chroma", || drained(&again) && chroma.count("shared-logs") == 20);
+    assert!(again.terminate().success());
 }

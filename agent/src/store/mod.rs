@@ -14,6 +14,7 @@ mod checkpoint;
 mod config;
 mod connection;
 mod error;
+mod instance;
 mod outbox;
 mod query;
 mod raw_line;

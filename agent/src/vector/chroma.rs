@@ -55,6 +55,9 @@ pub struct ChromaClient {
     config: ChromaConfig,
     http: reqwest::Client,
     connected: Mutex<Option<Arc<Connected>>>,
+    /// The store's instance id, marked on the collections this client creates (see
+    /// [`ChromaClient::owned_by`]).
+    owner: Option<String>,
 }
 
 impl ChromaClient {
@@ -64,7 +67,15 @@ impl ChromaClient {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .expect("a reqwest client with a timeout builds");
-        ChromaClient { config: config.clone(), http, connected: Mutex::new(None) }
+        ChromaClient { config: config.clone(), http, connected: Mutex::new(None), owner: None }
+    }
+
+    /// Mark the collections this client creates with `owner` (the store's instance id) and
+    /// refuse collections marked by another: record ids count from 1 in each agent's store,
+    /// so two agents writing one prefix overwrote each other's records without a word.
+    pub fn owned_by(mut self, owner: String) -> ChromaClient {
+        self.owner = Some(owner);
+        self
     }
 
     /// The config this client was made with.
@@ -81,7 +92,7 @@ impl ChromaClient {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let result = match tokio::time::timeout(timeout, call).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => self.error(format!("{what}: {e:#}")),
+            Ok(Err(e)) => self.error(format!("{what}: {}", chain_text(&e))),
             Err(_) => self.error(format!("{what}: no answer within {} ms", self.config.timeout_ms)),
         };
         *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -146,10 +157,23 @@ impl ChromaClient {
             let name = self.config.collection_name(collection);
             // `hnsw:space` in the metadata is how Chroma 1.5 still takes the distance of a new
             // collection; an existing collection keeps the space it was created with.
-            let metadata = json!({ "hnsw:space": "cosine", "created_by": "vigil" });
+            let mut metadata = json!({ "hnsw:space": "cosine", "created_by": "vigil" });
+            if let Some(owner) = &self.owner {
+                metadata["vigil_agent"] = json!(owner);
+            }
             let metadata = metadata.as_object().cloned();
             let found =
                 self.bounded("get or create a collection", client.get_or_create_collection(&name, metadata)).await?;
+            // An existing collection keeps its metadata: one marked by another store is theirs.
+            // (One without a mark, from a Vigil before the mark or another tool, is used as is.)
+            let marked = found.metadata().and_then(|m| m.get("vigil_agent")).and_then(|v| v.as_str());
+            if let (Some(owner), Some(other)) = (&self.owner, marked)
+                && owner != other
+            {
+                return Err(self.error(format!(
+                    "collection {name} is written by another Vigil agent (instance {other}; this one is {owner})"
+                )));
+            }
             collections.insert(collection, found);
         }
         let connected = Arc::new(Connected { collections });
@@ -240,4 +264,19 @@ impl ChromaClient {
         let connected = self.connect().await?;
         self.bounded("count", connected.collections[&collection].count()).await
     }
+}
+
+/// An error and its causes, each cause once: reqwest's errors repeat their source in their
+/// own text, so `{:#}` said "Connection refused (os error 111)" four times in one message.
+pub(super) fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(|c| c.to_string()) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }

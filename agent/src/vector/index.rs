@@ -190,6 +190,11 @@ impl VectorIndex {
                         "create the database in Chroma, or set [chroma] database to one it has (default_database)";
                     return Err(VectorError::ChromaConfig { error, hint });
                 }
+                Ok(Err(error)) if error.message.contains("is written by another Vigil agent") => {
+                    let hint = "give this agent a [chroma] collection_prefix of its own (its host name, say): ids \
+                                count per agent, so agents sharing collections overwrite each other's records";
+                    return Err(VectorError::ChromaConfig { error, hint });
+                }
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no answer within {CHECK_TIMEOUT:?}"),
             };

@@ -285,3 +285,15 @@ fn chroma_config_problems_name_the_field() {
     let unknown = toml::from_str::<ChromaConfig>("urll = \"x\"").unwrap_err().to_string();
     assert!(unknown.contains("unknown field `urll`"), "{unknown}");
 }
+
+#[test]
+fn a_chroma_error_names_each_cause_once() {
+    let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+    let error = anyhow::Error::new(io)
+        .context("tcp connect error: Connection refused (os error 111)")
+        .context("error sending request for url (http://127.0.0.1:1/api/v2)");
+    assert_eq!(
+        super::chroma::chain_text(&error),
+        "error sending request for url (http://127.0.0.1:1/api/v2): tcp connect error: Connection refused (os error 111)"
+    );
+}
