@@ -42,6 +42,24 @@ pub struct Scored {
 /// 0.2 µs an event (`wasm_boundary` bench).
 pub const MAX_CALL_EVENTS: usize = 1_024;
 
+/// What `vigil validate` reports of `specs`: each detector that starts (`name version`), and
+/// every one that does not, each named by its place in the config (`detectors[1] (web):
+/// plugin probe: config refused: ...`), not only the first.
+pub fn validate(engine: &PluginEngine, specs: &[DetectorSpec]) -> (Vec<String>, Vec<String>) {
+    let mut started: Vec<Arc<Slot>> = Vec::with_capacity(specs.len());
+    let mut problems = Vec::new();
+    for (at, spec) in specs.iter().enumerate() {
+        match Slot::start(engine, spec, &started) {
+            Ok(slot) => started.push(Arc::new(slot)),
+            Err(e) => {
+                let name = spec.name.as_ref().map(|name| format!(" ({name})")).unwrap_or_default();
+                problems.push(format!("detectors[{at}]{name}: {e}"));
+            }
+        }
+    }
+    (started.iter().map(|slot| format!("{} {}", slot.name, slot.version)).collect(), problems)
+}
+
 /// All detectors of the running config.
 pub struct DetectorSet {
     engine: PluginEngine,

@@ -132,3 +132,18 @@ fn two_detectors_given_the_same_name_are_refused_and_unnamed_ones_are_numbered()
     let names: Vec<String> = set.status().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["misbehave", "misbehave#2", "web"]);
 }
+
+#[test]
+fn validate_reports_every_refused_detector_by_its_place_in_the_config() {
+    // `vigil validate` stopped at the first, as "plugin misbehave: config refused: ...", with
+    // neither its place nor its name.
+    let mut first = misbehave("behave");
+    first.config_json = r#"{"mode":"dance"}"#.into();
+    let mut third = first.clone();
+    third.name = Some("web".into());
+    let (started, problems) = validate(engine(), &[first, misbehave("behave"), third]);
+    assert_eq!(started, [format!("misbehave {}", env!("CARGO_PKG_VERSION"))]);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("detectors[0]: plugin misbehave: config refused:"), "{problems:?}");
+    assert!(problems[1].starts_with("detectors[2] (web): plugin misbehave: config refused:"), "{problems:?}");
+}
