@@ -100,6 +100,9 @@ pub struct OutboxDepth {
     pub events: u64,
     /// Single records (summaries) waiting.
     pub records: u64,
+    /// Events the size limit (`max_size_mib`) deleted before Chroma received them, since the
+    /// database was created: a full disk outranks the Chroma copy, and these never reach it.
+    pub evicted_unsent: u64,
 }
 
 impl Store {
@@ -192,11 +195,12 @@ impl Store {
     pub fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
         let conn = self.reader()?;
         conn.query_row(
-            "SELECT count(*), coalesce(sum(last_id - first_id + 1), 0), count(collection) FROM outbox",
+            "SELECT count(*), coalesce(sum(last_id - first_id + 1), 0), count(collection), \
+             coalesce((SELECT value FROM meta WHERE key = 'evicted_unsent'), 0) FROM outbox",
             [],
             |r| {
                 let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
-                Ok(OutboxDepth { rows: n(0)?, events: n(1)?, records: n(2)? })
+                Ok(OutboxDepth { rows: n(0)?, events: n(1)?, records: n(2)?, evicted_unsent: n(3)? })
             },
         )
         .map_err(self.error("measure the outbox"))

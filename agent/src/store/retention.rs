@@ -6,7 +6,8 @@
 //! timestamp, so a backfilled or replayed log would otherwise be deleted before Chroma ever
 //! saw it, and a Chroma outage must delay writes, not lose them. Only the size limit may take
 //! unsent events (a full disk outranks a late copy); those are counted in
-//! [`RetentionReport::unsent_evicted`] and logged.
+//! [`RetentionReport::unsent_evicted`], logged, and added up in the database
+//! ([`OutboxDepth::evicted_unsent`](super::OutboxDepth), shown by /api/v1/stats and /health).
 //!
 //! Deleted rows' pages go to SQLite's free list and are reused by later commits: the size
 //! limit counts pages in use (`page_count - freelist_count`), and the file itself stops
@@ -75,6 +76,15 @@ impl Store {
             }
             report.unsent_evicted = unsent_before.saturating_sub(self.events_between(unsent)?);
             if report.unsent_evicted > 0 {
+                // Kept in the database, for /api/v1/stats and /health (`outbox.evicted_unsent`).
+                self.writer()
+                    .conn
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('evicted_unsent', ?1) \
+                         ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+                        [report.unsent_evicted as i64],
+                    )
+                    .map_err(self.error("count the events Chroma will not receive"))?;
                 tracing::warn!(
                     events = report.unsent_evicted,
                     max_size_mib = self.config.max_size_mib,

@@ -129,3 +129,29 @@ fn summaries_deleted_for_their_age_take_their_vectors_with_them() {
     assert_eq!(left, 0);
     assert_eq!(store.vector_count(Collection::Summaries).unwrap(), 1);
 }
+
+#[test]
+fn events_the_size_limit_takes_before_chroma_has_them_are_counted_in_the_outbox_depth() {
+    let dir = TempDir::new().unwrap();
+    let config = StoreConfig { kind: StoreKind::Chroma, retention_days: 0, max_size_mib: 1, ..StoreConfig::default() };
+    let max = config.max_size_bytes().unwrap();
+    {
+        let store = Store::open(dir.path(), &config).unwrap();
+        let mut total = 0;
+        while store.counts().unwrap().bytes_used < 2 * max {
+            store.commit(&anomalous((0..500).map(|i| DAY_MS + total + i))).unwrap();
+            total += 500;
+        }
+        // Chroma has the first 100 events only.
+        let sent = store.outbox_next(100).unwrap().unwrap();
+        store.outbox_ack(&sent.ack).unwrap();
+        assert_eq!(store.outbox_depth().unwrap().evicted_unsent, 0);
+
+        let report = store.enforce_retention(20 * DAY_MS).unwrap();
+        assert!(report.unsent_evicted > 0, "{report:?}");
+        assert_eq!(store.outbox_depth().unwrap().evicted_unsent, report.unsent_evicted);
+    }
+    // Kept across a restart.
+    let store = Store::open(dir.path(), &config).unwrap();
+    assert!(store.outbox_depth().unwrap().evicted_unsent > 0);
+}
