@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vigil::Config;
-use vigil::detect::{DetectorSet, PluginEngine};
+use vigil::detect::PluginEngine;
 use vigil::telemetry::Telemetry;
 
 /// Vigil: a sidecar log agent that scores every event for anomalies with WebAssembly plugins.
@@ -131,12 +131,9 @@ fn validate(file: &PathBuf) -> ExitCode {
     match PluginEngine::with_fuel(None, config.meters_fuel()) {
         Err(e) => problems.push(e.to_string()),
         Ok(engine) => {
-            match DetectorSet::start(&engine, &config.detectors) {
-                Ok(detectors) => {
-                    loaded.extend(detectors.status().into_iter().map(|d| format!("{} {}", d.name, d.version)))
-                }
-                Err(e) => problems.push(e.to_string()),
-            }
+            let (started, refused) = vigil::detect::validate(&engine, &config.detectors);
+            loaded.extend(started);
+            problems.extend(refused);
             let (started, refused) = vigil::summarize::validate(&engine, &config.summarizers);
             loaded.extend(started);
             problems.extend(refused);

@@ -53,6 +53,20 @@ fn validate_rejects_a_component_that_is_not_a_detector() {
 }
 
 #[test]
+fn validate_reports_every_refused_detector_by_its_place_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let detector = |name: &str, config: &str| {
+        format!("[[detectors]]\nname = {name:?}\nplugin = \"builtin:isolation-forest\"\n[detectors.config]\n{config}\n")
+    };
+    let text = detector("web", "trees = 0") + &detector("edge", "sample_size = 0");
+    std::fs::write(&path, text).unwrap();
+    let (code, _, stderr) = vigil(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("detectors[0] (web):") && stderr.contains("detectors[1] (edge):"), "{stderr}");
+}
+
+#[test]
 fn validate_reports_every_problem_start_up_would_meet_data_dir_and_summarizers_included() {
     let dir = tempfile::tempdir().unwrap();
     let not_a_dir = dir.path().join("data");
