@@ -11,8 +11,9 @@
 //! [`DetectorSet::score`] fails: the pipeline then stores the events of sources and
 //! `/ws/application` unscored, while `POST /anomaly_detection`, whose answer must give each
 //! anomaly its score, refuses the request whole (503) and stores nothing of it, so resending it
-//! duplicates nothing. Either way nothing accepted is lost. A new config swaps the set's detectors in one step ([`DetectorSet::reconfigure`]);
-//! batches being scored finish with the detectors they started with.
+//! duplicates nothing. Either way nothing accepted is lost. A new config swaps the set's
+//! detectors in one step ([`DetectorSet::reconfigure`]); batches being scored finish with the
+//! detectors they started with.
 
 use super::batch::EncodedBatch;
 use super::engine::PluginEngine;

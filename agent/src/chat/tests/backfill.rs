@@ -46,8 +46,8 @@ fn summaries(answer: &Answer) -> Vec<&Value> {
 
 /// An open answer cites a summary only for the log times it folded: none for today, which holds
 /// no log, both for the morning the logs are from, each named by its logs' times and the
-/// minute it was read, none for one hour of that morning; and vector search, which finds them in today's window, cites them no
-/// more than the store does.
+/// minute it was read, none for one hour of that morning; and vector search, which finds them
+/// in today's window, cites them no more than the store does.
 #[test]
 fn open_answers_on_backfilled_logs_cite_summaries_by_log_time() {
     let Some((store, events, _)) = stored("OpenSSH") else { return };
