@@ -322,8 +322,9 @@ struct Stats {
     sources: Value,
     /// Submissions waiting in each queue.
     queues: Value,
-    /// With `[store] kind = "chroma"`: the Chroma server's state and the outbox waiting for it;
-    /// null with the embedded store.
+    /// With `[store] kind = "chroma"`: the Chroma server's state and the outbox waiting for it
+    /// (`outbox`: `rows`, `events`, `records`, and `evicted_unsent`, the events `max_size_mib`
+    /// deleted before Chroma had them); null with the embedded store.
     chroma: Option<Value>,
 }
 
@@ -506,7 +507,8 @@ fn plugins_list() {}
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
     description = "Prometheus text format 0.0.4: events in per source, parse errors, rejected input, anomalies, \
-        queue depths, plugin call and store commit latency histograms, Chroma outbox depth.",
+        queue depths, plugin call and store commit latency histograms; with Chroma, whether it is up, records sent, \
+        failed calls and the outbox's depth.",
     responses(
         (status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "Missing or wrong token", body = Error),
