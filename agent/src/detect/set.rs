@@ -85,13 +85,14 @@ impl DetectorSet {
         for spec in specs {
             let slot = Slot::start(engine, spec, &slots)?;
             if let Some(snapshot) = saved.iter().find(|s| *s.detector == *slot.name && s.plugin == slot.plugin) {
-                let mut host = slot.host();
-                match host.restore(&snapshot.state) {
+                let restored = slot.host().restore(&snapshot.state);
+                match restored {
                     Ok(()) => {
                         tracing::info!(detector = %slot.name, bytes = snapshot.state.len(), "resumed from its snapshot")
                     }
                     Err(e) => {
-                        tracing::warn!(detector = %slot.name, error = %e, "saved snapshot refused; learning again")
+                        tracing::warn!(detector = %slot.name, error = %e, "saved snapshot refused; learning again");
+                        slot.snapshots.lock().unwrap_or_else(|p| p.into_inner()).refused = Some(e.to_string());
                     }
                 }
             }

@@ -147,3 +147,18 @@ fn validate_reports_every_refused_detector_by_its_place_in_the_config() {
     assert!(problems[0].starts_with("detectors[0]: plugin misbehave: config refused:"), "{problems:?}");
     assert!(problems[1].starts_with("detectors[2] (web): plugin misbehave: config refused:"), "{problems:?}");
 }
+
+#[test]
+fn a_saved_snapshot_refused_at_start_is_in_the_status_without_degrading_health() {
+    let mut refused = saved(5);
+    refused.state = vec![1, 2, 3];
+    let set = DetectorSet::start_from(engine(), &[misbehave("behave")], &[refused]).unwrap();
+    let status = &set.status()[0];
+    let error = status.restore_error.as_deref().unwrap_or("");
+    assert!(error.contains("a state is 8 bytes, got 3"), "{error}");
+    assert!(!status.is_broken(), "learning again after an upgrade is not a fault");
+    assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=1", "it learns again from nothing");
+
+    let resumed = DetectorSet::start_from(engine(), &[misbehave("behave")], &[saved(5)]).unwrap();
+    assert_eq!(resumed.status()[0].restore_error, None);
+}

@@ -63,6 +63,9 @@ pub(super) struct Snapshots {
     tried_ms: Option<i64>,
     /// Why the last try failed; `None` once one is taken.
     error: Option<String>,
+    /// Why the saved snapshot the detector was started with was refused (a plugin whose
+    /// state format changed, say): it learns again. Only logged before.
+    pub(super) refused: Option<String>,
 }
 
 /// The last persisted snapshot.
@@ -119,6 +122,9 @@ pub struct DetectorStatus {
     pub snapshot: Option<SnapshotStatus>,
     /// Why the last snapshot failed (the store keeps the one before); `None` once one is taken.
     pub snapshot_error: Option<String>,
+    /// Why the saved snapshot it was started with was refused, so it learns again from
+    /// nothing (not a fault: a plugin upgrade may change its state's format).
+    pub restore_error: Option<String>,
     /// Linear memory the instance holds, bytes: what its state and its largest batch needed
     /// (wasm memory grows and is never given back while the instance lives), against
     /// `limits.max_memory_mib`.
@@ -363,6 +369,7 @@ impl Slot {
             backoff_until_ms: backoff_left.map(|d| d.as_millis() as u64),
             snapshot: snapshots.taken.and_then(|(bytes, ms)| Some(SnapshotStatus { bytes, taken_at: at(ms)? })),
             snapshot_error: snapshots.error.clone(),
+            restore_error: snapshots.refused.clone(),
             memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
         }
     }

@@ -81,6 +81,9 @@ pub struct DetectorPlugin {
     /// Why the last snapshot failed (the store keeps the one before; tried again after
     /// `snapshot_interval_secs`, and `/health` is `degraded` meanwhile); null once one is taken.
     snapshot_error: Option<String>,
+    /// Why the saved snapshot it was started with was refused (a plugin whose state format
+    /// changed, say), so it learns again from nothing; not a fault, `/health` stays `ok`.
+    restore_error: Option<String>,
     /// Linear memory the instance holds, bytes (grows with its state and its largest batch;
     /// never given back while the instance lives).
     memory_bytes: u64,
