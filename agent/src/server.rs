@@ -104,7 +104,7 @@ impl Agent {
             .transpose()?
             .map(crate::vector::ChromaLink::new);
         let vectors = crate::vector::VectorIndex::new(store.clone(), chroma);
-        vectors.check_chroma_dimension().await?;
+        vectors.check_chroma().await?;
 
         let state: AppState = AppContext {
             detectors,

@@ -15,15 +15,19 @@ mod encoding;
 mod frames;
 mod health;
 
-fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
-    let settings = ApiSettings {
+/// Settings on loopback with no token and no CORS origins.
+fn settings(max_body_bytes: usize, max_batch_logs: usize) -> ApiSettings {
+    ApiSettings {
         address: ([127, 0, 0, 1], 0).into(),
         max_body_bytes,
         max_batch_logs,
         token: None,
         cors_origins: vec![],
-    };
-    router(app_state(constant_detectors(score, threshold), settings))
+    }
+}
+
+fn app_with(score: f32, threshold: f64, max_body_bytes: usize, max_batch_logs: usize) -> axum::Router {
+    router(app_state(constant_detectors(score, threshold), settings(max_body_bytes, max_batch_logs)))
 }
 
 fn app() -> axum::Router {

@@ -60,11 +60,12 @@ impl Config {
 
     /// Parse and validate config text; `file` names it in errors, `base` resolves relative paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
-        if let Some(errors) = locate::syntax_errors(file, text) {
-            return Err(errors);
-        }
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))?;
+        // A file that parses is parsed once; only a failing one is searched for every syntax
+        // error (none found: the failure is one of shape, such as an unknown field).
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            locate::syntax_errors(file, text)
+                .unwrap_or_else(|| ConfigErrors::single(ConfigError::from_toml(file, text, &e)))
+        })?;
         resolve::resolve(raw, file, text, base).map_err(|mut errors| {
             locate::locate_fields(&mut errors.0, text);
             errors

@@ -181,9 +181,14 @@ impl DetectorSet {
 
     /// The detectors' names joined by `+` (`a+b`): the `plugin` label of a call of the set.
     pub fn label(&self) -> String {
-        let slots = self.current();
-        let names: Vec<&str> = slots.iter().map(|s| &*s.name).collect();
-        names.join("+")
+        let mut label = String::new();
+        for slot in self.current().iter() {
+            if !label.is_empty() {
+                label.push('+');
+            }
+            label.push_str(&slot.name);
+        }
+        label
     }
 
     /// Each detector's status.

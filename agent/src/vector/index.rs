@@ -155,16 +155,14 @@ impl VectorIndex {
         self.query(collection, &embedding, k, filter).await
     }
 
-    /// With Chroma: fail when a collection holds vectors of another dimension than the
-    /// embedder makes. The store refuses a changed embedder against its own vectors at open;
-    /// this catches a new data_dir pointed at collections an earlier embedder filled, which
-    /// would otherwise reject every write. Chroma down or slow is not an error here (the
-    /// agent starts and writes wait in the outbox); a mismatch then shows in the link's error.
-    ///
-    /// Before that, a `[chroma]` that no retry can mend fails too: a URL that answers but not
-    /// as Chroma, or a database Chroma does not have. Before, both started, called Chroma
-    /// "unreachable" and filled the outbox until the size limit deleted it.
-    pub async fn check_chroma_dimension(&self) -> Result<(), VectorError> {
+    /// With Chroma, at start: fail on what no retry can mend, each with a hint. A URL that
+    /// answers but not as Chroma, a database Chroma does not have, collections marked by
+    /// another agent, or collections holding vectors of another dimension than the embedder
+    /// makes (the store refuses a changed embedder against its own vectors at open; this
+    /// catches collections another tool filled). Before, these started, called Chroma
+    /// "unreachable" or rejected every write, and filled the outbox. Chroma down or slow is
+    /// not an error here: the agent starts and writes wait in the outbox.
+    pub async fn check_chroma(&self) -> Result<(), VectorError> {
         let Some(link) = &self.chroma else { return Ok(()) };
         match tokio::time::timeout(CHECK_TIMEOUT, link.client().probe()).await {
             Ok(super::chroma::Probe::NotChroma(error)) => {

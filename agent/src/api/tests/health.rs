@@ -20,13 +20,7 @@ async fn health_is_healthy_with_a_utc_timestamp_and_detector_states() {
 fn app_with_a_fuel_limited_summarizer() -> (axum::Router, crate::summarize::Summarizers, crate::summarize::SummaryFeed)
 {
     use crate::config::{PluginLimits, PluginSource};
-    let settings = ApiSettings {
-        address: ([127, 0, 0, 1], 0).into(),
-        max_body_bytes: 1 << 20,
-        max_batch_logs: 100,
-        token: None,
-        cors_origins: vec![],
-    };
+    let settings = settings(1 << 20, 100);
     let mut state = crate::testing::app_context(constant_detectors(0.3, 0.5), settings);
     let engine = crate::detect::PluginEngine::with_fuel(None, true).unwrap();
     let spec = crate::summarize::SummarizerSpec {
@@ -116,13 +110,7 @@ async fn plugins_lists_summarizers_beside_detectors_and_a_failing_one_degrades_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_degraded_while_store_commits_fail_and_the_waiting_batch_is_kept() {
-    let settings = ApiSettings {
-        address: ([127, 0, 0, 1], 0).into(),
-        max_body_bytes: 1 << 20,
-        max_batch_logs: 1000,
-        token: None,
-        cors_origins: vec![],
-    };
+    let settings = settings(1 << 20, 1000);
     let state = app_state(constant_detectors(0.85, 0.5), settings);
     let store = state.store.clone();
     let app = router(state);
@@ -172,13 +160,7 @@ async fn a_batch_no_detector_can_score_is_refused_whole_and_a_broken_fallback_de
     let mut short = spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, r#"{"mode":"short"}"#);
     short.fallback = Fallback::Builtin("no-such-builtin");
     let detectors = crate::detect::DetectorSet::start(engine(), &[short]).unwrap();
-    let settings = ApiSettings {
-        address: ([127, 0, 0, 1], 0).into(),
-        max_body_bytes: 1 << 20,
-        max_batch_logs: 100,
-        token: None,
-        cors_origins: vec![],
-    };
+    let settings = settings(1 << 20, 100);
     let app = router(app_state(detectors, settings));
     let answer = detect(app.clone(), json!({ "logs": [log(), log(), log()] }).to_string()).await;
     let message = answer.1["message"].as_str().unwrap_or("").to_owned();
