@@ -4,7 +4,7 @@
 
 use super::config::SummarizerSpec;
 use super::feed::CommittedBatch;
-use super::host::{MAX_SUMMARY_TEXT_BYTES, SummarizerHost};
+use super::host::{MAX_SUMMARY_DATA_BYTES, MAX_SUMMARY_TEXT_BYTES, SummarizerHost};
 use super::runner::{SummarizerLane, now_ms, snapshot_key};
 use super::set::{Summarizers, validate};
 use crate::config::{PluginLimits, PluginSource};
@@ -140,6 +140,23 @@ fn a_summary_text_over_64_kib_is_cut_at_a_char_boundary_and_says_so() {
         text.strip_suffix(marker).unwrap_or_else(|| panic!("no marker at the end: {:?}", &text[text.len() - 100..]));
     assert!(kept.len() > 60_000 && kept.chars().all(|c| c == '€'), "cut between characters: {} bytes", kept.len());
     assert_eq!(plugin_count(&stored), 1, "the data is kept");
+}
+
+#[test]
+fn summary_data_over_its_limit_is_replaced_by_a_note_and_the_text_is_kept() {
+    // A 300 KB data object was stored and served with the summary, whole.
+    let mut lane = lane(testing::store());
+    lane.receive(&batch(t0() + 1_000, &["/long-data", "/b"]));
+    let stored = lane.tick(t0() + 60_000).expect("the window's summary is stored");
+    assert_eq!(stored.summary.text, "2 events");
+    let data = &stored.summary.data;
+    assert_eq!(data.len(), 1, "{:?}", data.keys().collect::<Vec<_>>());
+    let note = data["cut"].as_str().expect("a note saying what was dropped");
+    assert!(note.starts_with("the plugin's data was 300") && note.contains(&MAX_SUMMARY_DATA_BYTES.to_string()), "{note}");
+    // The next window's data is whole again.
+    lane.receive(&batch(t0() + 61_000, &["/c"]));
+    let stored = lane.tick(t0() + 120_000).expect("the next window's summary");
+    assert_eq!(plugin_count(&stored), 1);
 }
 
 #[test]

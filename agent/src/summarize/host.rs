@@ -13,6 +13,11 @@ use wasmtime::Store;
 /// Most bytes of a summary's text, its marker included: a longer one is cut (see GUIDE 9.1).
 pub const MAX_SUMMARY_TEXT_BYTES: usize = 64 * 1024;
 
+/// Bytes of a summary's `data` (its JSON text, as the plugin returned it) that are kept. A
+/// JSON object cannot be cut like a text, so a larger one is replaced by an object that says
+/// what was dropped: see [`SummarizerHost::emit`].
+pub const MAX_SUMMARY_DATA_BYTES: usize = 256 * 1024;
+
 /// A summary as the plugin returned it (its text capped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSummary {
@@ -166,6 +171,18 @@ impl SummarizerHost {
     pub fn emit(&mut self, start_ms: i64, end_ms: i64) -> Result<PluginSummary, PluginError> {
         let window = Window { start_ms, end_ms };
         let out = self.guarded("emit", |s, st| s.call_emit(st, window))?.map_err(|m| self.call_error("emit", m))?;
+        if out.data.len() > MAX_SUMMARY_DATA_BYTES {
+            // Stored, indexed and served with every summary: a plugin's runaway data (a map
+            // of every key it ever saw) would make each `/api/v1/summaries` page megabytes.
+            tracing::warn!(summarizer = %self.name, bytes = out.data.len(), "summary data dropped: over its limit");
+            let note = format!(
+                "the plugin's data was {} bytes of JSON; summary data holds at most {MAX_SUMMARY_DATA_BYTES}, \
+                 so it was dropped and only the text kept",
+                out.data.len()
+            );
+            let data = serde_json::Map::from_iter([("cut".to_owned(), serde_json::Value::String(note))]);
+            return Ok(PluginSummary { text: self.capped(out.text), data });
+        }
         let data = match serde_json::from_str::<serde_json::Value>(&out.data) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => return Err(self.bad_output("emit", "summary data is JSON but not an object".into())),

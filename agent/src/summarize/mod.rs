@@ -28,7 +28,7 @@ mod window;
 
 pub use config::{SummarizerConfig, SummarizerSpec};
 pub use feed::{CommittedBatch, SummaryFeed};
-pub use host::{FoldAnomaly, MAX_SUMMARY_TEXT_BYTES, PluginSummary, SummarizerHost};
+pub use host::{FoldAnomaly, MAX_SUMMARY_DATA_BYTES, MAX_SUMMARY_TEXT_BYTES, PluginSummary, SummarizerHost};
 pub use runner::summary_json;
 pub use set::{SummarizerPlan, Summarizers, validate};
 pub use status::{SummarizerStatus, SummaryBoard};
