@@ -4,6 +4,7 @@
 
 use super::connection::Store;
 use super::error::StoreError;
+use rusqlite::OptionalExtension;
 
 /// One saved plugin state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,5 +64,42 @@ impl Store {
             })
             .map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
+    }
+}
+
+/// The `meta` key under which a summarizer's uncounted skipped events wait for its next start.
+fn unreported_key(summarizer: &str) -> String {
+    format!("summary_unreported:{summarizer}")
+}
+
+impl Store {
+    /// Keep `events` that summarizer `name` skipped or lost and no stored summary counts yet,
+    /// for its next start to count ([`Store::take_unreported_skips`]); added to any kept before.
+    pub fn keep_unreported_skips(&self, name: &str, events: u64) -> Result<(), StoreError> {
+        if events == 0 {
+            return Ok(());
+        }
+        let err = self.error("keep a summarizer's uncounted skipped events");
+        let guard = self.writer();
+        guard
+            .conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                rusqlite::params![unreported_key(name), events as i64],
+            )
+            .map_err(&err)?;
+        Ok(())
+    }
+
+    /// The skipped events kept for summarizer `name` by its last run, removed as they are read.
+    pub fn take_unreported_skips(&self, name: &str) -> Result<u64, StoreError> {
+        let err = self.error("read a summarizer's uncounted skipped events");
+        let guard = self.writer();
+        let taken: Option<i64> = guard
+            .conn
+            .query_row("DELETE FROM meta WHERE key = ?1 RETURNING value", [unreported_key(name)], |row| row.get(0))
+            .optional()
+            .map_err(&err)?;
+        Ok(taken.unwrap_or(0).max(0) as u64)
     }
 }

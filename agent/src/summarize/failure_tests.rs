@@ -152,7 +152,10 @@ fn summary_data_over_its_limit_is_replaced_by_a_note_and_the_text_is_kept() {
     let data = &stored.summary.data;
     assert_eq!(data.len(), 1, "{:?}", data.keys().collect::<Vec<_>>());
     let note = data["cut"].as_str().expect("a note saying what was dropped");
-    assert!(note.starts_with("the plugin's data was 300") && note.contains(&MAX_SUMMARY_DATA_BYTES.to_string()), "{note}");
+    assert!(
+        note.starts_with("the plugin's data was 300") && note.contains(&MAX_SUMMARY_DATA_BYTES.to_string()),
+        "{note}"
+    );
     // The next window's data is whole again.
     lane.receive(&batch(t0() + 61_000, &["/c"]));
     let stored = lane.tick(t0() + 120_000).expect("the next window's summary");

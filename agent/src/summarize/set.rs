@@ -289,6 +289,13 @@ impl Summarizers {
                     {
                         tracing::warn!(summarizer = %name, error = %e, "summarizer refused its snapshot; starting afresh");
                     }
+                    // What its last run skipped and no summary counted: the next one counts it.
+                    match self.store.take_unreported_skips(&name) {
+                        Ok(events) => worker.carry_unreported(events),
+                        Err(e) => {
+                            tracing::warn!(summarizer = %name, error = %e, "cannot read its uncounted skipped events")
+                        }
+                    }
                     changes.push(format!("summarizer {name} started ({source} {version}, window {window})"));
                 }
             }
@@ -307,6 +314,7 @@ impl Summarizers {
             }
         }
         for g in gone.into_iter().filter(|g| !g.succeeded) {
+            self.keep_unreported(&g.name, g.left.unreported);
             changes.push(format!("summarizer {} stopped", g.name));
         }
         self.board.show(running.iter().map(|r| r.status.clone()).collect());
@@ -319,7 +327,17 @@ impl Summarizers {
         self.feed.replace(Vec::new());
         let running = std::mem::take(&mut *self.running());
         for r in running {
-            r.stop();
+            let name = r.status.name.clone();
+            let left = r.stop();
+            self.keep_unreported(&name, left.unreported);
+        }
+    }
+
+    /// Keep the events a stopped summarizer skipped and no summary counted, for the next start
+    /// of one of its name to count in its first summary.
+    fn keep_unreported(&self, name: &str, events: u64) {
+        if let Err(e) = self.store.keep_unreported_skips(name, events) {
+            tracing::warn!(summarizer = %name, events, error = %e, "cannot keep its uncounted skipped events");
         }
     }
 }

@@ -195,6 +195,28 @@ fn events_lost_before_a_reload_are_counted_in_the_successors_next_summary() {
 }
 
 #[test]
+fn events_lost_before_a_shutdown_are_counted_in_the_next_starts_first_summary() {
+    // The count pending at a stop went with the process: the next start's summary said 0.
+    let store = testing::store();
+    let (set, feed) = start(&store, &[misbehaving(16)]);
+    offer(&feed, "/refuse-emit", 3);
+    // The stop closes the open window early, and the fixture's emit fails: no summary.
+    set.stop();
+    assert!(summaries_of(&store, MISBEHAVING).is_empty());
+    let (set, feed) = start(&store, &[misbehaving(16)]);
+    offer(&feed, "/a", 2);
+    let next = wait_for(&store, MISBEHAVING, |_| true);
+    assert_eq!((next.summary.events, next.summary.skipped_events), (2, 3));
+    set.stop();
+    // Counted once: a third start has nothing left to count.
+    let (set, feed) = start(&store, &[misbehaving(16)]);
+    offer(&feed, "/b", 1);
+    let third = wait_for(&store, MISBEHAVING, |s| s.summary.events == 1);
+    assert_eq!(third.summary.skipped_events, 0);
+    set.stop();
+}
+
+#[test]
 fn the_status_counts_events_lost_to_a_failure_as_skipped_like_the_summaries() {
     // The status counted only the events a full queue skipped: 0, where the summaries said 3.
     let store = testing::store();
