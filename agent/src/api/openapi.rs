@@ -314,7 +314,8 @@ struct Stats {
     rejected_total: u64,
     /// Pipeline counters since start.
     since_start: Value,
-    /// What the store holds: `events`, `anomalies`, `bytes_on_disk`, `per_source`.
+    /// What the store holds: `events`, `anomalies`, `bytes_on_disk` (the files), `bytes_used` (the
+    /// pages in use, which `max_size_mib` limits), `per_source`.
     store: Value,
     /// Each source's counters, by name: every file source (`type` `file`: files, lines,
     /// parse errors, ...) and HTTP and WebSocket ingest as `api` and `ws`; `events` is the

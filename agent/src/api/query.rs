@@ -226,6 +226,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
             "events": counts.events,
             "anomalies": counts.anomalies,
             "bytes_on_disk": counts.bytes_on_disk,
+            "bytes_used": counts.bytes_used,
             "per_source": counts.per_source.iter().map(|(s, n)| json!({ "source": s, "events": n })).collect::<Vec<_>>(),
         },
         "sources": source_counters(&state, &p.instruments),

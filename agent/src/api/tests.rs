@@ -411,6 +411,10 @@ async fn stats_count_what_was_ingested_and_rejected() {
     assert_eq!(body["rejected_total"], 1);
     assert_eq!(body["store"]["events"], 3);
     assert_eq!(body["store"]["per_source"][0], json!({ "source": "api", "events": 3 }));
+    // The pages in use, which max_size_mib limits, and the files, which hold more.
+    let used = body["store"]["bytes_used"].as_u64().expect("bytes_used");
+    let on_disk = body["store"]["bytes_on_disk"].as_u64().expect("bytes_on_disk");
+    assert!(used > 0 && used <= on_disk, "used {used}, on disk {on_disk}");
     // HTTP and WebSocket ingest are sources too, with what they brought since start.
     assert_eq!(body["sources"]["api"], json!({ "type": "http", "events": 3 }));
     assert_eq!(body["sources"]["ws"], json!({ "type": "websocket", "events": 0 }));

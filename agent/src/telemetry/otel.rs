@@ -83,9 +83,26 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     use std::io::IsTerminal;
-    let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("VIGIL_LOG").ok().as_deref()).unwrap_or_else(|problem| {
+        // Before the log exists, so straight to stderr: a mistyped filter used to be ignored.
+        eprintln!("vigil: {problem}");
+        EnvFilter::new("info")
+    });
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     fmt::layer().with_writer(std::io::stderr).with_ansi(colour).with_filter(filter)
+}
+
+/// The log filter `VIGIL_LOG` asks for (`info` when unset or empty), or why it cannot be read.
+fn log_filter(value: Option<&str>) -> Result<EnvFilter, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(EnvFilter::new("info")),
+        Some(value) => EnvFilter::builder().parse(value).map_err(|e| {
+            format!(
+                "VIGIL_LOG={value:?} is not a log filter ({e}); logging at info instead \
+                 (hint: a level, or targets with levels, like VIGIL_LOG=info,vigil::source=debug)"
+            )
+        }),
+    }
 }
 
 impl Telemetry {
@@ -284,5 +301,23 @@ impl OtlpInstruments {
 
     pub(crate) fn plugin_call(&self, plugin: &str, elapsed: Duration) {
         self.plugin_call.record(elapsed.as_secs_f64(), &[KeyValue::new("plugin", plugin.to_owned())]);
+    }
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::log_filter;
+
+    #[test]
+    fn a_vigil_log_that_is_not_a_filter_is_reported_with_a_hint_and_logs_at_info() {
+        // `VIGIL_LOG='bogus==='` started at info without a word.
+        let problem = log_filter(Some("bogus===")).expect_err("not a filter");
+        assert!(problem.starts_with("VIGIL_LOG=\"bogus===\" is not a log filter ("), "{problem}");
+        assert!(problem.contains("hint: ") && problem.contains("VIGIL_LOG=info,vigil::source=debug"), "{problem}");
+        for good in [None, Some(""), Some("warn"), Some("info,vigil::source=debug")] {
+            assert!(log_filter(good).is_ok(), "{good:?}");
+        }
+        assert_eq!(log_filter(Some("warn")).unwrap().to_string(), "warn");
+        assert_eq!(log_filter(None).unwrap().to_string(), "info");
     }
 }
