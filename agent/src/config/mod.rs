@@ -5,12 +5,14 @@
 mod error;
 mod locate;
 mod plugin_table;
+mod range;
 mod raw;
 mod resolve;
 #[cfg(test)]
 mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use range::Range;
 pub use raw::{ApiConfig, DetectorConfig, LimitsConfig, RawConfig};
 pub use resolve::{ApiSettings, Config, DetectorSpec, Fallback, PluginLimits, PluginSource};
 

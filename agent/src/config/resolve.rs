@@ -113,9 +113,6 @@ pub enum Fallback {
     None,
 }
 
-const MAX_MEMORY_MIB: u64 = 16 * 1024;
-const MAX_CALL_TIMEOUT_MS: u64 = 10 * 60 * 1000;
-
 /// Collects problems while walking the raw config.
 struct Checker<'a> {
     file: &'a str,
@@ -131,17 +128,24 @@ impl Checker<'_> {
         self.errors.push(ConfigError::at(self.file, self.text, span, field, message).hint(hint));
     }
 
-    fn range(&mut self, value: &Spanned<u64>, field: &str, min: u64, max: u64, unit: &str) -> u64 {
+    /// Check a spanned whole number against the range of `field` (see [`super::range`]).
+    fn range(&mut self, value: &Spanned<u64>, field: &str) -> u64 {
         let v = *value.get_ref();
-        if v < min || v > max {
-            self.error(
-                value,
-                field,
-                format!("must be between {min} and {max} {unit}, got {v}"),
-                "pick a value in range",
-            );
+        let range = super::range::find(field).unwrap_or_else(|| panic!("{field} has a range in config::range"));
+        if !range.contains(v) {
+            self.error(value, field, range.message(v), range.hint);
         }
         v
+    }
+
+    /// Check a whole number without a span of its own against the range of `field`; the
+    /// error is placed at the field by [`super::locate::locate_fields`].
+    fn bound(&mut self, field: String, value: u64) -> u64 {
+        let range = super::range::find(&field).unwrap_or_else(|| panic!("{field} has a range in config::range"));
+        if !range.contains(value) {
+            self.errors.push(ConfigError::at(self.file, self.text, None, field, range.message(value)).hint(range.hint));
+        }
+        value
     }
 }
 
@@ -161,8 +165,8 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             SocketAddr::from(([127, 0, 0, 1], 8420))
         }
     };
-    let max_body_bytes = check.range(&raw.api.max_body_bytes, "api.max_body_bytes", 1024, 1 << 30, "bytes") as usize;
-    let max_batch_logs = check.range(&raw.api.max_batch_logs, "api.max_batch_logs", 1, 1_000_000, "logs") as usize;
+    let max_body_bytes = check.range(&raw.api.max_body_bytes, "api.max_body_bytes") as usize;
+    let max_batch_logs = check.range(&raw.api.max_batch_logs, "api.max_batch_logs") as usize;
     let token = raw.api.token.as_ref().map(|t| {
         if t.get_ref().len() < 16 || t.get_ref().chars().any(|c| c.is_whitespace() || c.is_control()) {
             check.error(
@@ -213,28 +217,12 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
         }
         Default::default()
     });
-    for (field, value, default) in
-        [("batch_events", raw.pipeline.batch_events, 4096), ("queue", raw.pipeline.queue, 64)]
-    {
-        if value == 0 {
-            check.errors.push(
-                ConfigError::at(file, text, None, format!("pipeline.{field}"), "must be at least 1, got 0")
-                    .hint(format!("the default is {default}")),
-            );
-        }
-    }
-    if !(1..=MAX_QUEUE_EVENTS).contains(&raw.pipeline.queue_events) {
-        check.errors.push(
-            ConfigError::at(
-                file,
-                text,
-                None,
-                "pipeline.queue_events",
-                format!("must be between 1 and {MAX_QUEUE_EVENTS}, got {}", raw.pipeline.queue_events),
-            )
-            .hint("the default is 32768 (about 25 MiB of access-log events)"),
-        );
-    }
+    let pipeline = &raw.pipeline;
+    check.bound("pipeline.batch_events".into(), pipeline.batch_events as u64);
+    check.bound("pipeline.batch_wait_ms".into(), pipeline.batch_wait_ms);
+    check.bound("pipeline.queue".into(), pipeline.queue as u64);
+    check.bound("pipeline.queue_events".into(), pipeline.queue_events as u64);
+    check.bound("chroma.retention_days".into(), u64::from(raw.chroma.retention_days));
     let sources =
         raw.sources.iter().enumerate().filter_map(|(i, s)| resolve_source(&mut check, i, s)).collect::<Vec<_>>();
     for (i, s) in sources.iter().enumerate() {
@@ -289,9 +277,6 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
     }
 }
 
-/// Largest `[pipeline] queue_events`: a semaphore counts at most this many permits.
-const MAX_QUEUE_EVENTS: usize = 1 << 28;
-
 fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Option<SourceSpec> {
     let before = check.errors.len();
     let mut fail = |field: &str, message: String, hint: &str| {
@@ -329,11 +314,15 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
             }
         }
     }
-    if raw.max_line_bytes < 64 {
-        fail("max_line_bytes", format!("must be at least 64, got {}", raw.max_line_bytes), "the default is 65536");
-    }
-    if raw.poll_interval_ms == 0 {
-        fail("poll_interval_ms", "must be at least 1".into(), "the default is 250");
+    for (field, value) in [
+        ("max_line_bytes", raw.max_line_bytes as u64),
+        ("partial_line_timeout_ms", raw.partial_line_timeout_ms),
+        ("poll_interval_ms", raw.poll_interval_ms),
+    ] {
+        let range = super::range::find(&format!("sources.{field}")).expect("source ranges are listed");
+        if !range.contains(value) {
+            fail(field, range.message(value), range.hint);
+        }
     }
     let parser = match raw.parse_config().build() {
         Ok(p) => Some(p),
@@ -400,9 +389,8 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
             "scores are in [0, 1]; 0.6 is a good start",
         );
     }
-    let memory_mib = check.range(&raw.limits.max_memory_mib, &at("limits.max_memory_mib"), 1, MAX_MEMORY_MIB, "MiB");
-    let timeout_ms =
-        check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"), 1, MAX_CALL_TIMEOUT_MS, "ms");
+    let memory_mib = check.range(&raw.limits.max_memory_mib, &at("limits.max_memory_mib"));
+    let timeout_ms = check.range(&raw.limits.call_timeout_ms, &at("limits.call_timeout_ms"));
     let fallback = match raw.fallback.as_ref().map(|f| (f, f.get_ref().as_str())) {
         None => Fallback::Builtin("isolation-forest"),
         Some((_, "none")) => Fallback::None,
@@ -419,9 +407,9 @@ fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base
             }
         },
     };
-    let snapshot_secs = *raw.snapshot_interval_secs.get_ref();
+    let snapshot_secs = check.range(&raw.snapshot_interval_secs, &at("snapshot_interval_secs"));
     let snapshot_interval = (snapshot_secs > 0).then(|| Duration::from_secs(snapshot_secs));
-    let fuel = raw.limits.fuel.as_ref().map(|f| check.range(f, &at("limits.fuel"), 1_000, u64::MAX / 2, "units"));
+    let fuel = raw.limits.fuel.as_ref().map(|f| check.range(f, &at("limits.fuel")));
     let config_json = super::plugin_table::to_json(&raw.config).unwrap_or_else(|(key, why)| {
         check.errors.push(
             ConfigError::at(check.file, check.text, None, at(&format!("config.{key}")), why)

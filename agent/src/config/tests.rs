@@ -200,3 +200,36 @@ fn a_plugin_setting_json_cannot_hold_is_refused_by_its_key_and_line() {
     assert_eq!((e.field.as_str(), e.line), ("detectors[0].config.rare", Some(5)), "{err}");
     assert!(e.message.starts_with("NaN has no JSON form"), "{err}");
 }
+
+#[test]
+fn pipeline_batch_wait_ms_over_a_second_is_refused_with_its_range() {
+    // 999999999 was accepted, and a lone POST /anomaly_detection then waited for it (11 days).
+    let err = parse("[pipeline]\nbatch_wait_ms = 999999999\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!((e.field.as_str(), e.line, e.column), ("pipeline.batch_wait_ms", Some(2), Some(17)), "{err}");
+    assert_eq!(e.message, "must be between 0 and 1000 ms, got 999999999");
+    assert!(e.hint.as_deref().unwrap().contains("POST /anomaly_detection"), "{err}");
+    assert_eq!(parse("[pipeline]\nbatch_wait_ms = 1000\n").unwrap().pipeline.batch_wait_ms, 1000);
+}
+
+#[test]
+fn an_absurdly_large_whole_number_is_refused_in_every_section_by_its_field() {
+    let source = "[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\n";
+    let detector = "[[detectors]]\nplugin = \"builtin:isolation-forest\"\n";
+    let huge = i64::MAX;
+    for (text, field) in [
+        (format!("[pipeline]\nbatch_events = {huge}\n"), "pipeline.batch_events"),
+        (format!("[pipeline]\nqueue = {huge}\n"), "pipeline.queue"),
+        (format!("{detector}snapshot_interval_secs = {huge}\n"), "detectors[0].snapshot_interval_secs"),
+        (format!("{source}max_line_bytes = {huge}\n"), "sources[0].max_line_bytes"),
+        (format!("{source}partial_line_timeout_ms = {huge}\n"), "sources[0].partial_line_timeout_ms"),
+        (format!("{source}poll_interval_ms = {huge}\n"), "sources[0].poll_interval_ms"),
+        ("[chroma]\nretention_days = 4000000000\n".to_owned(), "chroma.retention_days"),
+    ] {
+        let errors = parse(&text).unwrap_err().0;
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field], "{errors:?}");
+        let e = &errors[0];
+        assert!(e.message.starts_with("must be between ") && e.hint.is_some(), "{e}");
+        assert_eq!(e.line, Some(text.lines().count()), "points at the value: {e}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The `[store]` section as users write it, and the checks that run before the store opens.
 
 use super::error::StoreError;
+use crate::config::Range;
 use serde::Deserialize;
 
 /// `[store]`: where events, anomalies and file checkpoints are kept, and for how long.
@@ -55,35 +56,77 @@ impl Default for StoreConfig {
     }
 }
 
+/// The range of each bounded `[store]` field (by its name in `[store]`).
+pub(crate) const RANGES: &[Range] = &[
+    Range {
+        field: "read_connections",
+        min: 1,
+        max: 64,
+        unit: "",
+        hint: "the default is 4; queries beyond them at once open a connection of their own",
+    },
+    Range {
+        field: "cache_mib",
+        min: 1,
+        max: 65_536,
+        unit: "MiB",
+        hint: "the default is 16; the cache is resident memory once filled",
+    },
+    Range {
+        field: "busy_timeout_ms",
+        min: 0,
+        max: 600_000,
+        unit: "ms",
+        hint: "the default is 5000; 600000 is 10 minutes",
+    },
+    Range {
+        field: "retention_chunk",
+        min: 100,
+        max: 1_000_000,
+        unit: "events",
+        hint: "the default is 10000; smaller chunks block commits for less time",
+    },
+    Range {
+        field: "retention_interval_secs",
+        min: 1,
+        max: 86_400,
+        unit: "s",
+        hint: "the default is 60; 86400 is a day",
+    },
+    Range {
+        field: "retention_days",
+        min: 0,
+        max: 36_500,
+        unit: "days",
+        hint: "0 keeps events until max_size_mib; 36500 is 100 years",
+    },
+];
+
 impl StoreConfig {
     /// Check the values serde cannot; [`Store::open`](super::Store::open) calls this first.
     pub fn validate(&self) -> Result<(), StoreError> {
-        let bad = |field: &'static str, message: String| Err(StoreError::Config { field, message });
-        if !(1..=64).contains(&self.read_connections) {
-            return bad("read_connections", format!("{} is out of range; give 1 to 64", self.read_connections));
+        match self.problems().into_iter().next() {
+            Some((range, value)) => {
+                let unit = if range.unit.is_empty() { String::new() } else { format!(" ({})", range.unit) };
+                let message = format!("{value} is out of range; give {} to {}{unit}", range.min, range.max);
+                Err(StoreError::Config { field: range.field, message })
+            }
+            None => Ok(()),
         }
-        if self.cache_mib == 0 || self.cache_mib > 65_536 {
-            return bad("cache_mib", format!("{} is out of range; give 1 to 65536 (MiB)", self.cache_mib));
-        }
-        if self.busy_timeout_ms > 600_000 {
-            return bad("busy_timeout_ms", format!("{} is over 10 minutes; give at most 600000", self.busy_timeout_ms));
-        }
-        if !(100..=1_000_000).contains(&self.retention_chunk) {
-            return bad("retention_chunk", format!("{} is out of range; give 100 to 1000000", self.retention_chunk));
-        }
-        if !(1..=86_400).contains(&self.retention_interval_secs) {
-            return bad(
-                "retention_interval_secs",
-                format!("{} is out of range; give 1 to 86400 (seconds)", self.retention_interval_secs),
-            );
-        }
-        if self.retention_days > 36_500 {
-            return bad(
-                "retention_days",
-                format!("{} is over 100 years; give 0 (no age limit) or fewer days", self.retention_days),
-            );
-        }
-        Ok(())
+    }
+
+    /// Every field out of its range, with its value.
+    pub(crate) fn problems(&self) -> Vec<(&'static Range, u64)> {
+        let value = |field: &str| match field {
+            "read_connections" => self.read_connections as u64,
+            "cache_mib" => self.cache_mib,
+            "busy_timeout_ms" => self.busy_timeout_ms,
+            "retention_chunk" => self.retention_chunk as u64,
+            "retention_interval_secs" => self.retention_interval_secs,
+            "retention_days" => u64::from(self.retention_days),
+            other => unreachable!("no [store] field {other}"),
+        };
+        RANGES.iter().map(|r| (r, value(r.field))).filter(|(r, v)| !r.contains(*v)).collect()
     }
 
     /// The size limit in bytes, if any.

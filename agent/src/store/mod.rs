@@ -32,6 +32,7 @@ mod wal;
 mod write;
 
 pub use checkpoint::{Checkpoint, SavedCheckpoint};
+pub(crate) use config::RANGES as STORE_RANGES;
 pub use config::{StoreConfig, StoreKind};
 pub use connection::{DB_FILE, Store, check_data_dir};
 pub use error::StoreError;
