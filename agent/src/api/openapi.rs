@@ -435,11 +435,17 @@ fn anomaly_detection() {}
         every source), `ack` (WsAck plus `source`, one per committed batch), `stats` (WsStats, every 5 s), \
         `summary` (WsSummary, a window's summary was stored), `config_error` (WsConfigError, a changed config file \
         was refused), `config_applied` (WsConfigApplied), `lagged` (WsLagged, the client was too slow). Messages \
-        from the client are ignored; a close frame is answered with one.",
+        from the client are ignored; a close frame is answered with one. \
+        A handshake that carries an `Origin` (a browser's page) is taken only from the agent's own origin (its `/ui/`: \
+        the host and port of the request's `Host`) or an origin listed in `[api] cors_origins`; any other gets 403 \
+        `origin_not_allowed` before the upgrade, as browsers apply no CORS to WebSockets. Clients that send no \
+        `Origin` (applications, CLIs) are not affected; the token, when set, is needed too.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade request (`not_a_websocket`)", body = Error),
         (status = 401, description = "Missing or wrong token", body = Error),
+        (status = 403, description = "The handshake's `Origin` is neither the agent's own nor in `[api] cors_origins` \
+            (`origin_not_allowed`)", body = Error),
     ))]
 #[allow(dead_code)]
 fn monitor_ws() {}
@@ -448,11 +454,17 @@ fn monitor_ws() {}
     description = "WebSocket for applications. Send one log (LogIn), an array of logs, or `{\"logs\": [...]}` per text frame. Each frame is \
         answered with `ack` (WsAck) once its logs are committed, then one `anomaly` (WsAnomaly) per anomalous log; \
         a bad frame gets `error` (WsError) and the connection stays open. Binary frames are refused; an oversized \
-        frame closes the connection with code 1009.",
+        frame closes the connection with code 1009. \
+        A handshake that carries an `Origin` (a browser's page) is taken only from the agent's own origin (its `/ui/`: \
+        the host and port of the request's `Host`) or an origin listed in `[api] cors_origins`; any other gets 403 \
+        `origin_not_allowed` before the upgrade, as browsers apply no CORS to WebSockets. Clients that send no \
+        `Origin` (applications, CLIs) are not affected; the token, when set, is needed too.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade request (`not_a_websocket`)", body = Error),
         (status = 401, description = "Missing or wrong token", body = Error),
+        (status = 403, description = "The handshake's `Origin` is neither the agent's own nor in `[api] cors_origins` \
+            (`origin_not_allowed`)", body = Error),
     ))]
 #[allow(dead_code)]
 fn application_ws() {}

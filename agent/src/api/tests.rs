@@ -14,6 +14,7 @@ mod clients;
 mod encoding;
 mod frames;
 mod health;
+mod sockets;
 
 /// Settings on loopback with no token and no CORS origins.
 fn settings(max_body_bytes: usize, max_batch_logs: usize) -> ApiSettings {

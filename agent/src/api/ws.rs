@@ -8,9 +8,9 @@ use super::request::{self, ValidLog};
 use super::{ApiError, AppState};
 use crate::pipeline::{Accepted, PipelineError, Published, Submission};
 use axum::extract::State;
-
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -34,10 +34,60 @@ fn not_an_upgrade(rejection: WebSocketUpgradeRejection) -> ApiError {
     )
 }
 
+/// Browsers apply no CORS to WebSockets: any page a user visits may open one to the agent,
+/// and the browser only tells which page in the handshake's `Origin`. So a handshake from a
+/// browser is taken only from the agent's own origin (its `/ui/`: the same host and port as
+/// the request's `Host`, whatever the scheme, as a TLS proxy in front may add one) or from an
+/// origin of `[api] cors_origins` ("*": any); another is refused with 403 before the upgrade.
+/// Without `Origin` the client is not a browser's page (an application, a CLI), and is let
+/// in. The token, when set, is checked before this by the auth layer.
+fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if same_origin(&origin, host) {
+        return Ok(());
+    }
+    let listed = &state.settings.load().cors_origins;
+    if listed.iter().any(|allowed| allowed == "*" || *allowed == origin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "origin_not_allowed",
+        format!(
+            "WebSocket handshake from origin {origin:?} refused: it is neither this agent's own (host {host:?}) nor \
+             listed in [api] cors_origins; to let that site's pages use the agent's WebSockets, add {origin:?} to \
+             [api] cors_origins"
+        ),
+    ))
+}
+
+/// Whether `origin` (`scheme://host[:port]`, as browsers send it) names the host and port of
+/// `host` (the request's `Host`), the scheme aside; a default port (80 for http, 443 for
+/// https) may be written or left out on either side.
+pub(super) fn same_origin(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    if host.is_empty() || authority.is_empty() {
+        return false;
+    }
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => Some(":80"),
+        "https" | "wss" => Some(":443"),
+        _ => None,
+    };
+    fn bare<'a>(authority: &'a str, default_port: Option<&str>) -> &'a str {
+        default_port.and_then(|port| authority.strip_suffix(port)).unwrap_or(authority)
+    }
+    bare(authority, default_port).eq_ignore_ascii_case(bare(host, default_port))
+}
+
 pub async fn application(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    check_origin(&headers, &state)?;
     let upgrade = upgrade.map_err(not_an_upgrade)?;
     let limit = state.settings.load().max_body_bytes;
     Ok(upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| ingest(socket, state)))
@@ -45,8 +95,10 @@ pub async fn application(
 
 pub async fn monitor(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    check_origin(&headers, &state)?;
     let upgrade = upgrade.map_err(not_an_upgrade)?;
     // Subscribed here, before the handshake is answered, not in the upgraded task: a dashboard
     // that has its connection gets everything that happens after, even what happens before
