@@ -158,6 +158,10 @@ pub struct Filters {
     pub attack: Option<AttackMatch>,
     /// Text the URL, user agent or line holds, in ASCII lower case (see `text_filter`).
     pub text: Option<String>,
+    /// The program that wrote a system log line (`fields.app`), in lower case.
+    pub program: Option<String>,
+    /// The machine that wrote a system log line (`fields.host`), in lower case.
+    pub host: Option<String>,
 }
 
 impl Filters {
@@ -180,6 +184,12 @@ impl Filters {
         if let Some(ip) = &self.ip {
             parts.push(format!("from {ip}"));
         }
+        if let Some(program) = &self.program {
+            parts.push(format!("from program {program}"));
+        }
+        if let Some(host) = &self.host {
+            parts.push(format!("from host {host}"));
+        }
         parts.join(" ")
     }
 
@@ -192,6 +202,40 @@ impl Filters {
             && self.method.is_none()
             && self.attack.is_none()
             && self.text.is_none()
+            && self.program.is_none()
+            && self.host.is_none()
+    }
+
+    /// The filters only an HTTP request can match, in words for a reply over lines that are
+    /// not requests ("an HTTP status", "a client IP").
+    pub fn of_requests(&self) -> Vec<&'static str> {
+        let mut what = Vec::new();
+        if self.status.is_some() || !self.not_status.is_empty() {
+            what.push("an HTTP status");
+        }
+        if self.ip.is_some() {
+            what.push("a client IP");
+        }
+        if self.url.is_some() {
+            what.push("a URL");
+        }
+        if self.method.is_some() {
+            what.push("an HTTP method");
+        }
+        if self.attack.is_some() {
+            what.push("a URL, user agent or referer (what attack signatures read)");
+        }
+        what
+    }
+
+    /// These filters without those only an HTTP request can match.
+    pub fn without_request_fields(&self) -> Filters {
+        Filters {
+            text: self.text.clone(),
+            program: self.program.clone(),
+            host: self.host.clone(),
+            ..Filters::default()
+        }
     }
 
     /// These filters without their statuses (asked about or left out).
@@ -222,6 +266,27 @@ pub struct Reading {
     /// Why the question cannot be answered as read (it leaves out what no filter can leave
     /// out), said to the user instead of an answer to the opposite question.
     pub unreadable: Option<String>,
+    /// A name the question counts the lines of ("lines from sshd", "kernel lines"), and
+    /// whether it said a program or a host; resolved against the stored names before answering
+    /// (see `Chat::answer_from_data`).
+    pub named: Option<(String, Named)>,
+    /// Whether the dimension asked about came from "host(s)": an IP for requests, a host name
+    /// for system log lines, resolved against the data.
+    pub host_word: bool,
+    /// What the answer must say about how the question was read.
+    pub notes: Vec<String>,
+}
+
+/// What kind of name a question gave ("lines from program sshd", "from host combo", "lines
+/// from sshd").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// A program.
+    Program,
+    /// A host.
+    Host,
+    /// Either: the stored names say which.
+    Either,
 }
 
 /// Most rows a top-N answer lists.
@@ -238,6 +303,174 @@ static TOP_N: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b(?:top|first)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|twenty)\b|\b(\d+)\s+(?:most|busiest|biggest|noisiest|top)\b|\bwhich\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b",
     )
+});
+
+/// "from host combo", "lines from program sshd": a name said to be a host or a program.
+static KIND_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(?:from|on|by|of)\s+(?:the\s+)?(host|machine|server|node|program|app|process|daemon)\s+([a-z0-9][\w.-]*)")
+});
+/// "lines from sshd", "events from the kernel", "how many sshd lines": a name of either.
+static LINES_FROM: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(?:lines?|events?|logs?|messages?|entries|records?)\s+(?:from|by|of|written by)\s+(?:the\s+)?([a-z][\w.-]*)")
+});
+static NAME_LINES: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\bhow many\s+([a-z][\w.-]*)\s+(?:log\s+)?(?:lines?|events?|logs?|messages?|entries|records?)\b")
+});
+/// Words in those places that are no program or host name.
+const NOT_NAMES: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "all",
+    "any",
+    "each",
+    "every",
+    "them",
+    "it",
+    "there",
+    "which",
+    "what",
+    "this",
+    "these",
+    "those",
+    "that",
+    "log",
+    "logs",
+    "line",
+    "lines",
+    "total",
+    "new",
+    "more",
+    "other",
+    "such",
+    "unique",
+    "distinct",
+    "system",
+    "syslog",
+    "access",
+    "web",
+    "http",
+    "ip",
+    "ips",
+    "address",
+    "client",
+    "clients",
+    "error",
+    "errors",
+    "failed",
+    "today",
+    "yesterday",
+    "now",
+    "me",
+    "us",
+    "you",
+    "we",
+    "my",
+    "our",
+    "your",
+    "different",
+    "many",
+    "much",
+    "suspicious",
+    "unusual",
+    "anomalous",
+    "request",
+    "requests",
+    "same",
+    "last",
+    "first",
+    "recent",
+    "of",
+    "in",
+    "on",
+    "at",
+    "and",
+    "or",
+    "not",
+    "no",
+    "between",
+    "since",
+    "before",
+    "after",
+    "during",
+    "containing",
+    "with",
+    "mentioning",
+    "matching",
+    "name",
+    "names",
+    "status",
+    "statuses",
+    "code",
+    "codes",
+    "method",
+    "methods",
+    "url",
+    "urls",
+    "path",
+    "paths",
+    "hour",
+    "minute",
+    "day",
+    "week",
+    "month",
+    "year",
+    "program",
+    "programs",
+    "host",
+    "hosts",
+    "app",
+    "apps",
+    "process",
+    "daemon",
+    "machine",
+    "server",
+    "node",
+    "user",
+    "agent",
+    "size",
+    "type",
+    "kind",
+    "class",
+    "level",
+    "severity",
+    "source",
+    "sources",
+    "time",
+    "window",
+    "period",
+    "data",
+    "stored",
+];
+
+/// A program or host the question counts the lines of, and the text with its words blanked.
+fn named(text: &str) -> Option<((String, Named), std::ops::Range<usize>)> {
+    if let Some(caps) = KIND_NAMED.captures(text) {
+        let kind = match &caps[1] {
+            "host" | "machine" | "server" | "node" => Named::Host,
+            _ => Named::Program,
+        };
+        let name = caps.get(2).expect("a name");
+        let bare = name.as_str().trim_end_matches(['.', '-']);
+        if !NOT_NAMES.contains(&bare) && !bare.chars().all(|c| c.is_ascii_digit()) {
+            return Some(((bare.to_owned(), kind), caps.get(0).expect("match").range()));
+        }
+    }
+    for pattern in [&*LINES_FROM, &*NAME_LINES] {
+        for caps in pattern.captures_iter(text) {
+            let name = caps.get(1).expect("a name");
+            let bare = name.as_str().trim_end_matches(['.', '-']);
+            if !NOT_NAMES.contains(&bare) {
+                return Some(((bare.to_owned(), Named::Either), name.start()..name.start() + bare.len()));
+            }
+        }
+    }
+    None
+}
+
+/// "failed logins", "login failures": no filter says which events those are.
+static FAILED_LOGINS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\bfail\w*\s+(?:log ?ins?|logons?|sign[- ]?ins?|auth\w*|attempts?)\b|\b(?:log ?in|logon|sign[- ]?in)\s+fail\w*")
 });
 
 /// Read `rest` (the question in lower case with its time window blanked); `original` is the
@@ -278,6 +511,16 @@ pub fn read(rest: &str, original: &str) -> Reading {
             text = text.replacen(bare, " ", 1);
         }
     }
+    let mut failed_logins = None;
+    if filters.text.is_none()
+        && let Some(m) = FAILED_LOGINS.find(&text)
+    {
+        failed_logins = Some(m.as_str().trim().to_owned());
+    }
+    let named = named(&text).map(|(named, range)| {
+        super::timerange::blank(&mut text, range);
+        named
+    });
     let (spelt, corrected) = super::spelling::correct(&text);
     text = spelt;
     if let Some(m) = METHOD_UPPER.captures(original) {
@@ -315,13 +558,38 @@ pub fn read(rest: &str, original: &str) -> Reading {
     let top_n = top_n.unwrap_or(if plural { 5 } else { 1 });
     let terms = terms(&text);
     let anomalies = has(&text, r"\banomal");
-    let unreadable = negated.map(|what| {
+    let mut unreadable = negated.map(|what| {
         format!(
             "I cannot leave out {what} yet: only a status can be left out (\"not 200\", \"excluding 404s\", \
              \"errors other than 404\"), and answering for {what} would answer the opposite question"
         )
     });
-    Reading { intent, filters, top_n, terms, anomalies, noun: noun(&text), corrected, unreadable }
+    if unreadable.is_none()
+        && let Some(words) = failed_logins
+    {
+        unreadable = Some(format!(
+            "I cannot tell which events are {words:?}: in an access log a failed login is a status on some URL, in \
+             a system log a line's words. Ask for a status (\"how many 401s to /login?\") or for the words of the \
+             lines (\"how many failed password lines?\", \"how many authentication failures?\")"
+        ));
+    }
+    let host_word =
+        matches!(intent, Intent::Top(Dimension::Ip) | Intent::Breakdown(Dimension::Ip) | Intent::Unique(Dimension::Ip))
+            && has(&text, r"\bhosts?\b")
+            && !has(&text, r"\bips?\b|\baddress(?:es)?\b|\bclients?\b|\bvisitors?\b|\bcallers?\b");
+    Reading {
+        intent,
+        filters,
+        top_n,
+        terms,
+        anomalies,
+        noun: noun(&text),
+        corrected,
+        unreadable,
+        named,
+        host_word,
+        notes: Vec::new(),
+    }
 }
 
 /// Keep `what` as the first thing the question leaves out when `before` ends with a negation.

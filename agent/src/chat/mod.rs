@@ -33,8 +33,8 @@ pub use nearest::VectorRetriever;
 pub use retrieve::{Passage, Retrieved, Retriever};
 
 use crate::store::{Store, StoreError};
-use intent::Intent;
-use queries::Queries;
+use intent::{Dimension, Intent, Named, Reading};
+use queries::{Queries, Scope};
 use std::sync::Arc;
 
 /// Why a question got no answer at all (as opposed to a reply saying what can be asked).
@@ -54,6 +54,45 @@ pub struct Chat {
     time_zone: jiff::tz::TimeZone,
     llm: Option<llm::Llm>,
     retriever: Option<Arc<dyn Retriever>>,
+}
+
+/// Settle what the reading leaves to the data: a name the lines are counted by ("lines from
+/// sshd": a program or a host, as stored), and "host" (an IP for requests, a host name for
+/// system log lines). `Some`: why the question cannot be answered as asked.
+fn resolve(q: &Queries<'_>, reading: &mut Reading, range: &timerange::TimeRange) -> Result<Option<String>, StoreError> {
+    if let Some((name, kind)) = reading.named.clone() {
+        if kind != Named::Host && q.names(Dimension::Program, &name)? {
+            reading.filters.program = Some(name);
+        } else if kind != Named::Program && q.names(Dimension::Host, &name)? {
+            reading.filters.host = Some(name);
+        } else {
+            let what = match kind {
+                Named::Program => "program",
+                Named::Host => "host",
+                Named::Either => "program or host",
+            };
+            return Ok(Some(format!(
+                "No stored line was written by a {what} named {name:?}, so I did not count every line instead; ask \
+                 \"which programs wrote the most lines?\" or \"lines by host name\" for the names stored, or quote \
+                 the words the lines hold (how many \"{name}\" lines?)"
+            )));
+        }
+    }
+    if reading.host_word {
+        let scope = Scope { range, filters: &reading.filters };
+        if q.count_valued(scope, Dimension::Host)? > 0 {
+            reading.intent = match reading.intent {
+                Intent::Top(_) => Intent::Top(Dimension::Host),
+                Intent::Breakdown(_) => Intent::Breakdown(Dimension::Host),
+                Intent::Unique(_) => Intent::Unique(Dimension::Host),
+                other => other,
+            };
+            reading
+                .notes
+                .push("I read \"host\" as the host name of the system log lines; ask \"which IP\" for clients".into());
+        }
+    }
+    Ok(None)
 }
 
 impl Chat {
@@ -89,8 +128,11 @@ impl Chat {
             Some(found) => (found.range, found.rest),
             None => (timerange::TimeRange::all(), question.to_lowercase()),
         };
-        let reading = intent::read(&rest, question);
+        let mut reading = intent::read(&rest, question);
         if let Some(message) = &reading.unreadable {
+            return Ok(Answer::about_asking("unknown", answer::help(&format!("{message}."))));
+        }
+        if let Some(message) = Queries::with(store, |q| resolve(q, &mut reading, &range))? {
             return Ok(Answer::about_asking("unknown", answer::help(&format!("{message}."))));
         }
         let mut answer = match reading.intent {
@@ -124,6 +166,11 @@ impl Chat {
             let read_as: Vec<String> =
                 reading.corrected.iter().map(|(written, word)| format!("\"{written}\" as \"{word}\"")).collect();
             answer.response.push_str(&format!(" (I read {}.)", read_as.join(", ")));
+        }
+        if !matches!(answer.intent, "help" | "unknown") {
+            for note in &reading.notes {
+                answer.response.push_str(&format!(" ({note}.)"));
+            }
         }
         Ok(answer)
     }

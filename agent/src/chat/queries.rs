@@ -191,6 +191,14 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
         clauses.push("e.method = ?".into());
         params.push(Value::Text(method.clone()));
     }
+    if let Some(program) = &f.program {
+        clauses.push(format!("lower({}) = ?", column(Dimension::Program)));
+        params.push(Value::Text(program.clone()));
+    }
+    if let Some(host) = &f.host {
+        clauses.push(format!("lower({}) = ?", column(Dimension::Host)));
+        params.push(Value::Text(host.clone()));
+    }
     if let Some(text) = &f.text {
         // After the indexed conditions: the search reads each row's line.
         clauses.push(crate::store::Q_MATCH_SQL.into());
@@ -236,6 +244,23 @@ impl<'s> Queries<'s> {
         let (clause, params) = filter(scope, "e.timestamp_ms");
         let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
         Ok(n as u64)
+    }
+
+    /// HTTP requests in scope: events with a status or a method (system log lines have
+    /// neither).
+    pub fn requests(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
+        let (clause, params) = filter(scope, "e.timestamp_ms");
+        let only = "(+e.status_code != 0 OR e.method != '')";
+        let clause = if clause.is_empty() { format!("WHERE {only}") } else { format!("{clause} AND {only}") };
+        let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
+        Ok(n as u64)
+    }
+
+    /// Whether any stored event was written by the program (`Dimension::Program`) or host
+    /// (`Dimension::Host`) `name`, ignoring case.
+    pub fn names(&self, dim: Dimension, name: &str) -> Result<bool, StoreError> {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM events e WHERE lower({}) = ?)", column(dim));
+        self.one(&sql, &[Value::Text(name.to_lowercase())])
     }
 
     /// Events in scope by the attack kinds they look like, as `(kinds as AttackKind bits, events)`

@@ -50,6 +50,23 @@ const ENDS_TEXT: &[&str] = &[
 /// Most words an unquoted text takes.
 const MAX_WORDS: usize = 6;
 
+/// Phrases of system logs read as the text they name when a question does not quote them
+/// ("how many failed password lines?", "how many invalid users?"): the count of lines holding
+/// them is exact, while "failed" read as an HTTP error status counted nothing on system logs
+/// (or the access log's 4xx/5xx on mixed data).
+static LOG_PHRASES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"\bfailed passwords?\b", "failed password"),
+        (r"\bauthentication failures?\b|\bauth failures?\b", "authentication failure"),
+        (r"\binvalid users?\b", "invalid user"),
+        (r"\bpossible break-?in attempts?\b|\bbreak-?in attempts?\b|\bbreak-?ins?\b", "break-in attempt"),
+        (r"\baccepted passwords?\b", "accepted password"),
+    ]
+    .into_iter()
+    .map(|(pattern, text)| (Regex::new(pattern).expect("valid regex"), text))
+    .collect()
+});
+
 /// The text a question asks for, in ASCII lower case, and the question with it blanked out
 /// (so its words are not read as statuses, methods or intents: "failed" is not an error
 /// status in `how many "Failed password"`). `None` when the question asks for no text.
@@ -60,7 +77,11 @@ pub fn read(text: &str) -> Option<(String, String)> {
         let whole = caps.get(0).expect("the whole match");
         return accept(wanted).map(|wanted| (wanted, blanked(text, whole.range())));
     }
-    let caps = INTRODUCED.captures(text)?;
+    let Some(caps) = INTRODUCED.captures(text) else {
+        return LOG_PHRASES.iter().find_map(|(pattern, wanted)| {
+            pattern.find(text).map(|m| ((*wanted).to_owned(), blanked(text, m.range())))
+        });
+    };
     let after = caps.get(1).expect("a text after the cue");
     let mut end = after.start();
     let mut words = 0;
@@ -123,6 +144,11 @@ mod tests {
         );
         assert_eq!(wanted(" requests matching /admin by status ").as_deref(), Some("/admin"));
         assert_eq!(wanted(" how many logs with the text out of memory ").as_deref(), Some("out of memory"));
+        assert_eq!(wanted(" how many failed password lines? ").as_deref(), Some("failed password"));
+        assert_eq!(wanted(" how many authentication failures? ").as_deref(), Some("authentication failure"));
+        assert_eq!(wanted(" how many break-in attempts? ").as_deref(), Some("break-in attempt"));
+        let (_, rest) = read(" which ip had the most failed passwords? ").unwrap();
+        assert!(!rest.contains("fail"), "the phrase is blanked: {rest}");
         let (_, rest) = read(r#" how many "failed password" attempts? "#).unwrap();
         assert!(!rest.contains("fail"), "the text is blanked: {rest}");
         assert!(rest.contains("how many") && rest.contains("attempts"), "{rest}");

@@ -42,6 +42,30 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
     let scope = Scope { range, filters: &reading.filters };
     let when = range.describe();
     let filters = &reading.filters;
+    // Filters only a request can match, over lines that are not requests: said, not counted
+    // as 0 (or, for "failed" read as an error status, as the access log's 4xx/5xx).
+    let of_requests = filters.of_requests();
+    let mut unchecked = 0;
+    if !of_requests.is_empty() {
+        let lines_only = filters.without_request_fields();
+        let lines = Scope { range, filters: &lines_only };
+        let requests = q.requests(lines)?;
+        let events = q.count(lines)?;
+        if requests == 0 && events > 0 {
+            let text = format!(
+                "None of the {} {when} is an HTTP request, so none has {}, and I did not answer for all of them \
+                 instead. For system log lines ask about the words they hold (\"how many failed password lines?\", \
+                 \"how many lines containing 'connection closed'?\") or who wrote them (\"how many lines from \
+                 sshd?\").",
+                what(&plural(events, "line", "lines"), &lines_only),
+                of_requests.join(" or ")
+            );
+            let mut a = Answer::new(reading, range, text, json!({ "requests": 0, "lines": events }));
+            a.key_values.push(events.to_string());
+            return Ok(a);
+        }
+        unchecked = events - requests;
+    }
     let noun = super::noun(q, reading, scope)?;
     let answer = match reading.intent {
         Intent::Count => {
@@ -69,6 +93,13 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 }
                 text.push(' ');
                 text.push_str(ATTACK_CAVEAT);
+                if unchecked > 0 {
+                    text.push_str(&format!(
+                        " {} that are not HTTP requests (system log lines) were not checked.",
+                        plural(unchecked, "line", "lines")
+                    ));
+                    facts["not_requests"] = json!(unchecked);
+                }
             }
             let mut a = Answer::new(reading, range, text, facts);
             a.sources.push(events_source(q, scope, n)?);
@@ -184,7 +215,14 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let text = match (shown, events) {
                 // Events without the value (system log lines have no IP or URL) are not ranked.
                 ([], Some(n)) => no_value(n, filters, (one, noun), &when),
-                ([], None) => format!("There were no {} {when}.", what(counted.1, filters)),
+                ([], None) => match q.anomaly_count(scope)? {
+                    0 => format!("There were no {} {when}.", what(counted.1, filters)),
+                    n => format!(
+                        "None of the {} {when} is of an event with {} {one}.",
+                        what(&plural(n, "anomaly", "anomalies"), filters),
+                        article(one)
+                    ),
+                },
                 ([(value, n)], _) => format!(
                     "The {one} with the most {} {when} is {value}, with {}{}.",
                     what(counted.1, filters),

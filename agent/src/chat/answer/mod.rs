@@ -74,6 +74,14 @@ pub struct FiltersOut {
     /// ("containing ..."); absent when it names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The program that wrote the lines (`fields.app` of a `syslog` source, case ignored);
+    /// absent when the question names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// The host that wrote the lines (`fields.host`, case ignored); absent when the question
+    /// names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Answer {
@@ -95,6 +103,8 @@ impl Answer {
                 method: f.method.clone(),
                 attack: f.attack.map(AttackMatch::name),
                 text: f.text.clone(),
+                program: f.program.clone(),
+                host: f.host.clone(),
             },
             facts,
             sources: Vec::new(),

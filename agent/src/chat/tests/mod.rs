@@ -6,6 +6,7 @@ mod attacks;
 mod backfill;
 mod breakdown;
 mod filters;
+mod system_logs;
 mod text;
 mod time_zone;
 mod windows;
