@@ -144,7 +144,7 @@ pub fn unreadable(written: &str, why: &str) -> String {
 fn inside_token(text: &str, range: std::ops::Range<usize>) -> bool {
     let before = text[..range.start].chars().next_back();
     let mut after = text[range.end..].chars();
-    let joined = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '_' | '=' | '&'));
+    let joined = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '_' | '=' | '&' | '*'));
     joined(before)
         || matches!(before, Some('.' | '-' | ':' | '?'))
         || match (after.next(), after.next()) {

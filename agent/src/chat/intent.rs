@@ -150,6 +150,8 @@ pub struct Filters {
     pub url: Option<String>,
     /// Statuses.
     pub status: Option<StatusMatch>,
+    /// More statuses asked about with `status` ("404 or 500"): a request with any of them.
+    pub status_or: Vec<StatusMatch>,
     /// Statuses left out ("not 200", "excluding 404s", "non-404 errors").
     pub not_status: Vec<StatusMatch>,
     /// HTTP method, upper case.
@@ -175,7 +177,7 @@ impl Filters {
         if let Some(attack) = self.attack {
             parts.push(attack.describe());
         }
-        if let Some(statuses) = super::status_filter::describe(self.status, &self.not_status) {
+        if let Some(statuses) = super::status_filter::describe(self.status, &self.status_or, &self.not_status) {
             parts.push(format!("with {statuses}"));
         }
         if let Some(url) = &self.url {
@@ -240,7 +242,7 @@ impl Filters {
 
     /// These filters without their statuses (asked about or left out).
     pub fn without_status(&self) -> Filters {
-        Filters { status: None, not_status: Vec::new(), ..self.clone() }
+        Filters { status: None, status_or: Vec::new(), not_status: Vec::new(), ..self.clone() }
     }
 }
 
@@ -273,6 +275,8 @@ pub struct Reading {
     /// Whether the dimension asked about came from "host(s)": an IP for requests, a host name
     /// for system log lines, resolved against the data.
     pub host_word: bool,
+    /// Whether a ranking asks for the fewest ("which IP sent the fewest requests?").
+    pub fewest: bool,
     /// What the answer must say about how the question was read.
     pub notes: Vec<String>,
 }
@@ -468,6 +472,38 @@ fn named(text: &str) -> Option<((String, Named), std::ops::Range<usize>)> {
     None
 }
 
+/// An IP range: "192.168.4.*", "192.168.4.0/24", "192.168.4.x".
+static IP_RANGE: LazyLock<Regex> = LazyLock::new(|| re(r"^\d{1,3}(?:\.(?:\d{1,3}|\*|x)){1,3}(?:/\d{1,3})?\.?$"));
+/// Two methods joined, in lower case: "get or head requests".
+static METHOD_LIST: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(get|post|put|delete|patch|head|options)\s*(?:,|or|and|/)\s*(get|post|put|delete|patch|head|options)\b")
+});
+/// A response size: "larger than 1mb", "more than 10000 bytes", "over 5 kb".
+static SIZE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:larger|bigger|smaller|greater|more|less|fewer|over|under|above|below|at least|at most)\s+(?:than\s+)?\d+(?:\.\d+)?\s*(?:bytes?|b|kb|kib|mb|mib|gb|gib|k|m)\b|\b\d+(?:\.\d+)?\s*(?:kb|kib|mb|mib|gb|gib)\b",
+    )
+});
+/// Words asking for the fewest rather than the most.
+const FEWEST: &str = r"\bfewest\b|\bleast\s+(?:common|frequent|frequently|active|busy|requested|used|visited|requests|traffic|lines|events|errors|hits)\b|\bquietest\b|\brarest\b";
+
+/// A three-digit number asked about as a status that no status is ("999s", "600 errors").
+fn no_status(text: &str) -> Option<u16> {
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\b(\w+)\s+)?\b(\d{3})(?:s|'s)?\b(?:\s+(\w+))?"));
+    const NOT_AFTER: &[&str] = &[
+        "seconds", "second", "secs", "minutes", "minute", "mins", "hours", "hour", "days", "bytes", "ms", "kb", "mb",
+        "ips", "urls", "rows", "results", "times", "lines", "events", "entries", "messages", "logs",
+    ];
+    const NOT_BEFORE: &[&str] = &["top", "last", "first", "past", "than", "over", "under", "limit", "port"];
+    NUMBER.captures_iter(text).find_map(|caps| {
+        let before = caps.get(1).map_or("", |m| m.as_str());
+        let after = caps.get(3).map_or("", |m| m.as_str());
+        let code: u16 = caps[2].parse().ok()?;
+        let quantity = NOT_BEFORE.contains(&before) || NOT_AFTER.contains(&after);
+        (!(100..=599).contains(&code) && !quantity).then_some(code)
+    })
+}
+
 /// "failed logins", "login failures": no filter says which events those are.
 static FAILED_LOGINS: LazyLock<Regex> = LazyLock::new(|| {
     re(r"\bfail\w*\s+(?:log ?ins?|logons?|sign[- ]?ins?|auth\w*|attempts?)\b|\b(?:log ?in|logon|sign[- ]?in)\s+fail\w*")
@@ -490,9 +526,39 @@ pub fn read(rest: &str, original: &str) -> Reading {
 
     // Addresses and paths first, so their digits are not read as statuses or counts.
     let tokens: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+    // What the filters cannot say, in the question's words: a second IP or URL, an IP range.
+    let mut too_many: Option<String> = None;
     for token in &tokens {
         let bare = token.trim_matches(|c: char| matches!(c, '?' | ',' | '!' | '"' | '\'' | '(' | ')' | ';'));
         let bare_ip = bare.trim_end_matches('.');
+        if let Some(ip) = &filters.ip
+            && bare_ip.parse::<IpAddr>().is_ok()
+        {
+            too_many.get_or_insert(format!(
+                "I can count one IP at a time, and {ip} and {bare_ip} are two; ask about each, or \
+                 \"requests by IP\" for every IP's count"
+            ));
+            text = text.replacen(bare_ip, " ", 1);
+            continue;
+        }
+        if bare_ip.parse::<IpAddr>().is_err() && IP_RANGE.is_match(bare_ip) {
+            too_many.get_or_insert(format!(
+                "I cannot match an IP range ({bare_ip:?}) yet, only one whole address; ask \"requests by IP\" for \
+                 every IP's count"
+            ));
+            text = text.replacen(bare_ip, " ", 1);
+            continue;
+        }
+        if let Some(url) = &filters.url
+            && let Some(path) = url_path(bare)
+        {
+            too_many.get_or_insert(format!(
+                "I can count one URL path at a time, and {url} and {path} are two; ask about each, or \
+                 \"requests by URL\" for every path's count"
+            ));
+            text = text.replacen(bare, " ", 1);
+            continue;
+        }
         if filters.ip.is_none()
             && let Ok(ip) = bare_ip.parse::<IpAddr>()
         {
@@ -523,6 +589,18 @@ pub fn read(rest: &str, original: &str) -> Reading {
     });
     let (spelt, corrected) = super::spelling::correct(&text);
     text = spelt;
+    let methods: Vec<String> = METHOD_UPPER
+        .captures_iter(original)
+        .map(|c| c[1].to_owned())
+        .chain(METHOD_LIST.captures_iter(&text).flat_map(|c| [c[1].to_uppercase(), c[2].to_uppercase()]))
+        .collect();
+    if let Some(other) = methods.iter().find(|m| **m != methods[0]) {
+        too_many.get_or_insert(format!(
+            "I can count one method at a time, and {} and {other} are two; ask about each, or \
+             \"requests by method\" for every method's count",
+            methods[0]
+        ));
+    }
     if let Some(m) = METHOD_UPPER.captures(original) {
         let before = original[..m.get(0).expect("match").start()].to_lowercase();
         note_negation(&mut negated, &before, &format!("{} requests", &m[1]));
@@ -538,8 +616,28 @@ pub fn read(rest: &str, original: &str) -> Reading {
         .and_then(|caps| small_number(caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))?.as_str()))
         .map(|n| n.clamp(1, MAX_TOP));
 
+    if TOP_N
+        .captures(&text)
+        .and_then(|caps| small_number(caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))?.as_str()))
+        == Some(0)
+    {
+        too_many.get_or_insert("a top 0 lists nothing; ask for the top 1 or more (at most 50)".to_owned());
+    }
+    if let Some(m) = SIZE.find(&text) {
+        too_many.get_or_insert(format!(
+            "I cannot count by response size ({:?}) yet; ask \"how many bytes were sent?\" for the total, mean \
+             and largest response",
+            m.as_str().trim()
+        ));
+    }
+    if let Some(code) = no_status(&text) {
+        too_many.get_or_insert(format!(
+            "{code} is not an HTTP status (they run from 100 to 599), so I did not count other requests instead"
+        ));
+    }
     let statuses = super::status_filter::read(&text);
     filters.status = statuses.status;
+    filters.status_or = statuses.or;
     filters.not_status = statuses.left_out;
     if let Some((attack, at, words)) = AttackMatch::find(&text) {
         note_negation(&mut negated, &text[..at], words);
@@ -564,6 +662,16 @@ pub fn read(rest: &str, original: &str) -> Reading {
              \"errors other than 404\"), and answering for {what} would answer the opposite question"
         )
     });
+    if unreadable.is_none() {
+        unreadable = too_many;
+    }
+    let fewest = has(&text, FEWEST);
+    if fewest && anomalies && unreadable.is_none() {
+        unreadable = Some(
+            "I cannot rank by the fewest anomalies yet (what has none is not listed); ask which has the most"
+                .to_owned(),
+        );
+    }
     if unreadable.is_none()
         && let Some(words) = failed_logins
     {
@@ -588,6 +696,7 @@ pub fn read(rest: &str, original: &str) -> Reading {
         unreadable,
         named,
         host_word,
+        fewest,
         notes: Vec::new(),
     }
 }
@@ -694,7 +803,8 @@ fn intent(text: &str, filters: &Filters) -> Intent {
     }
     let counting = has(text, r"\bhow many\b|\bcount\b|\bnumber of\b|\btotal\b|\bamount of\b");
     let ranking =
-        has(text, r"\btop\b|\bmost\b|\bbusiest\b|\bbiggest\b|\bheaviest\b|\bnoisiest\b|\blargest\b|\bwhich\b|\bwho\b");
+        has(text, r"\btop\b|\bmost\b|\bbusiest\b|\bbiggest\b|\bheaviest\b|\bnoisiest\b|\blargest\b|\bwhich\b|\bwho\b")
+            || has(text, FEWEST);
     let dim = dimension(text);
     if has(text, r"\bsummar|\boverview\b|\brecap\b|\breport\b|\bdigest\b") {
         return Intent::Summary;
@@ -740,8 +850,10 @@ fn intent(text: &str, filters: &Filters) -> Intent {
     if has(text, r"\bwhat status(?:es)?\b|\bstatus codes\b|\bwhich codes\b") {
         return Intent::Breakdown(Dimension::Status);
     }
-    if has(text, r"\bbytes\b|\bbandwidth\b|\bdata (?:sent|transferred|served)\b|\bhow much data\b|\bvolume\b|\bpayload")
-    {
+    if has(
+        text,
+        r"\bbytes\b|\bsizes?\b|\bbandwidth\b|\bdata (?:sent|transferred|served)\b|\bhow much data\b|\bvolume\b|\bpayload",
+    ) {
         return Intent::Bytes;
     }
     if has(text, r"\blatency\b|\bresponse times?\b|\bslow|\bhow long\b|\bduration\b") {

@@ -171,11 +171,14 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
         params.push(Value::Text(format!("{base}/")));
     }
     if let Some(status) = f.status {
-        let (low, high) = status.bounds();
         // `+` keeps the planner on the time index (see store::query).
-        clauses.push("+e.status_code BETWEEN ? AND ?".into());
-        params.push(Value::Integer(low.into()));
-        params.push(Value::Integer(high.into()));
+        let any = vec!["+e.status_code BETWEEN ? AND ?"; 1 + f.status_or.len()];
+        clauses.push(format!("({})", any.join(" OR ")));
+        for status in std::iter::once(status).chain(f.status_or.iter().copied()) {
+            let (low, high) = status.bounds();
+            params.push(Value::Integer(low.into()));
+            params.push(Value::Integer(high.into()));
+        }
     }
     if !f.not_status.is_empty() {
         // Events without a status (system log lines, 0) have no status "other than 200".
@@ -308,6 +311,16 @@ impl<'s> Queries<'s> {
         let col = column(dim);
         let sql =
             format!("SELECT {col} AS v, count(*) AS n FROM events e {clause} GROUP BY v ORDER BY n DESC, v LIMIT ?");
+        self.pairs(&sql, &params)
+    }
+
+    /// The `limit` values of `dim` with the fewest events in scope (of those with any; ties by
+    /// value), with counts.
+    pub fn bottom(&self, scope: Scope<'_>, dim: Dimension, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let (clause, mut params) = filter_valued(scope, "e.timestamp_ms", dim);
+        params.push(Value::Integer(limit as i64));
+        let col = column(dim);
+        let sql = format!("SELECT {col} AS v, count(*) AS n FROM events e {clause} GROUP BY v ORDER BY n, v LIMIT ?");
         self.pairs(&sql, &params)
     }
 

@@ -50,12 +50,12 @@ impl StatusMatch {
 
 /// "status 500", "a status other than 200", "an error status (400-599) other than 401 or
 /// 404"; `None` when neither is set.
-pub fn describe(status: Option<StatusMatch>, left_out: &[StatusMatch]) -> Option<String> {
+pub fn describe(status: Option<StatusMatch>, or: &[StatusMatch], left_out: &[StatusMatch]) -> Option<String> {
     let other_than = left_out.iter().map(|s| s.code()).collect::<Vec<_>>().join(" or ");
     match (status, left_out.is_empty()) {
         (None, true) => None,
-        (Some(status), true) => Some(status.describe()),
-        (Some(status), false) => Some(format!("{} other than {other_than}", status.describe())),
+        (Some(status), true) => Some(describe_any(status, or)),
+        (Some(status), false) => Some(format!("{} other than {other_than}", describe_any(status, or))),
         (None, false) => Some(format!("a status other than {other_than}")),
     }
 }
@@ -65,6 +65,9 @@ pub fn describe(status: Option<StatusMatch>, left_out: &[StatusMatch]) -> Option
 pub struct Statuses {
     /// The status asked about: the first class named, else the first code, else the first word.
     pub status: Option<StatusMatch>,
+    /// More statuses asked about with it: "404 or 500", "2xx and 3xx" (a request has one
+    /// status, so either is counted).
+    pub or: Vec<StatusMatch>,
     /// Statuses left out, in the order named.
     pub left_out: Vec<StatusMatch>,
 }
@@ -161,18 +164,41 @@ pub fn read(text: &str) -> Statuses {
     let mut out = Statuses::default();
     let mut asked: Option<(Named, StatusMatch)> = None;
     let mut previous: Option<(usize, bool)> = None;
+    let (mut joined_to_asked, mut joined_end) = (false, 0);
     for (range, how, status) in named {
         let negated = negated_before(&text[..range.start])
             || previous.is_some_and(|(end, negated)| negated && JOINED.is_match(&text[end..range.start]));
         previous = Some((range.end, negated));
         if negated {
             out.left_out.push(status);
+        } else if let Some((first, _)) = asked
+            && how == first
+            && joined_to_asked
+            && JOINED.is_match(&text[joined_end..range.start])
+        {
+            out.or.push(status);
         } else if asked.is_none_or(|(first, _)| how < first) {
             asked = Some((how, status));
+            out.or.clear();
         }
+        joined_to_asked = !negated;
+        joined_end = range.end;
     }
     out.status = asked.map(|(_, status)| status);
+    out.or.retain(|s| Some(*s) != out.status);
+    out.or.dedup();
     out
+}
+
+/// "status 404 or 500", "status 2xx or 3xx": the status asked about and those asked with it.
+pub fn describe_any(status: StatusMatch, or: &[StatusMatch]) -> String {
+    match or {
+        [] => status.describe(),
+        _ => {
+            let codes: Vec<String> = std::iter::once(status).chain(or.iter().copied()).map(StatusMatch::code).collect();
+            format!("status {}", codes.join(" or "))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,5 +222,14 @@ mod tests {
         assert_eq!(read(" not found "), (Some("404".into()), vec![]));
         assert_eq!(read(" more than 100 requests "), (None, vec![]));
         assert_eq!(read(" requests without errors "), (None, vec!["400-599".into()]));
+        let or = |text: &str| {
+            let s = super::read(text);
+            std::iter::once(s.status).flatten().chain(s.or).map(StatusMatch::code).collect::<Vec<_>>()
+        };
+        assert_eq!(or(" how many 404 or 500? "), ["404", "500"]);
+        assert_eq!(or(" how many 2xx and 3xx? "), ["2xx", "3xx"]);
+        assert_eq!(or(" how many 200, 301 and 404 responses? "), ["200", "301", "404"]);
+        assert_eq!(or(" errors with status 503 "), ["503"]);
+        assert_eq!(or(" errors other than 401 or 404 "), ["400-599"]);
     }
 }

@@ -150,8 +150,11 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let all_filters = filters.without_status();
             let all = Scope { range, filters: &all_filters };
             let noun = super::noun(q, reading, all)?;
-            let with_status = Filters { status, not_status, ..all_filters.clone() };
-            let described = status_filter::describe(with_status.status, &with_status.not_status).unwrap_or_default();
+            let status_or = if status == filters.status { filters.status_or.clone() } else { Vec::new() };
+            let with_status = Filters { status, status_or, not_status, ..all_filters.clone() };
+            let described =
+                status_filter::describe(with_status.status, &with_status.status_or, &with_status.not_status)
+                    .unwrap_or_default();
             let matching = q.count(Scope { range, filters: &with_status })?;
             let total = q.count(all)?;
             let share = pct(matching, total);
@@ -160,14 +163,21 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             } else {
                 format!("{share}% of {} had {described}: {matching} of {total} {when}.", what(noun.1, &all_filters))
             };
+            let status_code = status.map(|s| {
+                std::iter::once(s)
+                    .chain(with_status.status_or.iter().copied())
+                    .map(StatusMatch::code)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            });
             let mut facts = json!({
-                "matching": matching, "total": total, "percent": share, "status": status.map(StatusMatch::code)
+                "matching": matching, "total": total, "percent": share, "status": status_code.clone()
             });
             if !with_status.not_status.is_empty() {
                 facts["not_status"] = with_status.not_status.iter().map(|s| s.code()).collect();
             }
             let mut a = Answer::new(reading, range, text, facts);
-            a.filters.status = status.map(StatusMatch::code);
+            a.filters.status = status_code;
             a.sources.push(events_source(q, Scope { range, filters: &with_status }, matching)?);
             a.key_values.extend([matching.to_string(), total.to_string()]);
             a
@@ -205,9 +215,12 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let (one, many) = dim.nouns();
             let (rows, counted) = if reading.anomalies {
                 (q.top_anomalies(scope, dim, reading.top_n + 1)?, ("anomaly", "anomalies"))
+            } else if reading.fewest {
+                (q.bottom(scope, dim, reading.top_n + 1)?, ranked_noun(reading, dim, noun))
             } else {
                 (q.top(scope, dim, reading.top_n + 1)?, ranked_noun(reading, dim, noun))
             };
+            let (most, top) = if reading.fewest { ("fewest", "Bottom") } else { ("most", "Top") };
             // Events in scope: the answer's source, and what an empty ranking is of.
             let events = if reading.anomalies { None } else { Some(q.count(scope)?) };
             let tied = rows.len() > reading.top_n && rows[reading.top_n].1 == rows[reading.top_n - 1].1;
@@ -224,25 +237,24 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                     ),
                 },
                 ([(value, n)], _) => format!(
-                    "The {one} with the most {} {when} is {value}, with {}{}.",
+                    "The {one} with the {most} {} {when} is {value}, with {}{}.",
                     what(counted.1, filters),
                     plural(*n, counted.0, counted.1),
                     if tied { format!(" (tied with {})", rows[1].0) } else { String::new() }
                 ),
                 (_, _) => format!(
-                    "Top {} {many} by {} {when}: {}.",
+                    "{top} {} {many} by {} {when}: {}.",
                     shown.len(),
                     what(counted.1, filters),
                     ranking_text(shown, counted.0, counted.1)
                 ),
             };
             let list: Vec<Value> = shown.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
-            let mut a = Answer::new(
-                reading,
-                range,
-                text,
-                json!({ "dimension": dim.name(), "counted": counted.1, "top": list }),
-            );
+            let mut facts = json!({ "dimension": dim.name(), "counted": counted.1, "top": list });
+            if reading.fewest {
+                facts["order"] = json!("fewest");
+            }
+            let mut a = Answer::new(reading, range, text, facts);
             for (value, n) in shown {
                 a.key_values.extend([value.clone(), n.to_string()]);
             }

@@ -58,7 +58,7 @@ pub struct FiltersOut {
     pub ip: Option<String>,
     /// URL path (with its query strings and sub-paths).
     pub url: Option<String>,
-    /// `500`, `5xx` or `400-599`.
+    /// `500`, `5xx` or `400-599`; statuses asked about together as `404 or 500`.
     pub status: Option<String>,
     /// Statuses left out ("not 200", "excluding 404s"), written as `status` is; absent when
     /// none is.
@@ -98,7 +98,13 @@ impl Answer {
             filters: FiltersOut {
                 ip: f.ip.clone(),
                 url: f.url.clone(),
-                status: f.status.map(|s| s.code()),
+                status: f.status.map(|s| {
+                    std::iter::once(s)
+                        .chain(f.status_or.iter().copied())
+                        .map(|s| s.code())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                }),
                 not_status: f.not_status.iter().map(|s| s.code()).collect(),
                 method: f.method.clone(),
                 attack: f.attack.map(AttackMatch::name),

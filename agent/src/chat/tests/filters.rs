@@ -157,3 +157,53 @@ fn over_the_scanners_logs_the_audited_questions_count_what_the_events_hold() {
     assert_eq!(ask("how many 404s in 2016?").facts["count"], count(&|e| e.status_code == 404));
     assert_eq!(ask("how many 404s on 12/22/2016?").facts["count"], count(&|e| e.status_code == 404));
 }
+
+#[test]
+fn statuses_joined_by_or_or_and_count_requests_with_any_of_them() {
+    // Today: 3 404s and 5 500s; 8 401s and 2 403s.
+    let a = expect("how many 404 or 500 today?", "count", "count", json!(8), &["8 requests with status 404 or 500"]);
+    assert_eq!(status_filters(&a).0, json!("404 or 500"));
+    expect("how many requests were 404 or 500 today?", "count", "count", json!(8), &["status 404 or 500"]);
+    expect("how many 401 and 403 responses today?", "count", "count", json!(10), &["status 401 or 403"]);
+    expect("how many 4xx and 5xx today?", "count", "count", json!(22), &["status 4xx or 5xx"]);
+    expect("what share of requests were 404 or 500 today?", "rate", "matching", json!(8), &["12.7%"]);
+}
+
+#[test]
+fn lists_ranges_sizes_and_impossible_statuses_are_refused_not_answered_for_the_first_or_for_all() {
+    for (question, said) in [
+        ("how many requests from 10.0.0.1 or 10.0.0.2?", "one IP at a time"),
+        ("how many requests from ip 10.0.0.1 and 10.0.0.2?", "one IP at a time"),
+        ("compare 10.0.0.1 and 10.0.0.2", "one IP at a time"),
+        ("how many requests from 10.0.0.*?", "IP range (\"10.0.0.*\")"),
+        ("how many requests from 10.0.0.0/24?", "IP range (\"10.0.0.0/24\")"),
+        ("how many GET or HEAD requests?", "one method at a time"),
+        ("how many get or head requests?", "one method at a time"),
+        ("how many requests to /login or /admin?", "one URL path at a time"),
+        ("how many requests larger than 1MB?", "response size (\"larger than 1mb\")"),
+        ("how many requests with more than 10000 bytes?", "response size"),
+        ("how many 999s?", "999 is not an HTTP status"),
+        ("how many 600 errors?", "600 is not an HTTP status"),
+        ("top 0 IPs", "a top 0 lists nothing"),
+    ] {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        assert!(a.response.contains(said), "{question}: {}", a.response);
+    }
+}
+
+#[test]
+fn fewest_ranks_from_the_bottom_and_an_average_size_is_bytes() {
+    // Today 10.0.0.6 sent 2 requests, the fewest.
+    let a = expect(
+        "which IP had the fewest requests today?",
+        "top",
+        "top.0.ip",
+        json!("10.0.0.6"),
+        &["The IP with the fewest requests today", "10.0.0.6, with 2 requests"],
+    );
+    assert_eq!(a.facts["order"], "fewest");
+    expect("least common status today", "top", "top.0.status", json!("403"), &["fewest"]);
+    // Today's five 500s sent 50 bytes each.
+    expect("average response size of 500s today", "bytes", "bytes_mean", json!(50.0), &["mean 50 bytes"]);
+}
