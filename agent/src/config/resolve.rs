@@ -304,6 +304,20 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
         }
         return None;
     }
+    if let Some(name) = raw.name.as_ref().filter(|name| name.trim().is_empty()) {
+        // Events would be stored as source "file:", and stats would list a source "".
+        fail(
+            "name",
+            format!(
+                "source name = {name:?} is blank: it names the source's events (\"file:<name>\"), \
+                 its stats and its read positions"
+            ),
+            &format!(
+                "give the source a name with a visible character, or leave name out to use the default \
+                 (\"file{i}\")"
+            ),
+        );
+    }
     if raw.include.is_empty() {
         fail("include", "no files to follow".into(), "add a glob like \"/var/log/nginx/access.log*\"");
     }

@@ -233,3 +233,17 @@ fn an_absurdly_large_whole_number_is_refused_in_every_section_by_its_field() {
         assert_eq!(e.line, Some(text.lines().count()), "points at the value: {e}");
     }
 }
+
+#[test]
+fn a_blank_source_name_is_refused_at_its_line_saying_what_to_do() {
+    // It was accepted, and the events were stored as source "file:".
+    for name in ["", "  "] {
+        let text = format!("[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\nname = {name:?}\n");
+        let err = parse(&text).unwrap_err();
+        let e = &err.0[0];
+        assert_eq!((e.field.as_str(), e.line, e.column), ("sources[0].name", Some(4), Some(8)), "{err}");
+        assert!(e.message.starts_with(&format!("source name = {name:?} is blank")), "{err}");
+        assert!(e.hint.as_deref().unwrap().contains("leave name out to use the default (\"file0\")"), "{err}");
+    }
+    assert_eq!(parse("[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\n").unwrap().sources[0].name, "file0");
+}
