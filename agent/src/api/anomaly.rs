@@ -52,22 +52,8 @@ pub async fn detect(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Response>, ApiError> {
     let started = Instant::now();
-    require_json(&headers)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(
-                "body_too_large",
-                format!(
-                    "the body is over the {} byte limit (api.max_body_bytes): split the batch",
-                    state.settings.load().max_body_bytes
-                ),
-            )
-        } else {
-            ApiError::new(rejection.status(), "bad_body", rejection.body_text())
-        }
-    })?;
-    let body = super::encoding::decoded_body(&headers, body, state.settings.load().max_body_bytes)?;
-    let logs = request::decode(&body, state.settings.load().max_batch_logs).inspect_err(|_| {
+    // Every refusal of the input counts once in `rejected_total`, whatever was wrong with it.
+    let logs = read_logs(&state, &headers, body).inspect_err(|_| {
         state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })?;
 
@@ -103,6 +89,32 @@ pub async fn detect(
         anomaly_details,
         prediction_time: format!("{:.6}", started.elapsed().as_secs_f64()),
     }))
+}
+
+/// The validated logs of a request, or why it is refused: not declared JSON (415), over the
+/// byte limit (413), not in a coding it says or supports (400, 415), or not valid logs (400,
+/// 413, 422).
+fn read_logs(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<ValidLog>, ApiError> {
+    require_json(headers)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(
+                "body_too_large",
+                format!(
+                    "the body is over the {} byte limit (api.max_body_bytes): split the batch",
+                    state.settings.load().max_body_bytes
+                ),
+            )
+        } else {
+            ApiError::new(rejection.status(), "bad_body", rejection.body_text())
+        }
+    })?;
+    let body = super::encoding::decoded_body(headers, body, state.settings.load().max_body_bytes)?;
+    request::decode(&body, state.settings.load().max_batch_logs)
 }
 
 /// 415 unless the body is declared JSON.

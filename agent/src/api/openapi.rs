@@ -310,7 +310,11 @@ struct Stats {
     events_total: u64,
     /// Anomalies committed since start.
     anomalies_total: u64,
-    /// Requests and frames refused as bad input since start.
+    /// Requests and frames refused as bad input since start, each once: `/anomaly_detection`
+    /// and `/chat` bodies refused with a 4xx (wrong content type or encoding, over a limit, not
+    /// JSON, bad logs), `/ws/application` frames answered with `error`, and WebSocket frames
+    /// that closed the connection (1009 too big, 1007 not UTF-8, 1002 protocol). A bad query
+    /// parameter of the `GET` endpoints is not counted.
     rejected_total: u64,
     /// Pipeline counters since start.
     since_start: Value,

@@ -423,6 +423,54 @@ async fn stats_count_what_was_ingested_and_rejected() {
 }
 
 #[tokio::test]
+async fn every_refused_body_counts_once_in_rejected_total() {
+    let app = app_with(0.3, 0.5, 2048, 100);
+    let post = |content_type: &str, encoding: Option<&str>, body: Vec<u8>| {
+        let mut request = Request::post("/anomaly_detection").header("content-type", content_type);
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        let response = app.clone().oneshot(request.body(Body::from(body)).unwrap());
+        async move {
+            let response = response.await.unwrap();
+            let status = response.status();
+            let body: Value =
+                serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            (status, body["error"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let json = "application/json";
+    let mut too_big = log();
+    too_big["url"] = json!(format!("/{}", "a".repeat(3000)));
+    let too_big = json!({ "logs": [too_big] }).to_string().into_bytes();
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzipped, &too_big).unwrap();
+    let gzipped = gzipped.finish().unwrap();
+    let one = json!({ "logs": [log()] }).to_string().into_bytes();
+    let refusals = [
+        (json, None, too_big, (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")),
+        (json, Some("gzip"), gzipped, (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")),
+        ("text/plain", None, one.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")),
+        (json, Some("gzip"), one.clone(), (StatusCode::BAD_REQUEST, "bad_encoding")),
+        (json, Some("br"), one.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")),
+        (json, None, b"{\"logs\": []}".to_vec(), (StatusCode::UNPROCESSABLE_ENTITY, "empty_batch")),
+    ];
+    for (i, (content_type, encoding, body, refused)) in refusals.into_iter().enumerate() {
+        let (status, code) = post(content_type, encoding, body).await;
+        assert_eq!((status, code.as_str()), refused);
+        let (_, stats) = get(app.clone(), "/api/v1/stats", None).await;
+        assert_eq!(stats["rejected_total"], i + 1, "after {refused:?}");
+    }
+    // An accepted body counts nothing.
+    assert_eq!(post(json, None, one).await.0, StatusCode::OK);
+    let (_, stats) = get(app.clone(), "/api/v1/stats", None).await;
+    assert_eq!((stats["rejected_total"].as_u64(), stats["since_start"]["rejected"].as_u64()), (Some(6), Some(6)));
+    let metrics = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let text = String::from_utf8(metrics.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.lines().any(|l| l == "vigil_rejected_total 6"), "{text}");
+}
+
+#[tokio::test]
 async fn logs_are_filtered_newest_first_and_paged() {
     let app = app_with(0.3, 0.5, 1 << 20, 100);
     detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 500), ("10.0.0.1", 503), ("10.0.0.3", 404)])).await;

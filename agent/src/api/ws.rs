@@ -163,8 +163,8 @@ async fn ingest(socket: WebSocket, state: AppState) {
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
                 // Oversized or broken frames end the connection, with a close frame that says why.
-                if let Some((code, text)) = close_code_for(e) {
-                    let _ = tx.send(Outgoing::Close(code, format!("frame refused: {text}"))).await;
+                if let Some((code, reason)) = refused_frame(&state, e) {
+                    let _ = tx.send(Outgoing::Close(code, reason)).await;
                 }
                 break;
             }
@@ -209,6 +209,17 @@ fn close_code_for(e: axum::Error) -> Option<(u16, String)> {
         Ok(Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_)) => None,
         _ => Some((close_code::ERROR, text)),
     }
+}
+
+/// The close code and reason for an error reading a frame; `None` when the connection is
+/// gone. A frame refused as bad input (over the size limit, not UTF-8, breaking the protocol)
+/// counts in `rejected_total`, as a refused request does.
+fn refused_frame(state: &AppState, e: axum::Error) -> Option<(u16, String)> {
+    let (code, text) = close_code_for(e)?;
+    if matches!(code, close_code::SIZE | close_code::INVALID | close_code::PROTOCOL) {
+        state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Some((code, format!("frame refused: {text}")))
 }
 
 /// Sends what the reader queues, in order, and then closes: after a client's close frame
@@ -324,7 +335,7 @@ async fn stream_monitor(socket: WebSocket, mut updates: broadcast::Receiver<Publ
             }
             incoming = stream.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None => break None,
-                Some(Err(e)) => break close_code_for(e).map(|(code, text)| (code, format!("frame refused: {text}"))),
+                Some(Err(e)) => break refused_frame(&state, e),
                 Some(Ok(_)) => {} // dashboards have nothing to say; ignore
             }
         }

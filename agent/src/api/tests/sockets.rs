@@ -94,3 +94,19 @@ fn an_origin_is_the_agents_own_when_it_names_the_requests_host_and_port() {
         assert!(!same_origin(origin, host), "{origin} on {host}");
     }
 }
+
+#[tokio::test]
+async fn a_websocket_frame_over_the_byte_limit_closes_with_1009_and_counts_as_rejected() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let state = state_with(None, &[]);
+    let address = serve(state.clone()).await;
+    let mut socket = handshake(address, "/ws/application", None).await.unwrap();
+    socket.send(Message::text("x".repeat(5000))).await.unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await.unwrap();
+    let Some(Ok(Message::Close(Some(frame)))) = closed else { panic!("{closed:?}") };
+    assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+    assert_eq!(state.rejected.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let (_, stats) = get(router(state), "/api/v1/stats", None).await;
+    assert_eq!(stats["rejected_total"], 1);
+}
