@@ -18,7 +18,8 @@ use std::sync::LazyLock;
 pub const FORMS: &str = "write a day as 2016-12-22, 22/12/2016, 12/22/2016 (either way round when it is \
                          unambiguous; day first when both are), \"22 dec 2016\" or \"dec 22 2016\", a month as \
                          \"december 2016\" or \"in december\", a year as \"in 2016\", or say \"today\", \
-                         \"yesterday\", \"this week\", \"this month\", \"last month\", \"this year\" or \"last year\"";
+                         \"yesterday\", \"this week\", \"this month\", \"last month\", \"this year\" or \"last year\", \
+                         and a span back from now as \"in the last 90 minutes\" or \"in the past 2 hours\"";
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
@@ -38,7 +39,7 @@ static PERIOD: LazyLock<Regex> = LazyLock::new(|| {
 /// clock time, a month or weekday name, "N units ago", "tomorrow", "next week".
 static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b\d{4}-\d{2}-\d{2}t[\d:.]+z?\b|\b\d{1,4}(?:/\d{1,2}(?:/\d{1,4})?|\.\d{1,2}\.\d{1,4}|-\d{1,2}-\d{1,4})\b|\b\d{1,2}:\d{2}(?::\d{2})?\b|\b(?:january|february|march|april|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\bmay\s+\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+may\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|(?:\b\w+\s+){0,2}\bago\b|\b(?:tomorrow|tonight|weekend|fortnight)\b|\bnext\s+(?:\d+\s+)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:last|past|previous|this)\s+(?:quarter|decade|season)\b",
+        r"\b\d{4}-\d{2}-\d{2}t[\d:.]+z?\b|\b\d{1,4}(?:/\d{1,2}(?:/\d{1,4})?|\.\d{1,2}\.\d{1,4}|-\d{1,2}-\d{1,4})\b|\b\d{1,2}:\d{2}(?::\d{2})?\b|\b(?:january|february|march|april|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\bmay\s+\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+may\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|(?:\b\w+\s+){0,2}\bago\b|\b(?:tomorrow|tonight|weekend|fortnight)\b|\bnext\s+(?:\d+\s+)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:last|past|previous|this)\s+(?:quarter|decade|season)\b|\b(?:last|past|previous)\s+(?:[\w.+-]+\s+){0,3}?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|night|evening|morning|afternoon)\b|\bhalf\s+(?:an?\s+)?(?:hour|minute|day)\b|\band\s+a\s+half\b|\b(?:morning|afternoon|evening|night|overnight)\b|\bq[1-4]\b|\bquarter\b|\b(?:in|during|since|for|of|summari[sz]e)\s+\d{4,}\b",
     )
     .expect("valid regex")
 });
@@ -118,7 +119,7 @@ pub fn period(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<(std::
         (first, 1)
     };
     let after = first.checked_add(months.months()).map_err(err)?;
-    let day = Day { date: first, start: midnight(first, tz)?, end: midnight(after, tz)? };
+    let day = Day { date: first, start: midnight(first, tz)?, end: midnight(after, tz)?, dated: true };
     Ok(Some((whole.range(), day)))
 }
 

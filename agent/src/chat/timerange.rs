@@ -100,6 +100,13 @@ static LAST: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("valid regex")
 });
+/// "of the logs", "of data" after "the last hour": counted back from the newest event.
+static OF_THE_LOGS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s+of\s+(?:the\s+)?(?:stored\s+)?(?:logs?|data|events|records|file|entries|lines)\b")
+        .expect("valid regex")
+});
+/// A day without a time of day, as an endpoint of "between".
+static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{}$", date())).expect("valid regex"));
 static RECENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\brecent(?:ly)?\b").expect("valid regex"));
 static BETWEEN: LazyLock<Regex> = LazyLock::new(|| {
     let e = endpoint();
@@ -149,6 +156,13 @@ fn window(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, St
         && !calendar(caps.get(0).expect("match").as_str(), caps.get(1).is_some())
     {
         let whole = caps.get(0).expect("match");
+        if let Some(of) = OF_THE_LOGS.find(&text[whole.end()..]) {
+            return Err(format!(
+                "I cannot count back from the newest stored event yet ({:?}), and \"the last hour\" alone is the \
+                 hour before now; name the times instead (\"between 20:00 and 21:00 on 2016-12-22\")",
+                format!("{}{}", whole.as_str().trim(), of.as_str().trim_end())
+            ));
+        }
         let count = caps.get(1).map_or(Some(1), |n| number(n.as_str())).filter(|n| *n > 0);
         let Some(count) = count else { return Err(format!("{:?} is not a window I can count", whole.as_str())) };
         let too_far = || format!("{:?} reaches too far back", whole.as_str());
@@ -239,8 +253,14 @@ fn window(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, St
         if to <= from && b_time_only {
             to += SignedDuration::from_hours(24);
         }
+        // "between 2026-07-01 and 2026-07-10" runs through the 10th, as it is meant.
+        if DATE_ONLY.is_match(b.trim()) {
+            let next = to.to_zoned(tz.clone()).date().tomorrow().map_err(|e| e.to_string())?;
+            to = midnight(next, tz)?;
+            label = format!("{label}, through the end of {}", b.trim());
+        }
         if to <= from {
-            return Err(format!("the window {label:?} ends ({to}) before it starts ({from})"));
+            return Err(format!("the window {label:?} ends ({to}) no later than it starts ({from})"));
         }
         TimeRange { from: Some(from), to: Some(to), label }
     } else if let Some(time) = at {
@@ -273,7 +293,8 @@ fn window(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, St
         };
         let to = match &until {
             Some(caps) => Some(point(&caps[1], day.map(|d| d.date), now, tz)?.0),
-            None if since.is_some() => Some(now),
+            // "on 2026-07-10 after 12:00": to the end of that day, not to now.
+            None if since.is_some() => Some(day.filter(|d| d.dated).map_or(now, |d| d.end.min(now))),
             None => day.map(|d| d.end.min(now)),
         };
         if let (Some(from), Some(to)) = (from, to)
@@ -295,6 +316,9 @@ pub(super) struct Day {
     pub(super) start: Timestamp,
     /// The first instant after it.
     pub(super) end: Timestamp,
+    /// Whether it is named by its date (a day, month or year), so "after 12:00" on it ends
+    /// with it; "since 10:00 yesterday" runs to now.
+    pub(super) dated: bool,
 }
 
 fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<Day, String> {
@@ -302,7 +326,12 @@ fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<D
     // Days from midnight to midnight, not 24 hours: a day of a daylight-saving change is 23
     // or 25 hours long.
     let whole_day = |date: Date| -> Result<Day, String> {
-        Ok(Day { date, start: midnight(date, tz)?, end: midnight(date.tomorrow().map_err(|e| e.to_string())?, tz)? })
+        Ok(Day {
+            date,
+            start: midnight(date, tz)?,
+            end: midnight(date.tomorrow().map_err(|e| e.to_string())?, tz)?,
+            dated: false,
+        })
     };
     let noon = |date: Date| -> Result<Timestamp, String> {
         date.at(12, 0, 0, 0).to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
@@ -317,14 +346,14 @@ fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<D
                     .checked_sub((today.weekday().to_monday_zero_offset() as i64).days())
                     .map_err(|e| e.to_string())?;
                 let next_monday = monday.checked_add(7.days()).map_err(|e| e.to_string())?;
-                Ok(Day { date: monday, start: midnight(monday, tz)?, end: midnight(next_monday, tz)? })
+                Ok(Day { date: monday, start: midnight(monday, tz)?, end: midnight(next_monday, tz)?, dated: false })
             }
             _ => whole_day(today),
         };
     }
     let text = caps.get(2).or_else(|| caps.get(3)).expect("one alternative matched").as_str();
     let (at, _) = point(text, None, now, tz)?;
-    whole_day(at.to_zoned(tz.clone()).date())
+    Ok(Day { dated: true, ..whole_day(at.to_zoned(tz.clone()).date())? })
 }
 
 /// One endpoint as an instant, and whether it was a time of day alone. `day` is the day a

@@ -83,3 +83,68 @@ fn at_a_time_is_that_minute_or_that_hour_as_written() {
     let a = ask("what happened at 12:25 today?");
     assert_eq!((a.intent, a.facts["requests"].as_u64()), ("open", Some(3)), "{}", a.response);
 }
+
+#[test]
+fn after_a_time_on_a_named_day_ends_with_that_day() {
+    for question in [
+        "how many requests on 2025-03-31 after 15:00?",
+        "how many requests after 15:00 on 2025-03-31?",
+        "how many requests on 2025-03-31 since 15:00?",
+    ] {
+        assert_eq!(
+            bounds(&window(question)),
+            ("2025-03-31T15:00:00Z".to_owned(), "2025-04-01T00:00:00Z".to_owned()),
+            "{question}"
+        );
+    }
+    expect("how many requests on 2025-03-31 after 15:00?", "count", "count", serde_json::json!(13), &["13 requests"]);
+    // A relative day still runs to now.
+    assert_eq!(bounds(&window("since 10:00 yesterday")).1, "2025-04-01T12:30:00Z");
+}
+
+#[test]
+fn between_two_days_runs_through_the_second_and_one_day_is_that_day() {
+    let range = window("how many requests between 2025-03-30 and 2025-03-31?");
+    assert_eq!(bounds(&range), ("2025-03-30T00:00:00Z".to_owned(), "2025-04-01T00:00:00Z".to_owned()));
+    assert!(range.label.contains("through the end of 2025-03-31"), "{}", range.label);
+    let a =
+        expect("how many requests between 2025-03-31 and 2025-03-31?", "count", "count", serde_json::json!(13), &[]);
+    assert!(a.response.contains("through the end of 2025-03-31"), "{}", a.response);
+    // Times of day are as before.
+    assert_eq!(bounds(&window("between 9 and 11")).1, "2025-04-01T11:00:00Z");
+}
+
+#[test]
+fn relative_phrases_that_are_not_read_are_said_not_answered_for_all_data() {
+    for (question, unread) in [
+        ("how many requests in the last 1.5 hours?", "last 1.5 hours"),
+        ("how many 502s in the last half hour?", "half hour"),
+        ("how many 502s in the last half an hour?", "half an hour"),
+        ("how many requests in the last couple of hours?", "last couple of hours"),
+        ("how many requests in the last few minutes?", "last few minutes"),
+        ("how many requests in the last hour and a half?", "and a half"),
+        ("how many requests last night?", "last night"),
+        ("how many requests in q4 2016?", "q4"),
+        ("how many requests in 99999?", "in 99999"),
+        ("how many requests in the last -5 minutes?", "last -5 minutes"),
+        ("summarize 2025", "summarize 2025"),
+        ("how many requests in the afternoon of 2025-03-31?", "afternoon"),
+        ("how many requests on 2025-03-31 in the evening?", "evening"),
+    ] {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        let said = a.response.split(", so I did not answer").next().unwrap_or_default();
+        assert!(
+            said.starts_with("I could not read the date \"") && said.contains(unread),
+            "{question}: {}",
+            a.response
+        );
+    }
+    for question in
+        ["how many requests in the last hour of the logs?", "how many requests in the last 15 minutes of data?"]
+    {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        assert!(a.response.contains("cannot count back from the newest stored event"), "{question}: {}", a.response);
+    }
+}
