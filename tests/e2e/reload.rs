@@ -148,6 +148,7 @@ fn config_changes_apply_while_tailing_and_no_line_is_lost_or_repeated() {
     let error = &body["config"]["last_reload"]["errors"][0];
     assert_eq!(error["line"], 4, "{error:#}");
     assert!(error["message"].as_str().unwrap().contains("unknown field `treshold`"), "{error:#}");
+    assert_eq!(error["field"], "api.treshold", "{error:#}");
     let announced = runtime.block_on(async {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), monitor.next())

@@ -51,9 +51,11 @@ impl ConfigError {
         self
     }
 
-    /// A TOML syntax or shape error (unknown field, wrong type, missing field).
+    /// A TOML syntax or shape error (unknown field, wrong type, missing field), named by the
+    /// field written at its place when the text parses (a shape error).
     pub fn from_toml(file: &str, text: &str, error: &toml::de::Error) -> Self {
         let message = error.message().trim().to_owned();
+        let field = error.span().and_then(|span| super::locate::field_at(text, span.start)).unwrap_or_default();
         let hint = if message.starts_with("unknown field") {
             "remove the field or fix its spelling; the accepted fields are listed above and documented in configs/vigil.toml"
         } else if message.starts_with("missing field") {
@@ -63,7 +65,7 @@ impl ConfigError {
         } else {
             "see configs/vigil.toml for a valid example"
         };
-        ConfigError::at(file, text, error.span(), "", message).hint(hint)
+        ConfigError::at(file, text, error.span(), field, message).hint(hint)
     }
 }
 

@@ -78,3 +78,39 @@ enum Step<'a> {
     Key(&'a str),
     Index(usize),
 }
+
+/// The dotted path (`api.max_batch_logz`, `sources[1].include[0]`) of the key or value written
+/// at byte `offset` of `text`: serde's errors (unknown field, a value of the wrong type or out
+/// of its type's range) carry the place but not the field. `None` when `text` does not parse.
+pub(super) fn field_at(text: &str, offset: usize) -> Option<String> {
+    let root = DeTable::parse(text).ok()?;
+    path_in_table(root.get_ref(), offset)
+}
+
+fn path_in_table(table: &DeTable<'_>, offset: usize) -> Option<String> {
+    table.iter().find_map(|(key, value)| {
+        let key_name = key.get_ref().as_ref();
+        if key.span().contains(&offset) {
+            return Some(key_name.to_owned());
+        }
+        match path_in_value(value, offset)? {
+            rest if rest.is_empty() => Some(key_name.to_owned()),
+            rest if rest.starts_with('[') => Some(format!("{key_name}{rest}")),
+            rest => Some(format!("{key_name}.{rest}")),
+        }
+    })
+}
+
+/// The path below `value` (empty: `value` itself) of what is written at `offset`. Tables are
+/// searched whatever their span: a `[header]` table's span need not cover its keys.
+fn path_in_value(value: &toml::Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
+    match value.get_ref() {
+        DeValue::Table(table) => path_in_table(table, offset),
+        DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match path_in_value(item, offset)? {
+            rest if rest.is_empty() || rest.starts_with('[') => Some(format!("[{i}]{rest}")),
+            rest => Some(format!("[{i}].{rest}")),
+        }),
+        _ => None,
+    }
+    .or_else(|| value.span().contains(&offset).then(String::new))
+}

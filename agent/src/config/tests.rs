@@ -247,3 +247,20 @@ fn a_blank_source_name_is_refused_at_its_line_saying_what_to_do() {
     }
     assert_eq!(parse("[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\n").unwrap().sources[0].name, "file0");
 }
+
+#[test]
+fn an_unknown_field_is_named_by_its_path() {
+    // The field was "" (in /health's config.last_reload.errors too): only the message named it.
+    let detector = "[[detectors]]\nplugin = \"builtin:isolation-forest\"\n";
+    for (text, field, line) in [
+        ("[api]\nmax_batch_logz = 5\n".to_owned(), "api.max_batch_logz", 2),
+        ("data_dir = \"x\"\n[store]\nbogus = 1\n".to_owned(), "store.bogus", 3),
+        (format!("{detector}{detector}[detectors.limits]\nfule = 5\n"), "detectors[1].limits.fule", 6),
+        ("[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\nnam = \"web\"\n".to_owned(), "sources[0].nam", 4),
+    ] {
+        let err = parse(&text).unwrap_err();
+        let e = &err.0[0];
+        assert_eq!((e.field.as_str(), e.line, e.column), (field, Some(line), Some(1)), "{err}");
+        assert!(e.message.starts_with("unknown field"), "{err}");
+    }
+}
