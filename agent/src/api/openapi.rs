@@ -349,7 +349,8 @@ struct LogFilters {
     /// A status (`404`) or a class (`5xx`).
     #[param(pattern = "^([1-5][0-9][0-9]|[1-5]xx|[1-5]XX)$")]
     status: Option<String>,
-    /// Text contained in the URL, user agent or raw line.
+    /// Text contained in the URL, user agent or raw line, ignoring case (of every letter,
+    /// `école` finds `ÉCOLE`; letter by letter, so `ß` does not find `SS`).
     q: Option<String>,
     /// Most rows to return, 1 to 10000.
     #[param(minimum = 1, maximum = 10000)]

@@ -492,6 +492,19 @@ async fn logs_are_filtered_newest_first_and_paged() {
 }
 
 #[tokio::test]
+async fn q_ignores_the_case_of_letters_beyond_ascii_too() {
+    let app = app();
+    let mut log = log();
+    log["user_agent"] = json!("ÉCOLE-Browser");
+    log["url"] = json!("/ÜBER/straße");
+    assert_eq!(detect(app.clone(), json!({ "logs": [log] }).to_string()).await.0, StatusCode::OK);
+    for (q, found) in [("%C3%A9cole", 1), ("%C3%89COLE", 1), ("BROWSER", 1), ("%C3%BCber", 1), ("STRASSE", 0)] {
+        let (status, body) = get(app.clone(), &format!("/api/v1/logs?q={q}"), None).await;
+        assert_eq!((status, body["logs"].as_array().unwrap().len()), (StatusCode::OK, found), "q={q}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn bad_query_parameters_are_400_naming_the_parameter() {
     for (query, mentions) in [
         ("status=6xx", "status"),
