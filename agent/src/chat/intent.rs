@@ -484,6 +484,8 @@ static SIZE: LazyLock<Regex> = LazyLock::new(|| {
         r"\b(?:larger|bigger|smaller|greater|more|less|fewer|over|under|above|below|at least|at most)\s+(?:than\s+)?\d+(?:\.\d+)?\s*(?:bytes?|b|kb|kib|mb|mib|gb|gib|k|m)\b|\b\d+(?:\.\d+)?\s*(?:kb|kib|mb|mib|gb|gib)\b",
     )
 });
+/// "when did it start", "when was the first request": the time of a first or last event.
+const FIRST_OR_LAST: &str = r"\bwhen\b.*\b(?:start|started|begin|began|stop|stopped|end|ended|first|last)\b";
 /// Words asking for the fewest rather than the most.
 const FEWEST: &str = r"\bfewest\b|\bleast\s+(?:common|frequent|frequently|active|busy|requested|used|visited|requests|traffic|lines|events|errors|hits)\b|\bquietest\b|\brarest\b";
 
@@ -639,8 +641,15 @@ pub fn read(rest: &str, original: &str) -> Reading {
     filters.status = statuses.status;
     filters.status_or = statuses.or;
     filters.not_status = statuses.left_out;
+    let mut notes = Vec::new();
     if let Some((attack, at, words)) = AttackMatch::find(&text) {
         note_negation(&mut negated, &text[..at], words);
+        if has(words, r"log4|shellshock") {
+            notes.push(format!(
+                "I cannot tell {words} from other command injection: this counts every request that looks like \
+                 command injection"
+            ));
+        }
         filters.attack = Some(attack);
     }
     let mut intent = intent(&text, &filters);
@@ -672,6 +681,13 @@ pub fn read(rest: &str, original: &str) -> Reading {
                 .to_owned(),
         );
     }
+    if unreadable.is_none() && has(&text, FIRST_OR_LAST) {
+        unreadable = Some(
+            "I cannot give the time of a first or last event yet; ask for a count in a window (\"how many requests \
+             from 10.0.0.1 between 13:00 and 14:00?\") or \"when was the busiest minute?\""
+                .to_owned(),
+        );
+    }
     if unreadable.is_none()
         && let Some(words) = failed_logins
     {
@@ -697,7 +713,7 @@ pub fn read(rest: &str, original: &str) -> Reading {
         named,
         host_word,
         fewest,
-        notes: Vec::new(),
+        notes,
     }
 }
 

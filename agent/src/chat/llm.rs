@@ -1,11 +1,16 @@
 //! The optional LLM of `[chat] llm_endpoint`: an OpenAI-compatible `POST /chat/completions`
 //! that rephrases an answer already found in the data. It never adds facts: the prompt gives
 //! it only the facts, and a reply that drops one of the answer's key values (a number, an IP,
-//! a URL) is refused, as is any error or timeout; the plain answer is sent then.
+//! a URL) or adds a number, IP or time the answer does not hold is refused, as is any error or
+//! timeout; the plain answer is sent then.
 
 use super::answer::Answer;
 use super::config::LlmSettings;
 use serde_json::{Value, json};
+
+/// A number, an IPv4 address or a time of day in a reply.
+static NUMBER: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\d+(?:[.:]\d+)*").expect("valid regex"));
 
 /// Longest reply accepted from the model, in bytes.
 const MAX_REPLY_BYTES: usize = 8 * 1024;
@@ -80,6 +85,18 @@ impl Llm {
         }
         if let Some(missing) = answer.key_values.iter().find(|v| !text.contains(v.as_str())) {
             return Err(format!("the model's reply left out {missing:?}, a fact of the answer"));
+        }
+        // Nor may it add one: every number, IP or time it writes must be in what it was given.
+        let given = format!(
+            "{} {question} {} {} {} {}",
+            answer.response,
+            answer.range.label,
+            answer.range.from.as_deref().unwrap_or(""),
+            answer.range.to.as_deref().unwrap_or(""),
+            answer.facts
+        );
+        if let Some(added) = NUMBER.find_iter(text).map(|m| m.as_str()).find(|n| !given.contains(n)) {
+            return Err(format!("the model's reply added {added:?}, which is not in the answer"));
         }
         Ok(text.to_owned())
     }

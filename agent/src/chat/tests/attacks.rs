@@ -149,3 +149,15 @@ fn over_a_scanners_log_the_answer_counts_what_the_signatures_find() {
     assert_eq!(ask_of(&store, "how many sql injection attempts?").facts["count"], json!(sql));
     assert_eq!(ask_of(&store, "how many attacks?").facts["count"], json!(any));
 }
+
+#[test]
+fn log4shell_and_shellshock_say_they_are_counted_as_all_command_injection() {
+    for word in ["log4shell", "shellshock"] {
+        let a = ask_of(&store(), &format!("how many {word} attempts?"));
+        assert_eq!(a.intent, "count", "{word}: {}", a.response);
+        assert!(a.response.contains(&format!("I cannot tell {word} from other command injection")), "{}", a.response);
+    }
+    let a = ask_of(&store(), "when did 10.0.0.77 start scanning?");
+    assert_eq!(a.intent, "unknown", "{}", a.response);
+    assert!(a.response.contains("time of a first or last event"), "{}", a.response);
+}

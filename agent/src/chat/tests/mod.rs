@@ -636,6 +636,8 @@ enum Fake {
     Rephrase,
     /// Answer without the numbers.
     DropFacts,
+    /// Echo the plain answer and add a number and an IP of its own.
+    AddFacts,
     /// Never answer.
     Hang,
     /// HTTP 500.
@@ -658,6 +660,7 @@ async fn fake_llm(mode: Fake) -> (String, Arc<Mutex<Vec<Value>>>) {
                 let content = match mode {
                     Fake::Rephrase => format!("In short: {plain}"),
                     Fake::DropFacts => "Things look fine.".to_owned(),
+                    Fake::AddFacts => format!("{plain} 9999 of them came from 8.8.8.8."),
                     Fake::Hang => {
                         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                         String::new()
@@ -707,6 +710,15 @@ async fn llm_reply_that_drops_a_fact_is_refused() {
     assert_eq!(a.phrased_by, "vigil");
     assert!(a.response.contains("63 requests"), "{}", a.response);
     assert!(a.llm_error.as_deref().unwrap().contains("left out \"63\""), "{:?}", a.llm_error);
+}
+
+#[tokio::test]
+async fn llm_reply_that_adds_a_number_or_ip_is_refused() {
+    let (endpoint, _) = fake_llm(Fake::AddFacts).await;
+    let a = llm_chat(&endpoint, 10_000).answer(store(), "how many 404s today?".into()).await.unwrap();
+    assert_eq!(a.phrased_by, "vigil");
+    assert!(!a.response.contains("9999") && a.response.contains("3 requests"), "{}", a.response);
+    assert!(a.llm_error.as_deref().unwrap().contains("added \"9999\""), "{:?}", a.llm_error);
 }
 
 #[tokio::test]
