@@ -56,6 +56,9 @@ impl ConfigError {
     pub fn from_toml(file: &str, text: &str, error: &toml::de::Error) -> Self {
         let message = error.message().trim().to_owned();
         let field = error.span().and_then(|span| super::locate::field_at(text, span.start)).unwrap_or_default();
+        if let Some((message, hint)) = whole_number_out_of_type(&message, &field) {
+            return ConfigError::at(file, text, error.span(), field, message).hint(hint);
+        }
         let hint = if message.starts_with("unknown field") {
             "remove the field or fix its spelling; the accepted fields are listed above and documented in configs/vigil.toml"
         } else if message.starts_with("missing field") {
@@ -67,6 +70,27 @@ impl ConfigError {
         };
         ConfigError::at(file, text, error.span(), field, message).hint(hint)
     }
+}
+
+/// serde's "invalid value: integer `-1`, expected u64" (a negative number, or one past its
+/// type, for a whole-number setting) said as the range of `field`, when it has one.
+fn whole_number_out_of_type(message: &str, field: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("invalid value: integer `")?;
+    let (got, expected) = rest.split_once("`, expected ")?;
+    if !expected.starts_with('u') || field.is_empty() {
+        return None;
+    }
+    Some(match super::range::find(field) {
+        Some(range) => (range.message(got), range.hint.to_owned()),
+        None if got.starts_with('-') => (
+            format!("must be a whole number of 0 or more, got {got}"),
+            "configs/vigil.toml shows its default and range".to_owned(),
+        ),
+        None => (
+            format!("{got} is too large for this setting"),
+            "configs/vigil.toml shows its default and range".to_owned(),
+        ),
+    })
 }
 
 /// 1-based line and column of a byte offset.

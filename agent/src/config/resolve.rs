@@ -4,6 +4,7 @@
 use super::error::{ConfigError, ConfigErrors};
 use super::raw::{DetectorConfig, RawConfig};
 use crate::detect::builtin;
+use crate::parse::BuildError;
 use crate::pipeline::PipelineConfig;
 use crate::source::SourceSpec;
 use crate::source::config::{SourceConfig, SourceKind};
@@ -195,8 +196,9 @@ pub(super) fn resolve(raw: RawConfig, file: &str, text: &str, base: &Path) -> Re
             o.get_ref().clone()
         })
         .collect();
-    if let Err(e) = raw.store.validate() {
-        check.errors.push(ConfigError::at(file, text, None, "store", e.to_string()));
+    for (range, value) in raw.store.problems() {
+        let field = format!("store.{}", range.field);
+        check.errors.push(ConfigError::at(file, text, None, field, range.message(value)).hint(range.hint));
     }
     for (field, message, hint) in raw.chroma.problems() {
         check.errors.push(ConfigError::at(file, text, None, format!("chroma.{field}"), message).hint(hint));
@@ -341,7 +343,12 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
     let parser = match raw.parse_config().build() {
         Ok(p) => Some(p),
         Err(e) => {
-            fail("format", e.to_string(), "see the parser options in the README");
+            // Named by the option at fault (the message starts with it), so that it points
+            // at that option's line rather than at the source's header.
+            let field = build_error_field(&e);
+            let message = e.to_string();
+            let message = message.strip_prefix(&format!("{field}: ")).map_or(message.clone(), str::to_owned);
+            fail(&field, message, "see the parser options in the README");
             None
         }
     };
@@ -360,6 +367,19 @@ fn resolve_source(check: &mut Checker<'_>, i: usize, raw: &SourceConfig) -> Opti
         parser,
         poll_interval: Duration::from_millis(raw.poll_interval_ms),
     })
+}
+
+/// The source option a parser config error is about.
+fn build_error_field(error: &BuildError) -> String {
+    match error {
+        // format = "regex" is what needs the missing pattern.
+        BuildError::MissingPattern => "format".to_owned(),
+        BuildError::InvalidPattern { .. } | BuildError::NoNamedGroups { .. } => "pattern".to_owned(),
+        BuildError::UnusedOption { option, .. } => (*option).to_owned(),
+        BuildError::InvalidTimestampFormat { .. } => "timestamp_format".to_owned(),
+        BuildError::InvalidTimeZone { .. } => "time_zone".to_owned(),
+        BuildError::EmptyJsonKey { field } => format!("json_fields.{field}"),
+    }
 }
 
 fn resolve_detector(check: &mut Checker<'_>, i: usize, raw: DetectorConfig, base: &Path) -> Option<DetectorSpec> {

@@ -264,3 +264,58 @@ fn an_unknown_field_is_named_by_its_path() {
         assert!(e.message.starts_with("unknown field"), "{err}");
     }
 }
+
+#[test]
+fn a_negative_or_too_large_whole_number_names_its_field_and_range() {
+    // "invalid value: integer `-1`, expected u64", with no field and no range.
+    let err = parse("[api]\naddress = \"127.0.0.1:1\"\nmax_body_bytes = -1\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!((e.field.as_str(), e.line, e.column), ("api.max_body_bytes", Some(3), Some(18)), "{err}");
+    assert_eq!(e.message, "must be between 1024 and 1073741824 bytes, got -1");
+    assert!(e.hint.as_deref().unwrap().contains("the default is 16777216"), "{err}");
+    for (value, got) in [("-1", "-1"), ("99999999999", "99999999999")] {
+        let err = parse(&format!("[store]\nretention_days = {value}\n")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "test.toml:2:18: store.retention_days: must be between 0 and 36500 days, got {got} \
+                 (hint: 0 keeps events until max_size_mib; 36500 is 100 years)"
+            )
+        );
+    }
+    // A setting without a listed range still says what it takes.
+    let err = parse("[chroma]\nbatch_size = -5\n").unwrap_err();
+    let e = &err.0[0];
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("chroma.batch_size", "must be a whole number of 0 or more, got -5")
+    );
+}
+
+#[test]
+fn a_store_value_out_of_range_points_at_its_line_with_the_range_and_a_hint() {
+    // It pointed at the [store] header, as field "store", without a hint.
+    for (setting, field, message) in [
+        ("retention_chunk = 50", "store.retention_chunk", "must be between 100 and 1000000 events, got 50"),
+        ("read_connections = 0", "store.read_connections", "must be between 1 and 64, got 0"),
+        ("cache_mib = 0", "store.cache_mib", "must be between 1 and 65536 MiB, got 0"),
+        ("retention_interval_secs = 0", "store.retention_interval_secs", "must be between 1 and 86400 s, got 0"),
+    ] {
+        let err = parse(&format!("data_dir = \"x\"\n[store]\n{setting}\n")).unwrap_err();
+        let e = &err.0[0];
+        assert_eq!((e.field.as_str(), e.line, e.message.as_str()), (field, Some(3), message), "{err}");
+        assert_eq!(e.column, Some(setting.find('=').unwrap() + 3), "{err}");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("the default is")), "{err}");
+    }
+}
+
+#[test]
+fn a_parser_option_the_format_does_not_use_points_at_that_option() {
+    // It pointed at the [[sources]] header, as sources[0].format.
+    let text =
+        "data_dir = \"x\"\n[[sources]]\ntype = \"file\"\ninclude = [\"/tmp/x.log\"]\ntimestamp_format = \"%Q\"\n";
+    let err = parse(text).unwrap_err();
+    let e = &err.0[0];
+    assert_eq!((e.field.as_str(), e.line, e.column), ("sources[0].timestamp_format", Some(5), Some(20)), "{err}");
+    assert!(e.message.starts_with("only used with format = "), "{err}");
+}
