@@ -167,7 +167,9 @@ fn ip_schema() -> utoipa::openapi::schema::Schema {
 pub struct LogIn {
     #[schema(schema_with = ip_schema)]
     ip: String,
-    /// RFC 3339 time, from 1970 to one day ahead of the agent's clock.
+    /// RFC 3339 time, from 1970 to one day ahead of the agent's clock. Stored to the
+    /// millisecond, in UTC: finer digits are dropped (`…00.999999Z` is listed as `…00.999Z`;
+    /// the `/anomaly_detection` answer echoes the time as sent).
     #[schema(example = "2025-04-01T12:34:56Z", format = DateTime)]
     timestamp: String,
     /// HTTP method token, at most 32 characters.
@@ -239,6 +241,7 @@ pub struct AnomalyResponse {
 pub struct StoredLog {
     /// Event id, increasing in commit order.
     id: i64,
+    /// Event time in UTC, to the millisecond (as it is stored).
     timestamp: String,
     ip: String,
     method: String,
@@ -338,10 +341,13 @@ struct Stats {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by the derive only
 struct LogFilters {
-    /// Start of the time window (inclusive), RFC 3339: events at or after it.
+    /// Start of the time window (inclusive), RFC 3339: events at or after it. Event times are
+    /// kept to the millisecond: a `from` with finer digits is rounded down to its millisecond.
     #[param(format = DateTime)]
     from: Option<String>,
     /// End of the time window (exclusive), RFC 3339: events before it; later than `from`.
+    /// Event times are kept to the millisecond: a `to` with finer digits is rounded up to the
+    /// next millisecond, so every event listed as earlier than it is in the window.
     #[param(format = DateTime)]
     to: Option<String>,
     /// Client IP, exact.
@@ -380,10 +386,11 @@ struct SummaryPage {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by the derive only
 struct SummaryFilters {
-    /// Oldest window time, RFC 3339.
+    /// Oldest window time, RFC 3339; kept to the millisecond (finer digits are rounded down).
     #[param(format = DateTime)]
     from: Option<String>,
-    /// Newest window time, RFC 3339; later than `from`.
+    /// Newest window time, RFC 3339; later than `from`; kept to the millisecond (finer digits
+    /// are rounded up).
     #[param(format = DateTime)]
     to: Option<String>,
     /// Most summaries to return, 1 to 1000.

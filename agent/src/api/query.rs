@@ -32,11 +32,11 @@ fn bad(param: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{param}: {message}"))
 }
 
-/// A time parameter (`from`, `to`), as milliseconds since the Unix epoch.
-pub(super) fn time(param: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+/// A time parameter (`from`, `to`).
+fn time(param: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, ApiError> {
     value
         .map(|v| {
-            v.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| {
+            v.parse::<jiff::Timestamp>().map_err(|e| {
                 // An offset's `+` left unencoded in a URL arrives as a space.
                 let hint = if v.contains(' ') { "; in a URL, write an offset's + as %2B" } else { "" };
                 bad(param, format!("{v:?} is not a time the agent can use ({e}); expected RFC 3339, e.g. 2025-04-01T12:00:00Z{hint}"))
@@ -45,15 +45,26 @@ pub(super) fn time(param: &str, value: Option<&str>) -> Result<Option<i64>, ApiE
         .transpose()
 }
 
-/// `from` and `to` (exclusive) as milliseconds; `to` must be later than `from`.
+/// `time` in whole milliseconds since the Unix epoch, rounded `up` or down.
+fn millis(time: jiff::Timestamp, up: bool) -> i64 {
+    let (nanos, per_ms) = (time.as_nanosecond(), 1_000_000);
+    let ms = if up { -(-nanos).div_euclid(per_ms) } else { nanos.div_euclid(per_ms) };
+    // jiff's timestamps span the years -9999 to 9999: their milliseconds fit.
+    ms as i64
+}
+
+/// `from` and `to` (exclusive) as milliseconds; `to` must be later than `from`. Times are
+/// stored to the millisecond, so a window with finer digits is widened to whole milliseconds,
+/// `from` down and `to` up, and keeps every event listed in it: cut down, `to=…00.9995Z` left
+/// out an event listed at `…00.999Z`.
 pub(super) fn window(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    let (from_ms, to_ms) = (time("from", from)?, time("to", to)?);
-    if let (Some(from), Some(to)) = (from_ms, to_ms)
+    let (from, to) = (time("from", from)?, time("to", to)?);
+    if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {
         return Err(bad("to", "must be later than from (the window is from <= time < to)".into()));
     }
-    Ok((from_ms, to_ms))
+    Ok((from.map(|t| millis(t, false)), to.map(|t| millis(t, true))))
 }
 
 impl LogParams {

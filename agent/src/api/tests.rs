@@ -505,6 +505,34 @@ async fn q_ignores_the_case_of_letters_beyond_ascii_too() {
 }
 
 #[tokio::test]
+async fn a_window_with_finer_digits_than_milliseconds_keeps_the_events_listed_in_it() {
+    let app = app();
+    let log = with("timestamp", json!("2024-06-01T00:00:00.999999Z")).to_string();
+    assert_eq!(detect(app.clone(), log).await.0, StatusCode::OK);
+    let (_, body) = get(app.clone(), "/api/v1/logs", None).await;
+    assert_eq!(body["logs"][0]["timestamp"], "2024-06-01T00:00:00.999Z", "stored to the millisecond");
+    for (window, found) in [
+        // `to` is rounded up to the next millisecond: .999 is before .9995.
+        ("to=2024-06-01T00:00:00.9995Z", 1),
+        ("to=2024-06-01T00:00:00.999000001Z", 1),
+        ("to=2024-06-01T00:00:00.999Z", 0),
+        // `from` is rounded down.
+        ("from=2024-06-01T00:00:00.9995Z", 1),
+        ("from=2024-06-01T00:00:01Z", 0),
+        ("from=2024-06-01T00:00:00.9991Z&to=2024-06-01T00:00:00.9992Z", 1),
+    ] {
+        for path in ["/api/v1/logs", "/api/v1/anomalies"] {
+            let (status, body) = get(app.clone(), &format!("{path}?{window}"), None).await;
+            let rows = body.as_object().and_then(|o| o.values().find_map(Value::as_array)).map(Vec::len);
+            assert_eq!((status, rows), (StatusCode::OK, Some(found)), "{path}?{window}: {body}");
+        }
+    }
+    // The same instant twice is still an empty window, refused.
+    let (status, _) = get(app, "/api/v1/logs?from=2024-06-01T00:00:00.9995Z&to=2024-06-01T00:00:00.9995Z", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn bad_query_parameters_are_400_naming_the_parameter() {
     for (query, mentions) in [
         ("status=6xx", "status"),
