@@ -167,9 +167,10 @@ fn ip_schema() -> utoipa::openapi::schema::Schema {
 pub struct LogIn {
     #[schema(schema_with = ip_schema)]
     ip: String,
-    /// RFC 3339 time, from 1970 to one day ahead of the agent's clock. Stored to the
-    /// millisecond, in UTC: finer digits are dropped (`…00.999999Z` is listed as `…00.999Z`;
-    /// the `/anomaly_detection` answer echoes the time as sent).
+    /// RFC 3339 time, from 1970 to one day ahead of the agent's clock, with an offset of at most
+    /// ±23:59 and no leap second (second 60). Stored to the millisecond, in UTC: finer digits
+    /// are dropped (`…00.999999Z` is listed as `…00.999Z`; the `/anomaly_detection` answer
+    /// echoes the time as sent).
     #[schema(example = "2025-04-01T12:34:56Z", format = DateTime)]
     timestamp: String,
     /// HTTP method token, at most 32 characters.

@@ -294,34 +294,11 @@ fn validate(i: usize, log: LogIn, input: Input, latest_ms: i64) -> Result<ValidL
             format!("{}: {:?} is not an IP address (expected e.g. 192.0.2.1 or 2001:db8::1)", at("ip"), log.ip),
         ));
     };
-    let timestamp_ms = log
-        .timestamp
-        .parse::<jiff::Timestamp>()
-        .map_err(|_| {
-            (
-                "invalid_value",
-                format!(
-                    "{}: {:?} is not an RFC 3339 time (expected e.g. 2025-04-01T12:34:56Z)",
-                    at("timestamp"),
-                    log.timestamp
-                ),
-            )
-        })?
-        .as_millisecond();
-    // Before the Unix epoch, or more than a day ahead of this clock (a time zone mistake is at
-    // most 14 hours): not when an event happened. Stored, a time in year 9998 stayed at the
-    // top of every newest-first page for good.
-    if !(0..=latest_ms).contains(&timestamp_ms) {
-        return Err((
-            "invalid_value",
-            format!(
-                "{}: {:?} is {}; send the time the event happened",
-                at("timestamp"),
-                log.timestamp,
-                if timestamp_ms < 0 { "before 1970" } else { "more than a day ahead of the agent's clock" }
-            ),
-        ));
-    }
+    let timestamp_ms = match event_time(&log.timestamp) {
+        Ok(ms) if (0..=latest_ms).contains(&ms) => ms,
+        Ok(ms) => return Err(if ms < 0 { TimeProblem::Before1970 } else { TimeProblem::Ahead }.say(&at, &log)),
+        Err(problem) => return Err(problem.say(&at, &log)),
+    };
     if log.method.is_empty() || log.method.len() > MAX_METHOD_BYTES || !log.method.bytes().all(is_token_byte) {
         return Err((
             "invalid_value",
@@ -364,6 +341,75 @@ fn validate(i: usize, log: LogIn, input: Input, latest_ms: i64) -> Result<ValidL
         },
         timestamp: log.timestamp,
     })
+}
+
+/// Why a log's time is refused.
+enum TimeProblem {
+    NotRfc3339,
+    /// An offset beyond ±23:59 (jiff takes up to ±25:59:59, and `+24:00` was stored a day off).
+    Offset(jiff::tz::Offset),
+    /// Second 60: jiff reads it as 59, a second earlier than meant, without a word.
+    LeapSecond,
+    Before1970,
+    Ahead,
+}
+
+impl TimeProblem {
+    fn say(self, at: &dyn Fn(&str) -> String, log: &LogIn) -> Problem {
+        let (field, text) = (at("timestamp"), &log.timestamp);
+        // Before the Unix epoch, or more than a day ahead of this clock (a time zone mistake
+        // is at most 14 hours): not when an event happened. Stored, a time in year 9998
+        // stayed at the top of every newest-first page for good.
+        let message = match self {
+            TimeProblem::NotRfc3339 => {
+                format!("{field}: {text:?} is not an RFC 3339 time (expected e.g. 2025-04-01T12:34:56Z)")
+            }
+            TimeProblem::Offset(offset) => format!(
+                "{field}: {text:?} has the offset {offset}, beyond RFC 3339's -23:59 to +23:59; send the time with its \
+                 real offset, or in UTC (Z)"
+            ),
+            TimeProblem::LeapSecond => format!(
+                "{field}: {text:?} has second 60 (a leap second), which the agent cannot store as it is; send it \
+                 as second 59.999 or as the next minute's second 00"
+            ),
+            TimeProblem::Before1970 => format!("{field}: {text:?} is before 1970; send the time the event happened"),
+            TimeProblem::Ahead => format!(
+                "{field}: {text:?} is more than a day ahead of the agent's clock; send the time the event happened"
+            ),
+        };
+        ("invalid_value", message)
+    }
+}
+
+/// Largest RFC 3339 offset: 23:59.
+const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
+
+/// A log's time in milliseconds since the Unix epoch (finer digits dropped), or why it is
+/// refused.
+fn event_time(text: &str) -> Result<i64, TimeProblem> {
+    let parsed = text.parse::<jiff::Timestamp>();
+    if parsed.is_ok() && leap_second(text) {
+        return Err(TimeProblem::LeapSecond);
+    }
+    // Only a numeric offset other than `Z` can be out of range; most logs end in `Z`.
+    let zulu = text.ends_with(['Z', 'z']);
+    let pieces = (parsed.is_err() || !zulu).then(|| jiff::fmt::temporal::Pieces::parse(text).ok()).flatten();
+    if let Some(offset) = pieces.as_ref().and_then(|p| p.to_numeric_offset())
+        && offset.seconds().abs() > MAX_OFFSET_SECONDS
+    {
+        return Err(TimeProblem::Offset(offset));
+    }
+    parsed.map(|time| time.as_millisecond()).map_err(|_| TimeProblem::NotRfc3339)
+}
+
+/// Whether the time of day of `text` has second 60: `HH:MM:60`, or `HHMM60` in ISO 8601's
+/// basic format, after the date's `T` (or space).
+fn leap_second(text: &str) -> bool {
+    let Some(separator) = text.find(['T', 't', ' ']) else { return false };
+    let time = &text.as_bytes()[separator + 1..];
+    let extended = time.get(2) == Some(&b':') && time.get(5) == Some(&b':') && time.get(6..8) == Some(b"60");
+    let basic = time.get(..4).is_some_and(|t| t.iter().all(u8::is_ascii_digit)) && time.get(4..6) == Some(b"60");
+    extended || basic
 }
 
 /// An address as one client is counted and searched by: RFC 5952's text of `ip` (IPv6 in

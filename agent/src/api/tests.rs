@@ -295,6 +295,28 @@ async fn invalid_values_are_422_with_the_expected_form() {
 }
 
 #[tokio::test]
+async fn offsets_beyond_23_59_and_leap_seconds_are_refused_not_changed() {
+    for (timestamp, mentions) in [
+        ("2025-04-01T12:34:56+24:00", "beyond RFC 3339's -23:59 to +23:59"),
+        ("2025-04-01T12:34:56-25:00", "beyond RFC 3339's -23:59 to +23:59"),
+        ("2025-04-01T12:34:60Z", "second 60 (a leap second)"),
+        ("2025-04-01T12:34:60.5+02:00", "second 60 (a leap second)"),
+    ] {
+        let answer = detect(app(), with("timestamp", json!(timestamp)).to_string()).await;
+        assert_error(answer.clone(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", mentions);
+        assert!(answer.1["message"].as_str().unwrap().starts_with("logs[0].timestamp:"), "{}", answer.1);
+    }
+    // The largest offsets RFC 3339 has are taken, and stored as the time they mean.
+    let app = app();
+    for timestamp in ["2025-04-01T23:59:59+23:59", "2025-04-01T00:00:00-23:59"] {
+        assert_eq!(detect(app.clone(), with("timestamp", json!(timestamp)).to_string()).await.0, StatusCode::OK);
+    }
+    let (_, body) = get(app, "/api/v1/logs", None).await;
+    let stored: Vec<&str> = body["logs"].as_array().unwrap().iter().map(|l| l["timestamp"].as_str().unwrap()).collect();
+    assert_eq!(stored, ["2025-04-01T23:59:00Z", "2025-04-01T00:00:59Z"]);
+}
+
+#[tokio::test]
 async fn every_bad_log_is_listed_with_its_index() {
     let mut bad = log();
     bad["status_code"] = json!(700);
