@@ -399,7 +399,17 @@ fn event_time(text: &str) -> Result<i64, TimeProblem> {
     {
         return Err(TimeProblem::Offset(offset));
     }
-    parsed.map(|time| time.as_millisecond()).map_err(|_| TimeProblem::NotRfc3339)
+    match parsed {
+        Ok(time) => Ok(time.as_millisecond()),
+        // A valid time with an offset beyond the years jiff's timestamps span (up to
+        // 9999-12-30, so that any offset fits): far ahead, or far back.
+        Err(_) => match pieces {
+            Some(p) if p.to_numeric_offset().is_some() && p.time().is_some() => {
+                Err(if p.date().year() > 0 { TimeProblem::Ahead } else { TimeProblem::Before1970 })
+            }
+            _ => Err(TimeProblem::NotRfc3339),
+        },
+    }
 }
 
 /// Whether the time of day of `text` has second 60: `HH:MM:60`, or `HHMM60` in ISO 8601's

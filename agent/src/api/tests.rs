@@ -317,6 +317,18 @@ async fn offsets_beyond_23_59_and_leap_seconds_are_refused_not_changed() {
 }
 
 #[tokio::test]
+async fn a_valid_time_far_ahead_or_far_back_is_called_so_not_malformed() {
+    for (timestamp, mentions) in [
+        ("9999-12-31T23:59:59Z", "is more than a day ahead of the agent's clock"),
+        ("9999-12-31T23:59:59.999+01:00", "is more than a day ahead of the agent's clock"),
+        ("-009999-01-01T00:00:00Z", "is before 1970"),
+    ] {
+        let answer = detect(app(), with("timestamp", json!(timestamp)).to_string()).await;
+        assert_error(answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", mentions);
+    }
+}
+
+#[tokio::test]
 async fn every_bad_log_is_listed_with_its_index() {
     let mut bad = log();
     bad["status_code"] = json!(700);
