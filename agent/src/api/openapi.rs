@@ -42,7 +42,7 @@ pub async fn document() -> Json<Value> {
         AnomalyPage, WsAck, WsAnomaly, WsStats, WsLagged, WsSummary, WsConfigError, WsConfigApplied, WsError, PluginList, DetectorPlugin, SummarizerPlugin,
         PluginLimits, PluginLatency, ContentEncoding
     )),
-    modifiers(&BearerAuth)
+    modifiers(&TokenAuth)
 )]
 pub struct ApiDoc;
 
@@ -56,15 +56,26 @@ enum ContentEncoding {
     Identity,
 }
 
-struct BearerAuth;
+/// The two ways to send `[api] token`, either of which an endpoint with `security` takes: the
+/// `Authorization: Bearer` header, and the `token` query parameter (percent-encoded), which
+/// browsers' WebSockets need as they cannot set headers.
+struct TokenAuth;
 
-impl utoipa::Modify for BearerAuth {
+impl utoipa::Modify for TokenAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "`[api] token` in the query, percent-encoded (`encodeURIComponent`): for WebSockets, which browsers \
+                 cannot give headers; elsewhere prefer the bearer header, as URLs end up in logs",
+            ))),
         );
     }
 }
@@ -412,7 +423,7 @@ fn root() {}
 #[allow(dead_code)]
 fn health() {}
 
-#[utoipa::path(post, path = "/chat", tag = "seed", request_body = ChatRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/chat", tag = "seed", request_body = ChatRequest, security(("bearer" = []), ("token" = [])),
     description = "Answers a question about the stored logs and summaries with exact numbers.",
     responses(
         (status = 200, description = "The answer", body = ChatResponse),
@@ -426,7 +437,7 @@ fn health() {}
 #[allow(dead_code)]
 fn chat() {}
 
-#[utoipa::path(post, path = "/anomaly_detection", tag = "seed", request_body = AnomalyRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/anomaly_detection", tag = "seed", request_body = AnomalyRequest, security(("bearer" = []), ("token" = [])),
     description = "Scores the logs with every detector, answers in-line, and stores them like any other source. \
         The body may be sent compressed, with `Content-Encoding: gzip` or `deflate`; the byte limit applies to it \
         decompressed.",
@@ -443,7 +454,7 @@ fn chat() {}
 #[allow(dead_code)]
 fn anomaly_detection() {}
 
-#[utoipa::path(get, path = "/ws", tag = "seed", security(("bearer" = [])),
+#[utoipa::path(get, path = "/ws", tag = "seed", security(("bearer" = []), ("token" = [])),
     description = "WebSocket for dashboards. Each message is one JSON object with a `type`: `anomaly` (WsAnomaly, \
         every source), `ack` (WsAck plus `source`, one per committed batch), `stats` (WsStats, every 5 s), \
         `summary` (WsSummary, a window's summary was stored), `config_error` (WsConfigError, a changed config file \
@@ -463,7 +474,7 @@ fn anomaly_detection() {}
 #[allow(dead_code)]
 fn monitor_ws() {}
 
-#[utoipa::path(get, path = "/ws/application", tag = "seed", security(("bearer" = [])),
+#[utoipa::path(get, path = "/ws/application", tag = "seed", security(("bearer" = []), ("token" = [])),
     description = "WebSocket for applications. Send one log (LogIn), an array of logs, or `{\"logs\": [...]}` per text frame. Each frame is \
         answered with `ack` (WsAck) once its logs are committed, then one `anomaly` (WsAnomaly) per anomalous log; \
         a bad frame gets `error` (WsError) and the connection stays open. Binary frames are refused; an oversized \
@@ -482,7 +493,7 @@ fn monitor_ws() {}
 #[allow(dead_code)]
 fn application_ws() {}
 
-#[utoipa::path(get, path = "/api/v1/stats", tag = "query", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/stats", tag = "query", security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "Counters since start and in the store", body = Stats),
         (status = 401, description = "Missing or wrong token", body = Error),
@@ -491,7 +502,7 @@ fn application_ws() {}
 #[allow(dead_code)]
 fn stats() {}
 
-#[utoipa::path(get, path = "/api/v1/logs", tag = "query", params(LogFilters), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/logs", tag = "query", params(LogFilters), security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "Stored events, newest first", body = LogPage),
         (status = 400, description = "A bad or unknown parameter, named in `message`", body = Error),
@@ -501,7 +512,7 @@ fn stats() {}
 #[allow(dead_code)]
 fn logs() {}
 
-#[utoipa::path(get, path = "/api/v1/anomalies", tag = "query", params(LogFilters), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/anomalies", tag = "query", params(LogFilters), security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "Stored anomalies, newest first", body = AnomalyPage),
         (status = 400, description = "A bad or unknown parameter, named in `message`", body = Error),
@@ -511,7 +522,7 @@ fn logs() {}
 #[allow(dead_code)]
 fn anomalies() {}
 
-#[utoipa::path(get, path = "/api/v1/summaries", tag = "query", params(SummaryFilters), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/summaries", tag = "query", params(SummaryFilters), security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "Summaries, newest first", body = SummaryPage),
         (status = 400, description = "A bad or unknown parameter, named in `message`", body = Error),
@@ -521,7 +532,7 @@ fn anomalies() {}
 #[allow(dead_code)]
 fn summaries() {}
 
-#[utoipa::path(get, path = "/api/v1/plugins", tag = "operations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "operations", security(("bearer" = []), ("token" = [])),
     description = "Every loaded plugin by world: version, digest, state, limits, calls, failures, restarts, latency \
         and last error; detectors also their fallback use and last snapshot, summarizers their window and queue.",
     responses(
@@ -531,7 +542,7 @@ fn summaries() {}
 #[allow(dead_code)]
 fn plugins_list() {}
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = []), ("token" = [])),
     description = "Prometheus text format 0.0.4: events in per source, parse errors, rejected input, anomalies, \
         queue depths, plugin call and store commit latency histograms; with Chroma, whether it is up, records sent, \
         failed calls and the outbox's depth.",
@@ -542,7 +553,7 @@ fn plugins_list() {}
 #[allow(dead_code)]
 fn metrics() {}
 
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "This document", body = serde_json::Value),
         (status = 401, description = "Missing or wrong token", body = Error),
@@ -583,6 +594,30 @@ mod tests {
             assert!(paths.contains(&path), "{path} is missing from {paths:?}");
         }
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        // The token is taken as a bearer header or as `?token=`, on every endpoint that needs it.
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            (&schemes["token"]["type"], &schemes["token"]["in"], &schemes["token"]["name"]),
+            (&serde_json::json!("apiKey"), &serde_json::json!("query"), &serde_json::json!("token"))
+        );
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let Some(security) = operation.get("security") else { continue };
+                let names: Vec<&str> = security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|s| s.as_object().unwrap().keys())
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(names, ["bearer", "token"], "{method} {path}");
+            }
+        }
+        for path in ["/ws", "/ws/application", "/api/v1/logs", "/anomaly_detection", "/metrics"] {
+            let operation = doc["paths"][path].as_object().unwrap().values().next().unwrap();
+            assert!(operation["security"].as_array().is_some_and(|s| s.len() == 2), "{path}: {operation}");
+        }
         let log_in = &doc["components"]["schemas"]["LogIn"];
         assert_eq!(log_in["properties"]["status_code"]["minimum"], 100);
         assert_eq!(log_in["required"].as_array().unwrap().len(), 7, "all seven fields of API.md are required");
