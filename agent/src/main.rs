@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vigil::Config;
+use vigil::config::{PluginProblem, plugin_refusal};
 use vigil::detect::PluginEngine;
 use vigil::telemetry::Telemetry;
 
@@ -122,21 +123,30 @@ fn validate(file: &PathBuf) -> ExitCode {
     };
     // What start-up would trip on beyond the file itself: the data directory, and every
     // plugin (a config that names a broken component, or one that refuses its config, is not
-    // valid). Each problem is reported, not only the first.
+    // valid). Each problem is reported, not only the first; a plugin's at its entry's place.
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).unwrap_or_default();
     let mut problems = Vec::new();
     if let Err(e) = vigil::store::check_data_dir(&config.data_dir) {
-        problems.push(e);
+        problems.push(format!("{name}: {e}"));
     }
     let mut loaded = Vec::new();
     match PluginEngine::with_fuel(None, config.meters_fuel()) {
-        Err(e) => problems.push(e.to_string()),
+        Err(e) => problems.push(format!("{name}: {e}")),
         Ok(engine) => {
-            let (started, refused) = vigil::detect::validate(&engine, &config.detectors);
+            let (started, refused) = vigil::detect::refusals(&engine, &config.detectors);
             loaded.extend(started);
-            problems.extend(refused);
+            for (at, error) in refused {
+                let spec = &config.detectors[at];
+                let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
+                let problem = PluginProblem::of(&error);
+                let refusal =
+                    plugin_refusal(&name, &text, "detectors", (at, &label), problem, error.to_string(), false);
+                problems.push(refusal.to_string());
+            }
             let (started, refused) = vigil::summarize::validate(&engine, &config.summarizers);
             loaded.extend(started);
-            problems.extend(refused);
+            problems.extend(refused.iter().map(|problem| summarizer_refusal(&name, &text, &config, problem)));
         }
     }
     if problems.is_empty() {
@@ -144,9 +154,27 @@ fn validate(file: &PathBuf) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for problem in &problems {
-        eprintln!("{}: {problem}", file.display());
+        eprintln!("{problem}");
     }
     ExitCode::from(2)
+}
+
+/// A problem `vigil::summarize::validate` reports, placed at its entry: it words one that did
+/// not start as `summarizers[i]: <error>` and a blank or taken name as
+/// `plugin summarizers[i] (<plugin>): config refused: ...`.
+fn summarizer_refusal(file: &str, text: &str, config: &Config, problem: &str) -> String {
+    let index = problem.split_once("summarizers[").and_then(|(_, rest)| rest.split_once(']')?.0.parse().ok());
+    let Some(at) = index.filter(|&at: &usize| at < config.summarizers.len()) else {
+        return format!("{file}: {problem}");
+    };
+    let spec = &config.summarizers[at];
+    let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
+    let (kind, message) = match problem.strip_prefix(&format!("summarizers[{at}]: ")) {
+        Some(message) if message.contains(": config refused: ") => (PluginProblem::ConfigValue, message),
+        Some(message) => (PluginProblem::Component, message),
+        None => (PluginProblem::Name, problem),
+    };
+    plugin_refusal(file, text, "summarizers", (at, &label), kind, message, false).to_string()
 }
 
 fn eval(config_path: Option<&PathBuf>, args: EvalArgs) -> ExitCode {

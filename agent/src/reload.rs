@@ -9,7 +9,7 @@
 //! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues,
 //! `[chat]`, `[telemetry]` and `[embedding]`) are reported under `config.needs_restart` in `/health` and logged.
 
-use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors};
+use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors, PluginProblem, plugin_refusal};
 use crate::detect::DetectorSet;
 use crate::pipeline::{MonitorMessage, Pipeline};
 use crate::source::SourceSet;
@@ -206,29 +206,18 @@ impl Reloader {
         }
     }
 
-    /// A plugin of `kind` (`detectors` or `summarizers`) that failed to start, pointed at its
-    /// `plugin = ...` line when it can be found.
-    fn plugin_error(&self, config: &Config, kind: &str, error: &crate::detect::PluginError) -> ConfigError {
+    /// A plugin of `kind` (`detectors` or `summarizers`) that failed to start, as the entry
+    /// `index` of the file (see [`plugin_refusal`]).
+    fn plugin_error(
+        &self,
+        config: &Config,
+        kind: &str,
+        index: Option<usize>,
+        error: &crate::detect::PluginError,
+    ) -> ConfigError {
         let file = self.path.display().to_string();
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let message = error.to_string();
-        let sources: Vec<&crate::config::PluginSource> = match kind {
-            "summarizers" => config.summarizers.iter().map(|s| &s.source).collect(),
-            _ => config.detectors.iter().map(|d| &d.source).collect(),
-        };
-        let index = sources.iter().position(|source| message.contains(&source.to_string()));
-        let field = index.map_or_else(|| kind.to_owned(), |i| format!("{kind}[{i}].plugin"));
-        let span = index.and_then(|i| {
-            // The plugin string as written: the path relative to the config, or builtin:...
-            let written = match sources[i] {
-                crate::config::PluginSource::File(path) => path.file_name()?.to_string_lossy().into_owned(),
-                crate::config::PluginSource::Builtin(name) => format!("builtin:{name}"),
-            };
-            let at = text.find(&written)?;
-            Some(at..at + written.len())
-        });
-        ConfigError::at(&file, &text, span, field, message)
-            .hint(format!("fix or rebuild the plugin (vigil validate FILE checks it); the running {kind} stay"))
+        refusal(&file, &text, config, kind, index, error)
     }
 
     fn refuse(&self, report: ReloadReport, file: &str) -> ReloadReport {
@@ -308,7 +297,7 @@ impl Reloader {
             let (summarizers, specs) = (self.summarizers.clone(), new.summarizers.clone());
             let plan =
                 tokio::task::spawn_blocking(move || summarizers.prepare(&specs)).await.expect("starting summarizers");
-            Some(plan.map_err(|e| self.plugin_error(&new, "summarizers", &e))?)
+            Some(plan.map_err(|e| self.plugin_error(&new, "summarizers", summarizer_index(&new, &e), &e))?)
         } else {
             None
         };
@@ -328,7 +317,7 @@ impl Reloader {
             })
             .await
             .expect("reconfiguring detectors");
-            changes.extend(swapped.map_err(|e| self.plugin_error(&new, "detectors", &e))?);
+            changes.extend(swapped.map_err(|(at, e)| self.plugin_error(&new, "detectors", Some(at), &e))?);
         }
         if let Some(plan) = summarizer_plan {
             let summarizers = self.summarizers.clone();
@@ -357,6 +346,60 @@ impl Reloader {
         *current = new;
         Ok(changes)
     }
+}
+
+/// Entry `index` of `kind` in `config` (read from `text` of `file`) whose plugin refused to
+/// start with `error`, placed at its config table, name or plugin and hinted to fit (see
+/// [`plugin_refusal`]); without an index, the section as a whole.
+fn refusal(
+    file: &str,
+    text: &str,
+    config: &Config,
+    kind: &str,
+    index: Option<usize>,
+    error: &crate::detect::PluginError,
+) -> ConfigError {
+    let label = |name: &Option<String>, source: &crate::config::PluginSource| {
+        name.clone().unwrap_or_else(|| source.to_string())
+    };
+    let entry = index.and_then(|at| match kind {
+        "summarizers" => config.summarizers.get(at).map(|s| (at, label(&s.name, &s.source))),
+        _ => config.detectors.get(at).map(|d| (at, label(&d.name, &d.source))),
+    });
+    let problem = PluginProblem::of(error);
+    match entry {
+        Some((at, label)) => plugin_refusal(file, text, kind, (at, &label), problem, error.to_string(), true),
+        None => ConfigError::at(file, text, None, kind, error.to_string()).hint(format!(
+            "fix the {kind} entry or its plugin (vigil validate FILE checks it); the running {kind} stay"
+        )),
+    }
+}
+
+/// Which summarizer a refusal of [`Summarizers::prepare`] is about: a blank or taken name
+/// names it (`summarizers[i] (...)`); otherwise the first entry whose plugin or name the
+/// error names.
+fn summarizer_index(config: &Config, error: &crate::detect::PluginError) -> Option<usize> {
+    use crate::detect::PluginError;
+    if let PluginError::Config { plugin, .. } = error
+        && let Some(at) = plugin.strip_prefix("summarizers[").and_then(|rest| rest.split_once(']')?.0.parse().ok())
+    {
+        return Some(at);
+    }
+    let named = match error {
+        PluginError::Config { plugin, .. }
+        | PluginError::Call { plugin, .. }
+        | PluginError::BadOutput { plugin, .. } => Some(plugin.as_str()),
+        _ => None,
+    };
+    let message = error.to_string();
+    config.summarizers.iter().position(|s| {
+        let own = match &s.source {
+            crate::config::PluginSource::Builtin(name) => Some(*name),
+            crate::config::PluginSource::File(_) => None,
+        };
+        message.contains(&s.source.to_string())
+            || named.is_some_and(|n| s.name.as_deref() == Some(n) || (s.name.is_none() && own == Some(n)))
+    })
 }
 
 /// The notify watcher: it watches the directories of the files (editors and `mv` replace a
@@ -443,5 +486,49 @@ fn normalize(path: &Path) -> PathBuf {
     match (absolute.parent().and_then(|d| d.canonicalize().ok()), absolute.file_name()) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => absolute,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{refusal, summarizer_index};
+    use crate::config::Config;
+    use crate::detect::{DetectorSet, PluginError};
+    use std::path::Path;
+
+    #[test]
+    fn a_reload_whose_plugin_refuses_a_config_value_names_the_entry_and_the_value_to_fix() {
+        // Two detectors of one plugin, the second's [detectors.config] refused: /health showed
+        // field "detectors" without an index or a place, and "fix or rebuild the plugin".
+        let forest = "[[detectors]]\nplugin = \"builtin:isolation-forest\"\n";
+        let running = Config::parse(&format!("{forest}{forest}"), "vigil.toml", Path::new(".")).unwrap();
+        let text = format!("{forest}{forest}[detectors.config]\nwarmup = \"x\"\n");
+        let new = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
+        let set = DetectorSet::start(crate::testing::engine(), &running.detectors).unwrap();
+        let (at, error) = set.reconfigure(&new.detectors).unwrap_err();
+        let e = refusal("vigil.toml", &text, &new, "detectors", Some(at), &error);
+        assert_eq!((e.field.as_str(), e.line, e.column), ("detectors[1] (builtin:isolation-forest)", Some(5), Some(1)));
+        let hint = e.hint.as_deref().unwrap();
+        assert!(hint.starts_with("fix the value in [detectors.config]"), "{e}");
+        assert!(hint.ends_with("the running detectors stay") && !hint.contains("rebuild"), "{e}");
+    }
+
+    #[test]
+    fn a_summarizer_refused_on_reload_is_found_by_its_place_or_its_plugin() {
+        let summarizer = "[[summarizers]]\nplugin = \"builtin:window-summary\"\n";
+        let text = format!("{summarizer}{summarizer}name = \"second\"\n[summarizers.config]\ntop_n = \"x\"\n");
+        let config = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
+        let taken = PluginError::Config {
+            plugin: "summarizers[1] (builtin:window-summary)".into(),
+            message: "summarizers[0] has the same name".into(),
+        };
+        assert_eq!(summarizer_index(&config, &taken), Some(1));
+        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(1), &taken);
+        assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (second)", Some(5)), "{e}");
+        let refused = PluginError::Config { plugin: "second".into(), message: "top_n: invalid type".into() };
+        assert_eq!(summarizer_index(&config, &refused), Some(1));
+        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(1), &refused);
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.hint.as_deref().unwrap().starts_with("fix the value in [summarizers.config]"), "{e}");
     }
 }

@@ -81,7 +81,8 @@ fn validate_reports_every_problem_start_up_would_meet_data_dir_and_summarizers_i
     assert_eq!(code, 2, "{stdout}");
     assert!(stderr.contains(&format!("data_dir {}: ", not_a_dir.display())), "{stderr}");
     assert!(stderr.contains("is not a directory"), "{stderr}");
-    assert!(stderr.contains("summarizers[0]:") && stderr.contains("junk.wasm"), "{stderr}");
+    // Placed at its plugin (line 3, column 10), named by its place and plugin.
+    assert!(stderr.contains("c.toml:3:10: summarizers[0] (") && stderr.contains("junk.wasm"), "{stderr}");
 
     // Fixed, it passes and names every plugin it loaded, without creating the data dir.
     std::fs::write(&path, config(&dir.path().join("later/data"), "builtin:window-summary")).unwrap();
@@ -104,6 +105,9 @@ fn validate_reports_a_plugin_that_refuses_its_config() {
     let (code, _, stderr) = vigil(&["validate", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("config refused") && stderr.contains("scor"), "{stderr}");
+    // At its [detectors.config] (line 3), with a hint to fix the value, not the plugin.
+    assert!(stderr.contains("c.toml:3:1: detectors[0] ("), "{stderr}");
+    assert!(stderr.contains("fix the value in [detectors.config]") && !stderr.contains("rebuild"), "{stderr}");
 }
 
 #[test]

@@ -114,3 +114,11 @@ fn path_in_value(value: &toml::Spanned<DeValue<'_>>, offset: usize) -> Option<St
     }
     .or_else(|| value.span().contains(&offset).then(String::new))
 }
+
+/// Line and column of the field at `path` (`detectors[1].config`), or of its nearest written
+/// parent; `None` when `text` does not parse or holds none of it.
+pub(super) fn place(text: &str, path: &str) -> Option<(usize, usize)> {
+    let root = DeTable::parse(text).ok()?;
+    let start = field_start(&DeValue::Table(root.into_inner()), path)?;
+    Some(super::error::line_column(text, start))
+}

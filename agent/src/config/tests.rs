@@ -319,3 +319,53 @@ fn a_parser_option_the_format_does_not_use_points_at_that_option() {
     assert_eq!((e.field.as_str(), e.line, e.column), ("sources[0].timestamp_format", Some(5), Some(20)), "{err}");
     assert!(e.message.starts_with("only used with format = "), "{err}");
 }
+
+/// What `vigil validate` reports of the detectors of `text` that do not start.
+fn detector_refusals(text: &str) -> Vec<ConfigError> {
+    let config = parse(text).unwrap();
+    let (_, refused) = crate::detect::refusals(crate::testing::engine(), &config.detectors);
+    refused
+        .into_iter()
+        .map(|(at, error)| {
+            let spec = &config.detectors[at];
+            let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
+            plugin_refusal(
+                "test.toml",
+                text,
+                "detectors",
+                (at, &label),
+                PluginProblem::of(&error),
+                error.to_string(),
+                false,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_config_value_a_plugin_refuses_is_placed_at_its_entrys_config_table_with_a_hint_to_fix_the_value() {
+    // It had no line:column, and on reload the field "detectors" (no index) and the hint
+    // "fix or rebuild the plugin" although the fix is a value.
+    let forest = "[[detectors]]\nplugin = \"builtin:isolation-forest\"\n";
+    let text = format!("data_dir = \"x\"\n{forest}{forest}[detectors.config]\nwarmup = \"x\"\n");
+    let errors = detector_refusals(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_eq!((e.field.as_str(), e.line), ("detectors[1] (builtin:isolation-forest)", Some(6)), "{e}");
+    assert!(e.message.contains("config refused") && e.message.contains("warmup"), "{e}");
+    let hint = e.hint.as_deref().unwrap();
+    assert!(hint.starts_with("fix the value in [detectors.config]") && !hint.contains("rebuild"), "{e}");
+}
+
+#[test]
+fn a_blank_or_taken_detector_name_is_placed_at_its_name() {
+    let entry = |name: &str| format!("[[detectors]]\nplugin = \"builtin:isolation-forest\"\nname = {name:?}\n");
+    let errors = detector_refusals(&format!("{}{}", entry(" "), entry("web")));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].field.as_str(), errors[0].line, errors[0].column), ("detectors[0] ( )", Some(3), Some(8)));
+    assert!(errors[0].message.contains("is blank") && errors[0].hint.as_deref().unwrap().contains("its own name"));
+    let errors = detector_refusals(&format!("{}{}", entry("web"), entry("web")));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].field.as_str(), errors[0].line), ("detectors[1] (web)", Some(6)), "{}", errors[0]);
+    assert!(errors[0].message.contains("also another detector's"), "{}", errors[0]);
+}

@@ -31,7 +31,7 @@ pub use error::PluginError;
 pub use host::{DetectorHost, Verdict};
 pub(crate) use host::{component_bytes, current_digest, hex_digest};
 pub(crate) use sandbox::Sandbox;
-pub use set::{DetectorSet, MAX_CALL_EVENTS, Scored, validate};
+pub use set::{DetectorSet, MAX_CALL_EVENTS, Scored, refusals, validate};
 pub use slot::{DetectorStatus, SnapshotStatus};
 pub(crate) use stats::Latency;
 pub use stats::{LATENCY_BUCKETS_US, LatencyStatus, LimitsStatus};

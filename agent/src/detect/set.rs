@@ -47,15 +47,26 @@ pub const MAX_CALL_EVENTS: usize = 1_024;
 /// every one that does not, each named by its place in the config (`detectors[1] (web):
 /// plugin probe: config refused: ...`), not only the first.
 pub fn validate(engine: &PluginEngine, specs: &[DetectorSpec]) -> (Vec<String>, Vec<String>) {
+    let (started, refused) = refusals(engine, specs);
+    let problems = refused
+        .into_iter()
+        .map(|(at, e)| {
+            let name = specs[at].name.as_ref().map(|name| format!(" ({name})")).unwrap_or_default();
+            format!("detectors[{at}]{name}: {e}")
+        })
+        .collect();
+    (started, problems)
+}
+
+/// [`validate`] with each refusal as its index in `specs` and the error, for `vigil validate`
+/// to place in the config file.
+pub fn refusals(engine: &PluginEngine, specs: &[DetectorSpec]) -> (Vec<String>, Vec<(usize, PluginError)>) {
     let mut started: Vec<Arc<Slot>> = Vec::with_capacity(specs.len());
     let mut problems = Vec::new();
     for (at, spec) in specs.iter().enumerate() {
         match Slot::start(engine, spec, &started) {
             Ok(slot) => started.push(Arc::new(slot)),
-            Err(e) => {
-                let name = spec.name.as_ref().map(|name| format!(" ({name})")).unwrap_or_default();
-                problems.push(format!("detectors[{at}]{name}: {e}"));
-            }
+            Err(e) => problems.push((at, e)),
         }
     }
     (started.iter().map(|slot| format!("{} {}", slot.name, slot.version)).collect(), problems)
@@ -217,14 +228,14 @@ impl DetectorSet {
     /// bytes) keep running untouched; a changed one is started anew and, when it is the same
     /// plugin, resumes the old one's learned state (snapshot → restore; a plugin that refuses
     /// the state, e.g. because its config changed incompatibly, starts fresh). If any new
-    /// detector fails to start, nothing changes and the error is returned. Returns what
-    /// changed, worded for the operator.
-    pub fn reconfigure(&self, specs: &[DetectorSpec]) -> Result<Vec<String>, PluginError> {
+    /// detector fails to start, nothing changes and the error is returned with the index of
+    /// its spec. Returns what changed, worded for the operator.
+    pub fn reconfigure(&self, specs: &[DetectorSpec]) -> Result<Vec<String>, (usize, PluginError)> {
         let old = self.current();
         let mut changes = Vec::new();
         let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(specs.len());
         let mut kept = vec![false; old.len()];
-        for spec in specs {
+        for (at, spec) in specs.iter().enumerate() {
             let unchanged = old.iter().enumerate().find(|(i, o)| {
                 !kept[*i] && o.spec == *spec && o.same_code(spec) && !slots.iter().any(|s| s.name == o.name)
             });
@@ -233,7 +244,7 @@ impl DetectorSet {
                 slots.push(slot.clone());
                 continue;
             }
-            let slot = Slot::start(&self.engine, spec, &slots)?;
+            let slot = Slot::start(&self.engine, spec, &slots).map_err(|e| (at, e))?;
             let predecessor = old.iter().enumerate().find(|(i, o)| !kept[*i] && o.name == slot.name);
             match predecessor {
                 Some((i, previous)) if previous.plugin == slot.plugin => {

@@ -275,7 +275,7 @@ fn reconfigure_keeps_unchanged_detectors_and_resumes_changed_ones() {
 
     // A detector that cannot start refuses the whole change; the running one stays.
     let broken = spec(PluginSource::File(plugin_path("vigil-fixture-misbehave")), 0.5, r#"{"mode":"dance"}"#);
-    assert!(matches!(set.reconfigure(&[changed.clone(), broken]), Err(PluginError::Config { .. })));
+    assert!(matches!(set.reconfigure(&[changed.clone(), broken]), Err((1, PluginError::Config { .. }))));
     assert_eq!(set.score(&events(1)).unwrap()[0].reason, "calls=6");
 
     // Another plugin under the same name replaces it; removing it stops it.
