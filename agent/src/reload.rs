@@ -339,6 +339,11 @@ impl Reloader {
             if new.api.max_batch_logs != current.api.max_batch_logs {
                 changes.push(format!("api.max_batch_logs is now {}", new.api.max_batch_logs));
             }
+            // Applied with the rest of [api]; it went unreported ("unchanged", no generation,
+            // no config_applied on /ws) although the new origins were served at once.
+            if new.api.cors_origins != current.api.cors_origins {
+                changes.push(format!("api.cors_origins is now {:?}", new.api.cors_origins));
+            }
         }
         if changes.is_empty() && restart_changed {
             changes.push("settings that need a restart changed (see config.needs_restart in /health)".to_owned());

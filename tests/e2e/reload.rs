@@ -475,3 +475,21 @@ fn a_fuel_budget_added_while_running_waits_for_a_restart_and_the_rest_applies() 
     assert_eq!((status, &answer["total_logs"]), (200, &json!(1)), "{answer}");
     assert!(agent.terminate().success());
 }
+
+#[test]
+fn a_cors_origins_change_is_applied_and_reported() {
+    // The new origins were served at once, but /health said "unchanged" and /ws heard nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &detector("builtin:isolation-forest", 0.6, ""));
+    write_config(
+        dir.path(),
+        &format!("cors_origins = [\"https://dash.example.com\"]\n{}", detector("builtin:isolation-forest", 0.6, "")),
+    );
+    let body = wait_for_reload(&agent, 0, 1, "applied");
+    assert_eq!(
+        body["config"]["last_reload"]["changes"],
+        json!(["api.cors_origins is now [\"https://dash.example.com\"]"]),
+        "{body:#}"
+    );
+    assert!(agent.terminate().success());
+}
