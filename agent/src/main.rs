@@ -139,14 +139,15 @@ fn validate(file: &PathBuf) -> ExitCode {
             for (at, error) in refused {
                 let spec = &config.detectors[at];
                 let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
-                let problem = PluginProblem::of(&error);
-                let refusal =
-                    plugin_refusal(&name, &text, "detectors", (at, &label), problem, error.to_string(), false);
-                problems.push(refusal.to_string());
+                problems.push(refusal(&name, &text, "detectors", (at, &label), &error));
             }
             let (started, refused) = vigil::summarize::validate(&engine, &config.summarizers);
             loaded.extend(started);
-            problems.extend(refused.iter().map(|problem| summarizer_refusal(&name, &text, &config, problem)));
+            for (at, error) in refused {
+                let spec = &config.summarizers[at];
+                let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
+                problems.push(refusal(&name, &text, "summarizers", (at, &label), &error));
+            }
         }
     }
     if problems.is_empty() {
@@ -159,22 +160,10 @@ fn validate(file: &PathBuf) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// A problem `vigil::summarize::validate` reports, placed at its entry: it words one that did
-/// not start as `summarizers[i]: <error>` and a blank or taken name as
-/// `plugin summarizers[i] (<plugin>): config refused: ...`.
-fn summarizer_refusal(file: &str, text: &str, config: &Config, problem: &str) -> String {
-    let index = problem.split_once("summarizers[").and_then(|(_, rest)| rest.split_once(']')?.0.parse().ok());
-    let Some(at) = index.filter(|&at: &usize| at < config.summarizers.len()) else {
-        return format!("{file}: {problem}");
-    };
-    let spec = &config.summarizers[at];
-    let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
-    let (kind, message) = match problem.strip_prefix(&format!("summarizers[{at}]: ")) {
-        Some(message) if message.contains(": config refused: ") => (PluginProblem::ConfigValue, message),
-        Some(message) => (PluginProblem::Component, message),
-        None => (PluginProblem::Name, problem),
-    };
-    plugin_refusal(file, text, "summarizers", (at, &label), kind, message, false).to_string()
+/// Entry `index` of `kind` (`detectors` or `summarizers`), named `label`, whose plugin did not
+/// start, placed at what is at fault (see [`plugin_refusal`]).
+fn refusal(file: &str, text: &str, kind: &str, entry: (usize, &str), error: &vigil::detect::PluginError) -> String {
+    plugin_refusal(file, text, kind, entry, PluginProblem::of(error), PluginProblem::message(error), false).to_string()
 }
 
 fn eval(config_path: Option<&PathBuf>, args: EvalArgs) -> ExitCode {

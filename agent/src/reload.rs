@@ -297,7 +297,7 @@ impl Reloader {
             let (summarizers, specs) = (self.summarizers.clone(), new.summarizers.clone());
             let plan =
                 tokio::task::spawn_blocking(move || summarizers.prepare(&specs)).await.expect("starting summarizers");
-            Some(plan.map_err(|e| self.plugin_error(&new, "summarizers", summarizer_index(&new, &e), &e))?)
+            Some(plan.map_err(|(at, e)| self.plugin_error(&new, "summarizers", Some(at), &e))?)
         } else {
             None
         };
@@ -373,38 +373,13 @@ fn refusal(
     });
     let problem = PluginProblem::of(error);
     match entry {
-        Some((at, label)) => plugin_refusal(file, text, kind, (at, &label), problem, error.to_string(), true),
+        Some((at, label)) => {
+            plugin_refusal(file, text, kind, (at, &label), problem, PluginProblem::message(error), true)
+        }
         None => ConfigError::at(file, text, None, kind, error.to_string()).hint(format!(
             "fix the {kind} entry or its plugin (vigil validate FILE checks it); the running {kind} stay"
         )),
     }
-}
-
-/// Which summarizer a refusal of [`Summarizers::prepare`] is about: a blank or taken name
-/// names it (`summarizers[i] (...)`); otherwise the first entry whose plugin or name the
-/// error names.
-fn summarizer_index(config: &Config, error: &crate::detect::PluginError) -> Option<usize> {
-    use crate::detect::PluginError;
-    if let PluginError::Config { plugin, .. } = error
-        && let Some(at) = plugin.strip_prefix("summarizers[").and_then(|rest| rest.split_once(']')?.0.parse().ok())
-    {
-        return Some(at);
-    }
-    let named = match error {
-        PluginError::Config { plugin, .. }
-        | PluginError::Call { plugin, .. }
-        | PluginError::BadOutput { plugin, .. } => Some(plugin.as_str()),
-        _ => None,
-    };
-    let message = error.to_string();
-    config.summarizers.iter().position(|s| {
-        let own = match &s.source {
-            crate::config::PluginSource::Builtin(name) => Some(*name),
-            crate::config::PluginSource::File(_) => None,
-        };
-        message.contains(&s.source.to_string())
-            || named.is_some_and(|n| s.name.as_deref() == Some(n) || (s.name.is_none() && own == Some(n)))
-    })
 }
 
 /// The notify watcher: it watches the directories of the files (editors and `mv` replace a
@@ -496,9 +471,11 @@ fn normalize(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::{refusal, summarizer_index};
+    use super::refusal;
     use crate::config::Config;
-    use crate::detect::{DetectorSet, PluginError};
+    use crate::detect::DetectorSet;
+    use crate::pipeline::Monitor;
+    use crate::summarize::Summarizers;
     use std::path::Path;
 
     #[test]
@@ -519,21 +496,27 @@ mod tests {
     }
 
     #[test]
-    fn a_summarizer_refused_on_reload_is_found_by_its_place_or_its_plugin() {
+    fn a_summarizer_refused_on_reload_is_placed_at_its_entry() {
         let summarizer = "[[summarizers]]\nplugin = \"builtin:window-summary\"\n";
+        let running = Config::parse(summarizer, "vigil.toml", Path::new(".")).unwrap();
+        let store = crate::testing::store();
+        let (set, _feed) =
+            Summarizers::start(crate::testing::engine(), &running.summarizers, store, Monitor::default()).unwrap();
+        // The second takes the first's name: placed at the second entry, hinted to rename it.
+        let text = format!("{summarizer}{summarizer}");
+        let config = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
+        let (at, taken) = set.prepare(&config.summarizers).err().expect("a name taken twice is refused");
+        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(at), &taken);
+        assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (builtin:window-summary)", Some(3)), "{e}");
+        assert!(e.message.starts_with("summarizers[0] has the same name \"window-summary\""), "{e}");
+        assert!(e.hint.as_deref().unwrap().starts_with("give each of the summarizers its own name"), "{e}");
+        // A value the second's plugin refuses: placed at its config table.
         let text = format!("{summarizer}{summarizer}name = \"second\"\n[summarizers.config]\ntop_n = \"x\"\n");
         let config = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
-        let taken = PluginError::Config {
-            plugin: "summarizers[1] (builtin:window-summary)".into(),
-            message: "summarizers[0] has the same name".into(),
-        };
-        assert_eq!(summarizer_index(&config, &taken), Some(1));
-        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(1), &taken);
-        assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (second)", Some(5)), "{e}");
-        let refused = PluginError::Config { plugin: "second".into(), message: "top_n: invalid type".into() };
-        assert_eq!(summarizer_index(&config, &refused), Some(1));
-        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(1), &refused);
-        assert_eq!(e.line, Some(6), "{e}");
+        let (at, refused) = set.prepare(&config.summarizers).err().expect("top_n = \"x\" is refused");
+        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(at), &refused);
+        assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (second)", Some(6)), "{e}");
         assert!(e.hint.as_deref().unwrap().starts_with("fix the value in [summarizers.config]"), "{e}");
+        set.stop();
     }
 }

@@ -19,14 +19,21 @@ pub enum PluginProblem {
 }
 
 impl PluginProblem {
-    /// What `error` is about. A summarizer whose name is blank or taken is refused as a
-    /// config error of `summarizers[i] (...)` (see `summarize::set::check_name`).
+    /// What `error` is about.
     pub fn of(error: &PluginError) -> PluginProblem {
         match error {
-            PluginError::Config { plugin, .. } if plugin.starts_with("summarizers[") => PluginProblem::Name,
             PluginError::Config { .. } => PluginProblem::ConfigValue,
             PluginError::Name { .. } => PluginProblem::Name,
             _ => PluginProblem::Component,
+        }
+    }
+
+    /// `error` worded for [`plugin_refusal`], which names the entry itself: a name's problem
+    /// without the `plugin ...:` it is otherwise given (it names the entry too).
+    pub fn message(error: &PluginError) -> String {
+        match error {
+            PluginError::Name { message, .. } => message.clone(),
+            _ => error.to_string(),
         }
     }
 }
@@ -56,10 +63,8 @@ pub fn plugin_refusal(
         ),
         PluginProblem::Component => ("plugin", "fix or rebuild the plugin".to_owned()),
     };
-    let mut hint = format!("{hint}; `vigil validate FILE` checks it");
-    if reload {
-        hint.push_str(&format!("; the running {kind} stay"));
-    }
+    // `vigil validate` is what prints the others: only a reload points at it.
+    let hint = if reload { format!("{hint}; `vigil validate FILE` checks it; the running {kind} stay") } else { hint };
     let mut error = ConfigError::at(file, text, None, format!("{kind}[{index}] ({label})"), message).hint(hint);
     if let Some((line, column)) = super::locate::place(text, &format!("{kind}[{index}].{part}")) {
         (error.line, error.column) = (Some(line), Some(column));

@@ -90,23 +90,23 @@ pub struct Summarizers {
 /// state, so two of one name would mix both, and an empty one names nothing.
 fn check_name(taken: &[String], at: usize, name: &str, spec: &SummarizerSpec) -> Result<(), PluginError> {
     let message = if name.trim().is_empty() {
-        "its name is empty (hint: set `name = \"...\"` in its [[summarizers]] table, or give the plugin a NAME)"
-            .to_owned()
+        "its name is empty: set `name = \"...\"` in its [[summarizers]] table, or give the plugin a NAME".to_owned()
     } else if let Some(first) = taken.iter().position(|n| n == name) {
         format!(
-            "summarizers[{first}] has the same name {name:?}; their summaries and saved state would mix \
-             (hint: give one of them its own `name = \"...\"` in its [[summarizers]] table)"
+            "summarizers[{first}] has the same name {name:?}; their summaries and saved state would mix: \
+             give one of them its own `name = \"...\"` in its [[summarizers]] table"
         )
     } else {
         return Ok(());
     };
-    Err(PluginError::Config { plugin: format!("summarizers[{at}] ({})", spec.source), message })
+    Err(PluginError::Name { source_name: format!("summarizers[{at}] ({})", spec.source), message })
 }
 
 /// What `vigil validate` checks of the summarizers beyond the file, as start-up does: each
 /// plugin starts and takes its config, and each name is its own and not empty. Returns the
-/// "name version" of each one that started, and every problem found (not only the first).
-pub fn validate(engine: &PluginEngine, specs: &[SummarizerSpec]) -> (Vec<String>, Vec<String>) {
+/// "name version" of each one that started, and every problem found (not only the first),
+/// each with the index of its entry.
+pub fn validate(engine: &PluginEngine, specs: &[SummarizerSpec]) -> (Vec<String>, Vec<(usize, PluginError)>) {
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
     // One per entry, so that `check_name` names the entry a name is taken by; one that did not
@@ -116,13 +116,13 @@ pub fn validate(engine: &PluginEngine, specs: &[SummarizerSpec]) -> (Vec<String>
         match SummarizerHost::start(engine, spec) {
             Ok(host) => {
                 if let Err(e) = check_name(&names, at, host.name(), spec) {
-                    problems.push(e.to_string());
+                    problems.push((at, e));
                 }
                 loaded.push(format!("{} {}", host.name(), host.version()));
                 names.push(host.name().to_owned());
             }
             Err(e) => {
-                problems.push(format!("summarizers[{at}]: {e}"));
+                problems.push((at, e));
                 names.push(String::new());
             }
         }
@@ -148,7 +148,7 @@ impl Summarizers {
             running: Mutex::default(),
             next_id: AtomicU64::new(0),
         };
-        let plan = set.prepare(specs)?;
+        let plan = set.prepare(specs).map_err(|(_, e)| e)?;
         set.apply(plan);
         let feed = set.feed.clone();
         Ok((set, feed))
@@ -171,8 +171,9 @@ impl Summarizers {
     }
 
     /// Start and configure the plugins of `specs` that are not running as they are; nothing
-    /// running changes. The first plugin that fails to start fails the plan.
-    pub fn prepare(&self, specs: &[SummarizerSpec]) -> Result<SummarizerPlan, PluginError> {
+    /// running changes. The first plugin that fails to start fails the plan, with the index of
+    /// its entry.
+    pub fn prepare(&self, specs: &[SummarizerSpec]) -> Result<SummarizerPlan, (usize, PluginError)> {
         let running = self.running();
         let mut kept = vec![false; running.len()];
         let mut entries = Vec::with_capacity(specs.len());
@@ -186,13 +187,13 @@ impl Summarizers {
                     r.status.name.clone()
                 }
                 None => {
-                    let host = SummarizerHost::start(&self.engine, spec)?;
+                    let host = SummarizerHost::start(&self.engine, spec).map_err(|e| (at, e))?;
                     let name = host.name().to_owned();
                     entries.push(Planned::Start(Box::new(host), spec.clone()));
                     name
                 }
             };
-            check_name(&names, at, &name, spec)?;
+            check_name(&names, at, &name, spec).map_err(|e| (at, e))?;
             names.push(name);
         }
         Ok(SummarizerPlan { entries })

@@ -139,7 +139,9 @@ fn a_summarizer_that_fails_to_start_leaves_the_running_ones_untouched() {
     let (set, _feed) = start(&store, &[spec("traffic", Duration::from_secs(3600))]);
     let mut broken = spec("broken", Duration::from_secs(60));
     broken.source = PluginSource::Builtin("isolation-forest");
-    let error = set.prepare(&[broken]).err().expect("a detector is refused as a summarizer").to_string();
+    let (at, error) = set.prepare(&[broken]).err().expect("a detector is refused as a summarizer");
+    assert_eq!(at, 0);
+    let error = error.to_string();
     assert!(error.contains("is a detector") && error.contains("not a summarizer"), "{error}");
     let status = set.board().status();
     assert_eq!((status.len(), status[0].name.as_str(), status[0].state), (1, "traffic", "ready"));
