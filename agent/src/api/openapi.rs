@@ -328,8 +328,8 @@ struct Stats {
     /// Requests and frames refused as bad input since start, each once: `/anomaly_detection`
     /// and `/chat` bodies refused with a 4xx (wrong content type or encoding, over a limit, not
     /// JSON, bad logs), `/ws/application` frames answered with `error`, and WebSocket frames
-    /// that closed the connection (1009 too big, 1007 not UTF-8, 1002 protocol). A bad query
-    /// parameter of the `GET` endpoints is not counted.
+    /// that closed the connection (1009 too big, 1007 not UTF-8, 1002 protocol), and query
+    /// parameters of `/api/v1/logs`, `/api/v1/anomalies` and `/api/v1/summaries` refused with 400.
     rejected_total: u64,
     /// Pipeline counters since start.
     since_start: Value,

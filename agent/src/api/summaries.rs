@@ -49,9 +49,10 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<SummaryParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = query
-        .map_err(|e| bad("query", format!("{}; the parameters are from, to, limit, summarizer", e.body_text())))?;
-    let query = params.resolve()?;
+    let parsed = query
+        .map_err(|e| bad("query", format!("{}; the parameters are from, to, limit, summarizer", e.body_text())))
+        .and_then(|Query(params)| params.resolve());
+    let query = super::query::counted(&state, parsed)?;
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.summaries(&query))
         .await

@@ -505,6 +505,25 @@ async fn every_refused_body_counts_once_in_rejected_total() {
 }
 
 #[tokio::test]
+async fn refused_query_parameters_count_in_rejected_total_and_good_ones_do_not() {
+    // A 400 for a query's parameters was not counted, unlike every refused body.
+    let app = app();
+    let rejected = |app: axum::Router| async move { get(app, "/api/v1/stats", None).await.1["rejected_total"].clone() };
+    for (n, path) in ["/api/v1/logs?limit=0", "/api/v1/anomalies?colour=red", "/api/v1/summaries?from=yesterday"]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, body) = get(app.clone(), path, None).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")), "{path}");
+        assert_eq!(rejected(app.clone()).await, n + 1, "after {path}");
+    }
+    for path in ["/api/v1/logs?limit=5", "/api/v1/anomalies", "/api/v1/summaries?limit=3"] {
+        assert_eq!(get(app.clone(), path, None).await.0, StatusCode::OK, "{path}");
+    }
+    assert_eq!(rejected(app).await, 3);
+}
+
+#[tokio::test]
 async fn logs_are_filtered_newest_first_and_paged() {
     let app = app_with(0.3, 0.5, 1 << 20, 100);
     detect(app.clone(), logs_with(&[("10.0.0.1", 200), ("10.0.0.2", 500), ("10.0.0.1", 503), ("10.0.0.3", 404)])).await;
