@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vigil::Config;
-use vigil::config::{PluginProblem, plugin_refusal};
+use vigil::config::plugin_refusal;
 use vigil::detect::PluginEngine;
 use vigil::telemetry::Telemetry;
 
@@ -136,17 +136,12 @@ fn validate(file: &PathBuf) -> ExitCode {
         Ok(engine) => {
             let (started, refused) = vigil::detect::refusals(&engine, &config.detectors);
             loaded.extend(started);
-            for (at, error) in refused {
-                let spec = &config.detectors[at];
-                let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
-                problems.push(refusal(&name, &text, "detectors", (at, &label), &error));
-            }
+            let detectors = refused.into_iter().map(|(at, error)| ("detectors", at, error));
             let (started, refused) = vigil::summarize::validate(&engine, &config.summarizers);
             loaded.extend(started);
-            for (at, error) in refused {
-                let spec = &config.summarizers[at];
-                let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
-                problems.push(refusal(&name, &text, "summarizers", (at, &label), &error));
+            let summarizers = refused.into_iter().map(|(at, error)| ("summarizers", at, error));
+            for (kind, at, error) in detectors.chain(summarizers) {
+                problems.push(plugin_refusal(&name, &text, &config, kind, Some(at), &error, false).to_string());
             }
         }
     }
@@ -158,12 +153,6 @@ fn validate(file: &PathBuf) -> ExitCode {
         eprintln!("{problem}");
     }
     ExitCode::from(2)
-}
-
-/// Entry `index` of `kind` (`detectors` or `summarizers`), named `label`, whose plugin did not
-/// start, placed at what is at fault (see [`plugin_refusal`]).
-fn refusal(file: &str, text: &str, kind: &str, entry: (usize, &str), error: &vigil::detect::PluginError) -> String {
-    plugin_refusal(file, text, kind, entry, PluginProblem::of(error), PluginProblem::message(error), false).to_string()
 }
 
 fn eval(config_path: Option<&PathBuf>, args: EvalArgs) -> ExitCode {

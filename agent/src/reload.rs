@@ -9,7 +9,7 @@
 //! start (the listen address, the data dir, the store and Chroma link, the pipeline's queues,
 //! `[chat]`, `[telemetry]` and `[embedding]`) are reported under `config.needs_restart` in `/health` and logged.
 
-use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors, PluginProblem, plugin_refusal};
+use crate::config::{ApiSettings, Config, ConfigError, ConfigErrors, plugin_refusal};
 use crate::detect::DetectorSet;
 use crate::pipeline::{MonitorMessage, Pipeline};
 use crate::source::SourceSet;
@@ -217,7 +217,7 @@ impl Reloader {
     ) -> ConfigError {
         let file = self.path.display().to_string();
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        refusal(&file, &text, config, kind, index, error)
+        plugin_refusal(&file, &text, config, kind, index, error, true)
     }
 
     fn refuse(&self, report: ReloadReport, file: &str) -> ReloadReport {
@@ -353,35 +353,6 @@ impl Reloader {
     }
 }
 
-/// Entry `index` of `kind` in `config` (read from `text` of `file`) whose plugin refused to
-/// start with `error`, placed at its config table, name or plugin and hinted to fit (see
-/// [`plugin_refusal`]); without an index, the section as a whole.
-fn refusal(
-    file: &str,
-    text: &str,
-    config: &Config,
-    kind: &str,
-    index: Option<usize>,
-    error: &crate::detect::PluginError,
-) -> ConfigError {
-    let label = |name: &Option<String>, source: &crate::config::PluginSource| {
-        name.clone().unwrap_or_else(|| source.to_string())
-    };
-    let entry = index.and_then(|at| match kind {
-        "summarizers" => config.summarizers.get(at).map(|s| (at, label(&s.name, &s.source))),
-        _ => config.detectors.get(at).map(|d| (at, label(&d.name, &d.source))),
-    });
-    let problem = PluginProblem::of(error);
-    match entry {
-        Some((at, label)) => {
-            plugin_refusal(file, text, kind, (at, &label), problem, PluginProblem::message(error), true)
-        }
-        None => ConfigError::at(file, text, None, kind, error.to_string()).hint(format!(
-            "fix the {kind} entry or its plugin (vigil validate FILE checks it); the running {kind} stay"
-        )),
-    }
-}
-
 /// The notify watcher: it watches the directories of the files (editors and `mv` replace a
 /// file rather than write it) and reports events that touch one of the files.
 struct FileWatch {
@@ -471,8 +442,8 @@ fn normalize(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::refusal;
     use crate::config::Config;
+    use crate::config::plugin_refusal;
     use crate::detect::DetectorSet;
     use crate::pipeline::Monitor;
     use crate::summarize::Summarizers;
@@ -488,7 +459,7 @@ mod tests {
         let new = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
         let set = DetectorSet::start(crate::testing::engine(), &running.detectors).unwrap();
         let (at, error) = set.reconfigure(&new.detectors).unwrap_err();
-        let e = refusal("vigil.toml", &text, &new, "detectors", Some(at), &error);
+        let e = plugin_refusal("vigil.toml", &text, &new, "detectors", Some(at), &error, true);
         assert_eq!((e.field.as_str(), e.line, e.column), ("detectors[1] (builtin:isolation-forest)", Some(5), Some(1)));
         let hint = e.hint.as_deref().unwrap();
         assert!(hint.starts_with("fix the value in [detectors.config]"), "{e}");
@@ -506,7 +477,7 @@ mod tests {
         let text = format!("{summarizer}{summarizer}");
         let config = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
         let (at, taken) = set.prepare(&config.summarizers).err().expect("a name taken twice is refused");
-        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(at), &taken);
+        let e = plugin_refusal("vigil.toml", &text, &config, "summarizers", Some(at), &taken, true);
         assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (builtin:window-summary)", Some(3)), "{e}");
         assert!(e.message.starts_with("summarizers[0] has the same name \"window-summary\""), "{e}");
         assert!(e.hint.as_deref().unwrap().starts_with("give each of the summarizers its own name"), "{e}");
@@ -514,7 +485,7 @@ mod tests {
         let text = format!("{summarizer}{summarizer}name = \"second\"\n[summarizers.config]\ntop_n = \"x\"\n");
         let config = Config::parse(&text, "vigil.toml", Path::new(".")).unwrap();
         let (at, refused) = set.prepare(&config.summarizers).err().expect("top_n = \"x\" is refused");
-        let e = refusal("vigil.toml", &text, &config, "summarizers", Some(at), &refused);
+        let e = plugin_refusal("vigil.toml", &text, &config, "summarizers", Some(at), &refused, true);
         assert_eq!((e.field.as_str(), e.line), ("summarizers[1] (second)", Some(6)), "{e}");
         assert!(e.hint.as_deref().unwrap().starts_with("fix the value in [summarizers.config]"), "{e}");
         set.stop();

@@ -13,7 +13,7 @@ mod resolve;
 mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use plugin_refusal::{PluginProblem, plugin_refusal};
+pub use plugin_refusal::plugin_refusal;
 pub use range::Range;
 pub use raw::{ApiConfig, DetectorConfig, LimitsConfig, RawConfig};
 pub use resolve::{ApiSettings, Config, DetectorSpec, Fallback, PluginLimits, PluginSource};

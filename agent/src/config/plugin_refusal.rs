@@ -5,11 +5,12 @@
 //! both report them this way.
 
 use super::error::ConfigError;
+use super::{Config, PluginSource};
 use crate::detect::PluginError;
 
 /// What a plugin's refusal to start is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PluginProblem {
+enum PluginProblem {
     /// The plugin refused a value of its `config` table.
     ConfigValue,
     /// The entry's name is blank, or another entry's.
@@ -20,7 +21,7 @@ pub enum PluginProblem {
 
 impl PluginProblem {
     /// What `error` is about.
-    pub fn of(error: &PluginError) -> PluginProblem {
+    fn of(error: &PluginError) -> PluginProblem {
         match error {
             PluginError::Config { .. } => PluginProblem::ConfigValue,
             PluginError::Name { .. } => PluginProblem::Name,
@@ -30,7 +31,7 @@ impl PluginProblem {
 
     /// `error` worded for [`plugin_refusal`], which names the entry itself: a name's problem
     /// without the `plugin ...:` it is otherwise given (it names the entry too).
-    pub fn message(error: &PluginError) -> String {
+    fn message(error: &PluginError) -> String {
         match error {
             PluginError::Name { message, .. } => message.clone(),
             _ => error.to_string(),
@@ -38,19 +39,31 @@ impl PluginProblem {
     }
 }
 
-/// Entry `index` of `kind` (`detectors` or `summarizers`), named `label` (its configured name,
-/// else its plugin), refused for `problem` with `message`, as an error of `file` whose text is
-/// `text`. `reload` says so in the hint: the running entries stay.
+/// Entry `index` of `kind` (`detectors` or `summarizers`) of `config` (read from `text` of
+/// `file`), whose plugin refused to start with `error`: placed at what is at fault, named by
+/// the entry (its configured name, else its plugin) and hinted to fit. Without an index (or
+/// one `config` does not have), the section as a whole. `reload` says so in the hint: the
+/// running entries stay.
 pub fn plugin_refusal(
     file: &str,
     text: &str,
+    config: &Config,
     kind: &str,
-    (index, label): (usize, &str),
-    problem: PluginProblem,
-    message: impl Into<String>,
+    index: Option<usize>,
+    error: &PluginError,
     reload: bool,
 ) -> ConfigError {
-    let (part, hint) = match problem {
+    let label = |name: &Option<String>, source: &PluginSource| name.clone().unwrap_or_else(|| source.to_string());
+    let entry = index.and_then(|at| match kind {
+        "summarizers" => config.summarizers.get(at).map(|s| (at, label(&s.name, &s.source))),
+        _ => config.detectors.get(at).map(|d| (at, label(&d.name, &d.source))),
+    });
+    let Some((index, label)) = entry else {
+        return ConfigError::at(file, text, None, kind, error.to_string()).hint(format!(
+            "fix the {kind} entry or its plugin (vigil validate FILE checks it); the running {kind} stay"
+        ));
+    };
+    let (part, hint) = match PluginProblem::of(error) {
         PluginProblem::ConfigValue => {
             ("config", format!("fix the value in [{kind}.config] (the plugin's README lists its settings)"))
         }
@@ -65,6 +78,7 @@ pub fn plugin_refusal(
     };
     // `vigil validate` is what prints the others: only a reload points at it.
     let hint = if reload { format!("{hint}; `vigil validate FILE` checks it; the running {kind} stay") } else { hint };
+    let message = PluginProblem::message(error);
     let mut error = ConfigError::at(file, text, None, format!("{kind}[{index}] ({label})"), message).hint(hint);
     if let Some((line, column)) = super::locate::place(text, &format!("{kind}[{index}].{part}")) {
         (error.line, error.column) = (Some(line), Some(column));

@@ -326,19 +326,7 @@ fn detector_refusals(text: &str) -> Vec<ConfigError> {
     let (_, refused) = crate::detect::refusals(crate::testing::engine(), &config.detectors);
     refused
         .into_iter()
-        .map(|(at, error)| {
-            let spec = &config.detectors[at];
-            let label = spec.name.clone().unwrap_or_else(|| spec.source.to_string());
-            plugin_refusal(
-                "test.toml",
-                text,
-                "detectors",
-                (at, &label),
-                PluginProblem::of(&error),
-                error.to_string(),
-                false,
-            )
-        })
+        .map(|(at, error)| plugin_refusal("test.toml", text, &config, "detectors", Some(at), &error, false))
         .collect()
 }
 
