@@ -53,9 +53,7 @@ pub async fn detect(
 ) -> Result<Json<Response>, ApiError> {
     let started = Instant::now();
     // Every refusal of the input counts once in `rejected_total`, whatever was wrong with it.
-    let logs = read_logs(&state, &headers, body).inspect_err(|_| {
-        state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    })?;
+    let logs = state.counted(read_logs(&state, &headers, body))?;
 
     let (logs, scored) = score(&state, logs).await?;
     let total_logs = logs.len();

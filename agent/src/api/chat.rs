@@ -24,9 +24,7 @@ pub async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Answer>, ApiError> {
-    let query = decode(&headers, body).inspect_err(|_| {
-        state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    })?;
+    let query = state.counted(decode(&headers, body))?;
     let answer = state.chat.answer(state.store.clone(), query).await.map_err(|e| {
         tracing::error!(error = %e, "chat could not read the store");
         let message = match e {

@@ -81,6 +81,22 @@ pub struct AppContext {
     pub summaries: crate::summarize::SummaryBoard,
 }
 
+impl AppContext {
+    /// Count one request or frame refused as bad input (`rejected_total`).
+    pub fn count_rejected(&self) {
+        self.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `input` as read from a request, with a refusal of it (a 4xx) counted in
+    /// `rejected_total`, whatever was wrong with it.
+    pub fn counted<T>(&self, input: Result<T, ApiError>) -> Result<T, ApiError> {
+        if input.as_ref().is_err_and(|e| e.status.is_client_error()) {
+            self.count_rejected();
+        }
+        input
+    }
+}
+
 /// The whole API as a router, testable without a socket.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.load().max_body_bytes;

@@ -155,15 +155,6 @@ fn query_failed(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// `parsed`, with a refusal of the request's parameters (a 4xx) counted in `rejected_total`
-/// like any other bad input.
-pub(super) fn counted<T>(state: &AppState, parsed: Result<T, ApiError>) -> Result<T, ApiError> {
-    if parsed.as_ref().is_err_and(|e| e.status.is_client_error()) {
-        state.rejected.fetch_add(1, Ordering::Relaxed);
-    }
-    parsed
-}
-
 fn params(query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>) -> Result<LogParams, ApiError> {
     query.map(|Query(p)| p).map_err(|e| {
         ApiError::new(
@@ -178,7 +169,7 @@ pub async fn logs(
     State(state): State<AppState>,
     query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let query = counted(&state, params(query).and_then(|p| p.resolve(false)))?;
+    let query = state.counted(params(query).and_then(|p| p.resolve(false)))?;
     let after = query.after_id;
     let store = state.store.clone();
     let rows =
@@ -191,7 +182,7 @@ pub async fn anomalies(
     State(state): State<AppState>,
     query: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let query = counted(&state, params(query).and_then(|p| p.resolve(true)))?;
+    let query = state.counted(params(query).and_then(|p| p.resolve(true)))?;
     let after = query.after_id;
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.anomalies(&query))

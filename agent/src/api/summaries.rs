@@ -52,7 +52,7 @@ pub async fn list(
     let parsed = query
         .map_err(|e| bad("query", format!("{}; the parameters are from, to, limit, summarizer", e.body_text())))
         .and_then(|Query(params)| params.resolve());
-    let query = super::query::counted(&state, parsed)?;
+    let query = state.counted(parsed)?;
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.summaries(&query))
         .await

@@ -217,7 +217,7 @@ fn close_code_for(e: axum::Error) -> Option<(u16, String)> {
 fn refused_frame(state: &AppState, e: axum::Error) -> Option<(u16, String)> {
     let (code, text) = close_code_for(e)?;
     if matches!(code, close_code::SIZE | close_code::INVALID | close_code::PROTOCOL) {
-        state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.count_rejected();
     }
     Some((code, format!("frame refused: {text}")))
 }
@@ -275,7 +275,7 @@ async fn send_ack(sink: &mut WsSink, accepted: Accepted) -> Result<(), axum::Err
 
 /// Count a refused frame and word the error message for it.
 fn rejected(state: &AppState, e: &ApiError) -> String {
-    state.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.count_rejected();
     error_json(e)
 }
 
