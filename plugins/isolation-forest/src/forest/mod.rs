@@ -9,6 +9,7 @@
 //! tree and a chunk of points stay in L1 while every point of the chunk walks it.
 
 mod path_length;
+mod state_walk;
 mod tree;
 
 #[cfg(test)]
@@ -39,8 +40,8 @@ const CHUNK: usize = 256;
 /// lanes ~1.5 ns natively and in wasm (Cranelift); 16 lanes is a little faster natively but
 /// ~1.5x slower in wasm, where the plugin actually runs; 32 and more lose everywhere. With
 /// the 1-based step (0.65 ns natively), 6 lanes scored 591k events/s in wasm and 4 lanes
-/// 509k, against 8 lanes' 660k (`--bench scoring`, batch 1,000). In wasm the levels are
-/// written out instead of looped (see [`walk_lanes_unrolled`]).
+/// 509k, against 8 lanes' 660k (`--bench scoring`, batch 1,000); with the state walk in wasm
+/// (see [`state_walk`]), 6 lanes were 0.94x and 10 lanes 0.96x of 8 (`plugin_ab`).
 const LANES: usize = 8;
 
 /// One branchless step down a flat tree, counting nodes from 1: node `m` is entry `m - 1` of
@@ -72,32 +73,6 @@ fn step(splits: &[Split], m: usize, point: &Point) -> usize {
     2 * m + usize::from(value > split.threshold)
 }
 
-/// [`step`] for [`walk_lanes_unrolled`]: the same node, chosen by a conditional move.
-/// `2 * m + usize::from(value > threshold)` becomes, in Cranelift's code, `ucomiss; seta r8;
-/// movzx`, and on this machine's AMD cores `seta` into an 8-bit register waits for the last
-/// write of the whole register. Written out, all eight lanes took their `seta` into the
-/// register that had just held another lane's address, which chained the lanes one after
-/// another through their loads: twice as slow as the loop. Adding `one`, a 1 the optimiser
-/// cannot see through ([`core::hint::black_box`]), or 0 keeps LLVM from rewriting the choice
-/// into that zero-extended comparison; it stays a wasm `select`, which Cranelift compiles to
-/// `cmov`.
-///
-/// The loads are volatile so that LLVM keeps them in program order, level by level: its wasm
-/// backend otherwise regroups written-out levels one lane at a time (420k events/s).
-#[inline(always)]
-fn step_unrolled(splits: &[Split], m: usize, point: &Point, one: usize) -> usize {
-    debug_assert!((1..=splits.len()).contains(&m) && one == 1);
-    // SAFETY: as in `step`: `1 <= m <= splits.len()`, and the split's feature is inside the
-    // point. Volatile reads of valid, aligned, initialised values.
-    let (threshold, value) = unsafe {
-        let split = splits.as_ptr().wrapping_sub(1).wrapping_add(m);
-        let feature = std::ptr::read_volatile(&raw const (*split).feature);
-        let threshold = std::ptr::read_volatile(&raw const (*split).threshold);
-        (threshold, std::ptr::read_volatile(point.as_ptr().add(feature as usize)))
-    };
-    2 * m + if value > threshold { one } else { 0 }
-}
-
 /// The leaf indices (counted from 1, so `2^DEPTH` is the first leaf) that `LANES` points
 /// reach, walked in lockstep level by level in a loop: what LLVM compiles best natively.
 #[inline(always)]
@@ -108,31 +83,6 @@ fn walk_lanes_looped<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [us
             *node = step(splits, *node, point);
         }
     }
-    nodes
-}
-
-/// [`walk_lanes_looped`] with the levels written out, what the plugin runs in wasm. A wasm
-/// loop costs Cranelift an epoch check at its head (the call deadline), and a value live
-/// across that check's slow path, a call, must sit in one of the few callee-saved registers
-/// or on the stack: the looped walk stored and reloaded five of its eight lanes at every
-/// level. Written out, there is no loop and so no check and no such spill. In wasm this is
-/// ~8% more events/s (docs/benchmarks.md, scoring). Native builds keep the loop: there
-/// this is ~8x slower (`forest_throughput`: ~4,570 against ~580 ns per point), the volatile
-/// loads and `black_box` taking away what LLVM does best.
-#[inline(always)]
-fn walk_lanes_unrolled<const DEPTH: u32>(splits: &[Split], group: &[Point]) -> [usize; LANES] {
-    const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
-    let mut nodes = [1usize; LANES];
-    let one = core::hint::black_box(1);
-    let mut level = || {
-        for (node, point) in nodes.iter_mut().zip(group) {
-            *node = step_unrolled(splits, *node, point, one);
-        }
-    };
-    macro_rules! levels {
-        ($($below:literal)*) => { $( if DEPTH > $below { level(); } )* };
-    }
-    levels!(0 1 2 3 4 5 6 7 8 9 10 11);
     nodes
 }
 
@@ -171,6 +121,11 @@ pub struct Forest {
     splits: Vec<Split>,
     /// `trees × 2^depth` path lengths h(x), tree after tree.
     leaves: Vec<f32>,
+    /// `trees × 2^depth` steps: the splits as the plugin walks them in wasm (see
+    /// [`state_walk`]), entry 0 of each tree its root's state. Derived from `splits`
+    /// whenever they change, so not serialised.
+    #[serde(skip)]
+    steps: Vec<state_walk::Step>,
 }
 
 /// A [`Forest`] as decoded, before it is validated: the same fields, so the encoding is the
@@ -189,8 +144,9 @@ impl TryFrom<ForestParts> for Forest {
 
     fn try_from(parts: ForestParts) -> Result<Forest, String> {
         let ForestParts { shape, psi, depth, splits, leaves } = parts;
-        let forest = Forest { shape, psi, depth, splits, leaves };
+        let mut forest = Forest { shape, psi, depth, splits, leaves, steps: Vec::new() };
         forest.validate()?;
+        forest.compile_all();
         Ok(forest)
     }
 }
@@ -208,12 +164,32 @@ impl Forest {
             depth,
             splits: vec![tree::ALWAYS_LEFT; shape.trees * internal],
             leaves: vec![0.0; shape.trees * leaves],
+            steps: Vec::new(),
         };
         let mut order: Vec<u32> = (0..points.len() as u32).collect();
         for t in 0..shape.trees {
             forest.grow_tree(t, points, &mut order, rng);
         }
+        forest.compile_all();
         forest
+    }
+
+    /// Derive every tree's steps from its splits.
+    fn compile_all(&mut self) {
+        let per_tree = self.internal_nodes() + 1;
+        self.steps = vec![state_walk::Step::default(); self.shape.trees * per_tree];
+        for t in 0..self.shape.trees {
+            self.compile_tree(t);
+        }
+    }
+
+    /// Derive tree `t`'s steps from its splits.
+    fn compile_tree(&mut self, t: usize) {
+        let internal = self.internal_nodes();
+        state_walk::compile(
+            &self.splits[t * internal..][..internal],
+            &mut self.steps[t * (internal + 1)..][..internal + 1],
+        );
     }
 
     /// Whether [`Forest::replace_tree`] may be used with `available` points: replacing trees
@@ -227,6 +203,7 @@ impl Forest {
         assert!(self.accepts_replacement_from(points.len()) && t < self.shape.trees);
         let mut order: Vec<u32> = (0..points.len() as u32).collect();
         self.grow_tree(t, points, &mut order, rng);
+        self.compile_tree(t);
     }
 
     fn grow_tree(&mut self, t: usize, points: &[Point], order: &mut [u32], rng: &mut SplitMix64) {
@@ -306,6 +283,7 @@ impl Forest {
         let per_tree_leaves = internal + 1;
         for t in 0..self.shape.trees {
             let splits = &self.splits[t * internal..][..internal];
+            let steps = &self.steps[t * per_tree_leaves..][..per_tree_leaves];
             let leaves = &self.leaves[t * per_tree_leaves..][..per_tree_leaves];
             // A walk is a chain of dependent loads; walking LANES points in lockstep gives
             // the CPU independent chains side by side instead of one long one.
@@ -313,7 +291,7 @@ impl Forest {
             let mut sum_groups = sums.chunks_exact_mut(LANES);
             for (group, group_sums) in (&mut point_groups).zip(&mut sum_groups) {
                 let nodes = if cfg!(target_arch = "wasm32") {
-                    walk_lanes_unrolled::<DEPTH>(splits, group)
+                    state_walk::lanes_unrolled::<DEPTH>(steps, group).map(state_walk::node)
                 } else {
                     walk_lanes_looped::<DEPTH>(splits, group)
                 };

@@ -169,12 +169,10 @@ fn forest_throughput() {
 }
 
 /// The walk, however it is written for speed, goes right exactly when `value > threshold`:
-/// both lockstep walks (the looped one run natively, the written-out one run in wasm) are
-/// checked against a plain walk over the 0-based layout, on points that sit exactly on
-/// thresholds, one step of f32 either side of them, at zero and far outside the data.
-///
-/// Depth 8 (the default sub-sample, 256) is walked two levels at a time in wasm; depth 7
-/// (128) ends with one level on its own.
+/// both lockstep walks (the looped split walk run natively, the written-out state walk run in
+/// wasm) are checked against a plain walk over the 0-based layout, on points that sit exactly
+/// on thresholds, one step of f32 either side of them, at zero and far outside the data, at
+/// depth 8 (the default sub-sample, 256) and 7 (128).
 #[test]
 fn walk_goes_right_exactly_when_the_value_exceeds_the_threshold() {
     walks_go_right_exactly_when_the_value_exceeds_the_threshold::<8>(SHAPE);
@@ -208,6 +206,7 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
     let mut expected_sums = vec![0.0f32; probe.len()];
     for t in 0..shape.trees {
         let splits = &forest.splits[t * internal..][..internal];
+        let steps = &forest.steps[t * (internal + 1)..][..internal + 1];
         let leaves: Vec<usize> = probe
             .iter()
             .map(|p| {
@@ -222,9 +221,9 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
         for (group, expected) in probe.chunks_exact(LANES).zip(leaves.chunks_exact(LANES)) {
             let first_leaf = internal + 1;
             let looped = walk_lanes_looped::<DEPTH>(splits, group).map(|m| m - first_leaf);
-            let unrolled = walk_lanes_unrolled::<DEPTH>(splits, group).map(|m| m - first_leaf);
+            let states = state_walk::lanes_unrolled::<DEPTH>(steps, group).map(|s| state_walk::node(s) - first_leaf);
             assert_eq!(looped, expected, "tree {t}, looped walk");
-            assert_eq!(unrolled, expected, "tree {t}, written-out walk");
+            assert_eq!(states, expected, "tree {t}, written-out state walk");
         }
         for (sum, leaf) in expected_sums.iter_mut().zip(leaves) {
             *sum += forest.leaves[t * (internal + 1) + leaf];
@@ -233,4 +232,38 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
     let mut sums = vec![0.0; probe.len()];
     forest.sum_path_lengths(&probe, &mut sums);
     assert_eq!(sums, expected_sums);
+}
+
+/// The steps the plugin walks in wasm are derived from the splits, which are what growing,
+/// retraining and snapshots change: after each, the state walk must reach the leaf the split
+/// walk reaches, tree by tree (natively, scoring walks the splits, so scores alone would not
+/// show steps left stale).
+#[test]
+fn the_state_walk_follows_the_splits_after_growing_retraining_and_decoding() {
+    fn assert_walks_agree(forest: &Forest, probe: &[Point], when: &str) {
+        let internal = forest.internal_nodes();
+        for t in 0..forest.shape.trees {
+            let splits = &forest.splits[t * internal..][..internal];
+            let steps = &forest.steps[t * (internal + 1)..][..internal + 1];
+            for group in probe.chunks_exact(LANES) {
+                let by_state =
+                    state_walk::lanes_unrolled::<8>(steps, group).map(|s| state_walk::node(s) - (internal + 1));
+                let by_split: Vec<usize> = group.iter().map(|p| walk::<8>(splits, p)).collect();
+                assert_eq!(by_state.to_vec(), by_split, "{when}: tree {t}");
+            }
+        }
+    }
+    let data = cluster(1000, 31);
+    let probe = cluster(64, 32);
+    let mut forest = Forest::fit(SHAPE, &data, &mut SplitMix64::new(7));
+    assert_walks_agree(&forest, &probe, "grown");
+    let shifted: Vec<Point> = cluster(1000, 33).iter().map(|p| point(&[p[0] + 5.0, p[2], p[1]])).collect();
+    let mut rng = SplitMix64::new(8);
+    for t in [0, 41, 99] {
+        forest.replace_tree(t, &shifted, &mut rng);
+    }
+    assert_walks_agree(&forest, &probe, "three trees regrown on other data");
+    let decoded: Forest = postcard::from_bytes(&postcard::to_stdvec(&forest).unwrap()).unwrap();
+    assert_walks_agree(&decoded, &probe, "decoded");
+    assert_eq!(decoded, forest);
 }
