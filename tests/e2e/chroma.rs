@@ -3,6 +3,8 @@
 //! dir, stopped by PID). What Vigil wrote is read back through Chroma's own HTTP API, not
 //! through the crate Vigil writes with.
 
+mod auth;
+
 use crate::agent::Agent;
 use crate::http::request;
 use serde_json::{Value, json};

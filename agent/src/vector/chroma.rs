@@ -14,9 +14,10 @@
 //! connection, so a Chroma restarted with a new data directory is picked up by the next call.
 
 use super::config::ChromaConfig;
+use super::config::TokenHeader;
 use super::{Collection, Filter, Hit, Metadata, Record};
 use chromadb::ChromaCollection;
-use chromadb::client::{ChromaAuthMethod, ChromaClientOptions};
+use chromadb::client::{ChromaAuthMethod, ChromaClientOptions, ChromaTokenHeader};
 use chromadb::collection::{CollectionEntries, GetOptions, QueryOptions};
 use serde_json::json;
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub enum Probe {
     Chroma,
     /// Nothing, or an error that may pass (connection refused, timeout, 5xx).
     Unreachable(ChromaError),
+    /// The server wants credentials (HTTP 401 or 403): none configured, or refused.
+    Refused(ChromaError),
     /// Something that is not Chroma's API.
     NotChroma(ChromaError),
 }
@@ -99,11 +102,38 @@ impl ChromaClient {
         Err(result)
     }
 
+    /// A GET of `url` with the configured token, for the requests made here rather than by
+    /// the crate.
+    fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let request = self.http.get(url);
+        match &self.config.token {
+            Some(token) => {
+                let (name, value) = self.config.token_header.header(token);
+                request.header(name, value)
+            }
+            None => request,
+        }
+    }
+
+    /// The crate's form of the configured token.
+    fn auth(&self) -> ChromaAuthMethod {
+        match &self.config.token {
+            None => ChromaAuthMethod::None,
+            Some(token) => ChromaAuthMethod::TokenAuth {
+                token: token.expose().to_owned(),
+                header: match self.config.token_header {
+                    TokenHeader::Authorization => ChromaTokenHeader::Authorization,
+                    TokenHeader::XChromaToken => ChromaTokenHeader::XChromaToken,
+                },
+            },
+        }
+    }
+
     /// `GET /api/v2/heartbeat`: whether the server answers (the crate's own `heartbeat()`
     /// calls the removed v1 API).
     pub async fn heartbeat(&self) -> Result<(), ChromaError> {
         let url = format!("{}/api/v2/heartbeat", self.config.base_url());
-        let response = self.http.get(&url).send().await.map_err(|e| self.error(format!("heartbeat: {e}")))?;
+        let response = self.get(&url).send().await.map_err(|e| self.error(format!("heartbeat: {e}")))?;
         if !response.status().is_success() {
             return Err(self.error(format!("heartbeat: HTTP {}", response.status())));
         }
@@ -116,7 +146,7 @@ impl ChromaClient {
     /// one that does not answer, or answers 5xx, may be down for now.
     pub async fn probe(&self) -> Probe {
         let url = format!("{}/api/v2/heartbeat", self.config.base_url());
-        let response = match self.http.get(&url).send().await {
+        let response = match self.get(&url).send().await {
             Ok(response) => response,
             Err(e) => return Probe::Unreachable(self.error(format!("heartbeat: {e}"))),
         };
@@ -129,8 +159,15 @@ impl ChromaClient {
             return Probe::Chroma;
         }
         let what = match status.as_u16() {
+            401 | 403 if self.config.token.is_some() => {
+                return Probe::Refused(
+                    self.error(format!("GET {url} answered HTTP {status}: [chroma] token was refused")),
+                );
+            }
             401 | 403 => {
-                format!("GET {url} answered HTTP {status}: the server wants credentials, which Vigil does not send")
+                return Probe::Refused(
+                    self.error(format!("GET {url} answered HTTP {status}: the server wants credentials")),
+                );
             }
             _ if status.is_success() => {
                 format!("GET {url} answered without Chroma's heartbeat: not a Chroma 1.x server")
@@ -148,7 +185,7 @@ impl ChromaClient {
         }
         let options = ChromaClientOptions {
             url: Some(self.config.base_url().to_owned()),
-            auth: ChromaAuthMethod::None,
+            auth: self.auth(),
             database: self.config.database.clone(),
         };
         let client = self.bounded("connect", chromadb::ChromaClient::new(options)).await?;

@@ -32,6 +32,53 @@ pub struct ChromaConfig {
     /// (Chroma as the archive). `[store] retention_days` is the local store's alone.
     #[serde(default)]
     pub retention_days: u32,
+    /// A key sent with every request, for a Chroma that checks one (Chroma Cloud, or a
+    /// server behind an authenticating proxy; Chroma 1.x itself checks none).
+    #[serde(default)]
+    pub token: Option<ChromaToken>,
+    /// The header that carries `token`.
+    #[serde(default)]
+    pub token_header: TokenHeader,
+}
+
+/// `[chroma] token`: kept out of `Debug`, so no log or error message can print it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ChromaToken(String);
+
+impl ChromaToken {
+    /// The token itself, for the request header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ChromaToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChromaToken(<redacted>)")
+    }
+}
+
+/// `[chroma] token_header`: how the token is sent, as Chroma's own clients offer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum TokenHeader {
+    /// `Authorization: Bearer <token>`, what most proxies check.
+    #[default]
+    #[serde(rename = "authorization")]
+    Authorization,
+    /// `X-Chroma-Token: <token>`, what Chroma Cloud reads.
+    #[serde(rename = "x-chroma-token")]
+    XChromaToken,
+}
+
+impl TokenHeader {
+    /// The header's name and value for `token`.
+    pub fn header(self, token: &ChromaToken) -> (&'static str, String) {
+        match self {
+            TokenHeader::Authorization => ("authorization", format!("Bearer {}", token.expose())),
+            TokenHeader::XChromaToken => ("x-chroma-token", token.expose().to_owned()),
+        }
+    }
 }
 
 impl Default for ChromaConfig {
@@ -45,6 +92,8 @@ impl Default for ChromaConfig {
             retry_max_ms: default_retry_max_ms(),
             timeout_ms: default_timeout_ms(),
             retention_days: 0,
+            token: None,
+            token_header: TokenHeader::default(),
         }
     }
 }
@@ -95,6 +144,16 @@ impl ChromaConfig {
         }
         if !(100..=600_000).contains(&self.timeout_ms) {
             problems.push(("timeout_ms", format!("{} is out of range", self.timeout_ms), "give 100 to 600000"));
+        }
+        // A header value must be visible ASCII; a space or a newline would also split it.
+        if let Some(token) = &self.token
+            && (token.expose().is_empty() || !token.expose().bytes().all(|b| b.is_ascii_graphic()))
+        {
+            problems.push((
+                "token",
+                "is empty or holds a character a header cannot carry (space, control, non-ASCII)".to_owned(),
+                "give the key as issued, letters, digits and punctuation only, or remove token",
+            ));
         }
         problems
     }

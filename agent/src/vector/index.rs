@@ -170,6 +170,15 @@ impl VectorIndex {
                     "give [chroma] url the address Chroma listens on, like \"http://127.0.0.1:8000\", with no path";
                 return Err(VectorError::ChromaConfig { error, hint });
             }
+            Ok(super::chroma::Probe::Refused(error)) => {
+                let hint = if link.client().config().token.is_some() {
+                    "check [chroma] token, and token_header: Chroma Cloud reads \"x-chroma-token\", most proxies \
+                     \"authorization\" (the default)"
+                } else {
+                    "set [chroma] token to the key the server (or the proxy in front of it) expects"
+                };
+                return Err(VectorError::ChromaConfig { error, hint });
+            }
             Ok(super::chroma::Probe::Chroma) => {}
             // Down for now: the agent starts and writes wait in the outbox.
             Ok(super::chroma::Probe::Unreachable(_)) | Err(_) => return Ok(()),

@@ -287,6 +287,24 @@ fn chroma_config_problems_name_the_field() {
 }
 
 #[test]
+fn a_chroma_token_is_checked_for_what_a_header_carries_and_never_printed() {
+    let token = |line: &str| toml::from_str::<ChromaConfig>(line).unwrap();
+    for bad in ["token = \"\"", "token = \"two words\"", "token = \"k\\n\"", "token = \"clé\""] {
+        let fields: Vec<_> = token(bad).problems().into_iter().map(|(f, _, _)| f).collect();
+        assert_eq!(fields, ["token"], "{bad}");
+    }
+    let good = token("token = \"ck-9f8e/7d+6c=\"\ntoken_header = \"x-chroma-token\"");
+    assert!(good.problems().is_empty());
+    let (name, value) = good.token_header.header(good.token.as_ref().unwrap());
+    assert_eq!((name, value.as_str()), ("x-chroma-token", "ck-9f8e/7d+6c="));
+    let bearer = token("token = \"abc\"");
+    assert_eq!(bearer.token_header.header(bearer.token.as_ref().unwrap()).1, "Bearer abc");
+    assert!(!format!("{good:?}").contains("ck-9f8e"), "Debug shows the token: {good:?}");
+    let wrong = toml::from_str::<ChromaConfig>("token_header = \"bearer\"").unwrap_err().to_string();
+    assert!(wrong.contains("authorization") && wrong.contains("x-chroma-token"), "{wrong}");
+}
+
+#[test]
 fn a_chroma_error_names_each_cause_once() {
     let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
     let error = anyhow::Error::new(io)
