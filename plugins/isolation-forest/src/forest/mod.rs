@@ -121,9 +121,9 @@ pub struct Forest {
     splits: Vec<Split>,
     /// `trees × 2^depth` path lengths h(x), tree after tree.
     leaves: Vec<f32>,
-    /// `trees × 2^depth` steps: the splits as the plugin walks them in wasm (see
-    /// [`state_walk`]), entry 0 of each tree its root's state. Derived from `splits`
-    /// whenever they change, so not serialised.
+    /// `trees × 2^depth` steps: the splits and leaves as the plugin walks them in wasm (see
+    /// [`state_walk`]), entry 0 of each tree its root's state. Derived from `splits` and
+    /// `leaves` whenever they change, so not serialised.
     #[serde(skip)]
     steps: Vec<state_walk::Step>,
 }
@@ -174,7 +174,7 @@ impl Forest {
         forest
     }
 
-    /// Derive every tree's steps from its splits.
+    /// Derive every tree's steps from its splits and leaves.
     fn compile_all(&mut self) {
         let per_tree = self.internal_nodes() + 1;
         self.steps = vec![state_walk::Step::default(); self.shape.trees * per_tree];
@@ -183,11 +183,12 @@ impl Forest {
         }
     }
 
-    /// Derive tree `t`'s steps from its splits.
+    /// Derive tree `t`'s steps from its splits and leaves.
     fn compile_tree(&mut self, t: usize) {
         let internal = self.internal_nodes();
         state_walk::compile(
             &self.splits[t * internal..][..internal],
+            &self.leaves[t * (internal + 1)..][..internal + 1],
             &mut self.steps[t * (internal + 1)..][..internal + 1],
         );
     }
@@ -290,13 +291,16 @@ impl Forest {
             let mut point_groups = points.chunks_exact(LANES);
             let mut sum_groups = sums.chunks_exact_mut(LANES);
             for (group, group_sums) in (&mut point_groups).zip(&mut sum_groups) {
-                let nodes = if cfg!(target_arch = "wasm32") {
-                    state_walk::lanes_unrolled::<DEPTH>(steps, group).map(state_walk::node)
+                if cfg!(target_arch = "wasm32") {
+                    let lengths = state_walk::lanes_unrolled::<DEPTH>(steps, group);
+                    for (sum, length) in group_sums.iter_mut().zip(lengths) {
+                        *sum += length;
+                    }
                 } else {
-                    walk_lanes_looped::<DEPTH>(splits, group)
-                };
-                for (sum, node) in group_sums.iter_mut().zip(nodes) {
-                    *sum += leaves[node - per_tree_leaves];
+                    let nodes = walk_lanes_looped::<DEPTH>(splits, group);
+                    for (sum, node) in group_sums.iter_mut().zip(nodes) {
+                        *sum += leaves[node - per_tree_leaves];
+                    }
                 }
             }
             for (sum, point) in sum_groups.into_remainder().iter_mut().zip(point_groups.remainder()) {

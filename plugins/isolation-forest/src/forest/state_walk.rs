@@ -9,13 +9,17 @@
 //! threshold's and both children's loads (one 64-bit load), `mov`, `shr`, `ucomiss`. Natively
 //! the split walk stays: LLVM folds its addresses into the loads, and this walk, looped, is
 //! ~1.3x slower there (`forest_throughput`: ~590 against ~460 ns per point).
+//!
+//! A leaf's state is its path length h(x) itself (its bits), so a walk ends on what it adds to
+//! the point's sum, with no leaf index to check against the leaves and load from them.
 
 use super::tree::Split;
 use super::{LANES, Point};
 
-/// A walk's position: node `m` (counted from 1) and the feature its split reads, as
-/// `m << 4 | feature`. The node's [`Step`] is then at byte offset `state & !15` (steps are 16
-/// bytes) and the value at `point[state & 15]`.
+/// A walk's position: at an internal node `m` (counted from 1), the node and the feature its
+/// split reads as `m << 4 | feature`, so the node's [`Step`] is at byte offset `state & !15`
+/// (steps are 16 bytes) and the value at `point[state & 15]`; at a leaf, the bits of its
+/// path length.
 pub type State = u32;
 
 const FEATURE_BITS: u32 = 4;
@@ -40,30 +44,35 @@ impl Step {
     }
 }
 
-/// The state of node `m` of a tree with these splits (a leaf, past the splits, reads no
-/// feature).
-fn state(splits: &[Split], m: usize) -> State {
-    let feature = splits.get(m - 1).map_or(0, |s| s.feature);
-    debug_assert!(feature <= FEATURE_MASK);
-    ((m as u32) << FEATURE_BITS) | feature
+/// The state of node `m` of a tree with these splits and leaves: for a leaf (past the
+/// splits), its path length's bits, so a walk ends holding what it adds to the point's sum.
+fn state(splits: &[Split], leaves: &[f32], m: usize) -> State {
+    match splits.get(m - 1) {
+        Some(split) => {
+            debug_assert!(split.feature <= FEATURE_MASK);
+            ((m as u32) << FEATURE_BITS) | split.feature
+        }
+        None => leaves[m - leaves.len()].to_bits(),
+    }
 }
 
-/// A tree's steps from its splits: entry `m` is node `m`, and entry 0 holds the root's state
-/// as both children, so every walk starts from `steps[0]`.
+/// A tree's steps from its splits and leaves: entry `m` is node `m`, and entry 0 holds the
+/// root's state as both children, so every walk starts from `steps[0]`.
 ///
 /// Every split's feature must be below [`super::POINT_WIDTH`] (grown or validated forests).
-pub fn compile(splits: &[Split], steps: &mut [Step]) {
-    assert_eq!(steps.len(), splits.len() + 1);
-    steps[0] = Step::new(f32::INFINITY, state(splits, 1), state(splits, 1));
+pub fn compile(splits: &[Split], leaves: &[f32], steps: &mut [Step]) {
+    assert!(steps.len() == splits.len() + 1 && leaves.len() == splits.len() + 1);
+    let root = state(splits, leaves, 1);
+    steps[0] = Step::new(f32::INFINITY, root, root);
     for (i, split) in splits.iter().enumerate() {
         let m = i + 1;
-        steps[m] = Step::new(split.threshold, state(splits, 2 * m), state(splits, 2 * m + 1));
+        steps[m] = Step::new(split.threshold, state(splits, leaves, 2 * m), state(splits, leaves, 2 * m + 1));
     }
 }
 
 /// The node number of a state.
 #[inline(always)]
-pub fn node(state: State) -> usize {
+fn node(state: State) -> usize {
     (state >> FEATURE_BITS) as usize
 }
 
@@ -89,13 +98,13 @@ fn advance(steps: &[Step], state: State, point: &Point) -> State {
     }
 }
 
-/// The states (leaves, so `node - 2^DEPTH` is the leaf) that `LANES` points reach, walked in
-/// lockstep with the levels written out. A wasm loop costs Cranelift an epoch check at its
+/// The path lengths h(x) of the leaves that `LANES` points reach, walked in lockstep with the
+/// levels written out. A wasm loop costs Cranelift an epoch check at its
 /// head (the call deadline), and a value live across that check's slow path, a call, must sit
 /// in one of the few callee-saved registers or on the stack: a looped walk stored and reloaded
 /// five of its eight lanes at every level. Written out, there is no loop and so no check.
 #[inline(always)]
-pub fn lanes_unrolled<const DEPTH: u32>(steps: &[Step], group: &[Point]) -> [State; LANES] {
+pub fn lanes_unrolled<const DEPTH: u32>(steps: &[Step], group: &[Point]) -> [f32; LANES] {
     const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
     let mut states = [steps[0].children as State; LANES];
     let mut level = || {
@@ -107,5 +116,5 @@ pub fn lanes_unrolled<const DEPTH: u32>(steps: &[Step], group: &[Point]) -> [Sta
         ($($below:literal)*) => { $( if DEPTH > $below { level(); } )* };
     }
     levels!(0 1 2 3 4 5 6 7 8 9 10 11);
-    states
+    states.map(f32::from_bits)
 }

@@ -203,10 +203,15 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
     assert!(probe.len() > 1000, "enough thresholds probed: {}", probe.len());
 
     let internal = forest.internal_nodes();
+    // The state walk ends on a leaf's path length, and many leaves share one: walked over a
+    // copy whose leaves hold their own index, it must end on the very leaf.
+    let mut numbered = forest.clone();
+    numbered.leaves.iter_mut().enumerate().for_each(|(i, h)| *h = (i % (internal + 1)) as f32);
+    numbered.compile_all();
     let mut expected_sums = vec![0.0f32; probe.len()];
     for t in 0..shape.trees {
         let splits = &forest.splits[t * internal..][..internal];
-        let steps = &forest.steps[t * (internal + 1)..][..internal + 1];
+        let steps = &numbered.steps[t * (internal + 1)..][..internal + 1];
         let leaves: Vec<usize> = probe
             .iter()
             .map(|p| {
@@ -221,7 +226,7 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
         for (group, expected) in probe.chunks_exact(LANES).zip(leaves.chunks_exact(LANES)) {
             let first_leaf = internal + 1;
             let looped = walk_lanes_looped::<DEPTH>(splits, group).map(|m| m - first_leaf);
-            let states = state_walk::lanes_unrolled::<DEPTH>(steps, group).map(|s| state_walk::node(s) - first_leaf);
+            let states = state_walk::lanes_unrolled::<DEPTH>(steps, group).map(|leaf| leaf as usize);
             assert_eq!(looped, expected, "tree {t}, looped walk");
             assert_eq!(states, expected, "tree {t}, written-out state walk");
         }
@@ -234,10 +239,10 @@ fn walks_go_right_exactly_when_the_value_exceeds_the_threshold<const DEPTH: u32>
     assert_eq!(sums, expected_sums);
 }
 
-/// The steps the plugin walks in wasm are derived from the splits, which are what growing,
-/// retraining and snapshots change: after each, the state walk must reach the leaf the split
-/// walk reaches, tree by tree (natively, scoring walks the splits, so scores alone would not
-/// show steps left stale).
+/// The steps the plugin walks in wasm are derived from the splits and leaves, which are what
+/// growing, retraining and snapshots change: after each, the state walk must end on the path
+/// length the split walk reaches, tree by tree (natively, scoring walks the splits, so scores
+/// alone would not show steps left stale).
 #[test]
 fn the_state_walk_follows_the_splits_after_growing_retraining_and_decoding() {
     fn assert_walks_agree(forest: &Forest, probe: &[Point], when: &str) {
@@ -246,9 +251,9 @@ fn the_state_walk_follows_the_splits_after_growing_retraining_and_decoding() {
             let splits = &forest.splits[t * internal..][..internal];
             let steps = &forest.steps[t * (internal + 1)..][..internal + 1];
             for group in probe.chunks_exact(LANES) {
-                let by_state =
-                    state_walk::lanes_unrolled::<8>(steps, group).map(|s| state_walk::node(s) - (internal + 1));
-                let by_split: Vec<usize> = group.iter().map(|p| walk::<8>(splits, p)).collect();
+                let by_state = state_walk::lanes_unrolled::<8>(steps, group);
+                let leaves = &forest.leaves[t * (internal + 1)..][..internal + 1];
+                let by_split: Vec<f32> = group.iter().map(|p| leaves[walk::<8>(splits, p)]).collect();
                 assert_eq!(by_state.to_vec(), by_split, "{when}: tree {t}");
             }
         }
