@@ -4,6 +4,7 @@
 //! through the crate Vigil writes with.
 
 mod auth;
+mod refill;
 
 use crate::agent::Agent;
 use crate::http::request;

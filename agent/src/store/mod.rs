@@ -36,7 +36,7 @@ pub(crate) use config::RANGES as STORE_RANGES;
 pub use config::{StoreConfig, StoreKind};
 pub use connection::{DB_FILE, Store, check_data_dir};
 pub use error::StoreError;
-pub use outbox::{OutboxAck, OutboxDepth, OutboxWork};
+pub use outbox::{OutboxAck, OutboxDepth, OutboxWork, Resent};
 pub use query::{DEFAULT_LIMIT, LogQuery, MAX_LIMIT, StatusFilter, StoreCounts, StoredAnomaly, StoredEvent};
 pub(crate) use raw_line::text_arg;
 pub use raw_line::{LineLayouts, Q_MATCH_SQL};

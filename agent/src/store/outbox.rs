@@ -91,6 +91,22 @@ pub enum OutboxAck {
     Records { rows: Vec<i64> },
 }
 
+/// What [`Store::chroma_collections_seen`] queued again for collections Chroma made anew.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resent {
+    /// The collections whose id changed since the agent last saw them.
+    pub collections: Vec<Collection>,
+    /// The ids of the stored events queued again (with their anomalies), if any.
+    pub events: Option<(i64, i64)>,
+    /// Stored summaries queued again.
+    pub summaries: u64,
+}
+
+/// The `meta` key under which the id of Chroma's `collection` is kept.
+fn collection_key(collection: Collection) -> String {
+    format!("chroma_collection:{}", collection.name())
+}
+
 /// How much the outbox holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxDepth {
@@ -189,6 +205,58 @@ impl Store {
             }
         }
         tx.commit().map_err(&err)
+    }
+
+    /// Note the ids Chroma gave its collections on a new connection, and queue again everything
+    /// the store holds for each collection whose id changed since the last one: Chroma made it
+    /// anew (it was deleted, or Chroma's data was lost or replaced), so it lacks what was sent
+    /// before. Events are queued as one range from the oldest stored to the newest, which sends
+    /// their logs and anomalies again (upserts by id, so records Chroma still has are only
+    /// rewritten); summaries from the local index, which holds each one's record. A collection
+    /// seen for the first time is only noted.
+    pub fn chroma_collections_seen(&self, ids: &[(Collection, String)]) -> Result<Resent, StoreError> {
+        let err = self.error("compare Chroma's collections with those seen before");
+        let mut guard = self.writer();
+        let tx = guard.conn.transaction().map_err(&err)?;
+        let mut resent = Resent::default();
+        for (collection, id) in ids {
+            let key = collection_key(*collection);
+            let seen: Option<String> =
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0)).optional().map_err(&err)?;
+            match seen {
+                Some(seen) if seen == *id => continue,
+                Some(_) => resent.collections.push(*collection),
+                None => {}
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (&key, id),
+            )
+            .map_err(&err)?;
+        }
+        let now = super::write::unix_ms();
+        if resent.collections.iter().any(|c| matches!(c, Collection::Logs | Collection::Anomalies)) {
+            resent.events = tx
+                .query_row("SELECT min(id), max(id) FROM events", [], |r| {
+                    Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
+                })
+                .map_err(&err)?;
+            if let Some((first, last)) = resent.events {
+                tx.prepare_cached(INSERT_EVENTS).map_err(&err)?.execute((first, last, now)).map_err(&err)?;
+            }
+        }
+        if resent.collections.contains(&Collection::Summaries) {
+            let summaries = Collection::Summaries.name();
+            resent.summaries = tx
+                .execute(
+                    "INSERT INTO outbox (collection, item_id, document, metadata, created_ms) \
+                     SELECT collection, id, document, metadata, ?1 FROM vectors WHERE collection = ?2 ORDER BY seq",
+                    (now, summaries),
+                )
+                .map_err(&err)? as u64;
+        }
+        tx.commit().map_err(&err)?;
+        Ok(resent)
     }
 
     /// What the outbox holds.

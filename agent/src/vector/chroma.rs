@@ -58,6 +58,9 @@ pub struct ChromaClient {
     config: ChromaConfig,
     http: reqwest::Client,
     connected: Mutex<Option<Arc<Connected>>>,
+    /// The collections' ids of the last connection made, until the drain takes them (see
+    /// [`ChromaClient::take_new_collections`]).
+    fresh: Mutex<Option<Vec<(Collection, String)>>>,
     /// The store's instance id, marked on the collections this client creates (see
     /// [`ChromaClient::owned_by`]).
     owner: Option<String>,
@@ -70,7 +73,7 @@ impl ChromaClient {
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .expect("a reqwest client with a timeout builds");
-        ChromaClient { config: config.clone(), http, connected: Mutex::new(None), owner: None }
+        ChromaClient { config: config.clone(), http, connected: Mutex::new(None), fresh: Mutex::new(None), owner: None }
     }
 
     /// Mark the collections this client creates with `owner` (the store's instance id) and
@@ -213,9 +216,31 @@ impl ChromaClient {
             }
             collections.insert(collection, found);
         }
+        let ids = collections.iter().map(|(c, found)| (*c, found.id().to_owned())).collect();
+        *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(ids);
         let connected = Arc::new(Connected { collections });
         *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = Some(connected.clone());
         Ok(connected)
+    }
+
+    /// The ids of the collections as the last connection found (or made) them, once per
+    /// connection: a collection whose id changed was made anew and lacks what was sent before
+    /// (`Store::chroma_collections_seen`).
+    pub fn take_new_collections(&self) -> Option<Vec<(Collection, String)>> {
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Put back ids taken with [`ChromaClient::take_new_collections`] that could not be used
+    /// (unless a newer connection has left its own since).
+    pub fn return_new_collections(&self, ids: Vec<(Collection, String)>) {
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(ids);
+    }
+
+    /// Drop the connection and make a new one, which finds (or makes again) the collections:
+    /// how a collection deleted from Chroma while nothing is written is noticed.
+    pub async fn reconnect(&self) -> Result<(), ChromaError> {
+        *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.connect().await.map(drop)
     }
 
     /// Upsert `records` with their `embeddings` (same order) into `collection`.

@@ -59,11 +59,18 @@ async fn drain(link: ChromaLink, store: Arc<Store>, embedder: Arc<dyn Embedder>,
             Ok(None) => {
                 if checked.is_none_or(|at| at.elapsed() >= HEARTBEAT_EVERY) {
                     checked = Some(Instant::now());
-                    match link.client().heartbeat().await {
+                    // Connecting again finds the collections; one deleted meanwhile is made
+                    // again, and refilled below.
+                    let alive = match link.client().heartbeat().await {
+                        Ok(()) => link.client().reconnect().await,
+                        Err(e) => Err(e),
+                    };
+                    match alive {
                         Ok(()) => link.succeeded(0),
                         Err(e) => link.failed(&e.to_string()),
                     }
                 }
+                refill_new_collections(&link, &store).await;
                 if pause(&mut shutdown, IDLE_POLL).await {
                     break;
                 }
@@ -77,7 +84,9 @@ async fn drain(link: ChromaLink, store: Arc<Store>, embedder: Arc<dyn Embedder>,
                 continue;
             }
         };
-        match send(&link, embedder.clone(), work, store.clone()).await {
+        let sent = send(&link, embedder.clone(), work, store.clone()).await;
+        refill_new_collections(&link, &store).await;
+        match sent {
             Ok(()) => backoff = initial,
             Err(error) => {
                 link.failed(&error);
@@ -88,6 +97,36 @@ async fn drain(link: ChromaLink, store: Arc<Store>, embedder: Arc<dyn Embedder>,
                 }
                 backoff = (backoff * 2).min(max);
             }
+        }
+    }
+}
+
+/// After a new connection to Chroma: queue again what the store holds for each collection
+/// Chroma made anew since the agent last saw it (deleted, or Chroma's data lost or replaced).
+async fn refill_new_collections(link: &ChromaLink, store: &Arc<Store>) {
+    let Some(ids) = link.client().take_new_collections() else { return };
+    let (noted, from) = (ids.clone(), store.clone());
+    let compared = tokio::task::spawn_blocking(move || from.chroma_collections_seen(&noted)).await;
+    match compared {
+        Ok(Ok(resent)) if !resent.collections.is_empty() => {
+            let names: Vec<String> =
+                resent.collections.iter().map(|c| link.client().config().collection_name(*c)).collect();
+            tracing::warn!(
+                collections = %names.join(", "),
+                events = %resent.events.map_or("none".to_owned(), |(first, last)| format!("ids {first} to {last}")),
+                summaries = resent.summaries,
+                "chroma has new collections (deleted, or its data was lost or replaced); sending everything \
+                 this store still holds to them again"
+            );
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot compare chroma's collections with those seen before; will retry");
+            link.client().return_new_collections(ids);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "collection check task failed; will retry");
+            link.client().return_new_collections(ids);
         }
     }
 }

@@ -124,6 +124,64 @@ fn the_outbox_is_written_with_the_commit_only_for_chroma() {
 }
 
 #[test]
+fn collections_chroma_made_anew_get_everything_the_store_holds_queued_again() {
+    let store = open(StoreKind::Chroma);
+    store.commit(&batch(30)).unwrap();
+    let summary = crate::store::NewSummary {
+        summarizer: "window-summary".into(),
+        window_start_ms: 1_743_510_840_000,
+        window_end_ms: 1_743_510_900_000,
+        first_event_ms: None,
+        last_event_ms: None,
+        events: 30,
+        anomalies: 3,
+        skipped_events: 0,
+        partial: false,
+        text: "a quiet minute".into(),
+        data: serde_json::Map::new(),
+    };
+    store.insert_summary(&summary).unwrap();
+    // Chroma has it all.
+    while let Some(work) = store.outbox_next(100).unwrap() {
+        store.outbox_ack(&work.ack).unwrap();
+    }
+    let ids = |logs: &str, summaries: &str| {
+        vec![
+            (Collection::Logs, logs.to_owned()),
+            (Collection::Anomalies, "a1".to_owned()),
+            (Collection::Summaries, summaries.to_owned()),
+        ]
+    };
+    // First seen: only noted. Seen again unchanged: nothing.
+    assert_eq!(store.chroma_collections_seen(&ids("l1", "s1")).unwrap(), crate::store::Resent::default());
+    assert_eq!(store.chroma_collections_seen(&ids("l1", "s1")).unwrap(), crate::store::Resent::default());
+    assert_eq!(store.outbox_depth().unwrap().rows, 0);
+
+    // The logs collection made anew: every stored event (and its anomalies) is queued again.
+    let resent = store.chroma_collections_seen(&ids("l2", "s1")).unwrap();
+    assert_eq!((resent.collections, resent.events, resent.summaries), (vec![Collection::Logs], Some((1, 30)), 0));
+    let mut again = Vec::new();
+    while let Some(work) = store.outbox_next(7).unwrap() {
+        again.extend(work.records.into_iter().map(|(c, r)| (c, r.id)));
+        store.outbox_ack(&work.ack).unwrap();
+    }
+    assert_eq!(again.iter().filter(|(c, _)| *c == Collection::Logs).count(), 30);
+    assert_eq!(again.iter().filter(|(c, _)| *c == Collection::Anomalies).count(), 3);
+
+    // The summaries collection made anew: the stored summary, as first sent.
+    let resent = store.chroma_collections_seen(&ids("l2", "s2")).unwrap();
+    assert_eq!((resent.collections, resent.events, resent.summaries), (vec![Collection::Summaries], None, 1));
+    let work = store.outbox_next(10).unwrap().unwrap();
+    assert_eq!(work.records.len(), 1);
+    let (collection, record) = &work.records[0];
+    assert_eq!(
+        (*collection, record.id.as_str(), record.document.as_str()),
+        (Collection::Summaries, "summary-1", "a quiet minute")
+    );
+    assert_eq!(record.metadata["events"], json!(30));
+}
+
+#[test]
 fn draining_the_outbox_in_small_batches_yields_every_record_once() {
     let store = open(StoreKind::Chroma);
     store.commit(&batch(25)).unwrap();
