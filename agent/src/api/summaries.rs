@@ -1,5 +1,6 @@
-//! `GET /api/v1/summaries?from=&to=&limit=&summarizer=`: the summaries written by summarizer
-//! plugins, newest window first, and every summarizer's status (what it folded and skipped).
+//! `GET /api/v1/summaries?from=&to=&limit=&summarizer=&before_id=`: the summaries written by
+//! summarizer plugins, newest window first, paged by `next_before_id`, and every summarizer's
+//! status (what it folded and skipped).
 
 use super::{ApiError, AppState};
 use crate::store::{SUMMARY_MAX_LIMIT, SummaryQuery};
@@ -19,6 +20,7 @@ pub struct SummaryParams {
     to: Option<String>,
     limit: Option<String>,
     summarizer: Option<String>,
+    before_id: Option<String>,
     /// Checked by the auth layer; allowed here so `?token=` does not fail the query.
     #[serde(rename = "token")]
     _token: Option<String>,
@@ -40,8 +42,14 @@ impl SummaryParams {
                     .ok_or_else(|| bad("limit", format!("{l:?} is not a number 1-{SUMMARY_MAX_LIMIT}")))
             })
             .transpose()?;
+        let before_id = self
+            .before_id
+            .as_deref()
+            .map(|b| b.parse::<i64>().map_err(|_| bad("before_id", format!("{b:?} is not a summary id"))))
+            .transpose()?;
         let (from_ms, to_ms) = super::query::window(self.from.as_deref(), self.to.as_deref())?;
-        Ok(SummaryQuery { from_ms, to_ms, summarizer: self.summarizer.filter(|s| !s.is_empty()), limit })
+        let summarizer = self.summarizer.filter(|s| !s.is_empty());
+        Ok(SummaryQuery { from_ms, to_ms, summarizer, limit, before_id })
     }
 }
 
@@ -50,7 +58,9 @@ pub async fn list(
     query: Result<Query<SummaryParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let parsed = query
-        .map_err(|e| bad("query", format!("{}; the parameters are from, to, limit, summarizer", e.body_text())))
+        .map_err(|e| {
+            bad("query", format!("{}; the parameters are from, to, limit, summarizer, before_id", e.body_text()))
+        })
         .and_then(|Query(params)| params.resolve());
     let query = state.counted(parsed)?;
     let store = state.store.clone();
@@ -60,6 +70,7 @@ pub async fn list(
         .map_err(unavailable)?;
     Ok(Json(json!({
         "summaries": rows.iter().map(summary_json).collect::<Vec<_>>(),
+        "next_before_id": rows.last().map(|s| s.id),
         "summarizers": state.summaries.status(),
     })))
 }

@@ -15,6 +15,7 @@ mod encoding;
 mod frames;
 mod health;
 mod sockets;
+mod summaries;
 
 /// Settings on loopback with no token and no CORS origins.
 fn settings(max_body_bytes: usize, max_batch_logs: usize) -> ApiSettings {

@@ -81,6 +81,9 @@ pub struct SummaryQuery {
     pub summarizer: Option<String>,
     /// Most rows: [`SUMMARY_DEFAULT_LIMIT`] when `None`, never over [`SUMMARY_MAX_LIMIT`].
     pub limit: Option<usize>,
+    /// Paging: only the summaries after this one in the order of the answer (newest window
+    /// first, ties by id); none when it names no stored summary.
+    pub before_id: Option<i64>,
 }
 
 impl Store {
@@ -143,6 +146,11 @@ impl Store {
         if let Some(name) = &q.summarizer {
             clauses.push("summarizer = ?");
             params.push(Value::Text(name.clone()));
+        }
+        if let Some(before) = q.before_id {
+            // A summary retention deleted compares as NULL: an empty page, as for logs.
+            clauses.push("(window_start_ms, id) < (SELECT window_start_ms, id FROM summaries WHERE id = ?)");
+            params.push(Value::Integer(before));
         }
         let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let limit = q.limit.unwrap_or(SUMMARY_DEFAULT_LIMIT).min(SUMMARY_MAX_LIMIT);

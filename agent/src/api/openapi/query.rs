@@ -147,6 +147,8 @@ pub struct LogFilters {
 pub struct SummaryPage {
     /// The summaries written by summarizer plugins, each with its window and the plugin's fields.
     summaries: Vec<Value>,
+    /// Pass as `before_id` for the next (older) page; null when the page is empty.
+    next_before_id: Option<i64>,
     /// Each summarizer's state.
     summarizers: Value,
 }
@@ -168,4 +170,9 @@ pub struct SummaryFilters {
     limit: Option<u32>,
     /// Only this summarizer's summaries.
     summarizer: Option<String>,
+    /// Paging cursor: the previous page's `next_before_id`. Summaries are ordered newest
+    /// window first (ties by id), and the page goes on after that summary in this order. A
+    /// cursor that names no stored summary (never one, or deleted by retention with everything
+    /// older) gives an empty page.
+    before_id: Option<i64>,
 }
