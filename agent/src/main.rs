@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Validate { file }) => {
             Telemetry::logging_only();
-            validate(&file)
+            validate(&file, &runtime)
         }
         Some(Command::Eval(args)) => {
             Telemetry::logging_only();
@@ -116,7 +116,7 @@ fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
     }
 }
 
-fn validate(file: &PathBuf) -> ExitCode {
+fn validate(file: &PathBuf, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let config = match load(Some(file)) {
         Ok(c) => c,
         Err(code) => return code,
@@ -145,8 +145,21 @@ fn validate(file: &PathBuf) -> ExitCode {
             }
         }
     }
+    // With Chroma, what a start would refuse (not Chroma at that URL, credentials missing or
+    // refused); Chroma down is only a warning, as a start keeps writes in the outbox meanwhile.
+    let mut reached = String::new();
+    if config.store.kind == vigil::store::StoreKind::Chroma {
+        let client = vigil::vector::ChromaClient::new(&config.chroma);
+        match runtime.block_on(vigil::vector::probe_chroma(&client)) {
+            Ok(None) => reached = format!("; chroma answers at {}", config.chroma.base_url()),
+            Ok(Some(why)) => {
+                eprintln!("{name}: warning: {why}; a start would keep writes in the outbox until Chroma answers")
+            }
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
     if problems.is_empty() {
-        println!("{}: ok ({} plugin(s): {})", file.display(), loaded.len(), loaded.join(", "));
+        println!("{}: ok ({} plugin(s): {}{reached})", file.display(), loaded.len(), loaded.join(", "));
         return ExitCode::SUCCESS;
     }
     for problem in &problems {

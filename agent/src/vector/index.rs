@@ -164,24 +164,9 @@ impl VectorIndex {
     /// not an error here: the agent starts and writes wait in the outbox.
     pub async fn check_chroma(&self) -> Result<(), VectorError> {
         let Some(link) = &self.chroma else { return Ok(()) };
-        match tokio::time::timeout(CHECK_TIMEOUT, link.client().probe()).await {
-            Ok(super::chroma::Probe::NotChroma(error)) => {
-                let hint =
-                    "give [chroma] url the address Chroma listens on, like \"http://127.0.0.1:8000\", with no path";
-                return Err(VectorError::ChromaConfig { error, hint });
-            }
-            Ok(super::chroma::Probe::Refused(error)) => {
-                let hint = if link.client().config().token.is_some() {
-                    "check [chroma] token, and token_header: Chroma Cloud reads \"x-chroma-token\", most proxies \
-                     \"authorization\" (the default)"
-                } else {
-                    "set [chroma] token to the key the server (or the proxy in front of it) expects"
-                };
-                return Err(VectorError::ChromaConfig { error, hint });
-            }
-            Ok(super::chroma::Probe::Chroma) => {}
+        if probe_chroma(link.client()).await?.is_some() {
             // Down for now: the agent starts and writes wait in the outbox.
-            Ok(super::chroma::Probe::Unreachable(_)) | Err(_) => return Ok(()),
+            return Ok(());
         }
         // Any unit vector will do: Chroma checks the length before it searches.
         let mut probe = vec![0f32; self.embedder.dimension()];
@@ -241,5 +226,30 @@ impl VectorIndex {
             });
         }
         Ok(())
+    }
+}
+
+/// What a start (or `vigil validate`) makes of Chroma's heartbeat: an error no retry mends (not
+/// Chroma at that URL, or credentials missing or refused), each with its hint; `Ok(Some(why))`
+/// when nothing answers now (the agent would start and keep writes in the outbox); `Ok(None)`
+/// when Chroma answers.
+pub async fn probe_chroma(client: &super::ChromaClient) -> Result<Option<String>, VectorError> {
+    match tokio::time::timeout(CHECK_TIMEOUT, client.probe()).await {
+        Ok(super::chroma::Probe::NotChroma(error)) => {
+            let hint = "give [chroma] url the address Chroma listens on, like \"http://127.0.0.1:8000\", with no path";
+            Err(VectorError::ChromaConfig { error, hint })
+        }
+        Ok(super::chroma::Probe::Refused(error)) => {
+            let hint = if client.config().token.is_some() {
+                "check [chroma] token, and token_header: Chroma Cloud reads \"x-chroma-token\", most proxies \
+                 \"authorization\" (the default)"
+            } else {
+                "set [chroma] token to the key the server (or the proxy in front of it) expects"
+            };
+            Err(VectorError::ChromaConfig { error, hint })
+        }
+        Ok(super::chroma::Probe::Chroma) => Ok(None),
+        Ok(super::chroma::Probe::Unreachable(error)) => Ok(Some(error.to_string())),
+        Err(_) => Ok(Some(format!("chroma at {}: no heartbeat within {CHECK_TIMEOUT:?}", client.config().base_url()))),
     }
 }

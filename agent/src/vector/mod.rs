@@ -32,6 +32,6 @@ mod types;
 pub use chroma::{ChromaClient, ChromaError};
 pub use config::ChromaConfig;
 pub use error::VectorError;
-pub use index::VectorIndex;
+pub use index::{VectorIndex, probe_chroma};
 pub use link::{ChromaLink, LinkState, LinkStatus};
 pub use types::{Collection, Condition, Filter, Hit, Metadata, Record};

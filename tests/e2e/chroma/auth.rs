@@ -101,3 +101,42 @@ fn a_chroma_that_wants_a_token_gets_it_on_every_request_and_a_missing_or_wrong_o
     wait_until("every log in Chroma with X-Chroma-Token", || drained(&agent) && chroma.count("cloud-logs") == 50);
     assert_eq!(cloud.refused.load(Ordering::SeqCst), 0, "a request went without X-Chroma-Token");
 }
+
+/// `vigil validate FILE` with this `[chroma]` section: exit code, stdout, stderr.
+fn validate(dir: &std::path::Path, chroma: &str) -> (Option<i32>, String, String) {
+    let path = dir.join("validate.toml");
+    let data = dir.join("validate-data");
+    std::fs::write(
+        &path,
+        format!("data_dir = {:?}\n[store]\nkind = \"chroma\"\n[chroma]\n{chroma}", data.display().to_string()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::agent::binary()).arg("validate").arg(&path).output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn validate_asks_chroma_refuses_a_token_it_refuses_and_only_warns_when_it_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let chroma = Chroma::start(dir.path());
+    let proxy = TokenProxy::start(chroma.addr, "x-chroma-token", "cloud-key");
+    let url = format!("url = \"http://{}\"\ntoken_header = \"x-chroma-token\"\n", proxy.addr);
+
+    let (code, stdout, stderr) = validate(dir.path(), &format!("{url}token = \"cloud-key\"\n"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("chroma answers at http://{}", proxy.addr)), "{stdout}");
+
+    let (code, _, stderr) = validate(dir.path(), &format!("{url}token = \"old-key\"\n"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("token was refused") && stderr.contains("hint:"), "{stderr}");
+    assert!(!stderr.contains("old-key"), "the token is never printed: {stderr}");
+
+    // Nothing listens: a start would wait for Chroma with the writes in the outbox.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (code, stdout, stderr) = validate(dir.path(), &format!("url = \"http://{closed}\"\n"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("outbox"), "{stderr}");
+    assert!(stdout.contains(": ok (") && !stdout.contains("chroma answers"), "{stdout}");
+    assert!(!dir.path().join("validate-data").exists(), "validate creates nothing");
+}
