@@ -2,7 +2,8 @@
 //! the busiest time, anomalies, attacks): the queries each intent needs, said in sentences.
 
 use super::{
-    Answer, anomaly_line, anomaly_source, events_source, pct, plural, ranked_noun, ranking_text, there_were, what,
+    Answer, anomaly_line, anomaly_source, events_source, names_and_more, pct, plural, ranked_noun, ranking_text,
+    there_were, what,
 };
 use crate::attack::AttackKind;
 use crate::chat::attack_filter::AttackMatch;
@@ -15,6 +16,9 @@ use serde_json::{Value, json};
 
 /// Most values a breakdown lists.
 const BREAKDOWN_MAX: usize = 100;
+
+/// Most values a tie names; the rest are counted ("A, B, C, D, E and 11 more").
+const TIES_NAMED: usize = 5;
 
 /// What an answer about attacks says of its numbers.
 const ATTACK_CAVEAT: &str = "Matched by signature on the URL, user agent and referer: a match says a request \
@@ -213,18 +217,32 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
         }
         Intent::Top(dim) => {
             let (one, many) = dim.nouns();
+            // Values tied with the last one listed are named (a handful in all when one value
+            // is asked for), never cut off silently: fetched beyond the list.
+            let named_ties = if reading.top_n == 1 { TIES_NAMED - 1 } else { TIES_NAMED };
+            let fetch = reading.top_n + named_ties;
             let (rows, counted) = if reading.anomalies {
-                (q.top_anomalies(scope, dim, reading.top_n + 1)?, ("anomaly", "anomalies"))
+                (q.top_anomalies(scope, dim, fetch)?, ("anomaly", "anomalies"))
             } else if reading.fewest {
-                (q.bottom(scope, dim, reading.top_n + 1)?, ranked_noun(reading, dim, noun))
+                (q.bottom(scope, dim, fetch)?, ranked_noun(reading, dim, noun))
             } else {
-                (q.top(scope, dim, reading.top_n + 1)?, ranked_noun(reading, dim, noun))
+                (q.top(scope, dim, fetch)?, ranked_noun(reading, dim, noun))
             };
             let (most, top) = if reading.fewest { ("fewest", "Bottom") } else { ("most", "Top") };
             // Events in scope: the answer's source, and what an empty ranking is of.
             let events = if reading.anomalies { None } else { Some(q.count(scope)?) };
-            let tied = rows.len() > reading.top_n && rows[reading.top_n].1 == rows[reading.top_n - 1].1;
             let shown = &rows[..rows.len().min(reading.top_n)];
+            // Rows come sorted by count, so those tied with the last listed one follow it.
+            let last = shown.last().map(|(_, n)| *n);
+            let ties: Vec<&(String, u64)> = rows[shown.len()..].iter().filter(|(_, n)| Some(*n) == last).collect();
+            let more_tied = match last {
+                Some(last) if ties.len() == named_ties => {
+                    let listed = shown.iter().filter(|(_, n)| *n == last).count() + ties.len();
+                    q.values_with(scope, dim, last, reading.anomalies)? - listed as u64
+                }
+                _ => 0,
+            };
+            let tie_names: Vec<&str> = ties.iter().map(|(v, _)| v.as_str()).collect();
             let text = match (shown, events) {
                 // Events without the value (system log lines have no IP or URL) are not ranked.
                 ([], Some(n)) => no_value(n, filters, (one, noun), &when),
@@ -236,21 +254,49 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                         article(one)
                     ),
                 },
-                ([(value, n)], _) => format!(
-                    "The {one} with the {most} {} {when} is {value}, with {}{}.",
+                ([(value, n)], _) if ties.is_empty() => format!(
+                    "The {one} with the {most} {} {when} is {value}, with {}.",
                     what(counted.1, filters),
                     plural(*n, counted.0, counted.1),
-                    if tied { format!(" (tied with {})", rows[1].0) } else { String::new() }
                 ),
-                (_, _) => format!(
-                    "{top} {} {many} by {} {when}: {}.",
-                    shown.len(),
+                ([(value, n)], _) => format!(
+                    "The {many} with the {most} {} {when} are {}, with {} each ({} tied).",
                     what(counted.1, filters),
-                    ranking_text(shown, counted.0, counted.1)
+                    names_and_more(std::iter::once(value.as_str()).chain(tie_names.iter().copied()), more_tied),
+                    plural(*n, counted.0, counted.1),
+                    1 + ties.len() as u64 + more_tied
                 ),
+                (_, _) => {
+                    let mut text = format!(
+                        "{top} {} {many} by {} {when}: {}.",
+                        shown.len(),
+                        what(counted.1, filters),
+                        ranking_text(shown, counted.0, counted.1)
+                    );
+                    if let Some(last) = last.filter(|_| !ties.is_empty()) {
+                        let others = ties.len() as u64 + more_tied;
+                        text.push_str(&format!(
+                            " {others} more {} {} with #{} at {}: {}.",
+                            if others == 1 { one } else { many },
+                            if others == 1 { "ties" } else { "tie" },
+                            shown.len(),
+                            plural(last, counted.0, counted.1),
+                            names_and_more(tie_names.iter().copied(), more_tied)
+                        ));
+                    }
+                    text
+                }
             };
             let list: Vec<Value> = shown.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
             let mut facts = json!({ "dimension": dim.name(), "counted": counted.1, "top": list });
+            // `top` stays the ranking asked for (a tie's first values, in value order); the
+            // values tied with its last one are `tied`, and those not named `more_tied`.
+            if !ties.is_empty() {
+                facts["tied"] = ties.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
+                if more_tied > 0 {
+                    facts["more_tied"] = json!(more_tied);
+                }
+            }
             if reading.fewest {
                 facts["order"] = json!("fewest");
             }
@@ -258,6 +304,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             for (value, n) in shown {
                 a.key_values.extend([value.clone(), n.to_string()]);
             }
+            a.key_values.extend(tie_names.iter().map(|v| v.to_string()));
             match events {
                 Some(total) => a.sources.push(events_source(q, scope, total)?),
                 None => {
@@ -379,22 +426,39 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 Bucket::Minute => (60_000, "minute"),
                 Bucket::Hour => (3_600_000, "hour"),
             };
-            match q.peak(scope, ms)? {
+            match q.peak(scope, ms, TIES_NAMED)? {
                 None => Answer::new(
                     reading,
                     range,
                     format!("There were no {} {when}.", what(noun.1, filters)),
                     json!({ "count": 0 }),
                 ),
-                Some((start, n)) => {
-                    let start = jiff::Timestamp::from_millisecond(start).map(|t| t.to_string()).unwrap_or_default();
-                    let text = format!(
-                        "The busiest {name} {when} began at {start}, with {}.",
-                        what(&plural(n, noun.0, noun.1), filters)
-                    );
-                    let mut a =
-                        Answer::new(reading, range, text, json!({ "bucket": name, "start": start, "count": n }));
-                    a.key_values.extend([n.to_string()]);
+                Some(peak) => {
+                    let starts: Vec<String> = peak
+                        .starts
+                        .iter()
+                        .map(|&ms| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default())
+                        .collect();
+                    let counted = what(&plural(peak.count, noun.0, noun.1), filters);
+                    let more_tied = peak.tied - starts.len() as u64;
+                    let text = match peak.tied {
+                        1 => format!("The busiest {name} {when} began at {}, with {counted}.", starts[0]),
+                        tied => format!(
+                            "The busiest {name}s {when} began at {}, with {counted} each ({tied} tied).",
+                            names_and_more(starts.iter().map(String::as_str), more_tied)
+                        ),
+                    };
+                    // `start` is the earliest of the busiest; in a tie, `starts` lists the
+                    // first of them (with `start`) and `more_tied` counts the others.
+                    let mut facts = json!({ "bucket": name, "start": starts[0], "count": peak.count });
+                    if peak.tied > 1 {
+                        facts["starts"] = json!(starts);
+                        if more_tied > 0 {
+                            facts["more_tied"] = json!(more_tied);
+                        }
+                    }
+                    let mut a = Answer::new(reading, range, text, facts);
+                    a.key_values.push(peak.count.to_string());
                     a
                 }
             }

@@ -245,6 +245,19 @@ fn ranking_text(rows: &[(String, u64)], noun_one: &str, noun_many: &str) -> Stri
         .join("; ")
 }
 
+/// "A", "A and B", "A, B and C", "A, B, C and 4 more".
+fn names_and_more<'a>(names: impl IntoIterator<Item = &'a str>, more: u64) -> String {
+    let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    if more > 0 {
+        names.push(format!("{more} more"));
+    }
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn anomaly_line(a: &AnomalyRow) -> String {
     let at = jiff::Timestamp::from_millisecond(a.timestamp_ms).map(|t| t.to_string()).unwrap_or_default();
     format!("#{} at {at}: {} (score {:.2}: {})", a.id, a.what(), a.score, a.reason)

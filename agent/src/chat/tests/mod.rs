@@ -8,6 +8,7 @@ mod breakdown;
 mod filters;
 mod system_logs;
 mod text;
+mod ties;
 mod time_zone;
 mod windows;
 
