@@ -43,11 +43,37 @@ static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+/// A day of a month, day first: "30 feb", "30th feb 2016".
+static NAMED_DAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH})\.?(?:,?\s+(\d{{4}}))?\b")).expect("valid regex")
+});
+/// A month's name anywhere.
+static MONTH_WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\b{MONTH}\b")).expect("valid regex"));
+/// A day as ISO writes it, with a time ("2016-02-30t10:00") or without.
+static ISO_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})(?:t\d|\b)").expect("valid regex"));
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""[^"]*"|“[^”]*”"#).expect("valid regex"));
 
 /// `text` with each day written in numbers rewritten as `yyyy-mm-dd`, and a note for each one
 /// read day first because both readings were dates. `Err`: one that is no date.
 pub fn numeric_days(text: &str) -> Result<(String, Vec<String>), String> {
+    // Days already written ISO are kept, once they are days at all: "2016-02-30" is said as
+    // no such day, not left for interim to call an unreadable time.
+    for caps in ISO_DAY.captures_iter(text) {
+        let whole = caps.get(0).expect("match");
+        let before = text[..whole.start()].chars().next_back();
+        if before
+            .is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '_' | '=' | '&' | '*' | '.' | '-' | ':' | '?'))
+        {
+            continue; // a path ("/2016-02-30/") or a longer token
+        }
+        let n = |i: usize| caps[i].parse::<i8>().unwrap_or(0);
+        let year = caps[1].parse::<i16>().unwrap_or(0);
+        if Date::new(year, n(2), n(3)).is_err() {
+            let written = &text[whole.start()..caps.get(3).expect("day").end()];
+            return Err(unreadable(written, "there is no such day"));
+        }
+    }
     let mut out = String::with_capacity(text.len());
     let mut notes = Vec::new();
     let mut last = 0;
@@ -118,7 +144,10 @@ pub fn period(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<(std::
         let first = if this_year > today { this_year.checked_sub(1.year()).map_err(err)? } else { this_year };
         (first, 1)
     };
-    let after = first.checked_add(months.months()).map_err(err)?;
+    let after = first.checked_add(months.months()).map_err(|_| match months {
+        1 => out_of_range(format!("{:04}-{:02}", first.year(), first.month())),
+        _ => out_of_range(first.year()),
+    })?;
     let day = Day { date: first, start: midnight(first, tz)?, end: midnight(after, tz)?, dated: true };
     Ok(Some((whole.range(), day)))
 }
@@ -136,9 +165,39 @@ pub fn unread(rest: &str) -> Option<String> {
 
 /// The reply to a date that cannot be read.
 pub fn unreadable(written: &str, why: &str) -> String {
-    let kind = if written.contains(':') && !written.contains('-') { "time" } else { "date" };
+    let dated = written.contains(['-', '/']) || MONTH_WORD.is_match(written);
+    let kind = if written.contains(':') && !dated { "time" } else { "date" };
     let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
     format!("I could not read the {kind} {written:?}{why}, so I did not answer for all stored data instead; {FORMS}")
+}
+
+/// The reply to a day (or month, year) that reaches outside the instants a timestamp holds.
+pub fn out_of_range(written: impl std::fmt::Display) -> String {
+    format!(
+        "I cannot count on {written}: it reaches outside the times I can handle ({} to {}), so I did not answer for \
+         all stored data instead",
+        Timestamp::MIN,
+        // Whole seconds: the last instant's nanoseconds say nothing to a reader.
+        Timestamp::from_second(Timestamp::MAX.as_second()).unwrap_or(Timestamp::MAX)
+    )
+}
+
+/// Refuse a day named with its month ("30 feb 2016", as `timerange` writes "feb 30 2016")
+/// that no calendar has: interim would only say it cannot parse it. Without a year it is a
+/// day of `year` (the one interim reads it in), so "29 feb" is refused in 2025.
+pub fn check_named_day(text: &str, original: &str, year: i16) -> Result<(), String> {
+    let Some(caps) = NAMED_DAY.captures(text) else { return Ok(()) };
+    let day = caps[1].parse().unwrap_or(0);
+    let named_year = caps.get(3).map(|y| y.as_str().parse().unwrap_or(0));
+    let month = month_number(&caps[2]);
+    match Date::new(named_year.unwrap_or(year), month, day) {
+        Ok(_) => Ok(()),
+        // 29 feb: a day of leap years (2000 is one).
+        Err(_) if named_year.is_none() && Date::new(2000, month, day).is_ok() => {
+            Err(unreadable(original, &format!("there is no such day in {year}")))
+        }
+        Err(_) => Err(unreadable(original, "there is no such day")),
+    }
 }
 
 /// Whether `range` of `text` is part of a longer token: a path, an address, a version.

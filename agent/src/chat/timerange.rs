@@ -255,8 +255,8 @@ fn window(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Option<Found>, St
         }
         // "between 2026-07-01 and 2026-07-10" runs through the 10th, as it is meant.
         if DATE_ONLY.is_match(b.trim()) {
-            let next = to.to_zoned(tz.clone()).date().tomorrow().map_err(|e| e.to_string())?;
-            to = midnight(next, tz)?;
+            let day = to.to_zoned(tz.clone()).date();
+            to = day.tomorrow().map_err(|_| super::dates::out_of_range(day)).and_then(|next| midnight(next, tz))?;
             label = format!("{label}, through the end of {}", b.trim());
         }
         if to <= from {
@@ -324,12 +324,13 @@ pub(super) struct Day {
 fn day_of(caps: &regex::Captures<'_>, now: Timestamp, tz: &TimeZone) -> Result<Day, String> {
     let today = now.to_zoned(tz.clone()).date();
     // Days from midnight to midnight, not 24 hours: a day of a daylight-saving change is 23
-    // or 25 hours long.
+    // or 25 hours long. A day whose end cannot be counted is refused by its own name.
     let whole_day = |date: Date| -> Result<Day, String> {
+        let end = date.tomorrow().ok().and_then(|next| midnight(next, tz).ok());
         Ok(Day {
             date,
             start: midnight(date, tz)?,
-            end: midnight(date.tomorrow().map_err(|e| e.to_string())?, tz)?,
+            end: end.ok_or_else(|| super::dates::out_of_range(date))?,
             dated: false,
         })
     };
@@ -392,13 +393,23 @@ fn point(text: &str, day: Option<Date>, now: Timestamp, tz: &TimeZone) -> Result
         text.push_str(":00");
     }
     check_clock(&text, original)?;
+    // A day alone, as ISO writes it (what `dates` makes of numeric days): read here, so a day
+    // past what a timestamp holds is said as such, not as a time interim cannot parse.
+    if let Ok(date) = text.parse::<Date>()
+        && ISO_DATE_ONLY.is_match(&text)
+    {
+        return Ok((midnight(date, tz)?, false));
+    }
     let time_only = TIME_ONLY.is_match(&text);
     let base = match (time_only, day) {
         (true, Some(day)) => day.to_zoned(tz.clone()).map_err(|e| e.to_string())?,
         _ => now.to_zoned(tz.clone()),
     };
-    let parsed: Zoned = interim::parse_date_string(&text, base, interim::Dialect::Uk)
-        .map_err(|e| format!("I could not read the time {original:?} ({e}); try \"10:00\" or \"2025-04-01 09:30\""))?;
+    super::dates::check_named_day(&text, original, base.year())?;
+    let parsed: Zoned = interim::parse_date_string(&text, base, interim::Dialect::Uk).map_err(|e| match time_only {
+        true => format!("I could not read the time {original:?} ({e}); try \"10:00\" or \"2025-04-01 09:30\""),
+        false => super::dates::unreadable(original, &e.to_string()),
+    })?;
     let mut at = parsed.timestamp();
     // A bare weekday ("since monday") means the last one, not the next.
     if WEEKDAY_ONLY.is_match(&text) && at > now {
@@ -433,12 +444,14 @@ static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
 static HOUR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{1,2}$").expect("valid regex"));
 static TIME_ONLY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\d{1,2}(?::\d{2}){0,2}(?:[ap]m)?$").expect("valid regex"));
+static ISO_DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("valid regex"));
 static TIME_T: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}t\d").expect("valid regex"));
 static WEEKDAY_ONLY: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("^{WEEKDAY}$")).expect("valid regex"));
 
-/// The first instant of `date` in `tz`.
+/// The first instant of `date` in `tz`; `Err` (said to the user) for a day outside the
+/// instants a timestamp holds.
 pub(super) fn midnight(date: Date, tz: &TimeZone) -> Result<Timestamp, String> {
-    date.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
+    date.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|_| super::dates::out_of_range(date))
 }
 
 /// The first match not followed by more of a token: "from 10.0.0.1" is an address and

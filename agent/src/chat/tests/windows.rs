@@ -63,6 +63,63 @@ fn a_date_that_cannot_be_read_is_said_not_widened_to_all_data() {
 }
 
 #[test]
+fn a_day_no_calendar_has_is_said_to_be_no_such_day_with_the_forms_of_a_day() {
+    for (question, written) in [
+        ("how many requests on 2016-02-30?", "2016-02-30"),
+        ("how many requests on 2016-13-01?", "2016-13-01"),
+        ("how many requests on 2016-02-30 at 10:00?", "2016-02-30"),
+        ("how many requests between 2016-02-28 and 2016-02-30?", "2016-02-30"),
+        ("how many requests on 2016-02-30T10:00:00Z?", "2016-02-30"),
+        ("how many requests on feb 30 2016?", "feb 30 2016"),
+        ("how many requests on 31 april?", "31 april"),
+        ("how many requests on 31/02/2016?", "31/02/2016"),
+    ] {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        assert!(
+            a.response.starts_with(&format!("I could not read the date {written:?} (there is no such day)")),
+            "{question}: {}",
+            a.response
+        );
+        assert!(a.response.contains("write a day as 2016-12-22"), "{question}: {}", a.response);
+        assert!(!a.response.contains("the time") && !a.response.contains("try \"10:00\""), "{question}");
+    }
+    // Without a year, a day is one of this year's.
+    let a = ask("how many requests on 29 feb?");
+    assert!(
+        a.response.starts_with("I could not read the date \"29 feb\" (there is no such day in 2025)"),
+        "{}",
+        a.response
+    );
+    assert_eq!(bounds(&window("how many requests on 28 feb?")).0, "2025-02-28T00:00:00Z");
+}
+
+#[test]
+fn a_day_past_the_instants_a_timestamp_holds_is_refused_as_such() {
+    for (question, day) in [
+        ("how many requests on 9999-12-31?", "9999-12-31"),
+        ("how many requests on 31/12/9999?", "9999-12-31"),
+        ("how many requests on 9999-12-30?", "9999-12-30"),
+        ("how many requests in december 9999?", "9999-12"),
+        ("how many requests between 2025-01-01 and 9999-12-31?", "9999-12-31"),
+    ] {
+        let a = ask(question);
+        assert_eq!(a.intent, "unknown", "{question}: {}", a.response);
+        assert!(
+            a.response.starts_with(&format!(
+                "I cannot count on {day}: it reaches outside the times I can handle (-009999-01-02T01:59:59Z to \
+                 9999-12-30T22:00:00Z), so I did not answer for all stored data instead."
+            )),
+            "{question}: {}",
+            a.response
+        );
+    }
+    // The day before is read (and is still ahead).
+    let a = ask("how many requests on 9999-12-29?");
+    assert!(a.response.starts_with("the window \"on 9999-12-29\" ends"), "{}", a.response);
+}
+
+#[test]
 fn at_a_time_is_that_minute_or_that_hour_as_written() {
     let cases = [
         ("what happened at 20:42 on 2016-12-22?", "2016-12-22T20:42:00Z", "2016-12-22T20:43:00Z"),
