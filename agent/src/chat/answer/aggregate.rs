@@ -97,13 +97,21 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 }
                 text.push(' ');
                 text.push_str(ATTACK_CAVEAT);
-                if unchecked > 0 {
-                    text.push_str(&format!(
+            }
+            // Mixed data: a filter only requests match counted requests alone, and says so.
+            if unchecked > 0 {
+                text.push_str(&match filters.attack {
+                    Some(_) => format!(
                         " {} that are not HTTP requests (system log lines) were not checked.",
                         plural(unchecked, "line", "lines")
-                    ));
-                    facts["not_requests"] = json!(unchecked);
-                }
+                    ),
+                    None => format!(
+                        " Only HTTP requests were counted: none of the {} that are not (system log lines) has {}.",
+                        plural(unchecked, "line", "lines"),
+                        of_requests.join(" or ")
+                    ),
+                });
+                facts["not_requests"] = json!(unchecked);
             }
             let mut a = Answer::new(reading, range, text, facts);
             a.sources.push(events_source(q, scope, n)?);

@@ -69,6 +69,40 @@ fn a_filter_only_requests_have_over_system_log_lines_is_said_not_answered_with_0
 }
 
 #[test]
+fn on_mixed_data_a_count_by_status_counts_the_requests_and_says_it_left_out_the_lines() {
+    let Some((store, _, _)) = both() else { return };
+    let request = |status: u16| Event {
+        timestamp_ms: jiff::Timestamp::from_second(1_743_500_000).unwrap().as_millisecond(),
+        ip: "10.0.0.1".into(),
+        method: "GET".into(),
+        url: "/missing".into(),
+        status_code: status,
+        source: "api".into(),
+        ..Event::default()
+    };
+    commit(&store, vec![request(404), request(404), request(200)]);
+    for (question, count, lacks) in [
+        ("how many 404s?", 2, "an HTTP status"),
+        ("how many requests were not 200?", 2, "an HTTP status"),
+        ("how many requests from 10.0.0.1?", 3, "a client IP"),
+    ] {
+        let a = ask_of(&store, question);
+        assert_eq!((a.intent, a.facts["count"].as_u64()), ("count", Some(count)), "{question}: {}", a.response);
+        assert_eq!(a.facts["not_requests"], json!(4000), "{question}: {}", a.response);
+        assert!(
+            a.response.ends_with(&format!(
+                " Only HTTP requests were counted: none of the 4000 lines that are not (system log lines) has {lacks}."
+            )),
+            "{question}: {}",
+            a.response
+        );
+    }
+    // A count that is not of requests only counts every line, and has nothing to say.
+    let a = ask_of(&store, "how many lines?");
+    assert_eq!((a.facts["count"].as_u64(), a.facts.get("not_requests")), (Some(4003), None), "{}", a.response);
+}
+
+#[test]
 fn failed_logins_are_refused_with_what_can_be_asked() {
     let Some((store, _, _)) = both() else { return };
     for question in ["how many failed logins?", "how many login failures today?", "any failed login attempts?"] {
