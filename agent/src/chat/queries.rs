@@ -264,8 +264,18 @@ impl<'s> Queries<'s> {
     /// HTTP requests in scope: events with a status or a method (system log lines have
     /// neither).
     pub fn requests(&self, scope: Scope<'_>) -> Result<u64, StoreError> {
+        self.requests_where(scope, "TRUE")
+    }
+
+    /// HTTP requests in scope without a value of `dim` (`GET  HTTP/1.1` has no URL): what a
+    /// breakdown or a count of distinct values, which only count values, leaves out.
+    pub fn requests_without(&self, scope: Scope<'_>, dim: Dimension) -> Result<u64, StoreError> {
+        self.requests_where(scope, &format!("NOT ({})", has_value(dim)))
+    }
+
+    fn requests_where(&self, scope: Scope<'_>, condition: &str) -> Result<u64, StoreError> {
         let (clause, params) = filter(scope, "e.timestamp_ms");
-        let only = "(+e.status_code != 0 OR e.method != '')";
+        let only = format!("(+e.status_code != 0 OR e.method != '') AND {condition}");
         let clause = if clause.is_empty() { format!("WHERE {only}") } else { format!("{clause} AND {only}") };
         let n: i64 = self.one(&format!("SELECT count(*) FROM events e {clause}"), &params)?;
         Ok(n as u64)

@@ -108,6 +108,19 @@ impl Dimension {
         !matches!(self, Dimension::Program | Dimension::Host)
     }
 
+    /// What a breakdown calls the requests without a value of this dimension.
+    pub fn no_value(self) -> &'static str {
+        match self {
+            Dimension::Ip => "(no IP)",
+            Dimension::Url => "(empty URL)",
+            Dimension::Status | Dimension::StatusClass => "(no status)",
+            Dimension::Method => "(no method)",
+            Dimension::UserAgent => "(no user agent)",
+            Dimension::Program => "(no program)",
+            Dimension::Host => "(no host name)",
+        }
+    }
+
     /// The name reported in facts.
     pub fn name(self) -> &'static str {
         match self {

@@ -333,8 +333,13 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 Ok::<_, StoreError>((q.count_valued(scope, dim)?, q.unique(scope, dim)? - BREAKDOWN_MAX as u64))
             });
             let rest = rest.transpose()?;
+            // Requests without a value (`GET  HTTP/1.1` has no URL) are a group of their own,
+            // so that the total is the count over the same filters; in `groups` with the value
+            // stored (""), in words as `Dimension::no_value` says.
+            let missing = if dim.of_requests() && !rows.is_empty() { q.requests_without(scope, dim)? } else { 0 };
             let listed: u64 = rows.iter().map(|(_, n)| n).sum();
-            let total = rest.map_or(listed, |(total, _)| total);
+            let valued = rest.map_or(listed, |(total, _)| total);
+            let total = valued + missing;
             let text = if rows.is_empty() {
                 no_value(q.count(scope)?, filters, (one, noun), &when)
             } else {
@@ -342,7 +347,7 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                 let mut parts =
                     rows.iter().map(|(v, n)| format!("{v}: {n} ({}%)", pct(*n, total))).collect::<Vec<_>>().join(", ");
                 if let Some((_, more)) = rest {
-                    let others = total - listed;
+                    let others = valued - listed;
                     parts.push_str(&format!(
                         "; {more} more {} with {} ({}%)",
                         if more == 1 { one } else { many },
@@ -350,17 +355,28 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
                         pct(others, total)
                     ));
                 }
+                if missing > 0 {
+                    parts.push_str(&format!("; {}: {missing} ({}%)", dim.no_value(), pct(missing, total)));
+                }
                 format!("{} {when}, by {}: {parts}.", what(&plural(total, noun.0, noun.1), filters), dim.nouns().0)
             };
-            let list: Vec<Value> = rows.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
-            let mut facts = json!({ "dimension": dim.name(), "total": total, "groups": list, "of": many });
+            let mut list: Vec<Value> = rows.iter().map(|(v, n)| json!({ dim.name(): v, "count": n })).collect();
+            let mut facts = json!({ "dimension": dim.name(), "total": total, "of": many });
             if let Some((_, more)) = rest {
                 facts["more_groups"] = json!(more);
-                facts["more_requests"] = json!(total - listed);
+                facts["more_requests"] = json!(valued - listed);
             }
+            if missing > 0 {
+                list.push(json!({ dim.name(): "", "count": missing }));
+                facts["no_value"] = json!(missing);
+            }
+            facts["groups"] = json!(list);
             let mut a = Answer::new(reading, range, text, facts);
             for (value, n) in &rows {
                 a.key_values.extend([value.clone(), n.to_string()]);
+            }
+            if missing > 0 {
+                a.key_values.push(missing.to_string());
             }
             a.sources.push(events_source(q, scope, total)?);
             a
@@ -369,14 +385,22 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             let (one, many) = dim.nouns();
             let n = q.unique(scope, dim)?;
             let total = q.count(scope)?;
-            let text = format!(
+            let mut text = format!(
                 "{} {} among {} {when}.",
                 there_were(n),
                 plural(n, &format!("distinct {one}"), &format!("distinct {many}")),
                 what(&plural(total, noun.0, noun.1), filters)
             );
-            let mut a =
-                Answer::new(reading, range, text, json!({ "dimension": dim.name(), "distinct": n, "requests": total }));
+            let mut facts = json!({ "dimension": dim.name(), "distinct": n, "requests": total });
+            // Requests without a value (`GET  HTTP/1.1` has no URL) are among them, not counted
+            // as one: said, so the distinct values are not read as covering every request.
+            let missing = if dim.of_requests() { q.requests_without(scope, dim)? } else { 0 };
+            if missing > 0 {
+                let requests = ranked_noun(reading, dim, noun);
+                text.push_str(&format!(" {} had no {one}.", plural(missing, requests.0, requests.1)));
+                facts["no_value"] = json!(missing);
+            }
+            let mut a = Answer::new(reading, range, text, facts);
             a.key_values.push(n.to_string());
             a.sources.push(events_source(q, scope, total)?);
             a
