@@ -102,7 +102,10 @@ impl ChromaLink {
     pub fn failed(&self, error: &str) {
         let mut s = self.lock();
         if s.state != LinkState::Down {
-            tracing::warn!(error, "chroma is unreachable; writes wait in the outbox");
+            tracing::warn!(
+                error,
+                "a chroma call failed (down, or it refused the call); writes wait in the outbox and are retried"
+            );
         }
         s.state = LinkState::Down;
         s.consecutive_failures += 1;
