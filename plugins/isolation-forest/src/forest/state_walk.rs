@@ -99,10 +99,10 @@ fn advance(steps: &[Step], state: State, point: &Point) -> State {
 }
 
 /// The path lengths h(x) of the leaves that `LANES` points reach, walked in lockstep with the
-/// levels written out. A wasm loop costs Cranelift an epoch check at its
-/// head (the call deadline), and a value live across that check's slow path, a call, must sit
-/// in one of the few callee-saved registers or on the stack: a looped walk stored and reloaded
-/// five of its eight lanes at every level. Written out, there is no loop and so no check.
+/// levels written out. A wasm loop costs Cranelift an epoch check at its head (the call
+/// deadline), and a value live across that check's slow path, a call, must sit in one of the
+/// few callee-saved registers or on the stack: a looped walk stored and reloaded five of its
+/// eight lanes at every level. Written out, there is no loop and so no check.
 #[inline(always)]
 pub fn lanes_unrolled<const DEPTH: u32>(steps: &[Step], group: &[Point]) -> [f32; LANES] {
     const { assert!(DEPTH <= 12, "levels! writes out at most 12 levels") };
