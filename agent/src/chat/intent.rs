@@ -46,7 +46,8 @@ static SIZE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// "when did it start", "when was the first request": the time of a first or last event.
-const FIRST_OR_LAST: &str = r"\bwhen\b.*\b(?:start|started|begin|began|stop|stopped|end|ended|first|last)\b";
+/// Also "what time range do the logs cover?", "the oldest log", "how far back do they go?".
+const FIRST_OR_LAST: &str = r"\bwhen\b.*\b(?:start|started|begin|began|stop|stopped|end|ended|first|last)\b|\b(?:time ?(?:range|span|period|frame)|dates?|period|range)\b.*\bcover|\b(?:oldest|newest|earliest|latest) (?:log|request|event|line|entry|entries|record|message)s?\b|\bhow far back\b";
 /// Words asking for the fewest rather than the most.
 const FEWEST: &str = r"\bfewest\b|\bleast\s+(?:common|frequent|frequently|active|busy|requested|used|visited|requests|traffic|lines|events|errors|hits)\b|\bquietest\b|\brarest\b";
 
@@ -219,6 +220,7 @@ pub fn read(rest: &str, original: &str) -> Reading {
         // (with its kinds), not an open answer about everything.
         intent = Intent::Count;
     }
+    let listed = super::not_asked::listing(&text, &filters, top_n);
     let plural = has(
         &text,
         r"\b(?:ips|addresses|clients|hosts|visitors|urls|paths|endpoints|pages|routes|agents|browsers|top|methods|codes|statuses|programs|apps|applications|processes|daemons|machines|servers|nodes)\b",
@@ -248,6 +250,12 @@ pub fn read(rest: &str, original: &str) -> Reading {
              from 10.0.0.1 between 13:00 and 14:00?\") or \"when was the busiest minute?\""
                 .to_owned(),
         );
+    }
+    if unreadable.is_none() {
+        unreadable = listed.or_else(|| super::not_asked::buckets(&text));
+    }
+    if let Some(write) = super::not_asked::write(&text, original) {
+        unreadable = Some(write);
     }
     if unreadable.is_none()
         && let Some(words) = failed_logins

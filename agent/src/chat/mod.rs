@@ -18,6 +18,7 @@ pub mod intent;
 mod llm;
 mod names;
 pub mod nearest;
+mod not_asked;
 pub mod queries;
 mod question;
 pub mod retrieve;

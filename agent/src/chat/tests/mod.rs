@@ -6,6 +6,7 @@ mod attacks;
 mod backfill;
 mod breakdown;
 mod filters;
+mod not_asked;
 mod system_logs;
 mod text;
 mod ties;
