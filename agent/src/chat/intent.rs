@@ -48,6 +48,9 @@ static SIZE: LazyLock<Regex> = LazyLock::new(|| {
 /// "when did it start", "when was the first request": the time of a first or last event.
 /// Also "what time range do the logs cover?", "the oldest log", "how far back do they go?".
 const FIRST_OR_LAST: &str = r"\bwhen\b.*\b(?:start|started|begin|began|stop|stopped|end|ended|first|last)\b|\b(?:time ?(?:range|span|period|frame)|dates?|period|range)\b.*\bcover|\b(?:oldest|newest|earliest|latest) (?:log|request|event|line|entry|entries|record|message)s?\b|\bhow far back\b";
+/// "when was the first request?", "what time range do the logs cover?": the first and last
+/// event times (of events, not anomalies or a spike: those are refused by `FIRST_OR_LAST`).
+const SPAN: &str = r"\b(?:first|last|oldest|newest|earliest|latest|most recent)\s+(?:\w+\s+)?(?:requests?|logs?|log lines?|lines?|events?|entr(?:y|ies)|records?|messages?|errors?|hits?|calls?|attacks?|attempts?)\b|\b(?:time ?(?:range|span|period|frame)|dates?|period|range)\b.*\bcover|\bhow far back\b|\bwhen\b.*\b(?:logs?|requests|events|lines|data|errors)\b.*\b(?:start|started|begin|began|end|ended|stop|stopped)\b";
 /// Words asking for the fewest rather than the most.
 const FEWEST: &str = r"\bfewest\b|\bleast\s+(?:common|frequent|frequently|active|busy|requested|used|visited|requests|traffic|lines|events|errors|hits)\b|\bquietest\b|\brarest\b";
 
@@ -244,10 +247,14 @@ pub fn read(rest: &str, original: &str) -> Reading {
                 .to_owned(),
         );
     }
-    if unreadable.is_none() && has(&text, FIRST_OR_LAST) {
+    if has(&text, SPAN) && !anomalies && !has(&text, r"\bspike|\bpeak|\bbusiest|\bburst|\boutage|\bincident") {
+        intent = Intent::Span;
+    } else if unreadable.is_none() && has(&text, FIRST_OR_LAST) {
         unreadable = Some(
-            "I cannot give the time of a first or last event yet; ask for a count in a window (\"how many requests \
-             from 10.0.0.1 between 13:00 and 14:00?\") or \"when was the busiest minute?\""
+            "I cannot give the time of a first or last event of this kind (an anomaly, a spike, a scan) yet, only \
+             of requests or lines (\"when was the first request?\", \"when was the last request with status 500 today?\"); ask for a \
+             count in a window (\"how many requests from 10.0.0.1 between 13:00 and 14:00?\") or \"when was the \
+             busiest minute?\""
                 .to_owned(),
         );
     }

@@ -163,6 +163,7 @@ impl Chat {
                 };
                 answer::open(q, &reading, &range, &retrieved)
             }),
+            Intent::Span => Queries::with(store, |q| answer::span(q, &reading, &range)),
             _ => Queries::with(store, |q| answer::aggregate(q, &reading, &range)),
         }?;
         if !reading.corrected.is_empty() && !matches!(answer.intent, "help" | "unknown") {

@@ -228,6 +228,9 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
     (clause, params)
 }
 
+mod span;
+pub use span::Span;
+
 /// Read-only queries for one question, on one read connection and in one read transaction,
 /// so the numbers of one answer agree with each other.
 pub struct Queries<'s> {

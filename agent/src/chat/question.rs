@@ -26,6 +26,8 @@ pub enum Intent {
     Latency,
     /// The busiest minute or hour.
     Peak(Bucket),
+    /// When the first and last events were logged.
+    Span,
     /// How many anomalies.
     AnomalyCount,
     /// What share of events were flagged as anomalies.
@@ -55,6 +57,7 @@ impl Intent {
             Intent::Bytes => "bytes",
             Intent::Latency => "latency",
             Intent::Peak(_) => "peak",
+            Intent::Span => "span",
             Intent::AnomalyCount => "anomaly_count",
             Intent::AnomalyRate => "anomaly_rate",
             Intent::Anomalies => "anomalies",

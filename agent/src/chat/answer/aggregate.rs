@@ -557,8 +557,8 @@ pub fn aggregate(q: &Queries<'_>, reading: &Reading, range: &TimeRange) -> Resul
             a.key_values.push(n.to_string());
             a
         }
-        Intent::Summary | Intent::Open | Intent::Help | Intent::Unknown => {
-            unreachable!("answered by open() or help")
+        Intent::Summary | Intent::Open | Intent::Help | Intent::Unknown | Intent::Span => {
+            unreachable!("answered by open(), span() or help")
         }
     };
     Ok(answer)

@@ -11,9 +11,11 @@ use serde_json::{Value, json};
 
 mod aggregate;
 mod open;
+mod span;
 
 pub use aggregate::aggregate;
 pub use open::open;
+pub use span::span;
 
 /// The `/chat` response body: API.md's `response`, then what it rests on.
 #[derive(Debug, Clone, Serialize)]
@@ -147,6 +149,7 @@ pub const CAN_ANSWER: &[&str] = &[
     "distinct values: \"how many unique IPs today?\"",
     "bytes and latency: \"how many bytes were sent to /download?\", \"what is the latency of /api?\"",
     "busiest time: \"when was the busiest minute today?\"",
+    "first and last times: \"when was the first request?\", \"what time range do the logs cover?\"",
     "anomalies: \"how many anomalies since 10:00?\", \"what anomalies happened on 2025-04-01?\", \
      \"which IP has the most anomalies?\", \"what is the anomaly rate today?\"",
     "attacks (by signature): \"any SQL injection attempts today?\", \"which IP sent the most attacks?\", \

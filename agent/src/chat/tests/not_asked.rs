@@ -2,7 +2,8 @@
 //! times it cannot give: each is refused in its own words with what to ask instead, never
 //! answered as the window's summary or a count.
 
-use super::ask;
+use super::{ask, expect};
+use serde_json::json;
 
 /// Asserts `question` is refused (intent `unknown`, the list of what can be asked) with all of
 /// `words` in the reply.
@@ -51,10 +52,31 @@ fn a_request_to_change_the_store_is_refused_as_read_only() {
 }
 
 #[test]
-fn the_time_span_of_the_logs_is_not_answered_with_a_summary() {
-    refused("what time range do the logs cover?", &["first or last event"]);
-    refused("what is the oldest log?", &["first or last event"]);
-    refused("when was the first request?", &["first or last event"]);
+fn the_first_and_last_event_times_are_answered() {
+    // All 76 requests: the first yesterday at 15:00, the last 10.0.0.4's third 404 at 12:25:20.
+    for question in ["when was the first request?", "what time range do the logs cover?", "what is the oldest log?"] {
+        let a = expect(question, "span", "first", json!("2025-03-31T15:00:00Z"), &["2025-03-31T15:00:00Z (the first)"]);
+        assert_eq!(a.facts["last"], json!("2025-04-01T12:25:20Z"), "{question}");
+        assert_eq!(a.facts["count"], json!(76), "{question}");
+    }
+    // Filters and windows apply: today's 500s are 10.0.0.3's, 12:10 to 12:14.
+    let a = expect(
+        "when was the last request with status 500 today?",
+        "span",
+        "last",
+        json!("2025-04-01T12:14:00Z"),
+        &["5 requests"],
+    );
+    assert_eq!(a.facts["first"], json!("2025-04-01T12:10:00Z"));
+    let a =
+        expect("when was the last error?", "span", "last", json!("2025-04-01T12:25:20Z"), &["with an error status"]);
+    assert_eq!(a.filters.status.as_deref(), Some("400-599"));
+    // "Last 500" reads 500 as a count, not a status: refused, not answered for every request.
+    refused("when was the last 500 today?", &["time of a first or last event of this kind"]);
+    expect("when was the first request from 10.0.0.99?", "span", "count", json!(0), &["no requests from 10.0.0.99"]);
+    // Of an anomaly or a spike there is no such time yet: refused, not answered for events.
+    refused("when was the last anomaly?", &["time of a first or last event of this kind"]);
+    refused("when did the spike start?", &["time of a first or last event of this kind"]);
 }
 
 #[test]
