@@ -94,18 +94,6 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
-/// The busiest buckets of a window (see [`Queries::peak`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Peak {
-    /// The most events a bucket holds.
-    pub count: u64,
-    /// Starts of the buckets that hold that many, ms since the Unix epoch, earliest first
-    /// (at most the limit asked for).
-    pub starts: Vec<i64>,
-    /// How many buckets hold that many (more than `starts` when the limit cut them).
-    pub tied: u64,
-}
-
 /// Byte figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bytes {
@@ -228,8 +216,8 @@ fn filter(scope: Scope<'_>, time: &str) -> (String, Vec<Value>) {
     (clause, params)
 }
 
-mod span;
-pub use span::Span;
+mod times;
+pub use times::{Peak, Span};
 
 /// Read-only queries for one question, on one read connection and in one read transaction,
 /// so the numbers of one answer agree with each other.
@@ -447,30 +435,6 @@ impl<'s> Queries<'s> {
             p95_ms: at(rank(0.95))?,
             max_ms: max.unwrap_or(0.0),
         }))
-    }
-
-    /// The busiest buckets (of `bucket_ms`) in scope: the most events a bucket holds, the
-    /// earliest `limit` buckets that hold that many, and how many do; `None` when the scope
-    /// holds no event. All of them, not one: a tie is said, not settled by picking one.
-    pub fn peak(&self, scope: Scope<'_>, bucket_ms: i64, limit: usize) -> Result<Option<Peak>, StoreError> {
-        let (clause, mut params) = filter(scope, "e.timestamp_ms");
-        params.insert(0, Value::Integer(bucket_ms));
-        params.insert(0, Value::Integer(bucket_ms));
-        params.push(Value::Integer(limit as i64));
-        // `count(*) OVER ()` counts the rows `r = 1` keeps, before LIMIT.
-        let sql = format!(
-            "SELECT b, n, count(*) OVER () FROM (SELECT b, n, rank() OVER (ORDER BY n DESC) AS r FROM \
-             (SELECT (e.timestamp_ms / ?) * ? AS b, count(*) AS n FROM events e {clause} GROUP BY b)) \
-             WHERE r = 1 ORDER BY b LIMIT ?"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
-        let rows = stmt
-            .query_map(params_from_iter(&params), |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64))
-            })
-            .map_err(self.err())?;
-        let rows: Vec<(i64, u64, u64)> = rows.collect::<Result<_, _>>().map_err(self.err())?;
-        Ok(rows.first().map(|&(_, count, tied)| Peak { count, starts: rows.iter().map(|r| r.0).collect(), tied }))
     }
 
     /// How many values of `dim` have exactly `n` events in scope (anomalies, with
