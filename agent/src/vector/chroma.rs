@@ -50,6 +50,9 @@ pub enum Probe {
 
 /// The resolved collections of one connection.
 struct Connected {
+    /// The crate's client (it builds a pool of 128 HTTP clients: made once per connection,
+    /// not at each [`ChromaClient::reconnect`]).
+    client: Arc<chromadb::ChromaClient>,
     collections: HashMap<Collection, ChromaCollection>,
 }
 
@@ -191,7 +194,12 @@ impl ChromaClient {
             auth: self.auth(),
             database: self.config.database.clone(),
         };
-        let client = self.bounded("connect", chromadb::ChromaClient::new(options)).await?;
+        let client = Arc::new(self.bounded("connect", chromadb::ChromaClient::new(options)).await?);
+        self.resolve(client).await
+    }
+
+    /// Find (or make) the three collections with `client`, and keep them as the connection.
+    async fn resolve(&self, client: Arc<chromadb::ChromaClient>) -> Result<Arc<Connected>, ChromaError> {
         let mut collections = HashMap::new();
         for collection in Collection::ALL {
             let name = self.config.collection_name(collection);
@@ -218,7 +226,7 @@ impl ChromaClient {
         }
         let ids = collections.iter().map(|(c, found)| (*c, found.id().to_owned())).collect();
         *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(ids);
-        let connected = Arc::new(Connected { collections });
+        let connected = Arc::new(Connected { client, collections });
         *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = Some(connected.clone());
         Ok(connected)
     }
@@ -236,11 +244,14 @@ impl ChromaClient {
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(ids);
     }
 
-    /// Drop the connection and make a new one, which finds (or makes again) the collections:
+    /// Find (or make again) the collections, with the connection's client when there is one:
     /// how a collection deleted from Chroma while nothing is written is noticed.
     pub async fn reconnect(&self) -> Result<(), ChromaError> {
-        *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.connect().await.map(drop)
+        let previous = self.connected.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match previous {
+            Some(connected) => self.resolve(connected.client.clone()).await.map(drop),
+            None => self.connect().await.map(drop),
+        }
     }
 
     /// Upsert `records` with their `embeddings` (same order) into `collection`.
